@@ -1,0 +1,42 @@
+# Every target builds its own virtualenv, so a fresh clone needs only Python 3.11.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+# mypy cannot see through the setuptools editable finder that maps api/ bot/
+# operator/ onto tradewarden.*, so it reads the same folders through symlinks.
+TYPECHECK_ROOT := $(VENV)/typecheck
+
+.PHONY: demo test lint typecheck pytest bench soak clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/tradewarden demo
+
+test: lint typecheck pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check api bot operator tests bench
+	$(BIN)/ruff format --check api bot operator tests bench
+
+typecheck: $(STAMP)
+	mkdir -p $(TYPECHECK_ROOT)/tradewarden
+	for pkg in api bot operator; do ln -sfn $(CURDIR)/$$pkg $(TYPECHECK_ROOT)/tradewarden/$$pkg; done
+	MYPYPATH=$(TYPECHECK_ROOT) $(BIN)/mypy --strict -p tradewarden
+
+pytest: $(STAMP)
+	$(BIN)/pytest
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+soak: $(STAMP)
+	$(BIN)/pytest -m soak --timeout=1800
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
