@@ -1,0 +1,1 @@
+"""The TradingBot API types (tradewarden.io/v1alpha1) and manifest loading."""

@@ -1,0 +1,335 @@
+"""The TradingBot resource (``tradewarden.io/v1alpha1``) as pydantic models.
+
+These models are the single source of truth for the manifest a person writes,
+the config the bot reads and (in a later step) the generated CRD schema. Field
+names on the wire are Kubernetes camelCase; Python attributes are snake_case.
+Unknown fields are rejected so that a typo is an error, not a silent default.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic.alias_generators import to_camel
+
+API_GROUP = "tradewarden.io"
+API_VERSION = f"{API_GROUP}/v1alpha1"
+KIND = "TradingBot"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="forbid",
+        frozen=True,
+    )
+
+
+class ExchangeSpec(_Model):
+    """Which venue the bot trades on and how it reaches it."""
+
+    id: str = Field(
+        default="binanceusdm",
+        min_length=1,
+        description="ccxt exchange id, for example binanceusdm.",
+    )
+    sandbox: bool = Field(default=True, description="Use the venue's testnet/sandbox endpoints.")
+    account: str = Field(
+        default="default",
+        min_length=1,
+        max_length=63,
+        pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
+        description="Account label; one bot per account and symbol may trade.",
+    )
+    credentials_secret: str | None = Field(
+        default=None,
+        description="Name of the Secret holding apiKey/apiSecret; never inline credentials.",
+    )
+    url_override: str | None = Field(
+        default=None,
+        pattern=r"^https?://",
+        description="Base URL replacing every venue endpoint (the venue simulator).",
+    )
+    allow_live: bool = Field(
+        default=False,
+        description="Explicit opt-in required before a non-testnet venue may trade.",
+    )
+    request_timeout_ms: int = Field(
+        default=10_000, ge=100, le=120_000, description="Per-request timeout."
+    )
+
+    @model_validator(mode="after")
+    def _live_needs_opt_in(self) -> ExchangeSpec:
+        is_live = not self.sandbox and self.url_override is None
+        if is_live and not self.allow_live:
+            raise ValueError(
+                "allowLive: a non-testnet venue (sandbox: false, no urlOverride) "
+                "needs allowLive: true"
+            )
+        return self
+
+
+class StrategySpec(_Model):
+    """The strategy plug-in and its parameters."""
+
+    type: str = Field(default="grid", min_length=1, description="Strategy plug-in name.")
+    params: dict[str, Any] = Field(
+        default_factory=dict, description="Strategy-specific parameters."
+    )
+
+
+class RiskSpec(_Model):
+    """Hard limits the bot enforces on every intent."""
+
+    max_position: Decimal = Field(gt=0, description="Largest absolute position, in base units.")
+    max_order_notional: Decimal = Field(
+        gt=0, description="Largest notional of one order, in quote units."
+    )
+    stop_distance_pct: Decimal = Field(
+        default=Decimal("2"),
+        gt=0,
+        lt=50,
+        description="Protective stop distance from entry, in percent.",
+    )
+    require_protective_stop: bool = Field(
+        default=True, description="Every open position must carry a reduce-only stop."
+    )
+
+
+class ExecutionSpec(_Model):
+    """Retry, backoff and reconcile settings of the order path."""
+
+    retry_budget: int = Field(
+        default=5, ge=0, le=20, description="Retries of one request before giving up."
+    )
+    backoff_base_seconds: float = Field(
+        default=0.25, gt=0, le=30, description="First backoff delay."
+    )
+    backoff_max_seconds: float = Field(
+        default=5.0, gt=0, le=300, description="Largest single backoff delay."
+    )
+    max_elapsed_seconds: float = Field(
+        default=30.0, gt=0, le=600, description="Stop retrying one request after this long."
+    )
+    reconcile_interval_seconds: float = Field(
+        default=10.0, gt=0, le=3600, description="Interval of the periodic reconcile."
+    )
+    tight_loop_timeout_seconds: float = Field(
+        default=120.0,
+        gt=0,
+        le=3600,
+        description="If reconciling an order keeps failing this long, the bot exits non-zero.",
+    )
+    max_cancel_replace: int = Field(
+        default=3, ge=0, le=20, description="Cancel/replace attempts before giving up."
+    )
+    absent_grace_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        le=300,
+        description="A sent order absent at the venue is abandoned only after this long.",
+    )
+    incomplete_after_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="An intent without a terminal outcome after this long is incomplete.",
+    )
+
+
+class ApiHealthGuard(_Model):
+    """Trip on venue API trouble."""
+
+    error_rate: float = Field(default=0.2, gt=0, le=1)
+    rate_limit_usage: float = Field(default=0.9, gt=0, le=1)
+    window_seconds: float = Field(default=60.0, gt=0)
+    pause_seconds: float = Field(default=300.0, ge=0)
+
+
+class MarkStalenessGuard(_Model):
+    """Pause a symbol whose mark price stopped updating."""
+
+    stale_after_seconds: float = Field(default=15.0, gt=0)
+    pause_seconds: float = Field(default=120.0, ge=0)
+
+
+class SlippageGuard(_Model):
+    """Pause a symbol after repeated fills too far from the expected price."""
+
+    max_slippage_bps: float = Field(default=50.0, gt=0)
+    max_failures: int = Field(default=3, ge=1)
+    pause_seconds: float = Field(default=60.0, ge=0)
+
+
+class BrokerReadGuard(_Model):
+    """Pause after consecutive failed account/position reads."""
+
+    max_consecutive_failures: int = Field(default=3, ge=1)
+    pause_seconds: float = Field(default=120.0, ge=0)
+
+
+class DriftGuard(_Model):
+    """React to bot-owned orders at the venue that the journal does not know."""
+
+    detections_in_a_row: int = Field(default=3, ge=1)
+
+
+class WebSocketGuard(_Model):
+    """Reconnect policy of the market-data stream."""
+
+    max_reconnects: int = Field(default=10, ge=1)
+    backoff_base_seconds: float = Field(default=2.0, gt=0)
+    backoff_multiplier: float = Field(default=2.0, ge=1)
+    backoff_cap_seconds: float = Field(default=60.0, gt=0)
+    jitter: float = Field(default=0.25, ge=0, le=1)
+    stable_reset_seconds: float = Field(default=60.0, gt=0)
+    pause_seconds: float = Field(default=300.0, ge=0)
+
+
+class KillSwitchGuard(_Model):
+    """Halt on persistent divergence; recover only on clean evidence."""
+
+    clean_reconciles_to_recover: int = Field(default=5, ge=1)
+
+
+class GuardsSpec(_Model):
+    """Degradation-matrix thresholds; defaults follow DESIGN.md."""
+
+    api_health: ApiHealthGuard = Field(default_factory=ApiHealthGuard)
+    mark_staleness: MarkStalenessGuard = Field(default_factory=MarkStalenessGuard)
+    slippage: SlippageGuard = Field(default_factory=SlippageGuard)
+    broker_reads: BrokerReadGuard = Field(default_factory=BrokerReadGuard)
+    drift: DriftGuard = Field(default_factory=DriftGuard)
+    websocket: WebSocketGuard = Field(default_factory=WebSocketGuard)
+    kill_switch: KillSwitchGuard = Field(default_factory=KillSwitchGuard)
+
+
+class EmergencyAction(StrEnum):
+    """Break-glass actions, set with ``kubectl patch``."""
+
+    REDUCE_ONLY = "ReduceOnly"
+    HALT = "Halt"
+    FLATTEN = "Flatten"
+
+
+class EmergencyStop(_Model):
+    """An emergency stop and why it was pulled."""
+
+    action: EmergencyAction
+    reason: str = Field(min_length=1, description="Who pulled it and why.")
+
+
+class TradingBotSpec(_Model):
+    """Desired state of one bot."""
+
+    exchange: ExchangeSpec = Field(default_factory=ExchangeSpec)
+    symbol: str = Field(
+        min_length=1,
+        description="Unified ccxt symbol, for example BTC/USDT:USDT.",
+    )
+    strategy: StrategySpec = Field(default_factory=StrategySpec)
+    risk: RiskSpec
+    execution: ExecutionSpec = Field(default_factory=ExecutionSpec)
+    guards: GuardsSpec = Field(default_factory=GuardsSpec)
+    paused: bool = Field(default=False, description="Planned pause; lives in Git.")
+    emergency_stop: EmergencyStop | None = Field(
+        default=None, description="Break-glass stop; kept out of GitOps diffs."
+    )
+    environment: Literal["dev", "canary", "prod"] = "dev"
+
+
+class ObjectMeta(_Model):
+    """The part of Kubernetes metadata the bot uses."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    name: str = Field(
+        min_length=1,
+        max_length=63,
+        pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
+    )
+    namespace: str = "default"
+    uid: str | None = None
+    generation: int | None = None
+    labels: dict[str, str] = Field(default_factory=dict)
+    annotations: dict[str, str] = Field(default_factory=dict)
+
+
+class Phase(StrEnum):
+    """Lifecycle phase shown in ``kubectl get tb``."""
+
+    PENDING = "Pending"
+    PREFLIGHT = "Preflight"
+    RUNNING = "Running"
+    PAUSED = "Paused"
+    REDUCE_ONLY = "ReduceOnly"
+    ABORTED = "Aborted"
+    DEGRADED = "Degraded"
+    FAILED = "Failed"
+
+
+class TradingMode(StrEnum):
+    """The effective trading mode: what the bot may send."""
+
+    ACTIVE = "Active"
+    REDUCE_ONLY = "ReduceOnly"
+    HALTED = "Halted"
+
+
+class Condition(_Model):
+    """A status condition in the Kubernetes convention."""
+
+    type: str
+    status: Literal["True", "False", "Unknown"]
+    reason: str
+    message: str = ""
+    last_transition_time: str
+
+
+class Flip(_Model):
+    """The last phase/mode change and why."""
+
+    reason: str
+    time: str
+
+
+class AbortRecord(_Model):
+    """An abort that stays until someone clears it explicitly."""
+
+    reason: str
+    message: str
+    time: str
+
+
+class BotSummary(_Model):
+    """A short digest of the bot's own /status."""
+
+    position: str = "0"
+    open_orders: int = 0
+    confidence: float = 1.0
+    incomplete_lifecycles: int = 0
+
+
+class TradingBotStatus(_Model):
+    """Observed state, written by the operator through the status subresource."""
+
+    observed_generation: int | None = None
+    phase: Phase = Phase.PENDING
+    trading_mode: TradingMode = TradingMode.HALTED
+    conditions: list[Condition] = Field(default_factory=list)
+    last_flip: Flip | None = None
+    abort: AbortRecord | None = None
+    bot: BotSummary | None = None
+
+
+class TradingBot(_Model):
+    """A whole TradingBot manifest."""
+
+    api_version: Literal["tradewarden.io/v1alpha1"]
+    kind: Literal["TradingBot"]
+    metadata: ObjectMeta
+    spec: TradingBotSpec
+    status: TradingBotStatus | None = None
