@@ -1,0 +1,1 @@
+"""Venue adapter: builds the ccxt client the bot trades through."""

@@ -1,0 +1,98 @@
+"""Unsigned ``/_sim`` endpoints that tests and demos use to read and steer the venue."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from tradewarden.bot.venue_sim import errors, views
+from tradewarden.bot.venue_sim.context import CONTEXT_KEY
+from tradewarden.bot.venue_sim.faults import FaultSpec
+
+_FAULT_PLAN = TypeAdapter(list[FaultSpec])
+
+
+class PriceUpdate(BaseModel):
+    """Body of POST /_sim/price."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    symbol: str
+    price: Decimal = Field(gt=0, allow_inf_nan=False)
+
+
+def _error(error: errors.VenueError) -> web.Response:
+    return web.json_response(error.body(), status=error.status)
+
+
+async def _json_body(request: web.Request) -> object:
+    try:
+        return json.loads(await request.read())
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise errors.VenueError(-1100, "Request body is not valid JSON.") from None
+
+
+def _invalid(exc: ValidationError) -> errors.VenueError:
+    first = exc.errors()[0]
+    where = ".".join(str(part) for part in first["loc"]) or "body"
+    return errors.VenueError(-1102, f"Invalid '{where}': {first['msg']}")
+
+
+async def get_state(request: web.Request) -> web.Response:
+    """GET /_sim/state: every order, algo order, position, balance, fill, request count, mark."""
+    ctx = request.app[CONTEXT_KEY]
+    engine = ctx.engine
+    return web.json_response(
+        views.sim_state(
+            engine.orders(), engine.algo_orders(), engine.snapshot(), engine.fills(), ctx.requests
+        )
+    )
+
+
+async def post_price(request: web.Request) -> web.Response:
+    """POST /_sim/price: set a mark price and run the matching it causes."""
+    ctx = request.app[CONTEXT_KEY]
+    try:
+        update = PriceUpdate.model_validate(await _json_body(request))
+        mark = ctx.engine.set_mark(update.symbol.upper(), update.price)
+    except ValidationError as exc:
+        return _error(_invalid(exc))
+    except errors.VenueError as exc:
+        return _error(exc)
+    return web.json_response({"symbol": update.symbol.upper(), "markPrice": views.fmt(mark)})
+
+
+async def post_faults(request: web.Request) -> web.Response:
+    """POST /_sim/faults: replace the fault plan with the posted list."""
+    ctx = request.app[CONTEXT_KEY]
+    try:
+        plan = _FAULT_PLAN.validate_python(await _json_body(request))
+    except ValidationError as exc:
+        return _error(_invalid(exc))
+    except errors.VenueError as exc:
+        return _error(exc)
+    ctx.faults.replace(plan)
+    return web.json_response(ctx.faults.describe())
+
+
+async def get_faults(request: web.Request) -> web.Response:
+    """GET /_sim/faults: the plan with what is left of each fault."""
+    return web.json_response(request.app[CONTEXT_KEY].faults.describe())
+
+
+async def delete_faults(request: web.Request) -> web.Response:
+    """DELETE /_sim/faults: remove every fault."""
+    request.app[CONTEXT_KEY].faults.clear()
+    return web.json_response([])
+
+
+def add_routes(app: web.Application) -> None:
+    """Register the /_sim endpoints."""
+    app.router.add_get("/_sim/state", get_state)
+    app.router.add_post("/_sim/price", post_price)
+    app.router.add_post("/_sim/faults", post_faults)
+    app.router.add_get("/_sim/faults", get_faults)
+    app.router.add_delete("/_sim/faults", delete_faults)

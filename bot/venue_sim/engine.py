@@ -1,0 +1,551 @@
+"""Matching and account state of the simulated venue: pure logic, clock injected, no I/O."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+
+from tradewarden.bot.venue_sim import errors
+from tradewarden.bot.venue_sim.history import SnapshotHistory
+from tradewarden.bot.venue_sim.markets import SymbolSpec
+from tradewarden.bot.venue_sim.models import (
+    ZERO,
+    AlgoOrder,
+    AlgoStatus,
+    Fill,
+    Order,
+    OrderStatus,
+    OrderType,
+    Position,
+    Side,
+    Snapshot,
+    TickerStats,
+)
+from tradewarden.bot.venue_sim.settings import SimSettings
+
+# Binance's order ids are large integers; starting high keeps them distinct from algo ids.
+FIRST_ORDER_ID = 4_000_000_001
+FIRST_ALGO_ID = 1_000_001
+MAX_LEVERAGE = 125
+# Entry prices are averages, so they get more decimals than the tick, like Binance's.
+ENTRY_PRICE_QUANTUM = Decimal("1E-8")
+TIME_IN_FORCE = ("GTC", "IOC", "FOK", "GTX")
+
+
+@dataclass(frozen=True)
+class OrderRequest:
+    """A validated new-order request (regular or conditional) in the venue's own units."""
+
+    symbol: str
+    side: Side
+    type: OrderType
+    quantity: Decimal | None
+    price: Decimal | None = None
+    trigger_price: Decimal | None = None
+    time_in_force: str = "GTC"
+    reduce_only: bool = False
+    close_position: bool = False
+    client_order_id: str | None = None
+    working_type: str = "CONTRACT_PRICE"
+
+
+@dataclass(frozen=True)
+class OrderRef:
+    """Which order a query or cancel means: by venue id or by client id."""
+
+    order_id: int | None = None
+    client_order_id: str | None = None
+
+
+class Engine:
+    """One USDT-margined account on a one-way-mode USD-M venue.
+
+    Every mutation records a snapshot so stale reads can be served, and every mark
+    change runs the matching: algo triggers first (protection comes before new
+    exposure), then resting limit orders in time priority.
+    """
+
+    def __init__(self, settings: SimSettings, clock: Callable[[], float]) -> None:
+        self._settings = settings
+        self._clock = clock
+        self.specs: dict[str, SymbolSpec] = {
+            symbol: SymbolSpec.for_price(symbol, price)
+            for symbol, price in settings.symbols.items()
+        }
+        now = self.now_ms()
+        self._marks = {s: spec.round_price(settings.symbols[s]) for s, spec in self.specs.items()}
+        self._stats = {
+            s: TickerStats(open_price=m, high=m, low=m, open_time_ms=now)
+            for s, m in self._marks.items()
+        }
+        self._leverage = dict.fromkeys(self.specs, settings.default_leverage)
+        self._positions = {s: Position(symbol=s, update_time_ms=now) for s in self.specs}
+        self._wallet = settings.initial_balance
+        self._balance_update_ms = now
+        self._orders: dict[int, Order] = {}
+        self._algos: dict[int, AlgoOrder] = {}
+        self._fills: list[Fill] = []
+        self._next_order_id = FIRST_ORDER_ID
+        self._next_algo_id = FIRST_ALGO_ID
+        self._history = SnapshotHistory(self.snapshot())
+
+    # ----------------------------------------------------------------- reads
+
+    def now_ms(self) -> int:
+        """The venue clock in epoch milliseconds."""
+        return int(self._clock() * 1000)
+
+    def spec(self, symbol: str) -> SymbolSpec:
+        """The symbol's spec, or -1121 for a symbol the venue does not list."""
+        try:
+            return self.specs[symbol]
+        except KeyError:
+            raise errors.invalid_symbol() from None
+
+    def mark(self, symbol: str) -> Decimal:
+        """Current mark price."""
+        return self._marks[self.spec(symbol).symbol]
+
+    def marks(self) -> dict[str, Decimal]:
+        """All current mark prices."""
+        return dict(self._marks)
+
+    def ticker_stats(self, symbol: str) -> TickerStats:
+        """24hr ticker figures of the symbol."""
+        return dataclasses.replace(self._stats[self.spec(symbol).symbol])
+
+    def orders(self) -> list[Order]:
+        """Every regular order ever accepted, oldest first."""
+        return list(self._orders.values())
+
+    def algo_orders(self) -> list[AlgoOrder]:
+        """Every algo order ever accepted, oldest first."""
+        return list(self._algos.values())
+
+    def fills(self, symbol: str | None = None) -> list[Fill]:
+        """Executions, oldest first, optionally for one symbol."""
+        return [f for f in self._fills if symbol is None or f.symbol == symbol]
+
+    def orders_for(self, symbol: str) -> list[Order]:
+        """All regular orders of one symbol, oldest first."""
+        self.spec(symbol)
+        return [o for o in self._orders.values() if o.symbol == symbol]
+
+    def algo_orders_for(self, symbol: str) -> list[AlgoOrder]:
+        """All algo orders of one symbol, oldest first."""
+        self.spec(symbol)
+        return [a for a in self._algos.values() if a.symbol == symbol]
+
+    def get_order(self, symbol: str, ref: OrderRef) -> Order:
+        """Look an order up; -2013 when the venue does not know it."""
+        order = self._find_order(symbol, ref)
+        if order is None:
+            raise errors.order_does_not_exist()
+        return order
+
+    def get_algo_order(self, symbol: str | None, ref: OrderRef) -> AlgoOrder:
+        """Look an algo order up; -2013 when the venue does not know it."""
+        algo = self._find_algo(symbol, ref)
+        if algo is None:
+            raise errors.order_does_not_exist()
+        return algo
+
+    def snapshot(self) -> Snapshot:
+        """A copy of the account as it is now."""
+        return Snapshot(
+            time_ms=self.now_ms(),
+            wallet_balance=self._wallet,
+            balance_update_ms=self._balance_update_ms,
+            marks=dict(self._marks),
+            leverage=dict(self._leverage),
+            positions=tuple(dataclasses.replace(p) for p in self._positions.values() if p.amount),
+            open_orders=tuple(dataclasses.replace(o) for o in self._orders.values() if o.is_open),
+            open_algo_orders=tuple(
+                dataclasses.replace(a) for a in self._algos.values() if a.is_open
+            ),
+        )
+
+    def snapshot_as_of(self, time_ms: int) -> Snapshot:
+        """The account as it was at ``time_ms`` (for stale-snapshot faults)."""
+        return self._history.as_of(time_ms)
+
+    # ------------------------------------------------------------- mutations
+
+    def set_leverage(self, symbol: str, leverage: int) -> int:
+        """Change the symbol's leverage (margin is recomputed from it on every read)."""
+        spec = self.spec(symbol)
+        if not 1 <= leverage <= MAX_LEVERAGE:
+            raise errors.invalid_leverage(leverage)
+        self._leverage[spec.symbol] = leverage
+        self._record()
+        return leverage
+
+    def set_mark(self, symbol: str, price: Decimal) -> Decimal:
+        """Move the mark price and run the matching; returns the mark snapped to the tick."""
+        spec = self.spec(symbol)
+        mark = spec.round_price(price)
+        if mark <= 0:
+            raise errors.filter_failure("PRICE_FILTER")
+        self._marks[spec.symbol] = mark
+        stats = self._stats[spec.symbol]
+        stats.high = max(stats.high, mark)
+        stats.low = min(stats.low, mark)
+        self._trigger_algo_orders(spec.symbol)
+        self._match_resting_orders(spec.symbol)
+        self._record()
+        return mark
+
+    def place_order(self, request: OrderRequest) -> Order:
+        """Accept a LIMIT or MARKET order, filling what crosses right away."""
+        if request.type.is_conditional:
+            raise errors.invalid_order_type()
+        spec = self.spec(request.symbol)
+        client_id = request.client_order_id or f"sim_{self._next_order_id}"
+        if any(o.client_order_id == client_id for o in self.orders_for(spec.symbol)):
+            raise errors.duplicate_client_order_id()
+        order = self._new_order(spec, request, client_id)
+        self._submit(order)
+        self._record()
+        return order
+
+    def cancel_order(self, symbol: str, ref: OrderRef) -> Order:
+        """Cancel an open order; -2011 when it is unknown or already done, as on Binance."""
+        order = self._find_order(symbol, ref)
+        if order is None or not order.is_open:
+            raise errors.unknown_order()
+        self._close(order, OrderStatus.CANCELED)
+        self._record()
+        return order
+
+    def cancel_all_orders(self, symbol: str) -> list[Order]:
+        """Cancel every open regular order of the symbol."""
+        cancelled = [o for o in self.orders_for(symbol) if o.is_open]
+        for order in cancelled:
+            self._close(order, OrderStatus.CANCELED)
+        self._record()
+        return cancelled
+
+    def place_algo_order(self, request: OrderRequest) -> AlgoOrder:
+        """Accept a conditional order; it waits in the algo service for its trigger."""
+        if not request.type.is_conditional:
+            raise errors.invalid_order_type()
+        spec = self.spec(request.symbol)
+        client_id = request.client_order_id or f"sim_algo_{self._next_algo_id}"
+        if any(a.client_algo_id == client_id for a in self.algo_orders_for(spec.symbol)):
+            raise errors.duplicate_client_order_id()
+        if request.trigger_price is None:
+            raise errors.mandatory_missing("triggerPrice")
+        trigger = spec.round_price(request.trigger_price)
+        if trigger <= 0:
+            raise errors.filter_failure("PRICE_FILTER")
+        if request.close_position and request.reduce_only:
+            raise errors.param_not_required("reduceOnly")
+        if request.close_position and request.quantity is not None:
+            raise errors.param_not_required("quantity")
+        quantity = ZERO if request.close_position else self._checked_qty(spec, request.quantity)
+        price = ZERO
+        if request.type.after_trigger is OrderType.LIMIT:
+            price = self._checked_price(spec, request.price)
+        if not (request.reduce_only or request.close_position):
+            self._check_min_notional(spec, quantity * (price or trigger))
+        now = self.now_ms()
+        algo = AlgoOrder(
+            algo_id=self._next_algo_id,
+            client_algo_id=client_id,
+            symbol=spec.symbol,
+            side=request.side,
+            order_type=request.type,
+            trigger_price=trigger,
+            price=price,
+            quantity=quantity,
+            reduce_only=request.reduce_only,
+            close_position=request.close_position,
+            working_type=request.working_type,
+            time_in_force=request.time_in_force,
+            create_time_ms=now,
+            update_time_ms=now,
+        )
+        if algo.is_triggered_by(self._marks[spec.symbol]):
+            raise errors.would_immediately_trigger()
+        self._next_algo_id += 1
+        self._algos[algo.algo_id] = algo
+        self._record()
+        return algo
+
+    def cancel_algo_order(self, symbol: str | None, ref: OrderRef) -> AlgoOrder:
+        """Cancel a waiting algo order; -2011 when it is unknown or no longer waiting."""
+        algo = self._find_algo(symbol, ref)
+        if algo is None or not algo.is_open:
+            raise errors.unknown_order()
+        algo.status = AlgoStatus.CANCELED
+        algo.update_time_ms = self.now_ms()
+        self._record()
+        return algo
+
+    def cancel_all_algo_orders(self, symbol: str) -> list[AlgoOrder]:
+        """Cancel every waiting algo order of the symbol."""
+        cancelled = [a for a in self.algo_orders_for(symbol) if a.is_open]
+        now = self.now_ms()
+        for algo in cancelled:
+            algo.status = AlgoStatus.CANCELED
+            algo.update_time_ms = now
+        self._record()
+        return cancelled
+
+    # -------------------------------------------------------------- internals
+
+    def _record(self) -> None:
+        self._history.record(self.snapshot())
+
+    def _find_order(self, symbol: str, ref: OrderRef) -> Order | None:
+        self.spec(symbol)
+        if ref.order_id is not None:
+            order = self._orders.get(ref.order_id)
+            return order if order is not None and order.symbol == symbol else None
+        return next(
+            (o for o in self.orders_for(symbol) if o.client_order_id == ref.client_order_id), None
+        )
+
+    def _find_algo(self, symbol: str | None, ref: OrderRef) -> AlgoOrder | None:
+        candidates: Iterable[AlgoOrder] = (
+            self._algos.values() if symbol is None else self.algo_orders_for(symbol)
+        )
+        if ref.order_id is not None:
+            return next((a for a in candidates if a.algo_id == ref.order_id), None)
+        return next((a for a in candidates if a.client_algo_id == ref.client_order_id), None)
+
+    def _checked_qty(self, spec: SymbolSpec, quantity: Decimal | None) -> Decimal:
+        if quantity is None:
+            raise errors.mandatory_missing("quantity")
+        rounded = spec.round_qty(quantity)
+        if rounded < spec.min_qty:
+            raise errors.filter_failure("LOT_SIZE")
+        return rounded
+
+    def _checked_price(self, spec: SymbolSpec, price: Decimal | None) -> Decimal:
+        if price is None:
+            raise errors.mandatory_missing("price")
+        rounded = spec.round_price(price)
+        if rounded <= 0:
+            raise errors.filter_failure("PRICE_FILTER")
+        return rounded
+
+    @staticmethod
+    def _check_min_notional(spec: SymbolSpec, notional: Decimal) -> None:
+        if notional < spec.min_notional:
+            raise errors.min_notional(format(spec.min_notional.normalize(), "f"))
+
+    def _market_price(self, symbol: str, side: Side) -> Decimal:
+        spec = self.specs[symbol]
+        slip = Decimal(str(self._settings.slippage_bps)) / Decimal(10_000)
+        return spec.round_price(self._marks[symbol] * (1 + side.sign * slip))
+
+    def _opening_qty(self, symbol: str, side: Side, qty: Decimal) -> Decimal:
+        """The part of an order that opens or adds exposure rather than closing it."""
+        amount = self._positions[symbol].amount
+        if amount * side.sign >= 0:
+            return qty
+        return max(qty - abs(amount), ZERO)
+
+    def _reducible_qty(self, symbol: str, side: Side) -> Decimal:
+        """How much a reduce-only order on ``side`` may trade: the opposite position."""
+        amount = self._positions[symbol].amount
+        return abs(amount) if amount * side.sign < 0 else ZERO
+
+    def _new_order(self, spec: SymbolSpec, request: OrderRequest, client_id: str) -> Order:
+        """Validate a regular order against filters, reduce-only and margin rules."""
+        if request.time_in_force not in TIME_IN_FORCE:
+            raise errors.invalid_time_in_force()
+        qty = self._checked_qty(spec, request.quantity)
+        is_limit = request.type is OrderType.LIMIT
+        price = self._checked_price(spec, request.price) if is_limit else ZERO
+        reference = price if is_limit else self._market_price(spec.symbol, request.side)
+        if request.reduce_only:
+            if qty > self._reducible_qty(spec.symbol, request.side):
+                raise errors.reduce_only_rejected()
+        else:
+            self._check_min_notional(spec, qty * reference)
+            leverage = self._leverage[spec.symbol]
+            opening = self._opening_qty(spec.symbol, request.side, qty)
+            # The closing part of the order frees its share of the position's margin first.
+            freed = (qty - opening) * self._marks[spec.symbol] / leverage
+            available = self.snapshot().totals().available_balance + freed
+            if opening * reference / leverage > available:
+                raise errors.margin_insufficient()
+        now = self.now_ms()
+        order = Order(
+            order_id=self._next_order_id,
+            client_order_id=client_id,
+            symbol=spec.symbol,
+            side=request.side,
+            type=request.type,
+            time_in_force=request.time_in_force if is_limit else "GTC",
+            price=price,
+            orig_qty=qty,
+            reduce_only=request.reduce_only,
+            close_position=request.close_position,
+            time_ms=now,
+            update_time_ms=now,
+        )
+        self._next_order_id += 1
+        self._orders[order.order_id] = order
+        return order
+
+    def _crosses(self, order: Order) -> bool:
+        mark = self._marks[order.symbol]
+        return mark <= order.price if order.side is Side.BUY else mark >= order.price
+
+    def _submit(self, order: Order) -> None:
+        """Run a freshly accepted order against the mark: takers fill in full right away."""
+        if order.type is OrderType.MARKET:
+            self._fill(order, order.orig_qty, self._market_price(order.symbol, order.side), False)
+            return
+        crosses = self._crosses(order)
+        if crosses and order.time_in_force == "GTX":
+            self._close(order, OrderStatus.EXPIRED)  # post-only would have taken liquidity
+        elif crosses:
+            # A marketable limit takes the book at the mark, which is at least as good as its limit.
+            self._fill(order, order.orig_qty, self._marks[order.symbol], False)
+        elif order.time_in_force in ("IOC", "FOK"):
+            self._close(order, OrderStatus.EXPIRED)
+
+    def _trigger_algo_orders(self, symbol: str) -> None:
+        mark = self._marks[symbol]
+        for algo in [a for a in self.algo_orders_for(symbol) if a.is_open]:
+            if algo.is_triggered_by(mark):
+                self._trigger(algo)
+
+    def _trigger(self, algo: AlgoOrder) -> None:
+        """Turn a triggered algo order into a regular order, as Binance's algo service does."""
+        now = self.now_ms()
+        algo.trigger_time_ms = now
+        algo.update_time_ms = now
+        reduces = algo.reduce_only or algo.close_position
+        qty = algo.quantity
+        if reduces:
+            reducible = self._reducible_qty(algo.symbol, algo.side)
+            qty = reducible if algo.close_position else min(qty, reducible)
+        if qty <= 0:
+            algo.status = AlgoStatus.EXPIRED
+            return
+        request = OrderRequest(
+            symbol=algo.symbol,
+            side=algo.side,
+            type=algo.order_type.after_trigger,
+            quantity=qty,
+            price=algo.price or None,
+            time_in_force=algo.time_in_force,
+            reduce_only=reduces,
+            close_position=algo.close_position,
+        )
+        try:
+            order = self._new_order(self.specs[algo.symbol], request, algo.client_algo_id)
+        except errors.VenueError:
+            # Binance drops a triggered order it cannot place (margin, filters); the algo expires.
+            algo.status = AlgoStatus.EXPIRED
+            return
+        order.orig_type = algo.order_type
+        order.stop_price = algo.trigger_price
+        algo.actual_order_id = order.order_id
+        algo.status = AlgoStatus.TRIGGERED
+        self._submit(order)
+        if not order.is_open:
+            algo.status = AlgoStatus.FINISHED
+
+    def _match_resting_orders(self, symbol: str) -> None:
+        resting = [o for o in self.orders_for(symbol) if o.is_open and o.type is OrderType.LIMIT]
+        for order in resting:
+            if not self._crosses(order):
+                continue
+            qty = self._resting_fill_qty(order)
+            if order.reduce_only:
+                qty = min(qty, self._reducible_qty(symbol, order.side))
+                if qty <= 0:
+                    # Nothing left to reduce: Binance expires the reduce-only order.
+                    self._close(order, OrderStatus.EXPIRED)
+                    continue
+            self._fill(order, qty, order.price, True)
+        for algo in self.algo_orders_for(symbol):
+            actual = algo.actual_order_id
+            if algo.status is AlgoStatus.TRIGGERED and actual is not None:
+                algo.status = (
+                    AlgoStatus.TRIGGERED if self._orders[actual].is_open else AlgoStatus.FINISHED
+                )
+
+    def _resting_fill_qty(self, order: Order) -> Decimal:
+        ratio = self._settings.partial_fill_ratio
+        if ratio == 0:
+            return order.remaining
+        spec = self.specs[order.symbol]
+        chunk = max(spec.round_qty(order.orig_qty * Decimal(str(ratio))), spec.step_size)
+        return min(chunk, order.remaining)
+
+    def _close(self, order: Order, status: OrderStatus) -> None:
+        order.status = status
+        order.update_time_ms = self.now_ms()
+
+    def _fill(self, order: Order, qty: Decimal, price: Decimal, maker: bool) -> None:
+        """Execute ``qty`` of the order and move position, wallet and ticker with it."""
+        now = self.now_ms()
+        realized = self._apply_to_position(order.symbol, order.side, qty, price, now)
+        order.executed_qty += qty
+        order.cum_quote += qty * price
+        order.status = OrderStatus.FILLED if order.remaining <= 0 else OrderStatus.PARTIALLY_FILLED
+        order.update_time_ms = now
+        nothing_left = not self._reducible_qty(order.symbol, order.side)
+        if order.reduce_only and order.is_open and nothing_left:
+            self._close(order, OrderStatus.EXPIRED)
+        trade_id = len(self._fills) + 1
+        self._fills.append(
+            Fill(
+                trade_id=trade_id,
+                order_id=order.order_id,
+                client_order_id=order.client_order_id,
+                symbol=order.symbol,
+                side=order.side,
+                qty=qty,
+                price=price,
+                realized_pnl=realized,
+                maker=maker,
+                time_ms=now,
+            )
+        )
+        stats = self._stats[order.symbol]
+        stats.volume += qty
+        stats.quote_volume += qty * price
+        stats.count += 1
+        stats.last_qty = qty
+        stats.last_trade_id = trade_id
+        if stats.first_trade_id < 0:
+            stats.first_trade_id = trade_id
+
+    def _apply_to_position(
+        self, symbol: str, side: Side, qty: Decimal, price: Decimal, now: int
+    ) -> Decimal:
+        """Net a fill into the one-way position; returns the PnL it realizes into the wallet."""
+        position = self._positions[symbol]
+        signed = side.sign * qty
+        amount = position.amount
+        realized = ZERO
+        if amount == 0 or amount * signed > 0:
+            new_amount = amount + signed
+            position.entry_price = (
+                (abs(amount) * position.entry_price + qty * price) / abs(new_amount)
+            ).quantize(ENTRY_PRICE_QUANTUM)
+        else:
+            closed = min(qty, abs(amount))
+            direction = Decimal(1) if amount > 0 else Decimal(-1)
+            realized = closed * (price - position.entry_price) * direction
+            new_amount = amount + signed
+            if new_amount == 0:
+                position.entry_price = ZERO
+            elif new_amount * amount < 0:
+                position.entry_price = price  # flipped: the remainder opened at this fill
+        position.amount = new_amount
+        position.update_time_ms = now
+        if realized:
+            self._wallet += realized
+            self._balance_update_ms = now
+        return realized

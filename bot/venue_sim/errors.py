@@ -1,0 +1,189 @@
+"""Binance USD-M error replies, with the codes and messages Binance sends."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+
+_NO_HEADERS: Mapping[str, str] = MappingProxyType({})
+
+
+class VenueError(Exception):
+    """A request the venue rejects; rendered as Binance's ``{"code": .., "msg": ..}`` reply."""
+
+    def __init__(
+        self,
+        code: int,
+        msg: str,
+        *,
+        status: int = 400,
+        headers: Mapping[str, str] = _NO_HEADERS,
+    ) -> None:
+        super().__init__(f"{code}: {msg}")
+        self.code = code
+        self.msg = msg
+        self.status = status
+        self.headers = headers
+
+    def body(self) -> dict[str, object]:
+        """The JSON body Binance sends for this error."""
+        return {"code": self.code, "msg": self.msg}
+
+
+def unknown_error() -> VenueError:
+    """-1000 for an unexpected failure inside the simulator."""
+    return VenueError(-1000, "An unknown error occured while processing the request.", status=500)
+
+
+def too_much_weight(limit: int, retry_after_s: int) -> VenueError:
+    """-1003 with HTTP 429 once the per-minute request weight is used up."""
+    return VenueError(
+        -1003,
+        f"Too much request weight used; current limit is {limit} request weight per 1 MINUTE. "
+        "Please use the websocket for live updates to avoid polling the API.",
+        status=429,
+        headers={"Retry-After": str(retry_after_s)},
+    )
+
+
+def ip_banned(until_ms: int, retry_after_s: int) -> VenueError:
+    """-1003 with HTTP 418 while the client is banned for ignoring 429s."""
+    return VenueError(
+        -1003,
+        f"Way too much request weight used; IP banned until {until_ms}. "
+        "Please use the websocket for live updates to avoid bans.",
+        status=418,
+        headers={"Retry-After": str(retry_after_s)},
+    )
+
+
+def timestamp_outside_recv_window() -> VenueError:
+    """-1021 when the request timestamp is older than recvWindow."""
+    return VenueError(-1021, "Timestamp for this request is outside of the recvWindow.")
+
+
+def timestamp_ahead() -> VenueError:
+    """-1021 when the request timestamp is more than 1 s ahead of the server clock."""
+    return VenueError(-1021, "Timestamp for this request was 1000ms ahead of the server's time.")
+
+
+def bad_signature() -> VenueError:
+    """-1022 when the HMAC does not match."""
+    return VenueError(-1022, "Signature for this request is not valid.")
+
+
+DECIMAL_RANGE = "^([0-9]{1,20})(\\.[0-9]{1,20})?$"
+
+
+def illegal_characters(param: str, legal_range: str = DECIMAL_RANGE) -> VenueError:
+    """-1100 when a parameter cannot be parsed."""
+    return VenueError(
+        -1100, f"Illegal characters found in parameter '{param}'; legal range is '{legal_range}'."
+    )
+
+
+def mandatory_missing(param: str) -> VenueError:
+    """-1102 when a required parameter is absent or empty."""
+    return VenueError(
+        -1102, f"Mandatory parameter '{param}' was not sent, was empty/null, or malformed."
+    )
+
+
+def one_of_missing(first: str, second: str) -> VenueError:
+    """-1102 when neither of two alternative parameters is present."""
+    return VenueError(
+        -1102, f"Param '{first}' or '{second}' must be sent, but both were empty/null!"
+    )
+
+
+def filter_failure(name: str) -> VenueError:
+    """-1013 for a quantity or price outside the symbol's filters."""
+    return VenueError(-1013, f"Filter failure: {name}")
+
+
+def invalid_time_in_force() -> VenueError:
+    """-1115 for an unsupported timeInForce."""
+    return VenueError(-1115, "Invalid timeInForce.")
+
+
+def invalid_order_type() -> VenueError:
+    """-1116 for an unsupported order type."""
+    return VenueError(-1116, "Invalid orderType.")
+
+
+def invalid_side() -> VenueError:
+    """-1117 for a side other than BUY or SELL."""
+    return VenueError(-1117, "Invalid side.")
+
+
+def invalid_symbol() -> VenueError:
+    """-1121 for a symbol the venue does not list."""
+    return VenueError(-1121, "Invalid symbol.")
+
+
+def invalid_param(param: str) -> VenueError:
+    """-1130 for a parameter whose value is out of range."""
+    return VenueError(-1130, f"Data sent for parameter '{param}' is not valid.")
+
+
+def unknown_order() -> VenueError:
+    """-2011 when cancelling an order that is unknown or no longer open."""
+    return VenueError(-2011, "Unknown order sent.")
+
+
+def order_does_not_exist() -> VenueError:
+    """-2013 when querying an order the venue never saw."""
+    return VenueError(-2013, "Order does not exist.")
+
+
+def api_key_format_invalid() -> VenueError:
+    """-2014 when the X-MBX-APIKEY header is missing or malformed."""
+    return VenueError(-2014, "API-key format invalid.", status=401)
+
+
+def invalid_api_key() -> VenueError:
+    """-2015 when the API key is not the venue's."""
+    return VenueError(-2015, "Invalid API-key, IP, or permissions for action.", status=401)
+
+
+def margin_insufficient() -> VenueError:
+    """-2019 when the available balance cannot cover the order's initial margin."""
+    return VenueError(-2019, "Margin is insufficient.")
+
+
+def would_immediately_trigger() -> VenueError:
+    """-2021 when a stop order's trigger price is already crossed."""
+    return VenueError(-2021, "Order would immediately trigger.")
+
+
+def reduce_only_rejected() -> VenueError:
+    """-2022 when a reduce-only order would open, increase or flip a position."""
+    return VenueError(-2022, "ReduceOnly Order is rejected.")
+
+
+def invalid_leverage(leverage: int) -> VenueError:
+    """-4028 for a leverage outside 1..125."""
+    return VenueError(-4028, f"Leverage {leverage} is not valid")
+
+
+def duplicate_client_order_id() -> VenueError:
+    """-4116 when the client order id is already used on the symbol."""
+    return VenueError(-4116, "ClientOrderId is duplicated.")
+
+
+def min_notional(notional: str) -> VenueError:
+    """-4164 when a non-reduce-only order is below the symbol's minimum notional."""
+    return VenueError(
+        -4164,
+        f"Order's notional must be no smaller than {notional} (unless you choose reduce only).",
+    )
+
+
+def invalid_path(method: str, path: str) -> VenueError:
+    """-5000 with HTTP 404 for a path/method the venue does not serve."""
+    return VenueError(-5000, f"Path {path}, Method {method} is invalid", status=404)
+
+
+def param_not_required(param: str) -> VenueError:
+    """-1106 when a parameter conflicts with the rest of the request."""
+    return VenueError(-1106, f"Parameter '{param}' sent when not required.")

@@ -1,0 +1,299 @@
+"""The Binance USD-M REST routes ccxt's binanceusdm uses: parse, call the engine, render."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from tradewarden.bot.venue_sim import errors, views
+from tradewarden.bot.venue_sim.context import Call, VenueContext
+from tradewarden.bot.venue_sim.engine import OrderRequest
+from tradewarden.bot.venue_sim.models import OrderType
+from tradewarden.bot.venue_sim.params import Params
+
+Reply = object  # anything json.dumps accepts
+Handler = Callable[[VenueContext, Call], Reply]
+DEPTH_LIMITS = (5, 10, 20, 50, 100, 500, 1000)
+DEFAULT_DEPTH = 500
+DEFAULT_TRADES = 500
+MAX_TRADES = 1000
+
+
+def _flat(weight: int) -> Callable[[Params], int]:
+    return lambda _params: weight
+
+
+def _by_symbol(with_symbol: int, without: int) -> Callable[[Params], int]:
+    return lambda params: with_symbol if params.optional("symbol") else without
+
+
+def _depth_weight(params: Params) -> int:
+    limit = params.optional("limit")
+    if limit is None or not limit.isdigit():
+        return 10
+    value = int(limit)
+    return 2 if value <= 50 else 5 if value <= 100 else 10 if value <= 500 else 20
+
+
+@dataclass(frozen=True)
+class Route:
+    """A served endpoint: its handler, Binance's request weight, and whether it is signed."""
+
+    handler: Handler
+    weight: Callable[[Params], int]
+    signed: bool
+
+
+# ---------------------------------------------------------------- market data
+
+
+def exchange_info(ctx: VenueContext, call: Call) -> Reply:
+    """GET /fapi/v1/exchangeInfo."""
+    return views.exchange_info(
+        ctx.engine.specs.values(), ctx.settings.weight_limit_1m, call.server_ms
+    )
+
+
+def server_time(_ctx: VenueContext, call: Call) -> Reply:
+    """GET /fapi/v1/time (shifted by any skew fault)."""
+    return {"serverTime": call.server_ms}
+
+
+def _symbols(ctx: VenueContext, params: Params) -> list[str]:
+    symbol = params.optional("symbol")
+    if symbol is None:
+        return list(ctx.engine.specs)
+    return [ctx.engine.spec(symbol.upper()).symbol]
+
+
+def ticker_24hr(ctx: VenueContext, call: Call) -> Reply:
+    """GET /fapi/v1/ticker/24hr: one object with a symbol, a list without."""
+    rows = [
+        views.ticker_24hr(s, ctx.engine.mark(s), ctx.engine.ticker_stats(s), call.server_ms)
+        for s in _symbols(ctx, call.params)
+    ]
+    return rows[0] if call.params.optional("symbol") else rows
+
+
+def premium_index(ctx: VenueContext, call: Call) -> Reply:
+    """GET /fapi/v1/premiumIndex (ccxt's fetch_mark_price)."""
+    rows = [
+        views.premium_index(s, ctx.engine.mark(s), call.server_ms)
+        for s in _symbols(ctx, call.params)
+    ]
+    return rows[0] if call.params.optional("symbol") else rows
+
+
+def depth(ctx: VenueContext, call: Call) -> Reply:
+    """GET /fapi/v1/depth."""
+    spec = ctx.engine.spec(call.params.symbol())
+    limit = call.params.integer("limit") or DEFAULT_DEPTH
+    if limit not in DEPTH_LIMITS:
+        raise errors.invalid_param("limit")
+    return views.depth(spec, ctx.engine.mark(spec.symbol), limit, call.server_ms)
+
+
+# ----------------------------------------------------------------- account
+
+
+def set_leverage(ctx: VenueContext, call: Call) -> Reply:
+    """POST /fapi/v1/leverage."""
+    symbol = ctx.engine.spec(call.params.symbol()).symbol
+    leverage = call.params.integer("leverage")
+    if leverage is None:
+        raise errors.mandatory_missing("leverage")
+    applied = ctx.engine.set_leverage(symbol, leverage)
+    return {"leverage": applied, "maxNotionalValue": "1000000", "symbol": symbol}
+
+
+def leverage_bracket(ctx: VenueContext, call: Call) -> Reply:
+    """GET /fapi/v1/leverageBracket."""
+    return views.leverage_bracket(_symbols(ctx, call.params))
+
+
+def position_risk(ctx: VenueContext, call: Call) -> Reply:
+    """GET /fapi/v3/positionRisk."""
+    symbol = call.params.optional("symbol")
+    if symbol is not None:
+        symbol = ctx.engine.spec(symbol.upper()).symbol
+    return views.position_risk(call.view(ctx), symbol)
+
+
+def account(ctx: VenueContext, call: Call) -> Reply:
+    """GET /fapi/v3/account (ccxt's fetch_balance)."""
+    return views.account(call.view(ctx))
+
+
+def user_trades(ctx: VenueContext, call: Call) -> Reply:
+    """GET /fapi/v1/userTrades (ccxt's fetch_my_trades)."""
+    params = call.params
+    symbol = ctx.engine.spec(params.symbol()).symbol
+    order_id = params.integer("orderId")
+    start = params.integer("startTime")
+    end = params.integer("endTime")
+    from_id = params.integer("fromId")
+    limit = min(params.integer("limit") or DEFAULT_TRADES, MAX_TRADES)
+    fills = [
+        f
+        for f in ctx.engine.fills(symbol)
+        if (order_id is None or f.order_id == order_id)
+        and (start is None or f.time_ms >= start)
+        and (end is None or f.time_ms <= end)
+        and (from_id is None or f.trade_id >= from_id)
+    ]
+    # Binance returns the most recent trades unless asked to start somewhere.
+    selected = fills[:limit] if start is not None or from_id is not None else fills[-limit:]
+    return [views.user_trade(f) for f in selected]
+
+
+# ------------------------------------------------------------------ orders
+
+
+def new_order(ctx: VenueContext, call: Call) -> Reply:
+    """POST /fapi/v1/order: LIMIT and MARKET only; conditional types go to algoOrder."""
+    params = call.params
+    symbol = ctx.engine.spec(params.symbol()).symbol
+    side = params.side()
+    order_type = params.order_type()
+    time_in_force = params.optional("timeInForce")
+    if order_type is OrderType.LIMIT and time_in_force is None:
+        raise errors.mandatory_missing("timeInForce")
+    request = OrderRequest(
+        symbol=symbol,
+        side=side,
+        type=order_type,
+        quantity=params.decimal("quantity"),
+        price=params.decimal("price"),
+        time_in_force=(time_in_force or "GTC").upper(),
+        reduce_only=params.boolean("reduceOnly"),
+        close_position=params.boolean("closePosition"),
+        client_order_id=params.client_id("newClientOrderId"),
+    )
+    return views.order(ctx.engine.place_order(request))
+
+
+def get_order(ctx: VenueContext, call: Call) -> Reply:
+    """GET /fapi/v1/order by orderId or origClientOrderId."""
+    symbol = ctx.engine.spec(call.params.symbol()).symbol
+    ref = call.params.order_ref("orderId", "origClientOrderId")
+    return views.order(ctx.engine.get_order(symbol, ref))
+
+
+def cancel_order(ctx: VenueContext, call: Call) -> Reply:
+    """DELETE /fapi/v1/order by orderId or origClientOrderId."""
+    symbol = ctx.engine.spec(call.params.symbol()).symbol
+    ref = call.params.order_ref("orderId", "origClientOrderId")
+    return views.order(ctx.engine.cancel_order(symbol, ref))
+
+
+def open_orders(ctx: VenueContext, call: Call) -> Reply:
+    """GET /fapi/v1/openOrders (regular orders only, never algo orders)."""
+    symbols = _symbols(ctx, call.params)
+    return [views.order(o) for o in call.view(ctx).open_orders if o.symbol in symbols]
+
+
+def all_orders(ctx: VenueContext, call: Call) -> Reply:
+    """GET /fapi/v1/allOrders."""
+    symbol = ctx.engine.spec(call.params.symbol()).symbol
+    limit = min(call.params.integer("limit") or DEFAULT_TRADES, MAX_TRADES)
+    return [views.order(o) for o in ctx.engine.orders_for(symbol)[-limit:]]
+
+
+def cancel_all_orders(ctx: VenueContext, call: Call) -> Reply:
+    """DELETE /fapi/v1/allOpenOrders."""
+    ctx.engine.cancel_all_orders(ctx.engine.spec(call.params.symbol()).symbol)
+    return views.cancel_all_done()
+
+
+# -------------------------------------------------------------- algo orders
+
+
+def new_algo_order(ctx: VenueContext, call: Call) -> Reply:
+    """POST /fapi/v1/algoOrder: conditional (stop / take-profit) orders."""
+    params = call.params
+    symbol = ctx.engine.spec(params.symbol()).symbol
+    if params.required("algoType").upper() != "CONDITIONAL":
+        raise errors.invalid_param("algoType")
+    side = params.side()
+    order_type = params.order_type()
+    trigger = params.decimal("triggerPrice")
+    if trigger is None:
+        raise errors.mandatory_missing("triggerPrice")
+    request = OrderRequest(
+        symbol=symbol,
+        side=side,
+        type=order_type,
+        quantity=params.decimal("quantity"),
+        price=params.decimal("price"),
+        trigger_price=trigger,
+        time_in_force=(params.optional("timeInForce") or "GTC").upper(),
+        reduce_only=params.boolean("reduceOnly"),
+        close_position=params.boolean("closePosition"),
+        client_order_id=params.client_id("clientAlgoId"),
+        working_type=(params.optional("workingType") or "CONTRACT_PRICE").upper(),
+    )
+    return views.algo_order(ctx.engine.place_algo_order(request))
+
+
+def _optional_symbol(ctx: VenueContext, params: Params) -> str | None:
+    symbol = params.optional("symbol")
+    return None if symbol is None else ctx.engine.spec(symbol.upper()).symbol
+
+
+def get_algo_order(ctx: VenueContext, call: Call) -> Reply:
+    """GET /fapi/v1/algoOrder by algoId or clientAlgoId."""
+    symbol = _optional_symbol(ctx, call.params)
+    ref = call.params.order_ref("algoId", "clientAlgoId")
+    return views.algo_order(ctx.engine.get_algo_order(symbol, ref))
+
+
+def cancel_algo_order(ctx: VenueContext, call: Call) -> Reply:
+    """DELETE /fapi/v1/algoOrder by algoId or clientAlgoId."""
+    symbol = _optional_symbol(ctx, call.params)
+    ref = call.params.order_ref("algoId", "clientAlgoId")
+    return views.algo_cancelled(ctx.engine.cancel_algo_order(symbol, ref))
+
+
+def open_algo_orders(ctx: VenueContext, call: Call) -> Reply:
+    """GET /fapi/v1/openAlgoOrders (ccxt's fetch_open_orders with trigger=True)."""
+    symbols = _symbols(ctx, call.params)
+    return [views.algo_order(a) for a in call.view(ctx).open_algo_orders if a.symbol in symbols]
+
+
+def all_algo_orders(ctx: VenueContext, call: Call) -> Reply:
+    """GET /fapi/v1/allAlgoOrders."""
+    symbol = ctx.engine.spec(call.params.symbol()).symbol
+    limit = min(call.params.integer("limit") or DEFAULT_TRADES, MAX_TRADES)
+    return [views.algo_order(a) for a in ctx.engine.algo_orders_for(symbol)[-limit:]]
+
+
+def cancel_all_algo_orders(ctx: VenueContext, call: Call) -> Reply:
+    """DELETE /fapi/v1/algoOpenOrders (ccxt's cancel_all_orders with trigger=True)."""
+    ctx.engine.cancel_all_algo_orders(ctx.engine.spec(call.params.symbol()).symbol)
+    return views.cancel_all_done()
+
+
+ROUTES: dict[tuple[str, str], Route] = {
+    ("GET", "/fapi/v1/exchangeInfo"): Route(exchange_info, _flat(1), signed=False),
+    ("GET", "/fapi/v1/time"): Route(server_time, _flat(1), signed=False),
+    ("GET", "/fapi/v1/ticker/24hr"): Route(ticker_24hr, _by_symbol(1, 40), signed=False),
+    ("GET", "/fapi/v1/premiumIndex"): Route(premium_index, _by_symbol(1, 10), signed=False),
+    ("GET", "/fapi/v1/depth"): Route(depth, _depth_weight, signed=False),
+    ("POST", "/fapi/v1/leverage"): Route(set_leverage, _flat(1), signed=True),
+    ("GET", "/fapi/v1/leverageBracket"): Route(leverage_bracket, _flat(1), signed=True),
+    ("GET", "/fapi/v3/positionRisk"): Route(position_risk, _flat(5), signed=True),
+    ("GET", "/fapi/v3/account"): Route(account, _flat(5), signed=True),
+    ("GET", "/fapi/v1/userTrades"): Route(user_trades, _flat(5), signed=True),
+    ("POST", "/fapi/v1/order"): Route(new_order, _flat(1), signed=True),
+    ("GET", "/fapi/v1/order"): Route(get_order, _flat(1), signed=True),
+    ("DELETE", "/fapi/v1/order"): Route(cancel_order, _flat(1), signed=True),
+    ("GET", "/fapi/v1/openOrders"): Route(open_orders, _by_symbol(1, 40), signed=True),
+    ("GET", "/fapi/v1/allOrders"): Route(all_orders, _flat(5), signed=True),
+    ("DELETE", "/fapi/v1/allOpenOrders"): Route(cancel_all_orders, _flat(1), signed=True),
+    ("POST", "/fapi/v1/algoOrder"): Route(new_algo_order, _flat(1), signed=True),
+    ("GET", "/fapi/v1/algoOrder"): Route(get_algo_order, _flat(1), signed=True),
+    ("DELETE", "/fapi/v1/algoOrder"): Route(cancel_algo_order, _flat(1), signed=True),
+    ("GET", "/fapi/v1/openAlgoOrders"): Route(open_algo_orders, _by_symbol(1, 40), signed=True),
+    ("GET", "/fapi/v1/allAlgoOrders"): Route(all_algo_orders, _flat(5), signed=True),
+    ("DELETE", "/fapi/v1/algoOpenOrders"): Route(cancel_all_algo_orders, _flat(1), signed=True),
+}

@@ -1,0 +1,50 @@
+"""Configuration of the venue simulator."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+# Binance rejects a recvWindow above this with -1130, so the default may not exceed it either.
+MAX_RECV_WINDOW_MS = 60_000
+
+
+def _default_symbols() -> Mapping[str, Decimal]:
+    return {"BTCUSDT": Decimal("50000"), "ETHUSDT": Decimal("3000")}
+
+
+@dataclass(frozen=True)
+class SimSettings:
+    """Everything that shapes one simulator instance; immutable once the venue runs."""
+
+    host: str = "127.0.0.1"
+    port: int = 0  # 0 = pick a free port
+    seed: int = 0
+    api_key: str = "sim-key"
+    api_secret: str = "sim-secret"
+    symbols: Mapping[str, Decimal] = field(default_factory=_default_symbols)
+    initial_balance: Decimal = Decimal("10000")  # USDT
+    price_tick_s: float = 0.5  # seeded random walk step interval; 0 disables the price process
+    volatility_bps: float = 5.0  # standard deviation of one random-walk step
+    slippage_bps: float = 0.0  # market orders fill at mark +/- slippage
+    partial_fill_ratio: float = 0.0  # 0 = resting limit orders fill fully on a cross
+    weight_limit_1m: int = 2400  # request weight per minute; beyond it 429 -1003
+    recv_window_ms: int = 5000  # used when a signed request carries no recvWindow
+    default_leverage: int = 10
+    ban_after_429s: int = 5  # 429 replies within one minute before the 418 ban starts
+    ban_duration_s: float = 120.0
+
+    def __post_init__(self) -> None:
+        if not self.symbols:
+            raise ValueError("at least one symbol is required")
+        if not 0 < self.recv_window_ms <= MAX_RECV_WINDOW_MS:
+            raise ValueError(f"recv_window_ms must be in (0, {MAX_RECV_WINDOW_MS}]")
+        if not 0.0 <= self.partial_fill_ratio < 1.0:
+            raise ValueError("partial_fill_ratio must be in [0, 1)")
+        if self.price_tick_s < 0 or self.volatility_bps < 0 or self.slippage_bps < 0:
+            raise ValueError("price_tick_s, volatility_bps and slippage_bps must not be negative")
+        if self.weight_limit_1m <= 0 or self.ban_after_429s <= 0:
+            raise ValueError("weight_limit_1m and ban_after_429s must be positive")
+        if not 1 <= self.default_leverage <= 125:
+            raise ValueError("default_leverage must be in [1, 125]")

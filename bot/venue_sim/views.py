@@ -1,0 +1,449 @@
+"""Binance-shaped JSON replies rendered from the engine's records (numbers as decimal strings)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
+
+from tradewarden.bot.venue_sim.markets import SymbolSpec
+from tradewarden.bot.venue_sim.models import (
+    MAINT_MARGIN_RATE,
+    ZERO,
+    AlgoOrder,
+    Fill,
+    Order,
+    Position,
+    Snapshot,
+    TickerStats,
+)
+
+Json = dict[str, object]
+# Binance's sentinel delivery date for perpetuals (2100-12-25), which ccxt also recognises.
+PERPETUAL_DELIVERY_MS = 4133404800000
+ONBOARD_MS = 1569398400000
+FUNDING_INTERVAL_MS = 8 * 3600 * 1000
+ORDER_TYPES = ["LIMIT", "MARKET", "STOP", "STOP_MARKET", "TAKE_PROFIT", "TAKE_PROFIT_MARKET"]
+MONEY_QUANTUM = Decimal("1E-8")
+
+
+def fmt(value: Decimal) -> str:
+    """A decimal as Binance prints it: plain notation, no exponent, no negative zero."""
+    if value == 0:
+        return "0"
+    return format(value.normalize(), "f")
+
+
+def money(value: Decimal) -> str:
+    """Balances and PnL, to Binance's eight decimals."""
+    return fmt(value.quantize(MONEY_QUANTUM))
+
+
+def exchange_info(specs: Iterable[SymbolSpec], weight_limit: int, server_ms: int) -> Json:
+    """GET /fapi/v1/exchangeInfo."""
+    return {
+        "timezone": "UTC",
+        "serverTime": server_ms,
+        "futuresType": "U_MARGINED",
+        "rateLimits": [
+            {
+                "rateLimitType": "REQUEST_WEIGHT",
+                "interval": "MINUTE",
+                "intervalNum": 1,
+                "limit": weight_limit,
+            }
+        ],
+        "exchangeFilters": [],
+        "assets": [{"asset": "USDT", "marginAvailable": True, "autoAssetExchange": "-10000"}],
+        "symbols": [_symbol_info(spec) for spec in specs],
+    }
+
+
+def _symbol_info(spec: SymbolSpec) -> Json:
+    return {
+        "symbol": spec.symbol,
+        "pair": spec.symbol,
+        "contractType": "PERPETUAL",
+        "deliveryDate": PERPETUAL_DELIVERY_MS,
+        "onboardDate": ONBOARD_MS,
+        "status": "TRADING",
+        "maintMarginPercent": "2.5000",
+        "requiredMarginPercent": "5.0000",
+        "baseAsset": spec.base_asset,
+        "quoteAsset": spec.quote_asset,
+        "marginAsset": spec.quote_asset,
+        "pricePrecision": spec.price_precision,
+        "quantityPrecision": spec.quantity_precision,
+        "baseAssetPrecision": 8,
+        "quotePrecision": 8,
+        "underlyingType": "COIN",
+        "underlyingSubType": [],
+        "triggerProtect": "0.0500",
+        "filters": [
+            {
+                "filterType": "PRICE_FILTER",
+                "minPrice": fmt(spec.tick_size),
+                "maxPrice": "10000000",
+                "tickSize": fmt(spec.tick_size),
+            },
+            {
+                "filterType": "LOT_SIZE",
+                "stepSize": fmt(spec.step_size),
+                "minQty": fmt(spec.min_qty),
+                "maxQty": "100000",
+            },
+            {
+                "filterType": "MARKET_LOT_SIZE",
+                "stepSize": fmt(spec.step_size),
+                "minQty": fmt(spec.min_qty),
+                "maxQty": "100000",
+            },
+            {"filterType": "MAX_NUM_ORDERS", "limit": 200},
+            {"filterType": "MAX_NUM_ALGO_ORDERS", "limit": 10},
+            {"filterType": "MIN_NOTIONAL", "notional": fmt(spec.min_notional)},
+        ],
+        "orderTypes": ORDER_TYPES,
+        "timeInForce": ["GTC", "IOC", "FOK", "GTX"],
+    }
+
+
+def order(o: Order) -> Json:
+    """A regular order as /fapi/v1/order returns it."""
+    return {
+        "orderId": o.order_id,
+        "symbol": o.symbol,
+        "status": o.status.value,
+        "clientOrderId": o.client_order_id,
+        "price": fmt(o.price),
+        "avgPrice": fmt(o.avg_price),
+        "origQty": fmt(o.orig_qty),
+        "executedQty": fmt(o.executed_qty),
+        "cumQty": fmt(o.executed_qty),
+        "cumQuote": fmt(o.cum_quote),
+        "timeInForce": o.time_in_force,
+        "type": o.type.value,
+        "reduceOnly": o.reduce_only,
+        "closePosition": o.close_position,
+        "side": o.side.value,
+        "positionSide": "BOTH",
+        "stopPrice": fmt(o.stop_price),
+        "workingType": "CONTRACT_PRICE",
+        "priceProtect": False,
+        "origType": (o.orig_type or o.type).value,
+        "priceMatch": "NONE",
+        "selfTradePreventionMode": "EXPIRE_MAKER",
+        "goodTillDate": 0,
+        "time": o.time_ms,
+        "updateTime": o.update_time_ms,
+    }
+
+
+def algo_order(a: AlgoOrder) -> Json:
+    """An algo order as /fapi/v1/algoOrder returns it."""
+    return {
+        "algoId": a.algo_id,
+        "clientAlgoId": a.client_algo_id,
+        "algoType": "CONDITIONAL",
+        "orderType": a.order_type.value,
+        "symbol": a.symbol,
+        "side": a.side.value,
+        "positionSide": "BOTH",
+        "timeInForce": a.time_in_force,
+        "quantity": fmt(a.quantity),
+        "algoStatus": a.status.value,
+        "triggerPrice": fmt(a.trigger_price),
+        "price": fmt(a.price),
+        "icebergQuantity": None,
+        "selfTradePreventionMode": "EXPIRE_MAKER",
+        "workingType": a.working_type,
+        "priceMatch": "NONE",
+        "closePosition": a.close_position,
+        "priceProtect": False,
+        "reduceOnly": a.reduce_only,
+        "actualOrderId": "" if a.actual_order_id is None else str(a.actual_order_id),
+        "createTime": a.create_time_ms,
+        "updateTime": a.update_time_ms,
+        "triggerTime": a.trigger_time_ms,
+        "goodTillDate": 0,
+    }
+
+
+def algo_cancelled(a: AlgoOrder) -> Json:
+    """DELETE /fapi/v1/algoOrder's short acknowledgement."""
+    return {"algoId": a.algo_id, "clientAlgoId": a.client_algo_id, "code": "200", "msg": "success"}
+
+
+def cancel_all_done() -> Json:
+    """The acknowledgement of allOpenOrders and algoOpenOrders deletes."""
+    return {"code": 200, "msg": "The operation of cancel all open order is done."}
+
+
+def _open_notional(snapshot: Snapshot, symbol: str, side_sign: int) -> Decimal:
+    return sum(
+        (
+            o.remaining * o.price
+            for o in snapshot.open_orders
+            if o.symbol == symbol and int(o.side.sign) == side_sign
+        ),
+        ZERO,
+    )
+
+
+def position_risk(snapshot: Snapshot, symbol: str | None) -> list[Json]:
+    """GET /fapi/v3/positionRisk: like v3, only symbols with a position are listed."""
+    return [
+        _position_row(snapshot, p)
+        for p in snapshot.positions
+        if symbol is None or p.symbol == symbol
+    ]
+
+
+def _position_row(snapshot: Snapshot, p: Position) -> Json:
+    margin = snapshot.position_initial_margin(p)
+    pnl = snapshot.unrealized_pnl(p)
+    notional = snapshot.notional(p)
+    order_margin = sum(
+        (snapshot.order_initial_margin(o) for o in snapshot.open_orders if o.symbol == p.symbol),
+        ZERO,
+    )
+    return {
+        "symbol": p.symbol,
+        "positionSide": "BOTH",
+        "positionAmt": fmt(p.amount),
+        "entryPrice": fmt(p.entry_price),
+        "breakEvenPrice": fmt(p.entry_price),
+        "markPrice": fmt(snapshot.marks[p.symbol]),
+        "unRealizedProfit": money(pnl),
+        "liquidationPrice": "0",
+        # Margin is isolated-style (notional / leverage), so report it as an isolated position.
+        "isolatedMargin": money(margin + pnl),
+        "notional": money(notional),
+        "marginAsset": "USDT",
+        "isolatedWallet": money(margin),
+        "initialMargin": money(margin + order_margin),
+        "maintMargin": money(abs(notional) * MAINT_MARGIN_RATE),
+        "positionInitialMargin": money(margin),
+        "openOrderInitialMargin": money(order_margin),
+        "adl": 0,
+        "bidNotional": money(_open_notional(snapshot, p.symbol, 1)),
+        "askNotional": money(_open_notional(snapshot, p.symbol, -1)),
+        "updateTime": p.update_time_ms,
+    }
+
+
+def account(snapshot: Snapshot) -> Json:
+    """GET /fapi/v3/account."""
+    t = snapshot.totals()
+    usdt = {
+        "asset": "USDT",
+        "walletBalance": money(t.wallet_balance),
+        "unrealizedProfit": money(t.unrealized_pnl),
+        "marginBalance": money(t.margin_balance),
+        "maintMargin": money(t.maint_margin),
+        "initialMargin": money(t.initial_margin),
+        "positionInitialMargin": money(t.position_initial_margin),
+        "openOrderInitialMargin": money(t.open_order_initial_margin),
+        "crossWalletBalance": money(t.wallet_balance),
+        "crossUnPnl": money(t.unrealized_pnl),
+        "availableBalance": money(t.available_balance),
+        "maxWithdrawAmount": money(max(t.available_balance, ZERO)),
+        # ccxt skips balance rows whose updateTime is 0.
+        "updateTime": snapshot.balance_update_ms,
+    }
+    return {
+        "totalInitialMargin": usdt["initialMargin"],
+        "totalMaintMargin": usdt["maintMargin"],
+        "totalWalletBalance": usdt["walletBalance"],
+        "totalUnrealizedProfit": usdt["unrealizedProfit"],
+        "totalMarginBalance": usdt["marginBalance"],
+        "totalPositionInitialMargin": usdt["positionInitialMargin"],
+        "totalOpenOrderInitialMargin": usdt["openOrderInitialMargin"],
+        "totalCrossWalletBalance": usdt["crossWalletBalance"],
+        "totalCrossUnPnl": usdt["crossUnPnl"],
+        "availableBalance": usdt["availableBalance"],
+        "maxWithdrawAmount": usdt["maxWithdrawAmount"],
+        "assets": [usdt],
+        "positions": [
+            {
+                "symbol": p.symbol,
+                "positionSide": "BOTH",
+                "positionAmt": fmt(p.amount),
+                "unrealizedProfit": money(snapshot.unrealized_pnl(p)),
+                "isolatedMargin": money(snapshot.position_initial_margin(p)),
+                "notional": money(snapshot.notional(p)),
+                "isolatedWallet": money(snapshot.position_initial_margin(p)),
+                "initialMargin": money(snapshot.position_initial_margin(p)),
+                "maintMargin": money(abs(snapshot.notional(p)) * MAINT_MARGIN_RATE),
+                "updateTime": p.update_time_ms,
+            }
+            for p in snapshot.positions
+        ],
+    }
+
+
+def ticker_24hr(symbol: str, mark: Decimal, stats: TickerStats, now_ms: int) -> Json:
+    """GET /fapi/v1/ticker/24hr for one symbol; the mark doubles as the last price."""
+    change = mark - stats.open_price
+    weighted = stats.quote_volume / stats.volume if stats.volume else mark
+    return {
+        "symbol": symbol,
+        "priceChange": fmt(change),
+        "priceChangePercent": fmt((change / stats.open_price * 100).quantize(Decimal("0.001"))),
+        "weightedAvgPrice": fmt(weighted.quantize(MONEY_QUANTUM)),
+        "lastPrice": fmt(mark),
+        "lastQty": fmt(stats.last_qty),
+        "openPrice": fmt(stats.open_price),
+        "highPrice": fmt(stats.high),
+        "lowPrice": fmt(stats.low),
+        "volume": fmt(stats.volume),
+        "quoteVolume": money(stats.quote_volume),
+        "openTime": stats.open_time_ms,
+        "closeTime": now_ms,
+        "firstId": stats.first_trade_id,
+        "lastId": stats.last_trade_id,
+        "count": stats.count,
+    }
+
+
+def premium_index(symbol: str, mark: Decimal, now_ms: int) -> Json:
+    """GET /fapi/v1/premiumIndex for one symbol (index = mark, constant funding)."""
+    return {
+        "symbol": symbol,
+        "markPrice": fmt(mark),
+        "indexPrice": fmt(mark),
+        "estimatedSettlePrice": fmt(mark),
+        "lastFundingRate": "0.00010000",
+        "interestRate": "0.00010000",
+        "nextFundingTime": (now_ms // FUNDING_INTERVAL_MS + 1) * FUNDING_INTERVAL_MS,
+        "time": now_ms,
+    }
+
+
+def depth(spec: SymbolSpec, mark: Decimal, limit: int, now_ms: int) -> Json:
+    """GET /fapi/v1/depth: a deterministic book one tick either side of the mark."""
+    bids = []
+    asks = []
+    for level in range(1, limit + 1):
+        # Sizes vary by level only, so the book is reproducible and never empty.
+        qty = fmt(spec.step_size * (10 + (level * 7) % 13))
+        bids.append([fmt(mark - spec.tick_size * level), qty])
+        asks.append([fmt(mark + spec.tick_size * level), qty])
+    return {"lastUpdateId": now_ms, "E": now_ms, "T": now_ms, "bids": bids, "asks": asks}
+
+
+def user_trade(f: Fill) -> Json:
+    """One row of GET /fapi/v1/userTrades (the simulator charges no commission)."""
+    return {
+        "buyer": f.side.value == "BUY",
+        "commission": "0",
+        "commissionAsset": "USDT",
+        "id": f.trade_id,
+        "maker": f.maker,
+        "orderId": f.order_id,
+        "price": fmt(f.price),
+        "qty": fmt(f.qty),
+        "quoteQty": money(f.qty * f.price),
+        "realizedPnl": money(f.realized_pnl),
+        "side": f.side.value,
+        "positionSide": "BOTH",
+        "symbol": f.symbol,
+        "time": f.time_ms,
+    }
+
+
+def leverage_bracket(symbols: Iterable[str]) -> list[Json]:
+    """GET /fapi/v1/leverageBracket: one bracket per symbol, 125x up to the cap."""
+    return [
+        {
+            "symbol": symbol,
+            "notionalCoef": 1.0,
+            "brackets": [
+                {
+                    "bracket": 1,
+                    "initialLeverage": 125,
+                    "notionalCap": 1_000_000,
+                    "notionalFloor": 0,
+                    "maintMarginRatio": 0.004,
+                    "cum": 0.0,
+                }
+            ],
+        }
+        for symbol in symbols
+    ]
+
+
+def sim_state(
+    orders: Iterable[Order],
+    algo_orders: Iterable[AlgoOrder],
+    snapshot: Snapshot,
+    fills: Iterable[Fill],
+    requests: Mapping[str, int],
+) -> Json:
+    """GET /_sim/state: the ground truth the tests and demos compare against."""
+    totals = snapshot.totals()
+    return {
+        "orders": [
+            {
+                "orderId": o.order_id,
+                "clientOrderId": o.client_order_id,
+                "symbol": o.symbol,
+                "side": o.side.value,
+                "type": o.type.value,
+                "status": o.status.value,
+                "origQty": fmt(o.orig_qty),
+                "executedQty": fmt(o.executed_qty),
+                "price": fmt(o.price),
+                "avgPrice": fmt(o.avg_price),
+                "reduceOnly": o.reduce_only,
+                "updateTime": o.update_time_ms,
+            }
+            for o in orders
+        ],
+        "algoOrders": [
+            {
+                "algoId": a.algo_id,
+                "clientAlgoId": a.client_algo_id,
+                "symbol": a.symbol,
+                "side": a.side.value,
+                "orderType": a.order_type.value,
+                "triggerPrice": fmt(a.trigger_price),
+                "quantity": fmt(a.quantity),
+                "closePosition": a.close_position,
+                "reduceOnly": a.reduce_only,
+                "algoStatus": a.status.value,
+                "actualOrderId": a.actual_order_id,
+            }
+            for a in algo_orders
+        ],
+        "positions": [
+            {
+                "symbol": p.symbol,
+                "positionAmt": fmt(p.amount),
+                "entryPrice": fmt(p.entry_price),
+                "markPrice": fmt(snapshot.marks[p.symbol]),
+                "unrealizedProfit": money(snapshot.unrealized_pnl(p)),
+            }
+            for p in snapshot.positions
+        ],
+        "balances": {
+            "USDT": {
+                "walletBalance": money(totals.wallet_balance),
+                "availableBalance": money(totals.available_balance),
+            }
+        },
+        "fills": [
+            {
+                "orderId": f.order_id,
+                "clientOrderId": f.client_order_id,
+                "symbol": f.symbol,
+                "side": f.side.value,
+                "qty": fmt(f.qty),
+                "price": fmt(f.price),
+                "realizedPnl": money(f.realized_pnl),
+                "time": f.time_ms,
+            }
+            for f in fills
+        ],
+        "requests": dict(requests),
+        "marks": {symbol: fmt(mark) for symbol, mark in snapshot.marks.items()},
+        "leverage": dict(snapshot.leverage),
+    }

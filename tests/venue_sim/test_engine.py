@@ -1,0 +1,290 @@
+"""The pure engine: positions, PnL, margin, reduce-only, matching, stops, snapshots."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from tradewarden.bot.venue_sim import errors
+from tradewarden.bot.venue_sim.engine import Engine, OrderRef, OrderRequest
+from tradewarden.bot.venue_sim.models import AlgoStatus, OrderStatus, OrderType, Side
+from tradewarden.bot.venue_sim.settings import SimSettings
+
+D = Decimal
+BTC = "BTCUSDT"
+
+
+class FakeClock:
+    """A clock the test moves by hand."""
+
+    def __init__(self, start: float = 1_700_000_000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def make_engine(**overrides: object) -> tuple[Engine, FakeClock]:
+    clock = FakeClock()
+    settings = SimSettings(price_tick_s=0, **overrides)
+    return Engine(settings, clock), clock
+
+
+def market(side: Side, qty: str, **kwargs: object) -> OrderRequest:
+    return OrderRequest(symbol=BTC, side=side, type=OrderType.MARKET, quantity=D(qty), **kwargs)
+
+
+def limit(side: Side, qty: str, price: str, **kwargs: object) -> OrderRequest:
+    return OrderRequest(
+        symbol=BTC, side=side, type=OrderType.LIMIT, quantity=D(qty), price=D(price), **kwargs
+    )
+
+
+def stop(side: Side, trigger: str, qty: str | None = None, **kwargs: object) -> OrderRequest:
+    return OrderRequest(
+        symbol=BTC,
+        side=side,
+        type=OrderType.STOP_MARKET,
+        quantity=None if qty is None else D(qty),
+        trigger_price=D(trigger),
+        **kwargs,
+    )
+
+
+def position(engine: Engine) -> tuple[Decimal, Decimal]:
+    rows = [p for p in engine.snapshot().positions if p.symbol == BTC]
+    return (rows[0].amount, rows[0].entry_price) if rows else (D(0), D(0))
+
+
+def wallet(engine: Engine) -> Decimal:
+    return engine.snapshot().wallet_balance
+
+
+def test_adds_average_the_entry_price() -> None:
+    engine, _ = make_engine()
+    engine.place_order(market(Side.BUY, "0.01"))
+    engine.set_mark(BTC, D("51000"))
+    engine.place_order(market(Side.BUY, "0.03"))
+    assert position(engine) == (D("0.04"), D("50750"))
+    assert wallet(engine) == D("10000")
+
+
+def test_reduce_realizes_pnl_into_the_wallet_and_keeps_entry() -> None:
+    engine, _ = make_engine()
+    engine.place_order(market(Side.BUY, "0.02"))
+    engine.set_mark(BTC, D("51000"))
+    engine.place_order(market(Side.SELL, "0.01", reduce_only=True))
+    assert position(engine) == (D("0.01"), D("50000"))
+    assert wallet(engine) == D("10010")
+    assert engine.fills()[-1].realized_pnl == D("10")
+
+
+def test_flip_realizes_the_closed_part_and_opens_the_rest_at_the_fill() -> None:
+    engine, _ = make_engine()
+    engine.place_order(market(Side.BUY, "0.01"))
+    engine.set_mark(BTC, D("49000"))
+    engine.place_order(market(Side.SELL, "0.03"))
+    assert position(engine) == (D("-0.02"), D("49000"))
+    assert wallet(engine) == D("9990")
+
+
+def test_unrealized_pnl_and_margin_follow_the_mark() -> None:
+    engine, _ = make_engine()
+    engine.place_order(market(Side.SELL, "0.1"))
+    engine.set_mark(BTC, D("49000"))
+    totals = engine.snapshot().totals()
+    assert totals.unrealized_pnl == D("100")
+    assert totals.position_initial_margin == D("490")  # 0.1 * 49000 / 10
+    assert totals.available_balance == D("10000") + D("100") - D("490")
+
+
+def test_market_orders_pay_slippage() -> None:
+    engine, _ = make_engine(slippage_bps=10.0)
+    buy = engine.place_order(market(Side.BUY, "0.01"))
+    sell = engine.place_order(market(Side.SELL, "0.01"))
+    assert buy.avg_price == D("50050")
+    assert sell.avg_price == D("49950")
+
+
+def test_reduce_only_may_not_open_increase_or_flip() -> None:
+    engine, _ = make_engine()
+    with pytest.raises(errors.VenueError) as opened:
+        engine.place_order(market(Side.SELL, "0.01", reduce_only=True))
+    engine.place_order(market(Side.BUY, "0.01"))
+    with pytest.raises(errors.VenueError) as increased:
+        engine.place_order(market(Side.BUY, "0.01", reduce_only=True))
+    with pytest.raises(errors.VenueError) as flipped:
+        engine.place_order(market(Side.SELL, "0.02", reduce_only=True))
+    assert {opened.value.code, increased.value.code, flipped.value.code} == {-2022}
+    assert position(engine) == (D("0.01"), D("50000"))
+
+
+def test_margin_check_counts_only_the_opening_part() -> None:
+    engine, _ = make_engine(initial_balance=D("1000"))
+    with pytest.raises(errors.VenueError) as rejected:
+        engine.place_order(market(Side.BUY, "0.201"))  # 10050 notional needs 1005 margin
+    assert rejected.value.code == -2019
+    engine.place_order(market(Side.BUY, "0.19"))
+    # Closing 0.19 and opening 0.02 needs only the 0.02 part's margin.
+    engine.place_order(market(Side.SELL, "0.21"))
+    assert position(engine) == (D("-0.02"), D("50000"))
+
+
+def test_open_limit_orders_reserve_margin() -> None:
+    engine, _ = make_engine(initial_balance=D("1000"))
+    engine.place_order(limit(Side.BUY, "0.18", "49000", client_order_id="a"))  # 882 reserved
+    with pytest.raises(errors.VenueError) as rejected:
+        engine.place_order(limit(Side.BUY, "0.05", "49000"))
+    assert rejected.value.code == -2019
+
+
+def test_min_notional_applies_unless_reduce_only() -> None:
+    engine, _ = make_engine()
+    with pytest.raises(errors.VenueError) as small:
+        engine.place_order(market(Side.BUY, "0.001"))
+    assert small.value.code == -4164
+    engine.place_order(market(Side.BUY, "0.003"))
+    engine.place_order(market(Side.SELL, "0.001", reduce_only=True))
+    assert position(engine)[0] == D("0.002")
+
+
+def test_quantities_and_prices_snap_to_step_and_tick() -> None:
+    engine, _ = make_engine()
+    order = engine.place_order(limit(Side.BUY, "0.0109", "49000.06"))
+    assert (order.orig_qty, order.price) == (D("0.010"), D("49000.1"))
+    with pytest.raises(errors.VenueError) as tiny:
+        engine.place_order(market(Side.BUY, "0.0009"))
+    assert tiny.value.code == -1013
+
+
+def test_duplicate_client_order_id_is_rejected_while_the_order_exists() -> None:
+    engine, _ = make_engine()
+    engine.place_order(market(Side.BUY, "0.01", client_order_id="dup"))
+    with pytest.raises(errors.VenueError) as dup:
+        engine.place_order(market(Side.BUY, "0.01", client_order_id="dup"))
+    assert dup.value.code == -4116
+    engine.place_order(
+        OrderRequest(
+            symbol="ETHUSDT",
+            side=Side.BUY,
+            type=OrderType.MARKET,
+            quantity=D("0.1"),
+            client_order_id="dup",
+        )
+    )
+
+
+def test_resting_limit_fills_at_its_price_when_the_mark_crosses() -> None:
+    engine, _ = make_engine()
+    order = engine.place_order(limit(Side.BUY, "0.01", "49000"))
+    engine.set_mark(BTC, D("49500"))
+    assert order.status is OrderStatus.NEW
+    engine.set_mark(BTC, D("48900"))
+    assert (order.status, order.avg_price) == (OrderStatus.FILLED, D("49000"))
+    assert position(engine) == (D("0.01"), D("49000"))
+
+
+def test_marketable_limit_fills_at_the_mark_and_post_only_expires() -> None:
+    engine, _ = make_engine()
+    taker = engine.place_order(limit(Side.BUY, "0.01", "50500"))
+    assert (taker.status, taker.avg_price) == (OrderStatus.FILLED, D("50000"))
+    post_only = engine.place_order(limit(Side.SELL, "0.01", "49000", time_in_force="GTX"))
+    assert post_only.status is OrderStatus.EXPIRED
+    ioc = engine.place_order(limit(Side.BUY, "0.01", "49000", time_in_force="IOC"))
+    assert ioc.status is OrderStatus.EXPIRED
+
+
+def test_partial_fills_take_the_ratio_per_cross() -> None:
+    engine, _ = make_engine(partial_fill_ratio=0.5)
+    order = engine.place_order(limit(Side.SELL, "0.03", "51000"))
+    engine.set_mark(BTC, D("51000"))
+    assert (order.status, order.executed_qty) == (OrderStatus.PARTIALLY_FILLED, D("0.015"))
+    engine.set_mark(BTC, D("51100"))
+    assert (order.status, order.executed_qty) == (OrderStatus.FILLED, D("0.03"))
+    assert len(engine.fills()) == 2
+
+
+def test_cancel_and_lookups_by_either_id() -> None:
+    engine, _ = make_engine()
+    order = engine.place_order(limit(Side.BUY, "0.01", "49000", client_order_id="c1"))
+    assert engine.get_order(BTC, OrderRef(client_order_id="c1")) is order
+    engine.cancel_order(BTC, OrderRef(order_id=order.order_id))
+    assert order.status is OrderStatus.CANCELED
+    with pytest.raises(errors.VenueError) as again:
+        engine.cancel_order(BTC, OrderRef(client_order_id="c1"))
+    with pytest.raises(errors.VenueError) as unknown:
+        engine.get_order(BTC, OrderRef(order_id=1))
+    assert (again.value.code, unknown.value.code) == (-2011, -2013)
+
+
+def test_stop_with_close_position_flattens_on_trigger() -> None:
+    engine, _ = make_engine()
+    engine.place_order(market(Side.BUY, "0.02"))
+    algo = engine.place_algo_order(stop(Side.SELL, "49000", close_position=True))
+    engine.set_mark(BTC, D("49500"))
+    assert algo.status is AlgoStatus.NEW
+    engine.set_mark(BTC, D("48800"))
+    assert algo.status is AlgoStatus.FINISHED
+    assert position(engine) == (D(0), D(0))
+    assert wallet(engine) == D("10000") - D("0.02") * D("1200")
+    triggered = engine.get_order(BTC, OrderRef(order_id=algo.actual_order_id))
+    assert (triggered.reduce_only, triggered.orig_type) == (True, OrderType.STOP_MARKET)
+
+
+def test_reduce_only_stop_expires_when_there_is_nothing_to_reduce() -> None:
+    engine, _ = make_engine()
+    algo = engine.place_algo_order(stop(Side.SELL, "49000", "0.01", reduce_only=True))
+    engine.set_mark(BTC, D("48000"))
+    assert algo.status is AlgoStatus.EXPIRED
+    assert engine.orders() == []
+
+
+def test_stop_that_would_trigger_immediately_is_rejected() -> None:
+    engine, _ = make_engine()
+    with pytest.raises(errors.VenueError) as rejected:
+        engine.place_algo_order(stop(Side.SELL, "50100", close_position=True))
+    assert rejected.value.code == -2021
+
+
+def test_take_profit_triggers_in_the_favourable_direction() -> None:
+    engine, _ = make_engine()
+    engine.place_order(market(Side.BUY, "0.01"))
+    request = OrderRequest(
+        symbol=BTC,
+        side=Side.SELL,
+        type=OrderType.TAKE_PROFIT_MARKET,
+        quantity=D("0.01"),
+        trigger_price=D("52000"),
+        reduce_only=True,
+    )
+    algo = engine.place_algo_order(request)
+    engine.set_mark(BTC, D("49000"))
+    assert algo.status is AlgoStatus.NEW
+    engine.set_mark(BTC, D("52000"))
+    assert algo.status is AlgoStatus.FINISHED
+    assert wallet(engine) == D("10020")
+
+
+def test_stale_snapshots_show_the_past() -> None:
+    engine, clock = make_engine()
+    clock.now += 10
+    engine.place_order(limit(Side.BUY, "0.01", "49000"))
+    now_ms = engine.now_ms()
+    assert len(engine.snapshot_as_of(now_ms).open_orders) == 1
+    assert engine.snapshot_as_of(now_ms - 5_000).open_orders == ()
+
+
+def test_leverage_bounds() -> None:
+    engine, _ = make_engine()
+    assert engine.set_leverage(BTC, 20) == 20
+    with pytest.raises(errors.VenueError) as bad:
+        engine.set_leverage(BTC, 126)
+    assert bad.value.code == -4028
+
+
+def test_unknown_symbol() -> None:
+    engine, _ = make_engine()
+    with pytest.raises(errors.VenueError) as bad:
+        engine.set_mark("NOPEUSDT", D(1))
+    assert bad.value.code == -1121
