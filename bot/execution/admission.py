@@ -1,0 +1,80 @@
+"""May this intent be sent now? Posture and risk limits, as pure logic.
+
+Reduce-only is judged against the *actual* position and what is already
+working to reduce it, so a "reduce" can never flip the position.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+
+from tradewarden.api.tradingbot import RiskSpec, TradingMode
+from tradewarden.bot.execution.intent import JournaledOrder, OrderIntent, Purpose
+
+
+@dataclass(frozen=True)
+class Exposure:
+    """The position and the live orders that may still change it."""
+
+    position: Decimal
+    working: tuple[JournaledOrder, ...]
+
+    def pending(self, sign: int, reduce_only: bool | None = None) -> Decimal:
+        """Unfilled quantity of working orders on one side (optionally one kind)."""
+        return sum(
+            (
+                order.remaining
+                for order in self.working
+                if order.intent.side.sign == sign
+                and (reduce_only is None or order.intent.reduce_only == reduce_only)
+            ),
+            Decimal(0),
+        )
+
+
+def working_orders(orders: Iterable[JournaledOrder]) -> tuple[JournaledOrder, ...]:
+    """The non-terminal orders among ``orders``."""
+    return tuple(order for order in orders if not order.state.is_terminal)
+
+
+def refusal(
+    intent: OrderIntent,
+    mode: TradingMode,
+    exposure: Exposure,
+    risk: RiskSpec,
+    mark: Decimal,
+) -> str | None:
+    """Why ``intent`` may not be sent, or ``None`` if it may."""
+    if mode is TradingMode.HALTED and intent.purpose is not Purpose.STOP:
+        return "halted: only protective stops are maintained"
+    if intent.reduce_only:
+        return _reduce_refusal(intent, exposure)
+    if mode is TradingMode.REDUCE_ONLY:
+        return "reduce-only: new exposure is blocked"
+    notional = intent.quantity * (intent.price or mark)
+    if notional > risk.max_order_notional:
+        return f"order notional {notional} exceeds maxOrderNotional {risk.max_order_notional}"
+    sign = intent.side.sign
+    worst = exposure.position + sign * (exposure.pending(sign, reduce_only=False) + intent.quantity)
+    if abs(worst) > risk.max_position:
+        return f"position could reach {worst}, beyond maxPosition {risk.max_position}"
+    return None
+
+
+def _reduce_refusal(intent: OrderIntent, exposure: Exposure) -> str | None:
+    sign = intent.side.sign
+    if exposure.position == 0 or (exposure.position > 0) == (sign > 0):
+        return f"reduce-only {intent.side} would not reduce position {exposure.position}"
+    already = exposure.pending(sign, reduce_only=True)
+    if intent.purpose is Purpose.STOP:
+        # A protective stop covers the position by itself; it does not add to
+        # the closing orders already working.
+        already = Decimal(0)
+    if already + intent.quantity > abs(exposure.position):
+        return (
+            f"reduce-only {intent.quantity} plus working {already} exceeds "
+            f"position {exposure.position}"
+        )
+    return None

@@ -1,0 +1,345 @@
+"""The intent journal: SQLite in WAL mode, written before anything is sent.
+
+Rules this module enforces:
+
+- an intent and its client order id are committed before the first send, so a
+  restart always knows every id that may exist at the venue;
+- state changes go through the order state machine and are kept as an audit
+  trail; filled quantity only ever grows (a stale snapshot cannot undo a fill);
+- the sequence behind client order ids is persisted, so ids never repeat.
+
+``synchronous=NORMAL`` in WAL mode makes each commit durable against a killed
+process (the failure a pod restart is for) without an fsync per order; a lost
+node takes the StatefulSet volume's guarantees with it either way.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from decimal import Decimal
+from pathlib import Path
+
+from tradewarden.bot.execution.client_ids import client_order_id
+from tradewarden.bot.execution.intent import (
+    JournaledOrder,
+    OrderIntent,
+    OrderType,
+    Purpose,
+    Side,
+)
+from tradewarden.bot.execution.order_state import (
+    TERMINAL_STATES,
+    OrderState,
+    check_transition,
+)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS intents (
+    client_order_id   TEXT PRIMARY KEY,
+    sequence          INTEGER NOT NULL UNIQUE,
+    symbol            TEXT NOT NULL,
+    side              TEXT NOT NULL,
+    order_type        TEXT NOT NULL,
+    quantity          TEXT NOT NULL,
+    price             TEXT,
+    reduce_only       INTEGER NOT NULL,
+    purpose           TEXT NOT NULL,
+    state             TEXT NOT NULL,
+    filled            TEXT NOT NULL,
+    average_price     TEXT,
+    exchange_order_id TEXT,
+    attempts          INTEGER NOT NULL,
+    created_at        REAL NOT NULL,
+    updated_at        REAL NOT NULL,
+    last_error        TEXT,
+    venue_client_id   TEXT NOT NULL UNIQUE
+);
+CREATE INDEX IF NOT EXISTS intents_by_state ON intents (state);
+CREATE TABLE IF NOT EXISTS transitions (
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+    client_order_id TEXT NOT NULL REFERENCES intents (client_order_id),
+    from_state      TEXT NOT NULL,
+    to_state        TEXT NOT NULL,
+    at              REAL NOT NULL,
+    detail          TEXT
+);
+"""
+
+_TERMINAL_SQL = ",".join(f"'{state.value}'" for state in TERMINAL_STATES)
+
+
+class JournalError(RuntimeError):
+    """The journal cannot be used as asked (wrong bot, regressing fill, ...)."""
+
+
+class Journal:
+    """Durable record of every intent one bot has made."""
+
+    def __init__(self, connection: sqlite3.Connection, clock: Callable[[], float]) -> None:
+        self._db = connection
+        self._clock = clock
+
+    @classmethod
+    def open(cls, path: Path, bot_identity: str, clock: Callable[[], float]) -> Journal:
+        """Open (or create) the journal at ``path`` for ``bot_identity``.
+
+        A journal belongs to one bot: opening it for another is refused, so two
+        bots can never share a sequence and collide on client order ids.
+        """
+        path.parent.mkdir(parents=True, exist_ok=True)
+        connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute("PRAGMA synchronous=NORMAL")
+        connection.execute("PRAGMA foreign_keys=ON")
+        connection.executescript(_SCHEMA)
+        journal = cls(connection, clock)
+        journal._claim(bot_identity)
+        return journal
+
+    def close(self) -> None:
+        """Checkpoint the WAL and close the database."""
+        self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        self._db.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def _claim(self, bot_identity: str) -> None:
+        with self._transaction() as db:
+            row = db.execute("SELECT value FROM meta WHERE key = 'bot_identity'").fetchone()
+            if row is None:
+                db.execute("INSERT INTO meta VALUES ('bot_identity', ?)", (bot_identity,))
+                db.execute("INSERT INTO meta VALUES ('next_sequence', '1')")
+            elif row[0] != bot_identity:
+                raise JournalError(
+                    f"journal belongs to bot {row[0]!r}, not {bot_identity!r}: "
+                    "use a state directory per bot"
+                )
+        self.bot_identity = bot_identity
+
+    def record_intent(self, intent: OrderIntent) -> JournaledOrder:
+        """Allocate a client order id and persist the intent as CREATED."""
+        now = self._clock()
+        with self._transaction() as db:
+            (raw,) = db.execute("SELECT value FROM meta WHERE key = 'next_sequence'").fetchone()
+            sequence = int(raw)
+            coid = client_order_id(self.bot_identity, sequence)
+            db.execute(
+                "UPDATE meta SET value = ? WHERE key = 'next_sequence'", (str(sequence + 1),)
+            )
+            db.execute(
+                "INSERT INTO intents VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    coid,
+                    sequence,
+                    intent.symbol,
+                    intent.side.value,
+                    intent.order_type.value,
+                    str(intent.quantity),
+                    None if intent.price is None else str(intent.price),
+                    int(intent.reduce_only),
+                    intent.purpose.value,
+                    OrderState.CREATED.value,
+                    "0",
+                    None,
+                    None,
+                    0,
+                    now,
+                    now,
+                    None,
+                    coid,
+                ),
+            )
+        return self.get(coid)
+
+    def get(self, coid: str) -> JournaledOrder:
+        """The journaled order with this client order id."""
+        row = self._db.execute(
+            "SELECT * FROM intents WHERE client_order_id = ?", (coid,)
+        ).fetchone()
+        if row is None:
+            raise KeyError(coid)
+        return _row_to_order(row)
+
+    def find(self, coid: str) -> JournaledOrder | None:
+        """Like :meth:`get`, but ``None`` for an id the journal never issued."""
+        try:
+            return self.get(coid)
+        except KeyError:
+            return None
+
+    def transition(
+        self,
+        coid: str,
+        target: OrderState,
+        *,
+        filled: Decimal | None = None,
+        average_price: Decimal | None = None,
+        exchange_order_id: str | None = None,
+        detail: str | None = None,
+    ) -> JournaledOrder:
+        """Move an order to ``target``, keeping what the venue told us.
+
+        Re-applying the current state with nothing new is a no-op, so
+        reconciling the same snapshot twice is harmless.
+        """
+        with self._transaction() as db:
+            current = self.get(coid)
+            new_filled = current.filled if filled is None else filled
+            if new_filled < current.filled:
+                raise JournalError(f"{coid}: filled would shrink {current.filled} -> {new_filled}")
+            unchanged = (
+                target is current.state
+                and new_filled == current.filled
+                and (exchange_order_id is None or exchange_order_id == current.exchange_order_id)
+            )
+            if unchanged:
+                return current
+            if target is not current.state:
+                check_transition(coid, current.state, target)
+            now = self._clock()
+            db.execute(
+                "UPDATE intents SET state = ?, filled = ?, average_price = ?, "
+                "exchange_order_id = ?, updated_at = ? WHERE client_order_id = ?",
+                (
+                    target.value,
+                    str(new_filled),
+                    _text(average_price if average_price is not None else current.average_price),
+                    exchange_order_id or current.exchange_order_id,
+                    now,
+                    coid,
+                ),
+            )
+            db.execute(
+                "INSERT INTO transitions (client_order_id, from_state, to_state, at, detail) "
+                "VALUES (?,?,?,?,?)",
+                (coid, current.state.value, target.value, now, detail),
+            )
+        return self.get(coid)
+
+    def rotate_venue_id(self, coid: str, venue_client_id: str, detail: str) -> JournaledOrder:
+        """Send ``coid`` under a new venue-side id from now on (after a proven-absent -4116).
+
+        The journal keeps the original id as the intent's identity and
+        correlation id; only the id shown to the venue changes.
+        """
+        with self._transaction() as db:
+            current = self.get(coid)
+            db.execute(
+                "UPDATE intents SET venue_client_id = ?, updated_at = ? WHERE client_order_id = ?",
+                (venue_client_id, self._clock(), coid),
+            )
+            db.execute(
+                "INSERT INTO transitions (client_order_id, from_state, to_state, at, detail) "
+                "VALUES (?,?,?,?,?)",
+                (coid, current.state.value, current.state.value, self._clock(), detail),
+            )
+        return self.get(coid)
+
+    def find_by_venue_id(self, venue_client_id: str) -> JournaledOrder | None:
+        """The order the venue knows under ``venue_client_id``, if the journal issued it."""
+        row = self._db.execute(
+            "SELECT * FROM intents WHERE venue_client_id = ?", (venue_client_id,)
+        ).fetchone()
+        return None if row is None else _row_to_order(row)
+
+    def note_attempt(self, coid: str, error: str | None = None) -> None:
+        """Count one send attempt and remember the latest error."""
+        self._db.execute(
+            "UPDATE intents SET attempts = attempts + 1, last_error = COALESCE(?, last_error), "
+            "updated_at = ? WHERE client_order_id = ?",
+            (error, self._clock(), coid),
+        )
+
+    def non_terminal(self) -> list[JournaledOrder]:
+        """Orders that still need an outcome, oldest first."""
+        rows = self._db.execute(
+            f"SELECT * FROM intents WHERE state NOT IN ({_TERMINAL_SQL}) ORDER BY sequence"
+        ).fetchall()
+        return [_row_to_order(row) for row in rows]
+
+    def incomplete(self, older_than_seconds: float) -> list[JournaledOrder]:
+        """Non-terminal orders created more than ``older_than_seconds`` ago.
+
+        Resting limit orders are excluded: an open order at the venue is a
+        known state, not a lifecycle that lost its outcome.
+        """
+        cutoff = self._clock() - older_than_seconds
+        return [
+            order
+            for order in self.non_terminal()
+            if order.created_at <= cutoff
+            and order.state in (OrderState.CREATED, OrderState.SUBMITTING, OrderState.CANCELING)
+        ]
+
+    def counts_by_state(self) -> dict[str, int]:
+        """How many orders sit in each state."""
+        rows = self._db.execute("SELECT state, COUNT(*) FROM intents GROUP BY state").fetchall()
+        return {state: count for state, count in rows}
+
+    def history(self, coid: str) -> list[tuple[str, str]]:
+        """The ``(from, to)`` transitions of one order, oldest first."""
+        rows = self._db.execute(
+            "SELECT from_state, to_state FROM transitions WHERE client_order_id = ? ORDER BY id",
+            (coid,),
+        ).fetchall()
+        return [(src, dst) for src, dst in rows]
+
+
+def _text(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def _row_to_order(row: tuple[object, ...]) -> JournaledOrder:
+    (
+        coid,
+        sequence,
+        symbol,
+        side,
+        order_type,
+        quantity,
+        price,
+        reduce_only,
+        purpose,
+        state,
+        filled,
+        average_price,
+        exchange_order_id,
+        attempts,
+        created_at,
+        updated_at,
+        last_error,
+        venue_client_id,
+    ) = row
+    return JournaledOrder(
+        client_order_id=str(coid),
+        sequence=int(str(sequence)),
+        intent=OrderIntent(
+            symbol=str(symbol),
+            side=Side(str(side)),
+            order_type=OrderType(str(order_type)),
+            quantity=Decimal(str(quantity)),
+            price=None if price is None else Decimal(str(price)),
+            reduce_only=bool(reduce_only),
+            purpose=Purpose(str(purpose)),
+        ),
+        state=OrderState(str(state)),
+        filled=Decimal(str(filled)),
+        average_price=None if average_price is None else Decimal(str(average_price)),
+        exchange_order_id=None if exchange_order_id is None else str(exchange_order_id),
+        attempts=int(str(attempts)),
+        created_at=float(str(created_at)),
+        updated_at=float(str(updated_at)),
+        last_error=None if last_error is None else str(last_error),
+        venue_client_id=str(venue_client_id),
+    )

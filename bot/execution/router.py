@@ -1,0 +1,288 @@
+"""The order router: send and cancel orders so that ambiguity never duplicates one.
+
+- An intent is SUBMITTING in the journal before its first byte leaves.
+- An ambiguous create (timeout after send, dropped connection, 5xx, garbled
+  reply) is *unknown*, not failed: the order is looked up by its client id
+  before anything else, and only ever resent under the same id.
+- A duplicate-id reply (-4116) is evidence the order exists: fetch it. Only if
+  it is provably absent does the id rotate, a bounded number of times.
+- A cancel of an order the venue does not know is success unless the venue
+  shows the order still open.
+- Every wait comes from :class:`RetryPolicy`; every decision is an event with
+  the client order id as correlation id: ORDER_SUBMIT is always followed by
+  ORDER_RESPONSE or ORDER_ERROR.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from tradewarden.bot.execution.classification import ErrorClass, Operation, classify
+from tradewarden.bot.execution.client_ids import MAX_ROTATIONS, rotated_client_order_id
+from tradewarden.bot.execution.evidence import VenueOrder, Verdict, judge
+from tradewarden.bot.execution.intent import JournaledOrder
+from tradewarden.bot.execution.journal import Journal
+from tradewarden.bot.execution.order_state import OrderState
+from tradewarden.bot.execution.retry_policy import RetryPolicy
+from tradewarden.bot.observability.events import Event, EventLog
+from tradewarden.bot.observability.metrics import BotMetrics
+from tradewarden.bot.venue.adapter import VenueAdapter
+
+Sleep = Callable[[float], Awaitable[None]]
+_CANCELLABLE = (OrderState.OPEN, OrderState.PARTIALLY_FILLED, OrderState.CANCELING)
+
+
+class LookupFailed(RuntimeError):
+    """The venue could not be asked about an order within the retry budget."""
+
+
+@dataclass
+class RouterContext:
+    """What the router needs besides the venue: clock, sleep, randomness, telemetry."""
+
+    journal: Journal
+    policy: RetryPolicy
+    events: EventLog
+    metrics: BotMetrics
+    clock: Callable[[], float]
+    sleep: Sleep
+    rng: random.Random
+
+
+class OrderRouter:
+    """Creates, cancels and looks up orders with one retry policy."""
+
+    def __init__(self, venue: VenueAdapter, context: RouterContext) -> None:
+        self._venue = venue
+        self._ctx = context
+
+    async def submit(self, order: JournaledOrder) -> JournaledOrder:
+        """Send a CREATED order and return it in the best-evidenced state.
+
+        Returns SUBMITTING only when the outcome is still unknown after the
+        retry budget; the reconciler owns it from there.
+        """
+        ctx, coid = self._ctx, order.client_order_id
+        order = ctx.journal.transition(coid, OrderState.SUBMITTING, detail="first send")
+        started, attempt, rotations, ever_ambiguous = ctx.clock(), 0, 0, False
+        while True:
+            attempt += 1
+            ctx.journal.note_attempt(coid)
+            ctx.metrics.orders_submitted.inc()
+            ctx.events.emit(
+                Event.ORDER_SUBMIT,
+                coid,
+                venue_client_id=order.venue_client_id,
+                attempt=attempt,
+                symbol=order.intent.symbol,
+                side=order.intent.side,
+                type=order.intent.order_type,
+                quantity=order.intent.quantity,
+                price=order.intent.price,
+                reduce_only=order.intent.reduce_only,
+            )
+            try:
+                seen = await self._venue.create_order(order)
+            except Exception as error:
+                verdict = classify(error, Operation.CREATE)
+                ctx.metrics.orders_responded.labels(outcome=verdict.error_class.value).inc()
+                ctx.journal.note_attempt(coid, verdict.summary)
+                ctx.events.emit(
+                    Event.ORDER_ERROR,
+                    coid,
+                    attempt=attempt,
+                    error_class=verdict.error_class,
+                    venue_code=verdict.venue_code,
+                    error=verdict.summary,
+                )
+                error_class = verdict.error_class
+            else:
+                ctx.metrics.orders_responded.labels(outcome="accepted").inc()
+                ctx.events.emit(
+                    Event.ORDER_RESPONSE,
+                    coid,
+                    attempt=attempt,
+                    exchange_order_id=seen.exchange_order_id,
+                    state=seen.state,
+                    filled=seen.filled,
+                )
+                return self._adopt(order, seen, "create reply")
+
+            if error_class is ErrorClass.REJECTED:
+                return ctx.journal.transition(coid, OrderState.REJECTED, detail=verdict.summary)
+            if error_class in (ErrorClass.AMBIGUOUS, ErrorClass.DUPLICATE_ID):
+                ever_ambiguous = True
+                found = await self._lookup_or_none(order)
+                if found is not None:
+                    return self._adopt(order, found, f"lookup after {error_class}")
+                if error_class is ErrorClass.DUPLICATE_ID:
+                    if rotations >= MAX_ROTATIONS:
+                        return self._give_up(order, attempt, "duplicate id, rotations exhausted")
+                    rotations += 1
+                    order = ctx.journal.rotate_venue_id(
+                        coid,
+                        rotated_client_order_id(coid, rotations),
+                        detail="venue says duplicate id but no order carries it",
+                    )
+                    continue
+            elif error_class is ErrorClass.CLOCK_SKEW:
+                await self._resync_clock(coid)
+            elif error_class is ErrorClass.UNKNOWN_ORDER:
+                # "unknown order" in reply to a create means the venue refused it.
+                return ctx.journal.transition(coid, OrderState.REJECTED, detail=verdict.summary)
+
+            delay = ctx.policy.next_delay(attempt, error_class, ctx.clock() - started, ctx.rng)
+            if delay is None:
+                if ever_ambiguous:
+                    return self._give_up(order, attempt, "retry budget spent, outcome unknown")
+                return self._abandon_unsent(order, attempt)
+            ctx.metrics.retries.labels(reason_class=error_class.value).inc()
+            ctx.events.emit(Event.ORDER_RETRY, coid, attempt=attempt, delay=round(delay, 3))
+            await ctx.sleep(delay)
+
+    async def cancel(self, order: JournaledOrder) -> JournaledOrder:
+        """Cancel an order; unknown-at-venue counts as done unless it is still open."""
+        ctx, coid = self._ctx, order.client_order_id
+        if order.state is OrderState.CREATED:
+            return ctx.journal.transition(coid, OrderState.ABANDONED, detail="cancelled unsent")
+        if order.state.is_terminal:
+            return order
+        if order.state is OrderState.SUBMITTING:
+            # Cancelling what may not exist yet would race the create: settle it first.
+            resolved = await self.resolve(order)
+            if resolved is None or resolved.state not in _CANCELLABLE:
+                return resolved or order
+        order = ctx.journal.transition(coid, OrderState.CANCELING, detail="cancel requested")
+        started, attempt = ctx.clock(), 0
+        while True:
+            attempt += 1
+            try:
+                seen = await self._venue.cancel_order(order.venue_client_id, order.intent.symbol)
+            except Exception as error:
+                verdict = classify(error, Operation.CANCEL)
+                ctx.events.emit(
+                    Event.ORDER_ERROR,
+                    coid,
+                    operation="cancel",
+                    attempt=attempt,
+                    error_class=verdict.error_class,
+                    venue_code=verdict.venue_code,
+                    error=verdict.summary,
+                )
+                error_class = verdict.error_class
+            else:
+                ctx.events.emit(Event.ORDER_RESPONSE, coid, operation="cancel", state=seen.state)
+                return self._adopt(order, seen, "cancel reply")
+
+            if error_class in (ErrorClass.UNKNOWN_ORDER, ErrorClass.AMBIGUOUS):
+                found = await self._lookup_or_none(order)
+                if found is None:
+                    return ctx.journal.transition(
+                        coid, OrderState.CANCELED, detail="venue does not know the order"
+                    )
+                if found.state.is_terminal:
+                    return self._adopt(order, found, "lookup after cancel error")
+            elif error_class is ErrorClass.CLOCK_SKEW:
+                await self._resync_clock(coid)
+
+            # "Unknown" yet shown open means the venue is lagging: retrying is right.
+            if error_class is ErrorClass.UNKNOWN_ORDER:
+                error_class = ErrorClass.RETRYABLE
+            delay = ctx.policy.next_delay(attempt, error_class, ctx.clock() - started, ctx.rng)
+            if delay is None:
+                ctx.metrics.giveups.labels(operation="cancel").inc()
+                ctx.events.emit(Event.ORDER_GIVEUP, coid, operation="cancel", attempts=attempt)
+                return ctx.journal.get(coid)
+            ctx.metrics.retries.labels(reason_class=error_class.value).inc()
+            ctx.events.emit(
+                Event.ORDER_RETRY, coid, operation="cancel", attempt=attempt, delay=round(delay, 3)
+            )
+            await ctx.sleep(delay)
+
+    async def resolve(self, order: JournaledOrder) -> JournaledOrder | None:
+        """Bring the journal up to date with the venue's view of one order.
+
+        Returns ``None`` when the venue does not know the order: what absence
+        means (abandon, cancel) is the caller's call. Raises
+        :class:`LookupFailed` when the venue cannot be asked.
+        """
+        found = await self.lookup(order)
+        return None if found is None else self._adopt(order, found, "lookup")
+
+    async def lookup(self, order: JournaledOrder) -> VenueOrder | None:
+        """The venue's view of ``order`` by client id, ``None`` if it has none."""
+        ctx, coid = self._ctx, order.client_order_id
+        started, attempt = ctx.clock(), 0
+        while True:
+            attempt += 1
+            try:
+                seen = await self._venue.fetch_order(order.venue_client_id, order.intent.symbol)
+            except Exception as error:
+                verdict = classify(error, Operation.READ)
+                if verdict.error_class is ErrorClass.UNKNOWN_ORDER:
+                    ctx.events.emit(Event.ORDER_LOOKUP, coid, found=False)
+                    return None
+                if verdict.error_class is ErrorClass.CLOCK_SKEW:
+                    await self._resync_clock(coid)
+                delay = ctx.policy.next_delay(
+                    attempt, verdict.error_class, ctx.clock() - started, ctx.rng
+                )
+                if delay is None:
+                    raise LookupFailed(f"{coid}: {verdict.summary}") from error
+                ctx.metrics.retries.labels(reason_class=verdict.error_class.value).inc()
+                await ctx.sleep(delay)
+            else:
+                ctx.events.emit(Event.ORDER_LOOKUP, coid, found=True, state=seen.state)
+                return seen
+
+    async def _lookup_or_none(self, order: JournaledOrder) -> VenueOrder | None:
+        try:
+            return await self.lookup(order)
+        except LookupFailed:
+            return None
+
+    async def _resync_clock(self, coid: str) -> None:
+        try:
+            await self._venue.sync_time()
+        except Exception as error:
+            self._ctx.events.emit(Event.ORDER_ERROR, coid, operation="time-sync", error=str(error))
+
+    def _adopt(self, order: JournaledOrder, seen: VenueOrder, source: str) -> JournaledOrder:
+        ctx, coid = self._ctx, order.client_order_id
+        current = ctx.journal.get(coid)
+        judgement = judge(current, seen)
+        if judgement.verdict is Verdict.APPLY:
+            updated = ctx.journal.transition(
+                coid,
+                seen.state,
+                filled=seen.filled,
+                average_price=seen.average_price,
+                exchange_order_id=seen.exchange_order_id,
+                detail=source,
+            )
+            ctx.events.emit(
+                Event.ORDER_STATE, coid, state=updated.state, filled=updated.filled, source=source
+            )
+            return updated
+        if judgement.verdict is not Verdict.SAME:
+            ctx.metrics.reconcile_mismatches.labels(kind=judgement.verdict.value).inc()
+            ctx.events.emit(
+                Event.RECONCILE_MISMATCH, coid, verdict=judgement.verdict, reason=judgement.reason
+            )
+        return current
+
+    def _give_up(self, order: JournaledOrder, attempts: int, reason: str) -> JournaledOrder:
+        ctx = self._ctx
+        ctx.metrics.giveups.labels(operation="create").inc()
+        ctx.events.emit(Event.ORDER_GIVEUP, order.client_order_id, attempts=attempts, reason=reason)
+        return ctx.journal.get(order.client_order_id)
+
+    def _abandon_unsent(self, order: JournaledOrder, attempts: int) -> JournaledOrder:
+        # Every attempt was refused before the venue acted on it (429, -1021,
+        # retryable), so nothing exists to wait for.
+        self._give_up(order, attempts, "retry budget spent, never accepted")
+        return self._ctx.journal.transition(
+            order.client_order_id, OrderState.ABANDONED, detail="never accepted by the venue"
+        )

@@ -1,0 +1,1 @@
+"""Structured event logs and Prometheus metrics of one bot."""

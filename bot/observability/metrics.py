@@ -1,0 +1,80 @@
+"""The bot's Prometheus metrics, all under ``tradewarden_``.
+
+Each bot builds its own registry, so tests and benchmarks can run several
+bots in one process. Labels carry outcomes and classes, never ids or keys.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge
+
+
+class BotMetrics:
+    """Counters and gauges the order path and the runtime update."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        r = self.registry
+        self.orders_submitted = Counter(
+            "tradewarden_orders_submitted",
+            "Order create requests sent to the venue (each attempt).",
+            registry=r,
+        )
+        self.orders_responded = Counter(
+            "tradewarden_orders_responded",
+            "Order create attempts by outcome.",
+            ["outcome"],
+            registry=r,
+        )
+        self.retries = Counter(
+            "tradewarden_order_retries",
+            "Retries by error class.",
+            ["reason_class"],
+            registry=r,
+        )
+        self.giveups = Counter(
+            "tradewarden_order_giveups",
+            "Requests abandoned after the retry budget or max elapsed time.",
+            ["operation"],
+            registry=r,
+        )
+        self.incomplete_lifecycles = Gauge(
+            "tradewarden_incomplete_lifecycles",
+            "Intents without a terminal outcome past the threshold.",
+            registry=r,
+        )
+        self.journal_orders = Gauge(
+            "tradewarden_journal_orders",
+            "Journaled orders by state.",
+            ["state"],
+            registry=r,
+        )
+        self.reconcile_mismatches = Counter(
+            "tradewarden_reconcile_mismatches",
+            "Venue snapshots that were stale or contradicted the journal.",
+            ["kind"],
+            registry=r,
+        )
+        self.position = Gauge(
+            "tradewarden_position",
+            "Signed position at the venue, in base units.",
+            ["symbol"],
+            registry=r,
+        )
+        self.trading_mode = Gauge(
+            "tradewarden_trading_mode",
+            "1 for the current trading mode, 0 for the others.",
+            ["mode"],
+            registry=r,
+        )
+        self.execution_queue_full = Counter(
+            "tradewarden_execution_queue_full",
+            "Commands dropped because the execution queue was full.",
+            registry=r,
+        )
+        self.intents_refused = Counter(
+            "tradewarden_intents_refused",
+            "Strategy intents refused by posture or risk limits.",
+            ["reason"],
+            registry=r,
+        )

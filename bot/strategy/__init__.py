@@ -1,0 +1,1 @@
+"""Strategy plug-ins: they propose intents and never talk to the exchange."""
