@@ -1,0 +1,1 @@
+"""The bot process: wiring, HTTP endpoints and process lifecycle."""
