@@ -1,0 +1,105 @@
+"""The bot's order path (journal + route + tight reconcile) vs raw ccxt, same calls."""
+
+from __future__ import annotations
+
+import random
+import statistics
+import tempfile
+import time
+from decimal import Decimal
+from pathlib import Path
+
+from tradewarden.bot.execution.intent import OrderIntent, OrderType, Place, Side
+from tradewarden.bot.execution.journal import Journal
+from tradewarden.bot.execution.retry_policy import RetryPolicy
+from tradewarden.bot.execution.router import OrderRouter, RouterContext
+from tradewarden.bot.execution.worker import ExecutionWorker, WorkerSettings
+from tradewarden.bot.observability.events import EventLog
+from tradewarden.bot.observability.metrics import BotMetrics
+from tradewarden.bot.venue.adapter import VenueAdapter
+from tradewarden.bot.venue.ccxt_client import build_exchange
+
+from .sim_process import API_KEY, API_SECRET
+
+SYMBOL = "BTC/USDT:USDT"
+QUANTITY = Decimal("0.003")
+ROUNDS, PER_ROUND = 6, 40
+
+
+async def measure(base_url: str) -> dict[str, float]:
+    """Median seconds per order for both loops, interleaved round by round."""
+    raw_client = _client(base_url)
+    bot_client = _client(base_url)
+    with tempfile.TemporaryDirectory() as workdir:
+        worker = _worker(bot_client, Path(workdir))
+        try:
+            await raw_client.load_markets()
+            await bot_client.load_markets()
+            raw, bot = [], []
+            for round_number in range(ROUNDS):
+                raw.append(await _raw_loop(raw_client, round_number))
+                bot.append(await _bot_loop(worker))
+        finally:
+            worker.journal.close()
+            await raw_client.close()
+            await bot_client.close()
+    return {"raw": statistics.median(raw), "bot": statistics.median(bot)}
+
+
+def _client(base_url: str):  # type: ignore[no-untyped-def]
+    client = build_exchange(
+        "binanceusdm", api_key=API_KEY, api_secret=API_SECRET, url_override=base_url
+    )
+    # ccxt's own 50 ms spacing between requests would swamp what is measured.
+    client.enableRateLimit = False
+    return client
+
+
+def _worker(client, workdir: Path) -> ExecutionWorker:  # type: ignore[no-untyped-def]
+    journal = Journal.open(workdir / "journal.sqlite", "bench/bot", time.time)
+    venue = VenueAdapter(client)
+    context = RouterContext(
+        journal=journal,
+        policy=RetryPolicy(max_retries=3, base_delay=0.1, max_delay=1, max_elapsed=10),
+        events=EventLog(time.time),
+        metrics=BotMetrics(),
+        clock=time.time,
+        sleep=_no_sleep,
+        rng=random.Random(0),
+    )
+    return ExecutionWorker(
+        venue,
+        OrderRouter(venue, context),
+        context,
+        settings=WorkerSettings(symbols=(SYMBOL,), tight_loop_timeout=60, absent_grace_seconds=5),
+        gate=lambda intent: None,
+        on_position=lambda symbol, size: None,
+    )
+
+
+async def _no_sleep(_: float) -> None:
+    raise RuntimeError("the benchmark hit a retry; its figures would be meaningless")
+
+
+async def _raw_loop(client, round_number: int) -> float:  # type: ignore[no-untyped-def]
+    started = time.perf_counter()
+    for index in range(PER_ROUND):
+        side = "buy" if index % 2 == 0 else "sell"
+        await client.create_order(
+            SYMBOL,
+            "market",
+            side,
+            float(QUANTITY),
+            None,
+            {"clientOrderId": f"raw-{round_number}-{index}"},
+        )
+        await client.fetch_positions([SYMBOL])
+    return (time.perf_counter() - started) / PER_ROUND
+
+
+async def _bot_loop(worker: ExecutionWorker) -> float:
+    started = time.perf_counter()
+    for index in range(PER_ROUND):
+        side = Side.BUY if index % 2 == 0 else Side.SELL
+        await worker.execute(Place(OrderIntent(SYMBOL, side, OrderType.MARKET, QUANTITY)))
+    return (time.perf_counter() - started) / PER_ROUND

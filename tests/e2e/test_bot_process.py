@@ -1,0 +1,172 @@
+"""``tradewarden bot`` as a process: trading, dry run, bad input, failure exits."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+from pathlib import Path
+
+import aiohttp
+import yaml
+
+from tradewarden.bot.venue_sim.server import RunningVenueSim
+
+from .conftest import EXAMPLE, journal_rows, write_manifest
+
+UNSETTLED = {"CREATED", "SUBMITTING"}
+
+
+def every_submit_answered(events: list[dict[str, object]]) -> bool:
+    """ORDER_SUBMIT is always followed by ORDER_RESPONSE or ORDER_ERROR (same id)."""
+    waiting: dict[object, int] = {}
+    for event in events:
+        name, coid = event.get("event"), event.get("correlation_id")
+        if name == "ORDER_SUBMIT":
+            waiting[coid] = waiting.get(coid, 0) + 1
+        elif name in ("ORDER_RESPONSE", "ORDER_ERROR") and event.get("operation") is None:
+            waiting[coid] = waiting.get(coid, 0) - 1
+    return all(count == 0 for count in waiting.values())
+
+
+async def test_bot_trades_serves_status_and_stops_cleanly(
+    sim: RunningVenueSim, start_bot, tmp_path: Path
+) -> None:
+    bot = await start_bot(write_manifest(tmp_path, sim, absentGraceSeconds=0.5))
+    port = (await bot.wait_for("HTTP_LISTENING"))["port"]
+    await bot.wait_for("ORDER_RESPONSE", count=4)
+
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"http://127.0.0.1:{port}/status") as reply:
+            status = await reply.json()
+        async with http.get(f"http://127.0.0.1:{port}/readyz") as reply:
+            assert reply.status == 200
+        async with http.get(f"http://127.0.0.1:{port}/metrics") as reply:
+            metrics = await reply.text()
+    assert status["recovered"] is True
+    assert status["tradingMode"] == "Active"
+    assert sum(status["journal"].values()) >= 4
+    assert "tradewarden_orders_submitted_total" in metrics
+    assert "sim-secret" not in metrics + str(status) + str(bot.events)
+
+    bot.process.send_signal(signal.SIGTERM)
+    assert await bot.exit_code() == 0
+    assert bot.names()[-1] == "BOT_STOP"
+    assert every_submit_answered(bot.events)
+    rows = journal_rows(tmp_path / "state")
+    assert not [row for row in rows if row["state"] in UNSETTLED]
+    at_venue = {o["clientOrderId"] for o in (await sim.state())["orders"]}
+    assert at_venue <= {row["venue_client_id"] for row in rows}
+
+
+async def test_dry_run_logs_would_submit_and_sends_nothing(
+    sim: RunningVenueSim, start_bot, tmp_path: Path
+) -> None:
+    bot = await start_bot(write_manifest(tmp_path, sim), "--dry-run")
+    would = await bot.wait_for("WOULD_SUBMIT")
+    assert would["symbol"] == "BTC/USDT:USDT"
+    bot.process.send_signal(signal.SIGTERM)
+    assert await bot.exit_code() == 0
+    assert (await sim.state())["orders"] == []
+    assert "ORDER_SUBMIT" not in bot.names()
+
+
+async def test_malformed_manifest_is_refused_naming_the_field(tmp_path: Path) -> None:
+    document = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
+    del document["spec"]["risk"]["maxPosition"]
+    document["spec"]["execution"]["retryBudget"] = -1
+    manifest = tmp_path / "bad.yaml"
+    manifest.write_text(yaml.safe_dump(document), encoding="utf-8")
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "tradewarden.bot.cli",
+        "bot",
+        "--config",
+        str(manifest),
+        "--state-dir",
+        str(tmp_path / "state"),
+        stderr=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.DEVNULL,
+    )
+    _, stderr = await process.communicate()
+    assert process.returncode == 2
+    assert b"spec.risk.maxPosition: Field required" in stderr
+    assert b"spec.execution.retryBudget" in stderr
+    assert not (tmp_path / "state").exists()
+
+
+async def test_garbled_venue_replies_never_crash_the_loop(
+    sim: RunningVenueSim, start_bot, tmp_path: Path
+) -> None:
+    garbage = {"raw": {"status": 200, "body": "<html>502 upstream</html>"}}
+    await sim.set_faults(
+        [
+            {
+                "match": {"method": "POST", "path": "/fapi/v1/order"},
+                "after": 1,
+                "times": 2,
+                "action": garbage,
+            },
+            {
+                "match": {"method": "GET", "path": "/fapi/v1/order"},
+                "after": 0,
+                "times": 2,
+                "action": {"drop_fields": ["status", "orderId"]},
+            },
+            {
+                "match": {"method": "GET", "path": "/fapi/v3/positionRisk"},
+                "after": 2,
+                "times": 2,
+                "action": garbage,
+            },
+            {
+                "match": {"method": "GET", "path": "/fapi/v1/ticker/24hr"},
+                "after": 1,
+                "times": 3,
+                "action": garbage,
+            },
+        ]
+    )
+    bot = await start_bot(write_manifest(tmp_path, sim, absentGraceSeconds=0.5))
+    await bot.wait_for("ORDER_RESPONSE", count=6)
+    bot.process.send_signal(signal.SIGTERM)
+    assert await bot.exit_code() == 0
+
+    assert "BOT_FATAL" not in bot.names()
+    assert "ORDER_ERROR" in bot.names()
+    rows = journal_rows(tmp_path / "state")
+    venue_ids = [o["clientOrderId"] for o in (await sim.state())["orders"]]
+    assert len(venue_ids) == len(set(venue_ids))
+    assert set(venue_ids) <= {row["venue_client_id"] for row in rows}
+    assert not [row for row in rows if row["state"] in UNSETTLED]
+
+
+async def test_reconcile_failing_past_tight_loop_timeout_exits_nonzero(
+    sim: RunningVenueSim, start_bot, tmp_path: Path
+) -> None:
+    manifest = write_manifest(tmp_path, sim, tightLoopTimeoutSeconds=2, absentGraceSeconds=0.5)
+    bot = await start_bot(manifest)
+    await bot.wait_for("RECOVERY_DONE")
+    outage = {"status": 503, "code": -1001, "msg": "Internal error"}
+    await sim.set_faults(
+        [
+            {
+                "match": {"path": "/fapi/v3/positionRisk"},
+                "after": 0,
+                "times": None,
+                "action": {"error": outage},
+            }
+        ]
+    )
+    assert await bot.exit_code() == 3
+    fatal = await bot.wait_for("BOT_FATAL")
+    assert fatal["reason"] == "tight-loop timeout"
+
+    await sim.clear_faults()
+    restarted = await start_bot(manifest)
+    await restarted.wait_for("RECOVERY_DONE")
+    restarted.process.send_signal(signal.SIGTERM)
+    assert await restarted.exit_code() == 0
+    venue_ids = [o["clientOrderId"] for o in (await sim.state())["orders"]]
+    assert len(venue_ids) == len(set(venue_ids))

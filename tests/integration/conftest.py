@@ -1,0 +1,106 @@
+"""Fixtures for the order path against the real venue simulator through ccxt."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tradewarden.bot.execution.journal import Journal
+from tradewarden.bot.execution.retry_policy import RetryPolicy
+from tradewarden.bot.execution.router import OrderRouter, RouterContext
+from tradewarden.bot.observability.events import EventLog
+from tradewarden.bot.observability.metrics import BotMetrics
+from tradewarden.bot.venue.adapter import VenueAdapter
+from tradewarden.bot.venue.ccxt_client import build_exchange
+from tradewarden.bot.venue_sim.server import RunningVenueSim, running_venue_sim
+from tradewarden.bot.venue_sim.settings import SimSettings
+
+SYMBOL = "BTC/USDT:USDT"
+
+
+@dataclass
+class FakeTime:
+    """A clock that only moves when the code under test sleeps."""
+
+    now: float = 1_000_000.0
+    slept: list[float] = field(default_factory=list)
+
+    def clock(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+@dataclass
+class OrderPath:
+    """A router wired to the simulator, with its journal and captured events."""
+
+    sim: RunningVenueSim
+    venue: VenueAdapter
+    router: OrderRouter
+    journal: Journal
+    metrics: BotMetrics
+    time: FakeTime
+    events: list[dict[str, Any]]
+
+    def events_for(self, coid: str) -> list[str]:
+        return [e["event"] for e in self.events if e.get("correlation_id") == coid]
+
+
+@pytest.fixture
+def fake_time() -> FakeTime:
+    return FakeTime()
+
+
+@pytest.fixture
+async def sim() -> AsyncIterator[RunningVenueSim]:
+    async with running_venue_sim(SimSettings(price_tick_s=0, seed=3)) as running:
+        yield running
+
+
+@pytest.fixture
+def journal(tmp_path: Path, fake_time: FakeTime) -> Iterator[Journal]:
+    journal = Journal.open(tmp_path / "journal.sqlite", "test/bot", fake_time.clock)
+    yield journal
+    journal.close()
+
+
+@pytest.fixture
+async def order_path(
+    sim: RunningVenueSim, journal: Journal, fake_time: FakeTime
+) -> AsyncIterator[OrderPath]:
+    exchange = build_exchange(
+        "binanceusdm",
+        api_key=sim.settings.api_key,
+        api_secret=sim.settings.api_secret,
+        url_override=sim.base_url,
+        timeout_ms=1500,
+    )
+    venue = VenueAdapter(exchange)
+    await venue.load_markets()
+    events = EventLog(fake_time.clock)
+    captured: list[dict[str, Any]] = []
+    events.listeners.append(captured.append)
+    metrics = BotMetrics()
+    context = RouterContext(
+        journal=journal,
+        policy=RetryPolicy(max_retries=4, base_delay=0.25, max_delay=2.0, max_elapsed=20.0),
+        events=events,
+        metrics=metrics,
+        clock=fake_time.clock,
+        sleep=fake_time.sleep,
+        rng=random.Random(1),
+    )
+    try:
+        yield OrderPath(
+            sim, venue, OrderRouter(venue, context), journal, metrics, fake_time, captured
+        )
+    finally:
+        await venue.close()

@@ -1,0 +1,189 @@
+"""The order router against the venue simulator, through unchanged ccxt.
+
+Each test injects a venue fault on the wire and checks what a trader relies
+on: the order exists at the venue exactly once, and the journal agrees.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from tradewarden.bot.execution.intent import OrderIntent, OrderType, Side
+from tradewarden.bot.execution.order_state import OrderState
+
+from .conftest import SYMBOL, OrderPath
+
+CREATE = {"method": "POST", "path": "/fapi/v1/order"}
+LIMIT_BUY = OrderIntent(SYMBOL, Side.BUY, OrderType.LIMIT, Decimal("0.003"), Decimal("49000"))
+MARKET_BUY = OrderIntent(SYMBOL, Side.BUY, OrderType.MARKET, Decimal("0.003"))
+
+
+async def venue_orders(path: OrderPath, venue_client_id: str) -> list[dict[str, Any]]:
+    state = await path.sim.state()
+    return [o for o in state["orders"] if o["clientOrderId"] == venue_client_id]
+
+
+def metric(path: OrderPath, name: str, labels: dict[str, str] | None = None) -> float:
+    value = path.metrics.registry.get_sample_value(name, labels or {})
+    return 0.0 if value is None else value
+
+
+async def test_accepted_order_is_journaled_with_venue_ids(order_path: OrderPath) -> None:
+    order = order_path.journal.record_intent(LIMIT_BUY)
+    placed = await order_path.router.submit(order)
+    assert placed.state is OrderState.OPEN
+    [at_venue] = await venue_orders(order_path, order.client_order_id)
+    assert placed.exchange_order_id == str(at_venue["orderId"])
+    assert order_path.events_for(order.client_order_id) == [
+        "ORDER_SUBMIT",
+        "ORDER_RESPONSE",
+        "ORDER_STATE",
+    ]
+
+
+async def test_accept_then_drop_is_found_not_resent(order_path: OrderPath) -> None:
+    await order_path.sim.set_faults(
+        [{"match": CREATE, "after": 0, "times": 1, "action": {"accept_then_drop": True}}]
+    )
+    order = order_path.journal.record_intent(LIMIT_BUY)
+    placed = await order_path.router.submit(order)
+
+    assert placed.state is OrderState.OPEN
+    assert len(await venue_orders(order_path, order.client_order_id)) == 1
+    assert (await order_path.sim.state())["requests"].get("POST /fapi/v1/order") == 1
+    trail = order_path.events_for(order.client_order_id)
+    assert trail[:3] == ["ORDER_SUBMIT", "ORDER_ERROR", "ORDER_LOOKUP"]
+    assert trail.count("ORDER_SUBMIT") == 1
+
+
+async def test_unknown_status_503_is_looked_up_then_resent_under_same_id(
+    order_path: OrderPath,
+) -> None:
+    fault = {"status": 503, "code": -1001, "msg": "Internal error; unable to process."}
+    await order_path.sim.set_faults(
+        [{"match": CREATE, "after": 0, "times": 1, "action": {"error": fault}}]
+    )
+    order = order_path.journal.record_intent(MARKET_BUY)
+    placed = await order_path.router.submit(order)
+
+    assert placed.state is OrderState.FILLED
+    assert placed.filled == Decimal("0.003")
+    assert len(await venue_orders(order_path, order.client_order_id)) == 1
+    trail = order_path.events_for(order.client_order_id)
+    assert trail.count("ORDER_SUBMIT") == 2
+    assert trail.index("ORDER_LOOKUP") < trail.index("ORDER_RETRY")
+    assert metric(order_path, "tradewarden_order_retries_total", {"reason_class": "ambiguous"}) == 1
+
+
+async def test_duplicate_id_is_evidence_the_order_exists(order_path: OrderPath) -> None:
+    order = order_path.journal.record_intent(LIMIT_BUY)
+    # The order reached the venue earlier (say, before a crash) under this id.
+    await order_path.venue.exchange.create_order(
+        SYMBOL, "limit", "buy", 0.003, 49000, {"clientOrderId": order.venue_client_id}
+    )
+    placed = await order_path.router.submit(order)
+
+    assert placed.state is OrderState.OPEN
+    assert len(await venue_orders(order_path, order.client_order_id)) == 1
+    assert "ORDER_LOOKUP" in order_path.events_for(order.client_order_id)
+
+
+async def test_margin_rejection_is_terminal_without_retry(order_path: OrderPath) -> None:
+    huge = OrderIntent(SYMBOL, Side.BUY, OrderType.MARKET, Decimal("100"))
+    order = order_path.journal.record_intent(huge)
+    placed = await order_path.router.submit(order)
+
+    assert placed.state is OrderState.REJECTED
+    assert order_path.events_for(order.client_order_id).count("ORDER_SUBMIT") == 1
+    assert order_path.time.slept == []
+
+
+async def test_rate_limit_storm_backs_off_then_succeeds(order_path: OrderPath) -> None:
+    storm = {"status": 429, "code": -1003, "msg": "Too many requests."}
+    await order_path.sim.set_faults(
+        [{"match": CREATE, "after": 0, "times": 2, "action": {"error": storm}}]
+    )
+    order = order_path.journal.record_intent(LIMIT_BUY)
+    placed = await order_path.router.submit(order)
+
+    assert placed.state is OrderState.OPEN
+    assert len(order_path.time.slept) == 2
+    assert order_path.time.slept[1] > order_path.time.slept[0]
+    assert (
+        metric(order_path, "tradewarden_order_retries_total", {"reason_class": "rate_limited"}) == 2
+    )
+
+
+async def test_clock_skew_resyncs_time_and_retries(order_path: OrderPath) -> None:
+    # The bot's clock runs 20 s ahead of the venue: -1021 until it re-syncs.
+    order_path.venue.exchange.options["timeDifference"] = -20_000
+    order = order_path.journal.record_intent(LIMIT_BUY)
+    placed = await order_path.router.submit(order)
+
+    assert placed.state is OrderState.OPEN
+    errors = [e for e in order_path.events if e["event"] == "ORDER_ERROR"]
+    assert errors[0]["venue_code"] == -1021
+    assert abs(order_path.venue.exchange.options["timeDifference"]) < 5_000
+
+
+@pytest.mark.parametrize(
+    "garble",
+    [
+        {"raw": {"status": 200, "body": "<html>upstream hiccup</html>"}},
+        {"drop_fields": ["orderId", "status", "clientOrderId"]},
+    ],
+    ids=["non-json-200", "missing-fields"],
+)
+async def test_garbled_create_reply_loses_nothing(
+    order_path: OrderPath, garble: dict[str, Any]
+) -> None:
+    await order_path.sim.set_faults([{"match": CREATE, "after": 0, "times": 1, "action": garble}])
+    order = order_path.journal.record_intent(LIMIT_BUY)
+    placed = await order_path.router.submit(order)
+
+    assert placed.state is OrderState.OPEN
+    assert len(await venue_orders(order_path, order.client_order_id)) == 1
+
+
+async def test_give_up_leaves_order_unknown_and_flags_it(order_path: OrderPath) -> None:
+    outage = {"status": 503, "code": -1001, "msg": "Internal error"}
+    await order_path.sim.set_faults(
+        [{"match": CREATE, "after": 0, "times": None, "action": {"error": outage}}]
+    )
+    order = order_path.journal.record_intent(LIMIT_BUY)
+    placed = await order_path.router.submit(order)
+
+    assert placed.state is OrderState.SUBMITTING
+    assert "ORDER_GIVEUP" in order_path.events_for(order.client_order_id)
+    assert metric(order_path, "tradewarden_order_giveups_total", {"operation": "create"}) == 1
+    assert await venue_orders(order_path, order.client_order_id) == []
+
+
+async def test_cancel_of_filled_order_is_idempotent_success(order_path: OrderPath) -> None:
+    order = await order_path.router.submit(order_path.journal.record_intent(LIMIT_BUY))
+    await order_path.sim.set_price("BTCUSDT", "48900")  # crosses the bid: filled
+    cancelled = await order_path.router.cancel(order)
+
+    assert cancelled.state is OrderState.FILLED
+    assert cancelled.filled == Decimal("0.003")
+
+
+async def test_cancel_of_order_the_venue_never_had(order_path: OrderPath) -> None:
+    order = order_path.journal.record_intent(LIMIT_BUY)
+    order = order_path.journal.transition(order.client_order_id, OrderState.SUBMITTING)
+    order = order_path.journal.transition(order.client_order_id, OrderState.OPEN)
+    cancelled = await order_path.router.cancel(order)
+
+    assert cancelled.state is OrderState.CANCELED
+
+
+async def test_cancel_of_open_order(order_path: OrderPath) -> None:
+    order = await order_path.router.submit(order_path.journal.record_intent(LIMIT_BUY))
+    cancelled = await order_path.router.cancel(order)
+
+    assert cancelled.state is OrderState.CANCELED
+    [at_venue] = await venue_orders(order_path, order.client_order_id)
+    assert at_venue["status"] == "CANCELED"

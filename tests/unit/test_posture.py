@@ -1,0 +1,109 @@
+"""The effective trading mode: most restrictive wins, and says why."""
+
+from __future__ import annotations
+
+import pytest
+
+from tradewarden.api.tradingbot import EmergencyAction, EmergencyStop, TradingMode
+from tradewarden.bot.posture import Restriction, decide_posture
+
+M = TradingMode
+ACTIVE, REDUCE, HALT = M.ACTIVE, M.REDUCE_ONLY, M.HALTED
+
+
+def estop(action: EmergencyAction) -> EmergencyStop:
+    return EmergencyStop(action=action, reason="oncall: venue incident")
+
+
+API = Restriction("guard.apiHealth", REDUCE, "error rate 0.35 > 0.2")
+DRIFT = Restriction("guard.drift", REDUCE, "3 detections in a row")
+KILL = Restriction("guard.killSwitch", HALT, "persistent divergence")
+OPERATOR = Restriction("operator", HALT, "aborted by operator")
+CLEAR = Restriction("guard.markStaleness", ACTIVE, "mark fresh")
+
+# (case, paused, emergency stop, restrictions, expected mode, sources named in the reasons)
+TABLE = [
+    ("all clear", False, None, (), ACTIVE, set()),
+    ("paused", True, None, (), REDUCE, {"spec.paused"}),
+    (
+        "emergency ReduceOnly",
+        False,
+        estop(EmergencyAction.REDUCE_ONLY),
+        (),
+        REDUCE,
+        {"spec.emergencyStop"},
+    ),
+    ("emergency Halt", False, estop(EmergencyAction.HALT), (), HALT, {"spec.emergencyStop"}),
+    ("emergency Flatten", False, estop(EmergencyAction.FLATTEN), (), HALT, {"spec.emergencyStop"}),
+    ("guard alone", False, None, (API,), REDUCE, {"guard.apiHealth"}),
+    ("guard beats clear", False, None, (CLEAR, API), REDUCE, {"guard.apiHealth"}),
+    ("paused and guard combine", True, None, (API,), REDUCE, {"spec.paused", "guard.apiHealth"}),
+    ("two guards combine", False, None, (API, DRIFT), REDUCE, {"guard.apiHealth", "guard.drift"}),
+    ("halt beats pause", True, estop(EmergencyAction.HALT), (), HALT, {"spec.emergencyStop"}),
+    ("kill switch beats pause and guards", True, None, (API, KILL), HALT, {"guard.killSwitch"}),
+    (
+        "operator halt beats emergency ReduceOnly",
+        False,
+        estop(EmergencyAction.REDUCE_ONLY),
+        (OPERATOR,),
+        HALT,
+        {"operator"},
+    ),
+    (
+        "paused plus emergency ReduceOnly",
+        True,
+        estop(EmergencyAction.REDUCE_ONLY),
+        (),
+        REDUCE,
+        {"spec.paused", "spec.emergencyStop"},
+    ),
+    (
+        "every halt is named",
+        False,
+        estop(EmergencyAction.FLATTEN),
+        (KILL, OPERATOR, API),
+        HALT,
+        {"spec.emergencyStop", "guard.killSwitch", "operator"},
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("paused", "emergency", "restrictions", "mode", "sources"),
+    [pytest.param(*row[1:], id=row[0]) for row in TABLE],
+)
+def test_decide_posture(
+    paused: bool,
+    emergency: EmergencyStop | None,
+    restrictions: tuple[Restriction, ...],
+    mode: TradingMode,
+    sources: set[str],
+) -> None:
+    posture = decide_posture(paused, emergency, restrictions)
+
+    assert posture.mode is mode
+    named = {reason.split(": ", 1)[0] for reason in posture.reasons}
+    assert named == sources
+
+
+@pytest.mark.parametrize("order", [(API, KILL), (KILL, API)])
+def test_order_of_restrictions_does_not_matter(order: tuple[Restriction, ...]) -> None:
+    assert decide_posture(False, None, order).mode is HALT
+
+
+def test_reasons_carry_the_source_and_its_reason() -> None:
+    posture = decide_posture(True, estop(EmergencyAction.REDUCE_ONLY), (API,))
+
+    assert "guard.apiHealth: error rate 0.35 > 0.2" in posture.reasons
+    assert any(r.startswith("spec.paused: ") for r in posture.reasons)
+    emergency = next(r for r in posture.reasons if r.startswith("spec.emergencyStop: "))
+    assert "ReduceOnly" in emergency
+    assert "oncall: venue incident" in emergency
+    for reason in posture.reasons:
+        assert reason in posture.summary
+
+
+def test_all_clear_summary() -> None:
+    posture = decide_posture(False, None)
+    assert posture.reasons == ()
+    assert posture.summary == "all clear"
