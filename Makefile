@@ -10,9 +10,9 @@ TYPECHECK_ROOT := $(VENV)/typecheck
 .PHONY: demo test lint typecheck pytest bench soak clean
 
 $(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[test]"
+	test -x $(BIN)/python || $(PYTHON) -P -m venv $(VENV)
+	$(BIN)/python -P -m pip install --quiet --upgrade pip
+	$(BIN)/python -P -m pip install --quiet -e ".[test]"
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -33,7 +33,7 @@ pytest: $(STAMP)
 	$(BIN)/pytest
 
 bench: $(STAMP)
-	$(BIN)/python -m bench
+	$(BIN)/python bench
 
 soak: $(STAMP)
 	$(BIN)/pytest -m soak --timeout=1800

@@ -10,11 +10,12 @@ import tempfile
 from pathlib import Path
 
 import yaml
+from sim_process import API_KEY, API_SECRET
 
-from .sim_process import API_KEY, API_SECRET
+from tradewarden.bot.runtime.command import tradewarden_command
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "tradingbot-sim.yaml"
-TRADE_EVENTS = 20  # ORDER_RESPONSE lines before the bot's RSS is read
+TRADE_EVENTS = 20  # ORDER_RESPONSE lines (a few grid re-quotes) before RSS is read
 
 BARE_CLIENT = """
 import sys
@@ -40,6 +41,7 @@ def rss_kib(pid: int) -> int:
 async def bare_client_rss(base_url: str) -> int:
     process = await asyncio.create_subprocess_exec(
         sys.executable,
+        "-P",  # keep the repository's operator/ folder off sys.path
         "-c",
         BARE_CLIENT,
         base_url,
@@ -61,9 +63,7 @@ async def bot_rss(base_url: str) -> int:
         manifest = Path(workdir) / "bot.yaml"
         manifest.write_text(yaml.safe_dump(document))
         process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "tradewarden.bot.cli",
+            *tradewarden_command(),
             "bot",
             "--config",
             str(manifest),

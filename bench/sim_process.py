@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import aiohttp
+
+from tradewarden.bot.runtime.command import tradewarden_command
 
 API_KEY, API_SECRET = "bench-key", "bench-secret"
 
@@ -21,20 +22,23 @@ def free_port() -> int:
 
 
 @asynccontextmanager
-async def simulator_process(seed: int = 1) -> AsyncIterator[str]:
-    """Start ``tradewarden venue-sim`` with no weight limit; yield its base URL."""
+async def simulator_process(seed: int, price_tick: float = 0.0) -> AsyncIterator[str]:
+    """Start ``tradewarden venue-sim`` with no weight limit; yield its base URL.
+
+    ``price_tick`` > 0 moves the price (seconds per step) so a grid keeps trading.
+    """
     port = free_port()
     process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "tradewarden.bot.cli",
+        *tradewarden_command(),
         "venue-sim",
         "--port",
         str(port),
         "--seed",
         str(seed),
         "--price-tick",
-        "0",
+        str(price_tick),
+        "--volatility-bps",
+        "20",
         "--api-key",
         API_KEY,
         "--api-secret",

@@ -1,1 +1,1 @@
-"""placeholder"""
+"""The bot process: venue adapter, order path, strategy, runtime and the venue simulator."""

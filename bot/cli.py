@@ -7,11 +7,12 @@ import asyncio
 import contextlib
 import signal
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
 from tradewarden.api.manifest import ManifestError, load_manifest
-from tradewarden.bot.observability.events import Event, configure_event_output
+from tradewarden.bot.observability.events import Event, EventLog
 from tradewarden.bot.runtime.bot import BotRuntime
 from tradewarden.bot.runtime.demo import run_demo
 from tradewarden.bot.runtime.http_server import serving
@@ -41,6 +42,7 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--api-key", default="sim-key")
     sim.add_argument("--api-secret", default="sim-secret")
     sim.add_argument("--price-tick", type=float, default=0.5, help="seconds per price step")
+    sim.add_argument("--volatility-bps", type=float, default=5.0, help="price step size")
     sim.add_argument("--weight-limit", type=int, default=2400, help="request weight per minute")
 
     demo = commands.add_parser("demo", help="simulator + one bot on the bundled example")
@@ -64,7 +66,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run_bot(args: argparse.Namespace) -> int:
-    configure_event_output()
     try:
         manifest = load_manifest(args.config)
         credentials = load_credentials()
@@ -84,7 +85,13 @@ def _run_bot(args: argparse.Namespace) -> int:
             timeout_ms=exchange_spec.request_timeout_ms,
         )
         try:
-            bot = BotRuntime(manifest, exchange, args.state_dir, dry_run=args.dry_run)
+            bot = BotRuntime(
+                manifest,
+                exchange,
+                args.state_dir,
+                dry_run=args.dry_run,
+                events=EventLog(time.time, sys.stdout),
+            )
         except ValueError as error:
             await exchange.close()
             print(f"tradewarden bot: {error}", file=sys.stderr)
@@ -108,6 +115,7 @@ def _run_venue_sim(args: argparse.Namespace) -> int:
         api_key=args.api_key,
         api_secret=args.api_secret,
         price_tick_s=args.price_tick,
+        volatility_bps=args.volatility_bps,
         weight_limit_1m=args.weight_limit,
     )
 

@@ -11,7 +11,6 @@ import asyncio
 import json
 import os
 import signal
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from typing import Any
 import aiohttp
 import yaml
 
+from tradewarden.bot.runtime.command import tradewarden_command
 from tradewarden.bot.venue_sim.server import running_venue_sim
 from tradewarden.bot.venue_sim.settings import SimSettings
 
@@ -34,16 +34,15 @@ async def run_demo(manifest_path: Path, seconds: float) -> int:
         with tempfile.TemporaryDirectory(prefix="tradewarden-demo-") as workdir:
             manifest = _point_at(manifest_path, sim.base_url, Path(workdir))
             bot = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "tradewarden.bot.cli",
-                "bot",
-                "--config",
-                str(manifest),
-                "--state-dir",
-                str(Path(workdir) / "state"),
-                "--http-port",
-                "0",
+                *tradewarden_command(
+                    "bot",
+                    "--config",
+                    str(manifest),
+                    "--state-dir",
+                    str(Path(workdir) / "state"),
+                    "--http-port",
+                    "0",
+                ),
                 stdout=asyncio.subprocess.PIPE,
                 env={
                     **os.environ,

@@ -6,7 +6,6 @@ import asyncio
 import json
 import os
 import sqlite3
-import sys
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
+from tradewarden.bot.runtime.command import tradewarden_command
 from tradewarden.bot.venue_sim.server import RunningVenueSim, running_venue_sim
 from tradewarden.bot.venue_sim.settings import SimSettings
 
@@ -104,9 +104,7 @@ async def start_bot(sim: RunningVenueSim, tmp_path: Path) -> AsyncIterator[Calla
 
     async def start(manifest: Path, *extra: str) -> BotProcess:
         process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "tradewarden.bot.cli",
+            *tradewarden_command(),
             "bot",
             "--config",
             str(manifest),

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import sys
 from pathlib import Path
 
 import aiohttp
 import yaml
 
+from tradewarden.bot.runtime.command import tradewarden_command
 from tradewarden.bot.venue_sim.server import RunningVenueSim
 
 from .conftest import EXAMPLE, journal_rows, write_manifest
@@ -78,9 +78,7 @@ async def test_malformed_manifest_is_refused_naming_the_field(tmp_path: Path) ->
     manifest = tmp_path / "bad.yaml"
     manifest.write_text(yaml.safe_dump(document), encoding="utf-8")
     process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "tradewarden.bot.cli",
+        *tradewarden_command(),
         "bot",
         "--config",
         str(manifest),

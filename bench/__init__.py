@@ -1,1 +1,0 @@
-"""Benchmarks behind ``make bench``: ratios measured side by side in one run."""
