@@ -85,6 +85,10 @@ class Engine:
         self._wallet = settings.initial_balance
         self._balance_update_ms = now
         self._orders: dict[int, Order] = {}
+        # Indexes over _orders so a long run does not slow every request down:
+        # open orders by id, and every order by (symbol, client order id).
+        self._open_orders: dict[int, Order] = {}
+        self._by_client_id: dict[tuple[str, str], Order] = {}
         self._algos: dict[int, AlgoOrder] = {}
         self._fills: list[Fill] = []
         self._next_order_id = FIRST_ORDER_ID
@@ -161,7 +165,7 @@ class Engine:
             marks=dict(self._marks),
             leverage=dict(self._leverage),
             positions=tuple(dataclasses.replace(p) for p in self._positions.values() if p.amount),
-            open_orders=tuple(dataclasses.replace(o) for o in self._orders.values() if o.is_open),
+            open_orders=tuple(dataclasses.replace(o) for o in self._open_orders.values()),
             open_algo_orders=tuple(
                 dataclasses.replace(a) for a in self._algos.values() if a.is_open
             ),
@@ -203,7 +207,7 @@ class Engine:
             raise errors.invalid_order_type()
         spec = self.spec(request.symbol)
         client_id = request.client_order_id or f"sim_{self._next_order_id}"
-        if any(o.client_order_id == client_id for o in self.orders_for(spec.symbol)):
+        if (spec.symbol, client_id) in self._by_client_id:
             raise errors.duplicate_client_order_id()
         order = self._new_order(spec, request, client_id)
         self._submit(order)
@@ -221,7 +225,7 @@ class Engine:
 
     def cancel_all_orders(self, symbol: str) -> list[Order]:
         """Cancel every open regular order of the symbol."""
-        cancelled = [o for o in self.orders_for(symbol) if o.is_open]
+        cancelled = [o for o in self._open_orders.values() if o.symbol == symbol]
         for order in cancelled:
             self._close(order, OrderStatus.CANCELED)
         self._record()
@@ -304,9 +308,7 @@ class Engine:
         if ref.order_id is not None:
             order = self._orders.get(ref.order_id)
             return order if order is not None and order.symbol == symbol else None
-        return next(
-            (o for o in self.orders_for(symbol) if o.client_order_id == ref.client_order_id), None
-        )
+        return self._by_client_id.get((symbol, ref.client_order_id or ""))
 
     def _find_algo(self, symbol: str | None, ref: OrderRef) -> AlgoOrder | None:
         candidates: Iterable[AlgoOrder] = (
@@ -391,6 +393,8 @@ class Engine:
         )
         self._next_order_id += 1
         self._orders[order.order_id] = order
+        self._open_orders[order.order_id] = order
+        self._by_client_id[(order.symbol, order.client_order_id)] = order
         return order
 
     def _crosses(self, order: Order) -> bool:
@@ -455,7 +459,11 @@ class Engine:
             algo.status = AlgoStatus.FINISHED
 
     def _match_resting_orders(self, symbol: str) -> None:
-        resting = [o for o in self.orders_for(symbol) if o.is_open and o.type is OrderType.LIMIT]
+        resting = [
+            o
+            for o in self._open_orders.values()
+            if o.symbol == symbol and o.type is OrderType.LIMIT
+        ]
         for order in resting:
             if not self._crosses(order):
                 continue
@@ -485,6 +493,7 @@ class Engine:
     def _close(self, order: Order, status: OrderStatus) -> None:
         order.status = status
         order.update_time_ms = self.now_ms()
+        self._open_orders.pop(order.order_id, None)
 
     def _fill(self, order: Order, qty: Decimal, price: Decimal, maker: bool) -> None:
         """Execute ``qty`` of the order and move position, wallet and ticker with it."""
@@ -494,6 +503,8 @@ class Engine:
         order.cum_quote += qty * price
         order.status = OrderStatus.FILLED if order.remaining <= 0 else OrderStatus.PARTIALLY_FILLED
         order.update_time_ms = now
+        if not order.is_open:
+            self._open_orders.pop(order.order_id, None)
         nothing_left = not self._reducible_qty(order.symbol, order.side)
         if order.reduce_only and order.is_open and nothing_left:
             self._close(order, OrderStatus.EXPIRED)
