@@ -8,6 +8,9 @@ import tempfile
 import time
 from decimal import Decimal
 from pathlib import Path
+from typing import TextIO
+
+from sim_process import API_KEY, API_SECRET
 
 from tradewarden.bot.execution.intent import OrderIntent, OrderType, Place, Side
 from tradewarden.bot.execution.journal import Journal
@@ -19,26 +22,32 @@ from tradewarden.bot.observability.metrics import BotMetrics
 from tradewarden.bot.venue.adapter import VenueAdapter
 from tradewarden.bot.venue.ccxt_client import build_exchange
 
-from .sim_process import API_KEY, API_SECRET
-
 SYMBOL = "BTC/USDT:USDT"
 QUANTITY = Decimal("0.003")
-ROUNDS, PER_ROUND = 6, 40
+ROUNDS, PER_ROUND = 10, 40
 
 
-async def measure(base_url: str) -> dict[str, float]:
-    """Median seconds per order for both loops, interleaved round by round."""
+async def measure(base_url: str, sink: TextIO) -> dict[str, float]:
+    """Median seconds per order for both loops, interleaved round by round.
+
+    ``sink`` takes the bot path's event lines: the bot writes every one.
+    """
     raw_client = _client(base_url)
     bot_client = _client(base_url)
     with tempfile.TemporaryDirectory() as workdir:
-        worker = _worker(bot_client, Path(workdir))
+        worker = _worker(bot_client, Path(workdir), sink)
         try:
             await raw_client.load_markets()
             await bot_client.load_markets()
             raw, bot = [], []
             for round_number in range(ROUNDS):
-                raw.append(await _raw_loop(raw_client, round_number))
-                bot.append(await _bot_loop(worker))
+                # ABBA order: drift in the simulator or the machine hits both sides alike.
+                if round_number % 2 == 0:
+                    raw.append(await _raw_loop(raw_client, round_number))
+                    bot.append(await _bot_loop(worker))
+                else:
+                    bot.append(await _bot_loop(worker))
+                    raw.append(await _raw_loop(raw_client, round_number))
         finally:
             worker.journal.close()
             await raw_client.close()
@@ -55,13 +64,13 @@ def _client(base_url: str):  # type: ignore[no-untyped-def]
     return client
 
 
-def _worker(client, workdir: Path) -> ExecutionWorker:  # type: ignore[no-untyped-def]
+def _worker(client, workdir: Path, sink: TextIO) -> ExecutionWorker:  # type: ignore[no-untyped-def]
     journal = Journal.open(workdir / "journal.sqlite", "bench/bot", time.time)
     venue = VenueAdapter(client)
     context = RouterContext(
         journal=journal,
         policy=RetryPolicy(max_retries=3, base_delay=0.1, max_delay=1, max_elapsed=10),
-        events=EventLog(time.time),
+        events=EventLog(time.time, sink),
         metrics=BotMetrics(),
         clock=time.time,
         sleep=_no_sleep,

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import time
 
-from tradewarden.bot.venue.ccxt_client import build_exchange
+from sim_process import API_KEY, API_SECRET
 
-from .sim_process import API_KEY, API_SECRET
+from tradewarden.bot.venue.ccxt_client import build_exchange
 
 CLIENTS, DURATION_SECONDS = 4, 5.0
 
@@ -33,7 +33,9 @@ async def measure(base_url: str) -> float:
 async def _hammer(client, deadline: float) -> int:  # type: ignore[no-untyped-def]
     sent = 0
     while time.perf_counter() < deadline:
-        # Far below the market: rests on the book, touches matching and margin.
-        await client.create_order("BTC/USDT:USDT", "limit", "buy", 0.003, 40000)
+        # Alternating market orders keep margin flat while every request is
+        # signed, checked, matched and booked into the position.
+        side = "buy" if sent % 2 == 0 else "sell"
+        await client.create_order("BTC/USDT:USDT", "market", side, 0.003)
         sent += 1
     return sent

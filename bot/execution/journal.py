@@ -8,6 +8,11 @@ Rules this module enforces:
   trail; filled quantity only ever grows (a stale snapshot cannot undo a fill);
 - the sequence behind client order ids is persisted, so ids never repeat.
 
+Non-terminal orders are also held in memory: the journal is the bot's only
+writer (one bot per state directory, enforced at open), so the hot path
+reads nothing back and each state change is one atomic UPDATE; a trigger
+writes the audit row in the same statement.
+
 ``synchronous=NORMAL`` in WAL mode makes each commit durable against a killed
 process (the failure a pod restart is for) without an fsync per order; a lost
 node takes the StatefulSet volume's guarantees with it either way.
@@ -16,8 +21,8 @@ node takes the StatefulSet volume's guarantees with it either way.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 
@@ -38,8 +43,8 @@ from tradewarden.bot.execution.order_state import (
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS intents (
-    client_order_id   TEXT PRIMARY KEY,
-    sequence          INTEGER NOT NULL UNIQUE,
+    client_order_id   TEXT PRIMARY KEY,  -- derived from sequence, so unique with it
+    sequence          INTEGER NOT NULL,
     symbol            TEXT NOT NULL,
     side              TEXT NOT NULL,
     order_type        TEXT NOT NULL,
@@ -55,17 +60,24 @@ CREATE TABLE IF NOT EXISTS intents (
     created_at        REAL NOT NULL,
     updated_at        REAL NOT NULL,
     last_error        TEXT,
-    venue_client_id   TEXT NOT NULL UNIQUE
-);
-CREATE INDEX IF NOT EXISTS intents_by_state ON intents (state);
+    venue_client_id   TEXT NOT NULL UNIQUE,
+    detail            TEXT
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS transitions (
-    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+    id              INTEGER PRIMARY KEY,  -- rowid: monotonic, rows are never deleted
     client_order_id TEXT NOT NULL REFERENCES intents (client_order_id),
     from_state      TEXT NOT NULL,
     to_state        TEXT NOT NULL,
     at              REAL NOT NULL,
     detail          TEXT
 );
+CREATE TRIGGER IF NOT EXISTS audit_transition AFTER UPDATE OF state ON intents
+WHEN OLD.state IS NOT NEW.state OR OLD.filled IS NOT NEW.filled
+     OR OLD.venue_client_id IS NOT NEW.venue_client_id
+BEGIN
+    INSERT INTO transitions (client_order_id, from_state, to_state, at, detail)
+    VALUES (NEW.client_order_id, OLD.state, NEW.state, NEW.updated_at, NEW.detail);
+END;
 """
 
 _TERMINAL_SQL = ",".join(f"'{state.value}'" for state in TERMINAL_STATES)
@@ -81,6 +93,9 @@ class Journal:
     def __init__(self, connection: sqlite3.Connection, clock: Callable[[], float]) -> None:
         self._db = connection
         self._clock = clock
+        self._live: dict[str, JournaledOrder] = {}
+        self._next_sequence = 1
+        self.bot_identity = ""
 
     @classmethod
     def open(cls, path: Path, bot_identity: str, clock: Callable[[], float]) -> Journal:
@@ -97,6 +112,7 @@ class Journal:
         connection.executescript(_SCHEMA)
         journal = cls(connection, clock)
         journal._claim(bot_identity)
+        journal._load()
         return journal
 
     def close(self) -> None:
@@ -104,68 +120,65 @@ class Journal:
         self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         self._db.close()
 
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
+    def _claim(self, bot_identity: str) -> None:
         self._db.execute("BEGIN IMMEDIATE")
         try:
-            yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
-
-    def _claim(self, bot_identity: str) -> None:
-        with self._transaction() as db:
-            row = db.execute("SELECT value FROM meta WHERE key = 'bot_identity'").fetchone()
+            row = self._db.execute("SELECT value FROM meta WHERE key = 'bot_identity'").fetchone()
             if row is None:
-                db.execute("INSERT INTO meta VALUES ('bot_identity', ?)", (bot_identity,))
-                db.execute("INSERT INTO meta VALUES ('next_sequence', '1')")
+                self._db.execute("INSERT INTO meta VALUES ('bot_identity', ?)", (bot_identity,))
             elif row[0] != bot_identity:
                 raise JournalError(
                     f"journal belongs to bot {row[0]!r}, not {bot_identity!r}: "
                     "use a state directory per bot"
                 )
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
         self.bot_identity = bot_identity
+
+    def _load(self) -> None:
+        (highest,) = self._db.execute("SELECT MAX(sequence) FROM intents").fetchone()
+        self._next_sequence = (highest or 0) + 1
+        rows = self._db.execute(
+            f"SELECT {_COLUMNS} FROM intents WHERE state NOT IN ({_TERMINAL_SQL})"
+        ).fetchall()
+        self._live = {order.client_order_id: order for order in map(_row_to_order, rows)}
 
     def record_intent(self, intent: OrderIntent) -> JournaledOrder:
         """Allocate a client order id and persist the intent as CREATED."""
         now = self._clock()
-        with self._transaction() as db:
-            (raw,) = db.execute("SELECT value FROM meta WHERE key = 'next_sequence'").fetchone()
-            sequence = int(raw)
-            coid = client_order_id(self.bot_identity, sequence)
-            db.execute(
-                "UPDATE meta SET value = ? WHERE key = 'next_sequence'", (str(sequence + 1),)
-            )
-            db.execute(
-                "INSERT INTO intents VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (
-                    coid,
-                    sequence,
-                    intent.symbol,
-                    intent.side.value,
-                    intent.order_type.value,
-                    str(intent.quantity),
-                    None if intent.price is None else str(intent.price),
-                    int(intent.reduce_only),
-                    intent.purpose.value,
-                    OrderState.CREATED.value,
-                    "0",
-                    None,
-                    None,
-                    0,
-                    now,
-                    now,
-                    None,
-                    coid,
-                ),
-            )
-        return self.get(coid)
+        sequence = self._next_sequence
+        coid = client_order_id(self.bot_identity, sequence)
+        order = JournaledOrder(
+            client_order_id=coid,
+            sequence=sequence,
+            intent=intent,
+            state=OrderState.CREATED,
+            filled=Decimal(0),
+            average_price=None,
+            exchange_order_id=None,
+            attempts=0,
+            created_at=now,
+            updated_at=now,
+            last_error=None,
+            venue_client_id=coid,
+        )
+        # The primary key turns a second writer into an error, never a reused id.
+        self._db.execute(
+            f"INSERT INTO intents ({_COLUMNS}) VALUES ({_PLACEHOLDERS})", _order_to_row(order)
+        )
+        self._next_sequence = sequence + 1
+        self._live[coid] = order
+        return order
 
     def get(self, coid: str) -> JournaledOrder:
-        """The journaled order with this client order id."""
+        """The journaled order with this client order id (KeyError if never issued)."""
+        live = self._live.get(coid)
+        if live is not None:
+            return live
         row = self._db.execute(
-            "SELECT * FROM intents WHERE client_order_id = ?", (coid,)
+            f"SELECT {_COLUMNS} FROM intents WHERE client_order_id = ?", (coid,)
         ).fetchone()
         if row is None:
             raise KeyError(coid)
@@ -187,45 +200,54 @@ class Journal:
         average_price: Decimal | None = None,
         exchange_order_id: str | None = None,
         detail: str | None = None,
+        attempted: bool = False,
     ) -> JournaledOrder:
         """Move an order to ``target``, keeping what the venue told us.
 
-        Re-applying the current state with nothing new is a no-op, so
-        reconciling the same snapshot twice is harmless.
+        ``attempted`` counts a send attempt in the same write (the first send
+        of an order is also its move to SUBMITTING). Re-applying the current
+        state with nothing new is a no-op, so reconciling the same snapshot
+        twice is harmless.
         """
-        with self._transaction() as db:
-            current = self.get(coid)
-            new_filled = current.filled if filled is None else filled
-            if new_filled < current.filled:
-                raise JournalError(f"{coid}: filled would shrink {current.filled} -> {new_filled}")
-            unchanged = (
-                target is current.state
-                and new_filled == current.filled
-                and (exchange_order_id is None or exchange_order_id == current.exchange_order_id)
-            )
-            if unchanged:
-                return current
-            if target is not current.state:
-                check_transition(coid, current.state, target)
-            now = self._clock()
-            db.execute(
-                "UPDATE intents SET state = ?, filled = ?, average_price = ?, "
-                "exchange_order_id = ?, updated_at = ? WHERE client_order_id = ?",
-                (
-                    target.value,
-                    str(new_filled),
-                    _text(average_price if average_price is not None else current.average_price),
-                    exchange_order_id or current.exchange_order_id,
-                    now,
-                    coid,
-                ),
-            )
-            db.execute(
-                "INSERT INTO transitions (client_order_id, from_state, to_state, at, detail) "
-                "VALUES (?,?,?,?,?)",
-                (coid, current.state.value, target.value, now, detail),
-            )
-        return self.get(coid)
+        current = self.get(coid)
+        new_filled = current.filled if filled is None else filled
+        if new_filled < current.filled:
+            raise JournalError(f"{coid}: filled would shrink {current.filled} -> {new_filled}")
+        unchanged = (
+            not attempted
+            and target is current.state
+            and new_filled == current.filled
+            and (exchange_order_id is None or exchange_order_id == current.exchange_order_id)
+        )
+        if unchanged:
+            return current
+        if target is not current.state:
+            check_transition(coid, current.state, target)
+        updated = replace(
+            current,
+            state=target,
+            filled=new_filled,
+            average_price=average_price if average_price is not None else current.average_price,
+            exchange_order_id=exchange_order_id or current.exchange_order_id,
+            attempts=current.attempts + int(attempted),
+            updated_at=self._clock(),
+        )
+        self._db.execute(
+            "UPDATE intents SET state = ?, filled = ?, average_price = ?, exchange_order_id = ?, "
+            "attempts = ?, updated_at = ?, detail = ? WHERE client_order_id = ?",
+            (
+                updated.state.value,
+                str(updated.filled),
+                _text(updated.average_price),
+                updated.exchange_order_id,
+                updated.attempts,
+                updated.updated_at,
+                detail,
+                coid,
+            ),
+        )
+        self._remember(updated)
+        return updated
 
     def rotate_venue_id(self, coid: str, venue_client_id: str, detail: str) -> JournaledOrder:
         """Send ``coid`` under a new venue-side id from now on (after a proven-absent -4116).
@@ -233,40 +255,43 @@ class Journal:
         The journal keeps the original id as the intent's identity and
         correlation id; only the id shown to the venue changes.
         """
-        with self._transaction() as db:
-            current = self.get(coid)
-            db.execute(
-                "UPDATE intents SET venue_client_id = ?, updated_at = ? WHERE client_order_id = ?",
-                (venue_client_id, self._clock(), coid),
-            )
-            db.execute(
-                "INSERT INTO transitions (client_order_id, from_state, to_state, at, detail) "
-                "VALUES (?,?,?,?,?)",
-                (coid, current.state.value, current.state.value, self._clock(), detail),
-            )
-        return self.get(coid)
+        updated = replace(self.get(coid), venue_client_id=venue_client_id, updated_at=self._clock())
+        self._db.execute(
+            "UPDATE intents SET state = ?, venue_client_id = ?, updated_at = ?, detail = ? "
+            "WHERE client_order_id = ?",
+            (updated.state.value, venue_client_id, updated.updated_at, detail, coid),
+        )
+        self._remember(updated)
+        return updated
 
     def find_by_venue_id(self, venue_client_id: str) -> JournaledOrder | None:
         """The order the venue knows under ``venue_client_id``, if the journal issued it."""
+        for order in self._live.values():
+            if order.venue_client_id == venue_client_id:
+                return order
         row = self._db.execute(
-            "SELECT * FROM intents WHERE venue_client_id = ?", (venue_client_id,)
+            f"SELECT {_COLUMNS} FROM intents WHERE venue_client_id = ?", (venue_client_id,)
         ).fetchone()
         return None if row is None else _row_to_order(row)
 
-    def note_attempt(self, coid: str, error: str | None = None) -> None:
-        """Count one send attempt and remember the latest error."""
+    def note_error(self, coid: str, error: str) -> None:
+        """Remember the latest error of an order's send attempts."""
+        updated = replace(self.get(coid), last_error=error, updated_at=self._clock())
         self._db.execute(
-            "UPDATE intents SET attempts = attempts + 1, last_error = COALESCE(?, last_error), "
-            "updated_at = ? WHERE client_order_id = ?",
-            (error, self._clock(), coid),
+            "UPDATE intents SET last_error = ?, updated_at = ? WHERE client_order_id = ?",
+            (error, updated.updated_at, coid),
         )
+        self._remember(updated)
+
+    def _remember(self, order: JournaledOrder) -> None:
+        if order.state.is_terminal:
+            self._live.pop(order.client_order_id, None)
+        else:
+            self._live[order.client_order_id] = order
 
     def non_terminal(self) -> list[JournaledOrder]:
         """Orders that still need an outcome, oldest first."""
-        rows = self._db.execute(
-            f"SELECT * FROM intents WHERE state NOT IN ({_TERMINAL_SQL}) ORDER BY sequence"
-        ).fetchall()
-        return [_row_to_order(row) for row in rows]
+        return sorted(self._live.values(), key=lambda order: order.sequence)
 
     def incomplete(self, older_than_seconds: float) -> list[JournaledOrder]:
         """Non-terminal orders created more than ``older_than_seconds`` ago.
@@ -294,6 +319,54 @@ class Journal:
             (coid,),
         ).fetchall()
         return [(src, dst) for src, dst in rows]
+
+
+_FIELDS = [
+    "client_order_id",
+    "sequence",
+    "symbol",
+    "side",
+    "order_type",
+    "quantity",
+    "price",
+    "reduce_only",
+    "purpose",
+    "state",
+    "filled",
+    "average_price",
+    "exchange_order_id",
+    "attempts",
+    "created_at",
+    "updated_at",
+    "last_error",
+    "venue_client_id",
+]
+_COLUMNS = ", ".join(_FIELDS)
+_PLACEHOLDERS = ", ".join("?" for _ in _FIELDS)
+
+
+def _order_to_row(order: JournaledOrder) -> tuple[object, ...]:
+    intent = order.intent
+    return (
+        order.client_order_id,
+        order.sequence,
+        intent.symbol,
+        intent.side.value,
+        intent.order_type.value,
+        str(intent.quantity),
+        _text(intent.price),
+        int(intent.reduce_only),
+        intent.purpose.value,
+        order.state.value,
+        str(order.filled),
+        _text(order.average_price),
+        order.exchange_order_id,
+        order.attempts,
+        order.created_at,
+        order.updated_at,
+        order.last_error,
+        order.venue_client_id,
+    )
 
 
 def _text(value: Decimal | None) -> str | None:

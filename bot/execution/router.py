@@ -65,11 +65,16 @@ class OrderRouter:
         retry budget; the reconciler owns it from there.
         """
         ctx, coid = self._ctx, order.client_order_id
-        order = ctx.journal.transition(coid, OrderState.SUBMITTING, detail="first send")
+        order = ctx.journal.transition(
+            coid, OrderState.SUBMITTING, detail="first send", attempted=True
+        )
         started, attempt, rotations, ever_ambiguous = ctx.clock(), 0, 0, False
         while True:
             attempt += 1
-            ctx.journal.note_attempt(coid)
+            if attempt > 1:
+                order = ctx.journal.transition(
+                    coid, OrderState.SUBMITTING, detail="resend", attempted=True
+                )
             ctx.metrics.orders_submitted.inc()
             ctx.events.emit(
                 Event.ORDER_SUBMIT,
@@ -88,7 +93,7 @@ class OrderRouter:
             except Exception as error:
                 verdict = classify(error, Operation.CREATE)
                 ctx.metrics.orders_responded.labels(outcome=verdict.error_class.value).inc()
-                ctx.journal.note_attempt(coid, verdict.summary)
+                ctx.journal.note_error(coid, verdict.summary)
                 ctx.events.emit(
                     Event.ORDER_ERROR,
                     coid,

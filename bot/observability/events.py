@@ -8,8 +8,6 @@ hand over order facts, never client objects or configs.
 from __future__ import annotations
 
 import json
-import logging
-import sys
 from collections.abc import Callable
 from enum import StrEnum
 from typing import Any, TextIO
@@ -41,37 +39,32 @@ class Event(StrEnum):
     BOT_FATAL = "BOT_FATAL"
 
 
-LOGGER_NAME = "tradewarden.events"
-
-
 class EventLog:
-    """Writes :class:`Event` records through the ``tradewarden.events`` logger."""
+    """Writes :class:`Event` records as JSON lines to ``sink`` and to listeners.
 
-    def __init__(self, clock: Callable[[], float], logger: logging.Logger | None = None) -> None:
+    Lines go straight to the stream, flushed one by one, so a reader sees an
+    event as it happens and a killed process loses at most the line it was
+    writing. With no sink the log only feeds its listeners (tests, /status).
+    """
+
+    def __init__(self, clock: Callable[[], float], sink: TextIO | None = None) -> None:
         self._clock = clock
-        self._logger = logger or logging.getLogger(LOGGER_NAME)
+        self._sink = sink
         self.listeners: list[Callable[[dict[str, Any]], None]] = []
 
     def emit(self, event: Event, correlation_id: str | None = None, **fields: Any) -> None:
-        """Log one event; values are rendered with ``str`` when JSON cannot."""
+        """Record one event; values JSON cannot encode are rendered with ``str``."""
         record: dict[str, Any] = {"ts": round(self._clock(), 6), "event": event.value}
         if correlation_id is not None:
             record["correlation_id"] = correlation_id
         record.update(fields)
-        level = logging.ERROR if event in _LOUD else logging.INFO
-        self._logger.log(level, json.dumps(record, default=str, separators=(",", ":")))
+        if self._sink is not None:
+            try:
+                self._sink.write(json.dumps(record, default=str, separators=(",", ":")) + "\n")
+                self._sink.flush()
+            except (OSError, ValueError):
+                # stdout is gone (closed pipe): the bot must keep trading safely
+                # without it; the journal, not the log, is the record of truth.
+                self._sink = None
         for listener in self.listeners:
             listener(record)
-
-
-_LOUD = frozenset({Event.ORDER_GIVEUP, Event.BOT_FATAL, Event.EXECUTION_QUEUE_FULL})
-
-
-def configure_event_output(stream: TextIO = sys.stdout) -> None:
-    """Send event lines, bare, to ``stream`` (the container's stdout)."""
-    logger = logging.getLogger(LOGGER_NAME)
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(logging.Formatter("%(message)s"))
-    logger.handlers[:] = [handler]
-    logger.setLevel(logging.INFO)
-    logger.propagate = False

@@ -291,15 +291,22 @@ def test_non_terminal_incomplete_and_counts(journal: Journal, clock: FakeClock) 
     }
 
 
-def test_note_attempt_counts_and_keeps_the_last_error(journal: Journal) -> None:
+def test_attempts_are_counted_and_the_last_error_kept(
+    journal: Journal, path: Path, clock: FakeClock
+) -> None:
     coid = journal.record_intent(limit()).client_order_id
 
-    journal.note_attempt(coid, "RequestTimeout: timed out")
-    journal.note_attempt(coid)
+    journal.transition(coid, S.SUBMITTING, attempted=True)
+    journal.note_error(coid, "RequestTimeout: timed out")
+    journal.transition(coid, S.SUBMITTING, attempted=True)
 
-    order = journal.get(coid)
+    assert journal.get(coid).attempts == 2
+    reopened = Journal.open(path, BOT, clock)
+    order = reopened.get(coid)
+    reopened.close()
     assert order.attempts == 2
     assert order.last_error == "RequestTimeout: timed out"
+    assert order.state is S.SUBMITTING
 
 
 def test_journal_file_is_in_wal_mode(journal: Journal, path: Path) -> None:
