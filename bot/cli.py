@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from tradewarden.api.manifest import ManifestError, load_manifest
+from tradewarden.bot.execution.journal import JournalError
 from tradewarden.bot.observability.events import Event, EventLog
 from tradewarden.bot.runtime.bot import BotRuntime
 from tradewarden.bot.runtime.demo import run_demo
@@ -102,7 +103,11 @@ def _run_bot(args: argparse.Namespace) -> int:
             loop.add_signal_handler(signum, stop.set)
         async with serving(bot, args.http_host, args.http_port) as port:
             bot.events.emit(Event.HTTP_LISTENING, host=args.http_host, port=port)
-            return await bot.run(stop)
+            try:
+                return await bot.run(stop)
+            except JournalError as error:
+                print(f"tradewarden bot: {error}", file=sys.stderr)
+                return EXIT_CONFIG
 
     return asyncio.run(run())
 

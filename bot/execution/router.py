@@ -19,7 +19,12 @@ import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from tradewarden.bot.execution.classification import ErrorClass, Operation, classify
+from tradewarden.bot.execution.classification import (
+    Classified,
+    ErrorClass,
+    Operation,
+    classify,
+)
 from tradewarden.bot.execution.client_ids import MAX_ROTATIONS, rotated_client_order_id
 from tradewarden.bot.execution.evidence import VenueOrder, Verdict, judge
 from tradewarden.bot.execution.intent import JournaledOrder
@@ -91,17 +96,9 @@ class OrderRouter:
             try:
                 seen = await self._venue.create_order(order)
             except Exception as error:
-                verdict = classify(error, Operation.CREATE)
+                verdict = self._report_error(coid, error, Operation.CREATE, attempt)
                 ctx.metrics.orders_responded.labels(outcome=verdict.error_class.value).inc()
                 ctx.journal.note_error(coid, verdict.summary)
-                ctx.events.emit(
-                    Event.ORDER_ERROR,
-                    coid,
-                    attempt=attempt,
-                    error_class=verdict.error_class,
-                    venue_code=verdict.venue_code,
-                    error=verdict.summary,
-                )
                 error_class = verdict.error_class
             else:
                 ctx.metrics.orders_responded.labels(outcome="accepted").inc()
@@ -166,17 +163,7 @@ class OrderRouter:
             try:
                 seen = await self._venue.cancel_order(order.venue_client_id, order.intent.symbol)
             except Exception as error:
-                verdict = classify(error, Operation.CANCEL)
-                ctx.events.emit(
-                    Event.ORDER_ERROR,
-                    coid,
-                    operation="cancel",
-                    attempt=attempt,
-                    error_class=verdict.error_class,
-                    venue_code=verdict.venue_code,
-                    error=verdict.summary,
-                )
-                error_class = verdict.error_class
+                error_class = self._report_error(coid, error, Operation.CANCEL, attempt).error_class
             else:
                 ctx.events.emit(Event.ORDER_RESPONSE, coid, operation="cancel", state=seen.state)
                 return self._adopt(order, seen, "cancel reply")
@@ -241,6 +228,23 @@ class OrderRouter:
             else:
                 ctx.events.emit(Event.ORDER_LOOKUP, coid, found=True, state=seen.state)
                 return seen
+
+    def _report_error(
+        self, coid: str, error: Exception, operation: Operation, attempt: int
+    ) -> Classified:
+        verdict = classify(error, operation)
+        # Create errors carry no "operation" field: ORDER_SUBMIT/ORDER_ERROR pair up.
+        extra = {} if operation is Operation.CREATE else {"operation": operation.value}
+        self._ctx.events.emit(
+            Event.ORDER_ERROR,
+            coid,
+            attempt=attempt,
+            error_class=verdict.error_class,
+            venue_code=verdict.venue_code,
+            error=verdict.summary,
+            **extra,
+        )
+        return verdict
 
     async def _lookup_or_none(self, order: JournaledOrder) -> VenueOrder | None:
         try:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import time
 from pathlib import Path
 
 import aiohttp
 import yaml
 
+from tradewarden.bot.execution.journal import Journal
+from tradewarden.bot.runtime.bot import JOURNAL_FILE
 from tradewarden.bot.runtime.command import tradewarden_command
 from tradewarden.bot.venue_sim.server import RunningVenueSim
 
@@ -92,6 +95,17 @@ async def test_malformed_manifest_is_refused_naming_the_field(tmp_path: Path) ->
     assert b"spec.risk.maxPosition: Field required" in stderr
     assert b"spec.execution.retryBudget" in stderr
     assert not (tmp_path / "state").exists()
+
+
+async def test_state_dir_of_another_bot_is_refused(
+    sim: RunningVenueSim, start_bot, tmp_path: Path
+) -> None:
+    Journal.open(tmp_path / "state" / JOURNAL_FILE, "other/bot", time.time).close()
+    bot = await start_bot(write_manifest(tmp_path, sim))
+    assert await bot.exit_code() == 2
+    assert bot.process.stderr is not None
+    assert b"journal belongs to bot 'other/bot'" in await bot.process.stderr.read()
+    assert (await sim.state())["orders"] == []
 
 
 async def test_garbled_venue_replies_never_crash_the_loop(
