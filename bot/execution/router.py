@@ -110,7 +110,7 @@ class OrderRouter:
                     state=seen.state,
                     filled=seen.filled,
                 )
-                return self._adopt(order, seen, "create reply")
+                return self._adopt(order, seen, "create reply", announce=False)
 
             if error_class is ErrorClass.REJECTED:
                 return ctx.journal.transition(coid, OrderState.REJECTED, detail=verdict.summary)
@@ -166,7 +166,7 @@ class OrderRouter:
                 error_class = self._report_error(coid, error, Operation.CANCEL, attempt).error_class
             else:
                 ctx.events.emit(Event.ORDER_RESPONSE, coid, operation="cancel", state=seen.state)
-                return self._adopt(order, seen, "cancel reply")
+                return self._adopt(order, seen, "cancel reply", announce=False)
 
             if error_class in (ErrorClass.UNKNOWN_ORDER, ErrorClass.AMBIGUOUS):
                 found = await self._lookup_or_none(order)
@@ -258,7 +258,10 @@ class OrderRouter:
         except Exception as error:
             self._ctx.events.emit(Event.ORDER_ERROR, coid, operation="time-sync", error=str(error))
 
-    def _adopt(self, order: JournaledOrder, seen: VenueOrder, source: str) -> JournaledOrder:
+    def _adopt(
+        self, order: JournaledOrder, seen: VenueOrder, source: str, *, announce: bool = True
+    ) -> JournaledOrder:
+        """Apply a venue snapshot; ``announce=False`` when ORDER_RESPONSE already said it."""
         ctx, coid = self._ctx, order.client_order_id
         current = ctx.journal.get(coid)
         judgement = judge(current, seen)
@@ -271,9 +274,14 @@ class OrderRouter:
                 exchange_order_id=seen.exchange_order_id,
                 detail=source,
             )
-            ctx.events.emit(
-                Event.ORDER_STATE, coid, state=updated.state, filled=updated.filled, source=source
-            )
+            if announce:
+                ctx.events.emit(
+                    Event.ORDER_STATE,
+                    coid,
+                    state=updated.state,
+                    filled=updated.filled,
+                    source=source,
+                )
             return updated
         if judgement.verdict is not Verdict.SAME:
             ctx.metrics.reconcile_mismatches.labels(kind=judgement.verdict.value).inc()

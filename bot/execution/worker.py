@@ -137,6 +137,7 @@ class ExecutionWorker:
                 await self._reconcile_tight(await self._router.cancel(order))
         else:
             await self._reconcile_tight(None)
+            self.journal.checkpoint()
 
     async def _place(self, intent: OrderIntent) -> None:
         ctx = self._ctx

@@ -14,7 +14,7 @@ from tradewarden.bot.venue_sim.server import RunningVenueSim
 
 from .conftest import BotProcess, journal_rows, write_manifest
 
-KILL_POINTS = ("INTENT_CREATED", "ORDER_SUBMIT", "ORDER_RESPONSE", "ORDER_STATE")
+KILL_POINTS = ("INTENT_CREATED", "ORDER_SUBMIT", "ORDER_RESPONSE", "ORDER_LOOKUP")
 VENUE_TO_JOURNAL = {
     "NEW": "OPEN",
     "PARTIALLY_FILLED": "PARTIALLY_FILLED",

@@ -37,10 +37,10 @@ async def test_accepted_order_is_journaled_with_venue_ids(order_path: OrderPath)
     assert placed.state is OrderState.OPEN
     [at_venue] = await venue_orders(order_path, order.client_order_id)
     assert placed.exchange_order_id == str(at_venue["orderId"])
-    assert order_path.events_for(order.client_order_id) == [
-        "ORDER_SUBMIT",
-        "ORDER_RESPONSE",
-        "ORDER_STATE",
+    assert order_path.events_for(order.client_order_id) == ["ORDER_SUBMIT", "ORDER_RESPONSE"]
+    assert order_path.journal.history(order.client_order_id) == [
+        ("CREATED", "SUBMITTING"),
+        ("SUBMITTING", "OPEN"),
     ]
 
 
