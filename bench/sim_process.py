@@ -4,21 +4,12 @@ event loop with the code being measured."""
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-
-import aiohttp
 
 from tradewarden.bot.runtime.command import tradewarden_command
 
 API_KEY, API_SECRET = "bench-key", "bench-secret"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @asynccontextmanager
@@ -27,12 +18,11 @@ async def simulator_process(seed: int, price_tick: float = 0.0) -> AsyncIterator
 
     ``price_tick`` > 0 moves the price (seconds per step) so a grid keeps trading.
     """
-    port = free_port()
     process = await asyncio.create_subprocess_exec(
         *tradewarden_command(),
         "venue-sim",
         "--port",
-        str(port),
+        "0",
         "--seed",
         str(seed),
         "--price-tick",
@@ -46,25 +36,20 @@ async def simulator_process(seed: int, price_tick: float = 0.0) -> AsyncIterator
         "--weight-limit",
         "100000000",
         stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
     )
-    base_url = f"http://127.0.0.1:{port}"
     try:
-        await _wait_until_serving(base_url)
-        yield base_url
+        yield await _listening_url(process)
     finally:
         process.terminate()
         await process.wait()
 
 
-async def _wait_until_serving(base_url: str, attempts: int = 200) -> None:
-    async with aiohttp.ClientSession() as http:
-        for _ in range(attempts):
-            try:
-                async with http.get(f"{base_url}/fapi/v1/time") as reply:
-                    if reply.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            # Polling a starting process: there is no event to wait on.
-            await asyncio.sleep(0.05)
-    raise RuntimeError(f"simulator at {base_url} did not come up")
+async def _listening_url(process: asyncio.subprocess.Process) -> str:
+    """The URL from the simulator's "listening on" line."""
+    assert process.stderr is not None
+    while line := await asyncio.wait_for(process.stderr.readline(), 30):
+        text = line.decode().strip()
+        if "listening on " in text:
+            return text.rsplit(" ", 1)[-1]
+    raise RuntimeError("the simulator exited before listening")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import logging
 import signal
 import sys
 import time
@@ -113,6 +114,8 @@ def _run_bot(args: argparse.Namespace) -> int:
 
 
 def _run_venue_sim(args: argparse.Namespace) -> int:
+    # The "listening on URL" line is how people and scripts learn the address.
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     settings = SimSettings(
         host=args.host,
         port=args.port,

@@ -271,16 +271,6 @@ class Journal:
         self._remember(updated)
         return updated
 
-    def find_by_venue_id(self, venue_client_id: str) -> JournaledOrder | None:
-        """The order the venue knows under ``venue_client_id``, if the journal issued it."""
-        for order in self._live.values():
-            if order.venue_client_id == venue_client_id:
-                return order
-        row = self._db.execute(
-            f"SELECT {_COLUMNS} FROM intents WHERE venue_client_id = ?", (venue_client_id,)
-        ).fetchone()
-        return None if row is None else _row_to_order(row)
-
     def note_error(self, coid: str, error: str) -> None:
         """Remember the latest error of an order's send attempts."""
         updated = replace(self.get(coid), last_error=error, updated_at=self._clock())

@@ -55,10 +55,9 @@ def bot_identity(manifest: TradingBot) -> str:
 
 @dataclass
 class MarketState:
-    """Latest mark price per symbol and when it was seen."""
+    """Latest mark price per symbol."""
 
     marks: dict[str, Decimal] = field(default_factory=dict)
-    seen_at: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -203,20 +202,20 @@ class BotRuntime:
         while True:
             try:
                 await self.venue.load_markets()
-                report = await sweep(
+                still_unknown = await sweep(
                     journal,
                     router,
                     clock=self.clocks.clock,
                     absent_grace_seconds=self.spec.execution.absent_grace_seconds,
                     after_restart=True,
                 )
-                if not report.still_unknown:
+                if not still_unknown:
                     self._record_position(
                         self.spec.symbol, await self.venue.fetch_position(self.spec.symbol)
                     )
                     break
                 wait = self.spec.execution.absent_grace_seconds
-                self.events.emit(Event.RECOVERY_WAIT, waiting_on=report.still_unknown)
+                self.events.emit(Event.RECOVERY_WAIT, waiting_on=still_unknown)
             except Exception as error:
                 attempt += 1
                 wait = min(self.spec.execution.backoff_max_seconds, 2.0**attempt)
@@ -234,7 +233,6 @@ class BotRuntime:
                 self.events.emit(Event.MARKET_DATA_ERROR, error=repr(error)[:200])
             else:
                 self.market.marks[symbol] = mark
-                self.market.seen_at[symbol] = self.clocks.clock()
             await self.clocks.sleep(MARKET_POLL_SECONDS)
 
     async def _propose(self) -> None:

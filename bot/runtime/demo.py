@@ -19,7 +19,7 @@ import aiohttp
 import yaml
 
 from tradewarden.bot.runtime.command import tradewarden_command
-from tradewarden.bot.venue_sim.server import running_venue_sim
+from tradewarden.bot.venue_sim.server import RunningVenueSim, running_venue_sim
 from tradewarden.bot.venue_sim.settings import SimSettings
 
 STATUS_EVERY_SECONDS = 2.0
@@ -66,7 +66,7 @@ def _point_at(manifest_path: Path, base_url: str, workdir: Path) -> Path:
     return target
 
 
-async def _watch(bot: asyncio.subprocess.Process, sim: Any, seconds: float) -> int:
+async def _watch(bot: asyncio.subprocess.Process, sim: RunningVenueSim, seconds: float) -> int:
     assert bot.stdout is not None
     port = await _listening_port(bot.stdout)
     events = asyncio.create_task(_count_events(bot.stdout))

@@ -95,9 +95,6 @@ def write_manifest(directory: Path, sim: RunningVenueSim, **execution: Any) -> P
     return path
 
 
-BotStarter = Callable[..., "asyncio.Future[BotProcess]"]
-
-
 @pytest.fixture
 async def start_bot(sim: RunningVenueSim, tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
     started: list[BotProcess] = []

@@ -224,16 +224,14 @@ def test_rotate_venue_id_changes_only_the_venue_id(journal: Journal, clock: Fake
         before.state,
         before.filled,
     )
-    assert journal.find_by_venue_id(f"{coid}.r1") == rotated
-    assert journal.find_by_venue_id(coid) is None
+    assert journal.get(coid) == rotated
     assert journal.get(bystander).venue_client_id == bystander
     # the rotation is audited without inventing a state change
     assert journal.history(coid)[-1] == ("SUBMITTING", "SUBMITTING")
 
 
-def test_find_by_venue_id_of_a_foreign_order_is_none(journal: Journal) -> None:
+def test_find_of_a_foreign_order_is_none(journal: Journal) -> None:
     journal.record_intent(limit())
-    assert journal.find_by_venue_id("web_abc123") is None
     assert journal.find("web_abc123") is None
 
 
