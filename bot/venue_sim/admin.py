@@ -24,6 +24,14 @@ class PriceUpdate(BaseModel):
     price: Decimal = Field(gt=0, allow_inf_nan=False)
 
 
+class WalkUpdate(BaseModel):
+    """Body of POST /_sim/walk."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    paused: bool
+
+
 def _error(error: errors.VenueError) -> web.Response:
     return web.json_response(error.body(), status=error.status)
 
@@ -65,6 +73,19 @@ async def post_price(request: web.Request) -> web.Response:
     return web.json_response({"symbol": update.symbol.upper(), "markPrice": views.fmt(mark)})
 
 
+async def post_walk(request: web.Request) -> web.Response:
+    """POST /_sim/walk: pause or resume the random walk of mark prices."""
+    ctx = request.app[CONTEXT_KEY]
+    try:
+        update = WalkUpdate.model_validate(await _json_body(request))
+    except ValidationError as exc:
+        return _error(_invalid(exc))
+    except errors.VenueError as exc:
+        return _error(exc)
+    ctx.walk_paused = update.paused
+    return web.json_response({"paused": ctx.walk_paused})
+
+
 async def post_faults(request: web.Request) -> web.Response:
     """POST /_sim/faults: replace the fault plan with the posted list."""
     ctx = request.app[CONTEXT_KEY]
@@ -93,6 +114,7 @@ def add_routes(app: web.Application) -> None:
     """Register the /_sim endpoints."""
     app.router.add_get("/_sim/state", get_state)
     app.router.add_post("/_sim/price", post_price)
+    app.router.add_post("/_sim/walk", post_walk)
     app.router.add_post("/_sim/faults", post_faults)
     app.router.add_get("/_sim/faults", get_faults)
     app.router.add_delete("/_sim/faults", delete_faults)

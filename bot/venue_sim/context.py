@@ -27,6 +27,8 @@ class VenueContext:
     limiter: WeightLimiter
     faults: FaultBook = field(default_factory=FaultBook)
     requests: Counter[str] = field(default_factory=Counter)
+    # Tests freeze the random walk when they compare the venue with a stopped bot.
+    walk_paused: bool = False
     # Set on shutdown so held (accept-then-drop) and delayed requests let go at once.
     closing: asyncio.Event = field(default_factory=asyncio.Event)
 

@@ -138,6 +138,8 @@ async def _walk_prices(ctx: VenueContext) -> None:
     walk = PriceWalk(ctx.settings.seed, ctx.settings.volatility_bps)
     while True:
         await asyncio.sleep(ctx.settings.price_tick_s)
+        if ctx.walk_paused:
+            continue
         for symbol, price in walk.step(ctx.engine.marks()).items():
             ctx.engine.set_mark(symbol, price)
 
@@ -190,6 +192,10 @@ class RunningVenueSim:
     async def set_price(self, symbol: str, price: Decimal | str | int) -> None:
         """Set the mark price, which runs the matching (limit crosses, stop triggers)."""
         await self._call("POST", "/_sim/price", {"symbol": symbol, "price": str(price)})
+
+    async def pause_walk(self, paused: bool = True) -> None:
+        """Stop (or restart) the random walk; marks then move only by :meth:`set_price`."""
+        await self._call("POST", "/_sim/walk", {"paused": paused})
 
     async def set_faults(self, faults: list[Mapping[str, Any]]) -> None:
         """Replace the fault plan."""

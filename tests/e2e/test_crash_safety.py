@@ -66,6 +66,9 @@ async def test_killed_bot_restarts_without_duplicates(
     # restart proved nothing.
     assert left_unsettled, "no kill landed between journaling and a venue answer"
 
+    # A frozen market cannot fill an order between the bot's last reconcile
+    # and the venue snapshot below.
+    await sim.pause_walk()
     final = await start_bot(manifest)
     await final.wait_for("RECOVERY_DONE")
     final.process.send_signal(signal.SIGTERM)

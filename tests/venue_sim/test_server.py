@@ -71,3 +71,17 @@ async def test_held_requests_do_not_block_shutdown() -> None:
         # Leaving the context released the held request: the client sees the connection close.
         with pytest.raises(aiohttp.ClientError):
             await asyncio.wait_for(held, 5)
+
+
+async def test_a_paused_walk_holds_the_marks_until_resumed() -> None:
+    async with running_venue_sim(SimSettings(price_tick_s=0.005, seed=5)) as sim:
+        await sim.pause_walk()
+        held = (await sim.state())["marks"]
+        # Each round trip yields to the 5 ms walk; 100 of them span many ticks.
+        for _ in range(100):
+            assert (await sim.state())["marks"] == held
+        await sim.pause_walk(paused=False)
+        for _ in range(500):
+            if (await sim.state())["marks"] != held:
+                break
+        assert (await sim.state())["marks"] != held

@@ -1,0 +1,1 @@
+"""Chaos harness: fault plans, the scenario catalogue and the invariants checked after each."""

@@ -1,0 +1,1 @@
+"""Preflight: the checks a bot must pass before it may trade."""

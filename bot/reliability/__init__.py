@@ -1,0 +1,1 @@
+"""Reliability layer: reconciler, belief debt, protective stops, guards."""

@@ -1,0 +1,76 @@
+"""``tradewarden bot``: run one bot from a TradingBot manifest until SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+import time
+from pathlib import Path
+
+from tradewarden.api.manifest import ManifestError, load_manifest
+from tradewarden.bot.execution.journal import JournalError
+from tradewarden.bot.observability.events import Event, EventLog
+from tradewarden.bot.runtime.bot import BotRuntime
+from tradewarden.bot.runtime.http_server import serving
+from tradewarden.bot.venue.ccxt_client import build_exchange
+from tradewarden.bot.venue.credentials import CredentialsError, load_credentials
+
+EXIT_CONFIG = 2
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Arguments of ``tradewarden bot``."""
+    parser.add_argument("--config", type=Path, required=True, help="TradingBot manifest (YAML)")
+    parser.add_argument("--state-dir", type=Path, required=True, help="journal directory")
+    parser.add_argument("--http-host", default="127.0.0.1", help="address of /status etc.")
+    parser.add_argument("--http-port", type=int, default=8080, help="0 picks a free port")
+    parser.add_argument("--dry-run", action="store_true", help="log WOULD_SUBMIT, send nothing")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the bot; exit 2 on a configuration or journal error."""
+    try:
+        manifest = load_manifest(args.config)
+        credentials = load_credentials()
+    except (ManifestError, CredentialsError) as error:
+        print(f"tradewarden bot: {error}", file=sys.stderr)
+        return EXIT_CONFIG
+
+    async def serve() -> int:
+        exchange_spec = manifest.spec.exchange
+        exchange = build_exchange(
+            exchange_spec.id,
+            api_key=credentials.api_key if credentials else None,
+            api_secret=credentials.api_secret if credentials else None,
+            url_override=exchange_spec.url_override,
+            # The simulator URL replaces every endpoint, testnet ones included.
+            sandbox=exchange_spec.sandbox and exchange_spec.url_override is None,
+            timeout_ms=exchange_spec.request_timeout_ms,
+        )
+        try:
+            bot = BotRuntime(
+                manifest,
+                exchange,
+                args.state_dir,
+                dry_run=args.dry_run,
+                events=EventLog(time.time, sys.stdout),
+            )
+        except ValueError as error:
+            await exchange.close()
+            print(f"tradewarden bot: {error}", file=sys.stderr)
+            return EXIT_CONFIG
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        async with serving(bot, args.http_host, args.http_port) as port:
+            bot.events.emit(Event.HTTP_LISTENING, host=args.http_host, port=port)
+            try:
+                return await bot.run(stop)
+            except JournalError as error:
+                print(f"tradewarden bot: {error}", file=sys.stderr)
+                return EXIT_CONFIG
+
+    return asyncio.run(serve())
