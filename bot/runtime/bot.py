@@ -12,15 +12,15 @@ import asyncio
 import random
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import ccxt.async_support as ccxt_async
 
-from tradewarden.api.tradingbot import TradingBot, TradingMode
+from tradewarden.api.tradingbot import EmergencyStop, TradingBot, TradingMode
 from tradewarden.bot.execution.admission import Exposure, refusal, working_orders
 from tradewarden.bot.execution.intent import OrderIntent
 from tradewarden.bot.execution.journal import Journal
@@ -35,7 +35,7 @@ from tradewarden.bot.execution.worker import (
 )
 from tradewarden.bot.observability.events import Event, EventLog
 from tradewarden.bot.observability.metrics import BotMetrics
-from tradewarden.bot.posture import Posture, decide_posture
+from tradewarden.bot.posture import Posture, Restriction, decide_posture
 from tradewarden.bot.strategy.base import MarketView, Strategy
 from tradewarden.bot.strategy.registry import strategy_factory
 from tradewarden.bot.venue.adapter import VenueAdapter
@@ -60,6 +60,16 @@ class MarketState:
     marks: dict[str, Decimal] = field(default_factory=dict)
 
 
+OrderGate = Callable[[OrderIntent], str | None]
+
+
+class Companion(Protocol):
+    """A task that runs beside the bot for its whole life (e.g. the control loop)."""
+
+    async def run(self, bot: BotRuntime) -> None:
+        """Run until cancelled; talk to the bot through its public methods."""
+
+
 @dataclass
 class BotClocks:
     """Time and randomness, injected so tests control them."""
@@ -82,6 +92,7 @@ class BotRuntime:
         clocks: BotClocks | None = None,
         events: EventLog | None = None,
         metrics: BotMetrics | None = None,
+        companions: Sequence[Companion] = (),
     ) -> None:
         self.manifest = manifest
         self.spec = manifest.spec
@@ -96,7 +107,13 @@ class BotRuntime:
         )
         self.market = MarketState()
         self.positions: dict[str, Decimal] = {}
-        self.posture: Posture = decide_posture(self.spec.paused, self.spec.emergency_stop)
+        self._paused = self.spec.paused
+        self._emergency_stop = self.spec.emergency_stop
+        self._restrictions: dict[str, Restriction] = {}
+        self.posture: Posture = decide_posture(self._paused, self._emergency_stop)
+        # Extra vetoes consulted before every order (e.g. Lease fencing); a reason refuses.
+        self.order_gates: list[OrderGate] = []
+        self.companions = tuple(companions)
         self.recovered = False
         self.last_errors: deque[dict[str, Any]] = deque(maxlen=10)
         self.events.listeners.append(self._remember_errors)
@@ -162,6 +179,7 @@ class BotRuntime:
             return EXIT_OK
         worker_task = asyncio.create_task(self.worker.run(), name="execution")
         helpers = [
+            *(asyncio.create_task(companion.run(self)) for companion in self.companions),
             asyncio.create_task(self._poll_market(), name="market-data"),
             asyncio.create_task(self._propose(), name="strategy"),
             asyncio.create_task(self._reconcile_timer(), name="reconcile-timer"),
@@ -266,8 +284,32 @@ class BotRuntime:
             risk=self.spec.risk,
         )
 
+    def restrict(self, source: str, mode: TradingMode | None, reason: str = "") -> None:
+        """Set one source's demand on the trading mode (``None`` withdraws it)."""
+        if mode is None:
+            self._restrictions.pop(source, None)
+        else:
+            self._restrictions[source] = Restriction(source, mode, reason)
+        self._repose()
+
+    def update_controls(self, paused: bool, emergency_stop: EmergencyStop | None) -> None:
+        """Apply ``spec.paused`` / ``spec.emergencyStop`` as they change on the live resource."""
+        self._paused, self._emergency_stop = paused, emergency_stop
+        self._repose()
+
+    def _repose(self) -> None:
+        posture = decide_posture(
+            self._paused, self._emergency_stop, tuple(self._restrictions.values())
+        )
+        if posture != self.posture:
+            self.posture = posture
+            self._show_mode()
+
     def _admit(self, intent: OrderIntent) -> str | None:
         assert self.journal is not None
+        for gate in self.order_gates:
+            if (veto := gate(intent)) is not None:
+                return veto
         mark = self.market.marks.get(intent.symbol)
         if mark is None:
             return "no mark price yet"
