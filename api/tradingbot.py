@@ -195,6 +195,16 @@ class KillSwitchGuard(_Model):
     clean_reconciles_to_recover: int = Field(default=5, ge=1)
 
 
+class DeadManGuard(_Model):
+    """Degrade by itself when the bot loses the Kubernetes API server."""
+
+    api_unreachable_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="Seconds without a successful API-server call before going reduce-only.",
+    )
+
+
 class GuardsSpec(_Model):
     """Degradation-matrix thresholds; defaults follow DESIGN.md."""
 
@@ -205,6 +215,7 @@ class GuardsSpec(_Model):
     drift: DriftGuard = Field(default_factory=DriftGuard)
     websocket: WebSocketGuard = Field(default_factory=WebSocketGuard)
     kill_switch: KillSwitchGuard = Field(default_factory=KillSwitchGuard)
+    dead_man: DeadManGuard = Field(default_factory=DeadManGuard)
 
 
 class EmergencyAction(StrEnum):
