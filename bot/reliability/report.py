@@ -17,6 +17,8 @@ class ReconcileReport:
     mismatches: tuple[str, ...] = ()
     # Bot-owned venue client ids (by prefix) that the journal does not know.
     strays: tuple[str, ...] = ()
+    # Strays seen in enough reconciles in a row to act on: cancelled, and the drift guard trips.
+    strays_confirmed: tuple[str, ...] = ()
     # Open orders and positions snapshots that cannot both be true
     # (e.g. a fill adopted from orders with no matching position change).
     contradictory: bool = False

@@ -36,6 +36,7 @@ from tradewarden.bot.execution.worker import (
 from tradewarden.bot.observability.events import Event, EventLog
 from tradewarden.bot.observability.metrics import BotMetrics
 from tradewarden.bot.posture import Posture, Restriction, decide_posture
+from tradewarden.bot.reliability.report import ReconcileReport
 from tradewarden.bot.strategy.base import MarketView, Strategy
 from tradewarden.bot.strategy.registry import strategy_factory
 from tradewarden.bot.venue.adapter import VenueAdapter
@@ -114,6 +115,7 @@ class BotRuntime:
         # Extra vetoes consulted before every order (e.g. Lease fencing); a reason refuses.
         self.order_gates: list[OrderGate] = []
         self.companions = tuple(companions)
+        self.last_reconcile: ReconcileReport | None = None
         self.recovered = False
         self.last_errors: deque[dict[str, Any]] = deque(maxlen=10)
         self.events.listeners.append(self._remember_errors)
@@ -296,6 +298,10 @@ class BotRuntime:
         """Apply ``spec.paused`` / ``spec.emergencyStop`` as they change on the live resource."""
         self._paused, self._emergency_stop = paused, emergency_stop
         self._repose()
+
+    def observe_reconcile(self, report: ReconcileReport) -> None:
+        """Take in what a reconcile pass found (the guards and belief debt read it)."""
+        self.last_reconcile = report
 
     def _repose(self) -> None:
         posture = decide_posture(
