@@ -1,7 +1,9 @@
 """The effective trading mode: the one place that decides what the bot may send.
 
 The most restrictive of ``spec.paused``, ``spec.emergencyStop`` and every
-restriction the guards or the operator impose wins. Pure logic.
+restriction the guards or the operator impose wins. A restriction may be
+scoped to one symbol (a per-symbol pause): it then binds that symbol only.
+Pure logic.
 """
 
 from __future__ import annotations
@@ -25,6 +27,15 @@ class Restriction:
     source: str
     mode: TradingMode
     reason: str
+    symbol: str | None = None  # None: binds every symbol
+
+
+@dataclass(frozen=True)
+class SymbolPosture:
+    """A mode stricter than the global one, for one symbol."""
+
+    mode: TradingMode
+    reasons: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -33,11 +44,26 @@ class Posture:
 
     mode: TradingMode
     reasons: tuple[str, ...]
+    # Symbols held to a stricter mode than ``mode`` by symbol-scoped restrictions.
+    symbols: tuple[tuple[str, SymbolPosture], ...] = ()
+    # emergencyStop Flatten: reduce-only closing orders may still go out while halted.
+    flatten: bool = False
 
     @property
     def summary(self) -> str:
         """A one-line reason for logs and /status."""
-        return "; ".join(self.reasons) if self.reasons else "all clear"
+        reasons = [*self.reasons]
+        reasons += [
+            f"{reason} [{symbol}]" for symbol, held in self.symbols for reason in held.reasons
+        ]
+        return "; ".join(reasons) if reasons else "all clear"
+
+    def mode_for(self, symbol: str) -> TradingMode:
+        """The effective mode for orders on ``symbol``."""
+        for held_symbol, held in self.symbols:
+            if held_symbol == symbol:
+                return held.mode
+        return self.mode
 
 
 def decide_posture(
@@ -46,7 +72,7 @@ def decide_posture(
     restrictions: tuple[Restriction, ...] = (),
 ) -> Posture:
     """Combine every demand into the effective mode (most restrictive wins)."""
-    demands = list(restrictions)
+    demands = [demand for demand in restrictions if demand.symbol is None]
     if paused:
         # A planned pause still lets the bot close exposure.
         demands.append(Restriction("spec.paused", TradingMode.REDUCE_ONLY, "paused by spec"))
@@ -58,10 +84,25 @@ def decide_posture(
                 f"emergency stop {emergency_stop.action.value}: {emergency_stop.reason}",
             )
         )
+    mode, reasons = _strictest(demands)
+    by_symbol: dict[str, list[Restriction]] = {}
+    for demand in restrictions:
+        if demand.symbol is not None:
+            by_symbol.setdefault(demand.symbol, []).append(demand)
+    symbols = []
+    for symbol in sorted(by_symbol):
+        held, why = _strictest(by_symbol[symbol])
+        if _SEVERITY[held] > _SEVERITY[mode]:
+            symbols.append((symbol, SymbolPosture(held, why)))
+    flatten = emergency_stop is not None and emergency_stop.action is EmergencyAction.FLATTEN
+    return Posture(mode, reasons, tuple(symbols), flatten)
+
+
+def _strictest(demands: list[Restriction]) -> tuple[TradingMode, tuple[str, ...]]:
     if not demands:
-        return Posture(TradingMode.ACTIVE, ())
+        return TradingMode.ACTIVE, ()
     mode = max((demand.mode for demand in demands), key=_SEVERITY.__getitem__)
     reasons = tuple(
         f"{demand.source}: {demand.reason}" for demand in demands if demand.mode is mode
     )
-    return Posture(mode, reasons)
+    return mode, reasons

@@ -21,7 +21,7 @@ class Exposure:
     position: Decimal
     working: tuple[JournaledOrder, ...]
 
-    def pending(self, sign: int, reduce_only: bool | None = None) -> Decimal:
+    def pending(self, sign: int, reduce_only: bool | None = None, *, stops: bool = True) -> Decimal:
         """Unfilled quantity of working orders on one side (optionally one kind)."""
         return sum(
             (
@@ -29,6 +29,7 @@ class Exposure:
                 for order in self.working
                 if order.intent.side.sign == sign
                 and (reduce_only is None or order.intent.reduce_only == reduce_only)
+                and (stops or order.intent.purpose is not Purpose.STOP)
             ),
             Decimal(0),
         )
@@ -45,9 +46,16 @@ def refusal(
     exposure: Exposure,
     risk: RiskSpec,
     mark: Decimal,
+    *,
+    flattening: bool = False,
 ) -> str | None:
-    """Why ``intent`` may not be sent, or ``None`` if it may."""
-    if mode is TradingMode.HALTED and intent.purpose is not Purpose.STOP:
+    """Why ``intent`` may not be sent, or ``None`` if it may.
+
+    ``flattening`` (emergencyStop Flatten) lets reduce-only exits through a halt
+    so positions can be closed; they are still held to the actual position.
+    """
+    closing = flattening and intent.purpose is Purpose.EXIT
+    if mode is TradingMode.HALTED and intent.purpose is not Purpose.STOP and not closing:
         return "halted: only protective stops are maintained"
     if intent.reduce_only:
         return _reduce_refusal(intent, exposure)
@@ -67,10 +75,11 @@ def _reduce_refusal(intent: OrderIntent, exposure: Exposure) -> str | None:
     sign = intent.side.sign
     if exposure.position == 0 or (exposure.position > 0) == (sign > 0):
         return f"reduce-only {intent.side} would not reduce position {exposure.position}"
-    already = exposure.pending(sign, reduce_only=True)
+    # A protective stop covers the position by itself: it neither adds to the
+    # closing orders already working nor blocks one (the venue's reduce-only
+    # flag stops whichever fills second).
+    already = exposure.pending(sign, reduce_only=True, stops=False)
     if intent.purpose is Purpose.STOP:
-        # A protective stop covers the position by itself; it does not add to
-        # the closing orders already working.
         already = Decimal(0)
     if already + intent.quantity > abs(exposure.position):
         return (

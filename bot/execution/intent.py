@@ -26,6 +26,8 @@ class OrderType(StrEnum):
 
     MARKET = "market"
     LIMIT = "limit"
+    # A protective stop: ``price`` is its trigger; it becomes a market order when hit.
+    STOP_MARKET = "stop_market"
 
 
 class Purpose(StrEnum):
@@ -51,8 +53,10 @@ class OrderIntent:
     def __post_init__(self) -> None:
         if self.quantity <= 0:
             raise ValueError("quantity must be positive")
-        if (self.order_type is OrderType.LIMIT) != (self.price is not None):
-            raise ValueError("limit orders need a price; market orders must not have one")
+        if (self.order_type is not OrderType.MARKET) != (self.price is not None):
+            raise ValueError("limit and stop orders need a price; market orders must not have one")
+        if self.order_type is OrderType.STOP_MARKET and self.purpose is not Purpose.STOP:
+            raise ValueError("stop-market orders are protective stops only")
         if self.purpose in (Purpose.STOP, Purpose.EXIT) and not self.reduce_only:
             # Protection and exits survive halts; they must never add exposure.
             raise ValueError(f"{self.purpose} orders must be reduce-only")

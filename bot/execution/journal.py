@@ -94,6 +94,9 @@ class Journal:
         self._db = connection
         self._clock = clock
         self._live: dict[str, JournaledOrder] = {}
+        # Signed filled quantity per symbol over every order ever journaled: what
+        # the bot's own fills should have done to the venue position.
+        self._net_filled: dict[str, Decimal] = {}
         self._next_sequence = 1
         self.bot_identity = ""
 
@@ -151,6 +154,8 @@ class Journal:
             f"SELECT {_COLUMNS} FROM intents WHERE state NOT IN ({_TERMINAL_SQL})"
         ).fetchall()
         self._live = {order.client_order_id: order for order in map(_row_to_order, rows)}
+        for symbol, side, filled in self._db.execute("SELECT symbol, side, filled FROM intents"):
+            self._add_fill(str(symbol), Side(str(side)), Decimal(str(filled)))
 
     def record_intent(self, intent: OrderIntent) -> JournaledOrder:
         """Allocate a client order id and persist the intent as CREATED."""
@@ -254,6 +259,7 @@ class Journal:
             ),
         )
         self._remember(updated)
+        self._add_fill(current.intent.symbol, current.intent.side, new_filled - current.filled)
         return updated
 
     def rotate_venue_id(self, coid: str, venue_client_id: str, detail: str) -> JournaledOrder:
@@ -279,6 +285,24 @@ class Journal:
             (error, updated.updated_at, coid),
         )
         self._remember(updated)
+
+    def _add_fill(self, symbol: str, side: Side, quantity: Decimal) -> None:
+        if quantity:
+            self._net_filled[symbol] = (
+                self._net_filled.get(symbol, Decimal(0)) + side.sign * quantity
+            )
+
+    def net_filled(self, symbol: str) -> Decimal:
+        """Signed sum of every fill the journal has adopted on ``symbol`` (buys > 0)."""
+        return self._net_filled.get(symbol, Decimal(0))
+
+    def find_by_venue_id(self, venue_client_id: str) -> JournaledOrder | None:
+        """The order the venue knows as ``venue_client_id`` (original or rotated id), if any."""
+        row = self._db.execute(
+            "SELECT client_order_id FROM intents WHERE venue_client_id = ? OR client_order_id = ?",
+            (venue_client_id, venue_client_id),
+        ).fetchone()
+        return None if row is None else self.get(str(row[0]))
 
     def _remember(self, order: JournaledOrder) -> None:
         if order.state.is_terminal:

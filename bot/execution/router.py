@@ -27,7 +27,7 @@ from tradewarden.bot.execution.classification import (
 )
 from tradewarden.bot.execution.client_ids import MAX_ROTATIONS, rotated_client_order_id
 from tradewarden.bot.execution.evidence import VenueOrder, Verdict, judge
-from tradewarden.bot.execution.intent import JournaledOrder
+from tradewarden.bot.execution.intent import JournaledOrder, OrderType
 from tradewarden.bot.execution.journal import Journal
 from tradewarden.bot.execution.order_state import OrderState
 from tradewarden.bot.execution.retry_policy import RetryPolicy
@@ -116,10 +116,11 @@ class OrderRouter:
                 return ctx.journal.transition(coid, OrderState.REJECTED, detail=verdict.summary)
             if error_class in (ErrorClass.AMBIGUOUS, ErrorClass.DUPLICATE_ID):
                 ever_ambiguous = True
-                found = await self._lookup_or_none(order)
+                asked, found = await self._try_lookup(order)
                 if found is not None:
                     return self._adopt(order, found, f"lookup after {error_class}")
-                if error_class is ErrorClass.DUPLICATE_ID:
+                # Rotate only when the venue said the id is free, never on a failed lookup.
+                if error_class is ErrorClass.DUPLICATE_ID and asked:
                     if rotations >= MAX_ROTATIONS:
                         return self._give_up(order, attempt, "duplicate id, rotations exhausted")
                     rotations += 1
@@ -161,7 +162,9 @@ class OrderRouter:
         while True:
             attempt += 1
             try:
-                seen = await self._venue.cancel_order(order.venue_client_id, order.intent.symbol)
+                seen = await self._venue.cancel_order(
+                    order.venue_client_id, order.intent.symbol, stop=_is_stop(order)
+                )
             except Exception as error:
                 error_class = self._report_error(coid, error, Operation.CANCEL, attempt).error_class
             else:
@@ -169,12 +172,13 @@ class OrderRouter:
                 return self._adopt(order, seen, "cancel reply", announce=False)
 
             if error_class in (ErrorClass.UNKNOWN_ORDER, ErrorClass.AMBIGUOUS):
-                found = await self._lookup_or_none(order)
-                if found is None:
+                asked, found = await self._try_lookup(order)
+                # A lookup that failed proves nothing: the order may have filled.
+                if asked and found is None:
                     return ctx.journal.transition(
                         coid, OrderState.CANCELED, detail="venue does not know the order"
                     )
-                if found.state.is_terminal:
+                if found is not None and found.state.is_terminal:
                     return self._adopt(order, found, "lookup after cancel error")
             elif error_class is ErrorClass.CLOCK_SKEW:
                 await self._resync_clock(coid)
@@ -210,7 +214,9 @@ class OrderRouter:
         while True:
             attempt += 1
             try:
-                seen = await self._venue.fetch_order(order.venue_client_id, order.intent.symbol)
+                seen = await self._venue.fetch_order(
+                    order.venue_client_id, order.intent.symbol, stop=_is_stop(order)
+                )
             except Exception as error:
                 verdict = classify(error, Operation.READ)
                 if verdict.error_class is ErrorClass.UNKNOWN_ORDER:
@@ -229,6 +235,44 @@ class OrderRouter:
                 ctx.events.emit(Event.ORDER_LOOKUP, coid, found=True, state=seen.state)
                 return seen
 
+    async def cancel_unjournaled(self, venue_client_id: str, symbol: str, *, stop: bool) -> bool:
+        """Cancel an order the journal never issued (a stray); True once it is gone.
+
+        Idempotent: an order the venue does not know (already cancelled,
+        filled, never there) counts as gone. False when the retry budget ran
+        out with the order possibly still working; the next reconcile retries.
+        """
+        ctx = self._ctx
+        started, attempt = ctx.clock(), 0
+        while True:
+            attempt += 1
+            try:
+                await self._venue.cancel_order(venue_client_id, symbol, stop=stop)
+            except Exception as error:
+                error_class = self._report_error(
+                    venue_client_id, error, Operation.CANCEL, attempt
+                ).error_class
+            else:
+                ctx.events.emit(Event.ORDER_RESPONSE, venue_client_id, operation="cancel-stray")
+                return True
+            if error_class is ErrorClass.UNKNOWN_ORDER:
+                return True
+            if error_class is ErrorClass.CLOCK_SKEW:
+                await self._resync_clock(venue_client_id)
+            delay = ctx.policy.next_delay(attempt, error_class, ctx.clock() - started, ctx.rng)
+            if delay is None:
+                ctx.metrics.giveups.labels(operation="cancel").inc()
+                ctx.events.emit(
+                    Event.ORDER_GIVEUP, venue_client_id, operation="cancel-stray", attempts=attempt
+                )
+                return False
+            ctx.metrics.retries.labels(reason_class=error_class.value).inc()
+            await ctx.sleep(delay)
+
+    def adopt(self, order: JournaledOrder, seen: VenueOrder, source: str) -> JournaledOrder:
+        """Apply a venue snapshot of ``order`` read elsewhere (e.g. an open-orders list)."""
+        return self._adopt(order, seen, source)
+
     def _report_error(
         self, coid: str, error: Exception, operation: Operation, attempt: int
     ) -> Classified:
@@ -246,11 +290,12 @@ class OrderRouter:
         )
         return verdict
 
-    async def _lookup_or_none(self, order: JournaledOrder) -> VenueOrder | None:
+    async def _try_lookup(self, order: JournaledOrder) -> tuple[bool, VenueOrder | None]:
+        """``(asked, found)``: ``asked`` is False when the venue could not be asked at all."""
         try:
-            return await self.lookup(order)
+            return True, await self.lookup(order)
         except LookupFailed:
-            return None
+            return False, None
 
     async def _resync_clock(self, coid: str) -> None:
         try:
@@ -303,3 +348,8 @@ class OrderRouter:
         return self._ctx.journal.transition(
             order.client_order_id, OrderState.ABANDONED, detail="never accepted by the venue"
         )
+
+
+def _is_stop(order: JournaledOrder) -> bool:
+    # Stops live in the venue's algo service and are addressed there.
+    return order.intent.order_type is OrderType.STOP_MARKET

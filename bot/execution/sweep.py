@@ -4,12 +4,17 @@ Every non-terminal intent is looked up by its client id. What absence means
 depends on the state: an order that was never sent is abandoned; one sent
 but not found is abandoned only after a grace period (a request can still be
 in flight); a live order the venue no longer knows is done.
+
+A reconcile pass that has just read the venue's open orders hands them in as
+a snapshot: an order listed there is adopted from it (partial fills
+included) without a request of its own; only the others are looked up.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
+from tradewarden.bot.execution.evidence import VenueOrder
 from tradewarden.bot.execution.journal import Journal
 from tradewarden.bot.execution.order_state import OrderState
 from tradewarden.bot.execution.router import OrderRouter
@@ -22,6 +27,8 @@ async def sweep(
     clock: Callable[[], float],
     absent_grace_seconds: float,
     after_restart: bool,
+    symbol: str | None = None,
+    snapshot: Mapping[str, VenueOrder] | None = None,
 ) -> list[str]:
     """Look up every non-terminal intent and settle what the venue says.
 
@@ -32,10 +39,19 @@ async def sweep(
     what was settled). Raises
     :class:`~tradewarden.bot.execution.router.LookupFailed` if the venue
     cannot be asked; nothing is decided on a failed lookup.
+
+    ``symbol`` limits the sweep to one symbol; ``snapshot`` maps venue client
+    ids to what an open-orders read of that symbol showed.
     """
     still_unknown: list[str] = []
     for order in journal.non_terminal():
         coid = order.client_order_id
+        if symbol is not None and order.intent.symbol != symbol:
+            continue
+        listed = None if snapshot is None else snapshot.get(order.venue_client_id)
+        if listed is not None and order.state is not OrderState.CREATED:
+            router.adopt(order, listed, "open-orders snapshot")
+            continue
         if order.state is OrderState.CREATED:
             if after_restart:
                 journal.transition(coid, OrderState.ABANDONED, detail="never sent before restart")

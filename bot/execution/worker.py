@@ -2,17 +2,30 @@
 
 Commands arrive on a bounded queue. Producers (strategy, timers) never wait on
 it: a full queue drops the command and raises an alarm, so market data never
-stalls behind execution. After every order the worker reconciles it (order
-state and position); if that keeps failing past the tight-loop timeout it
+stalls behind execution. A command equal to one already waiting or running is
+not queued twice, so a slow venue cannot pile up reconciles. Urgent commands
+(what a restrictive posture demands: cancels, flatten closes) go before
+everything queued, and a reconcile stuck retrying failed reads runs them
+between its attempts. After every order the worker reconciles it (order
+state and position, or a full reconciler pass when the worker has one); if
+that keeps failing past the tight-loop timeout it
 raises :class:`TightLoopTimeout` and the bot exits non-zero so the pod
-restarts, with the journal making the restart safe.
+restarts, with the journal making the restart safe. After :meth:`stop` the
+command in progress completes its request but retries nothing.
+
+Cancel/replace loops are bounded: each cancel command already stops after the
+retry budget; after ``max_cancel_replace`` cancel commands in a row left one
+order working, the strategy's further cancels of it are dropped (ORDER_GIVEUP,
+operation=cancel) until a cool-down passes. Cancels the posture demands are
+urgent and not bounded here: the bot paces those itself.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from tradewarden.bot.execution.intent import Cancel, JournaledOrder, OrderIntent, Place
@@ -20,6 +33,7 @@ from tradewarden.bot.execution.journal import Journal
 from tradewarden.bot.execution.router import OrderRouter, RouterContext
 from tradewarden.bot.execution.sweep import sweep
 from tradewarden.bot.observability.events import Event
+from tradewarden.bot.reliability.reconciler import Reconciler
 from tradewarden.bot.venue.adapter import VenueAdapter
 
 # Tight-loop reconcile: three quick retries, then keep the last spacing until
@@ -37,6 +51,111 @@ Gate = Callable[[OrderIntent], str | None]
 PositionSink = Callable[[str, Decimal], None]
 
 
+def same_command(a: Command, b: Command) -> bool:
+    """Whether ``b`` would repeat ``a``: cancels of one order, or equal commands."""
+    if isinstance(a, Cancel) and isinstance(b, Cancel):
+        return a.client_order_id == b.client_order_id
+    return a == b
+
+
+class CommandQueue:
+    """Waiting commands, urgent ones first, without repeats. Pure bookkeeping.
+
+    ``running`` holds the commands being executed (an urgent one may run inside
+    another's reconcile), so an offer that would repeat one of them is dropped too.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._urgent: deque[Command] = deque()
+        self._normal: deque[Command] = deque()
+        self.running: list[Command] = []
+
+    def _all(self) -> Iterator[Command]:
+        yield from self.running
+        yield from self._urgent
+        yield from self._normal
+
+    def holds(self, command: Command) -> bool:
+        """Whether ``command`` (or one it would repeat) is waiting or running."""
+        return any(same_command(other, command) for other in self._all())
+
+    def put(self, command: Command, *, urgent: bool = False) -> bool:
+        """Queue ``command``; False only if the normal queue is full.
+
+        A repeat of a waiting or running command is not queued (and is no failure).
+        Urgent commands are few (one per working order at most) and never refused.
+        """
+        if self.holds(command):
+            return True
+        if urgent:
+            self._urgent.append(command)
+            return True
+        if len(self._normal) >= self.limit:
+            return False
+        self._normal.append(command)
+        return True
+
+    def urgent_waiting(self) -> bool:
+        """Whether the next :meth:`take` returns an urgent command."""
+        return bool(self._urgent)
+
+    def take(self, *, urgent_only: bool = False) -> Command | None:
+        """The next command to run (urgent first), or ``None``."""
+        if self._urgent:
+            return self._urgent.popleft()
+        if self._normal and not urgent_only:
+            return self._normal.popleft()
+        return None
+
+    def orders_pending(self) -> bool:
+        """Whether an order command (place or cancel) waits or runs."""
+        return any(isinstance(command, Place | Cancel) for command in self._all())
+
+    def __len__(self) -> int:
+        return len(self._urgent) + len(self._normal)
+
+    def clear(self) -> None:
+        """Drop every waiting command."""
+        self._urgent.clear()
+        self._normal.clear()
+
+
+@dataclass
+class CancelAttempts:
+    """Per order, the cancel commands in a row that left it working. Pure bookkeeping."""
+
+    limit: int
+    cooldown: float
+    _failed: dict[str, int] = field(default_factory=dict)
+    _exhausted_at: dict[str, float] = field(default_factory=dict)
+
+    def exhausted(self, client_order_id: str, now: float) -> bool:
+        """Whether cancels of the order are given up on at ``now``."""
+        since = self._exhausted_at.get(client_order_id)
+        if since is None:
+            return False
+        if now - since < self.cooldown:
+            return True
+        # The cool-down passed: another bounded round of attempts.
+        del self._exhausted_at[client_order_id]
+        self._failed.pop(client_order_id, None)
+        return False
+
+    def record(self, client_order_id: str, *, settled: bool, now: float) -> int | None:
+        """One cancel command's outcome; the attempt count when it just ran out, else None."""
+        if settled:
+            self._failed.pop(client_order_id, None)
+            self._exhausted_at.pop(client_order_id, None)
+            return None
+        failed = self._failed.get(client_order_id, 0) + 1
+        self._failed[client_order_id] = failed
+        if failed < self.limit:
+            return None
+        self._exhausted_at[client_order_id] = now
+        return failed
+
+
 class TightLoopTimeout(RuntimeError):
     """Reconciliation kept failing past the tight-loop timeout."""
 
@@ -50,6 +169,11 @@ class WorkerSettings:
     absent_grace_seconds: float
     queue_size: int = 64
     dry_run: bool = False
+    # Cancel commands in a row that may leave one order working, and how long
+    # further cancels of it are then dropped (spec.execution.maxCancelReplace,
+    # maxElapsedSeconds).
+    max_cancel_replace: int = 3
+    cancel_giveup_seconds: float = 30.0
 
 
 class ExecutionWorker:
@@ -64,6 +188,7 @@ class ExecutionWorker:
         settings: WorkerSettings,
         gate: Gate,
         on_position: PositionSink,
+        reconciler: Reconciler | None = None,
     ) -> None:
         self._venue = venue
         self._router = router
@@ -71,49 +196,73 @@ class ExecutionWorker:
         self._settings = settings
         self._gate = gate
         self._on_position = on_position
-        # Unbounded underneath so the stop marker always fits; offer() enforces the bound.
-        self._queue: asyncio.Queue[Command | None] = asyncio.Queue()
+        self.reconciler = reconciler
+        self._queue = CommandQueue(settings.queue_size)
+        self._cancels = CancelAttempts(
+            max(1, settings.max_cancel_replace), settings.cancel_giveup_seconds
+        )
+        self._wakeup = asyncio.Event()
         self._stopping = False
-        self.idle = asyncio.Event()
-        self.idle.set()
 
     @property
     def journal(self) -> Journal:
         """The journal the worker writes."""
         return self._ctx.journal
 
-    def offer(self, command: Command) -> bool:
-        """Queue ``command`` without waiting; False (and an alarm) if the queue is full."""
+    def offer(self, command: Command, *, urgent: bool = False) -> bool:
+        """Queue ``command`` without waiting; False (and an alarm) if the queue is full.
+
+        ``urgent`` puts it before every waiting command and lets it run between
+        the attempts of a reconcile that keeps failing.
+        """
         if self._stopping:
             return False
-        if self._queue.qsize() >= self._settings.queue_size:
+        if not self._queue.put(command, urgent=urgent):
             self._ctx.metrics.execution_queue_full.inc()
             self._ctx.events.emit(
-                Event.EXECUTION_QUEUE_FULL, command=type(command).__name__, size=self._queue.qsize()
+                Event.EXECUTION_QUEUE_FULL, command=type(command).__name__, size=len(self._queue)
             )
             return False
-        self._queue.put_nowait(command)
-        self.idle.clear()
+        self._wakeup.set()
         return True
 
     def pending(self) -> int:
         """Commands waiting in the queue."""
-        return self._queue.qsize()
+        return len(self._queue)
+
+    def holds(self, command: Command) -> bool:
+        """Whether ``command`` (or one it would repeat) waits or runs."""
+        return self._queue.holds(command)
+
+    def orders_pending(self) -> bool:
+        """Whether a place or cancel waits or runs: proposing now could repeat it."""
+        return self._queue.orders_pending()
 
     def stop(self) -> None:
         """Drop queued commands and let :meth:`run` return after the current one."""
         self._stopping = True
-        while not self._queue.empty():
-            self._queue.get_nowait()
-        self._queue.put_nowait(None)
+        self._queue.clear()
+        self._wakeup.set()
 
     async def run(self) -> None:
         """Execute commands until :meth:`stop`; a command in progress always completes."""
-        while (command := await self._queue.get()) is not None:
-            await self._execute_quietly(command)
-            if self._queue.empty():
-                self.idle.set()
-        self.idle.set()
+        while not self._stopping:
+            urgent = self._queue.urgent_waiting()
+            command = self._queue.take()
+            if command is None:
+                self._wakeup.clear()
+                await self._wakeup.wait()
+                continue
+            if not urgent and self._cancel_given_up(command):
+                continue
+            await self._run(command, self._execute_quietly)
+
+    async def _run(self, command: Command, how: Callable[[Command], Awaitable[None]]) -> None:
+        self._queue.running.append(command)
+        try:
+            await how(command)
+        finally:
+            self._queue.running.remove(command)
 
     async def _execute_quietly(self, command: Command) -> None:
         try:
@@ -129,23 +278,66 @@ class ExecutionWorker:
 
     async def execute(self, command: Command) -> None:
         """Run one command, including its tight-loop reconcile."""
-        if isinstance(command, Place):
-            await self._place(command.intent)
-        elif isinstance(command, Cancel):
-            order = self.journal.find(command.client_order_id)
-            if order is not None and not order.state.is_terminal:
-                await self._reconcile_tight(await self._router.cancel(order))
-        else:
+        if isinstance(command, ReconcileAll):
             await self._reconcile_tight(None)
             self.journal.checkpoint()
+            return
+        order = await self._send(command)
+        if order is not None:
+            await self._reconcile_tight(order)
 
-    async def _place(self, intent: OrderIntent) -> None:
+    async def _send(self, command: Place | Cancel) -> JournaledOrder | None:
+        """Send one order command without reconciling it; the order it touched, if any."""
+        if isinstance(command, Place):
+            return await self._place(command.intent)
+        order = self.journal.find(command.client_order_id)
+        if order is None or order.state.is_terminal:
+            return None
+        order = await self._router.cancel(order)
+        ctx = self._ctx
+        attempts = self._cancels.record(
+            order.client_order_id, settled=order.state.is_terminal, now=ctx.clock()
+        )
+        if attempts is not None:
+            ctx.metrics.giveups.labels(operation="cancel").inc()
+            ctx.events.emit(
+                Event.ORDER_GIVEUP,
+                order.client_order_id,
+                operation="cancel",
+                attempts=attempts,
+                reason=f"{attempts} cancel commands left the order working",
+            )
+        return order
+
+    def _cancel_given_up(self, command: Command) -> bool:
+        """Whether ``command`` is a cancel of an order whose cancels are given up on."""
+        return isinstance(command, Cancel) and self._cancels.exhausted(
+            command.client_order_id, self._ctx.clock()
+        )
+
+    async def _send_quietly(self, command: Command) -> None:
+        # Runs inside another command's reconcile, which settles what this sends.
+        if isinstance(command, ReconcileAll):
+            return
+        try:
+            await self._send(command)
+        except Exception as error:
+            self._ctx.events.emit(
+                Event.BOT_FATAL, command=type(command).__name__, error=repr(error)[:300]
+            )
+
+    async def _run_urgent(self) -> None:
+        """Run the urgent commands waiting now (cancels a restrictive posture demands)."""
+        while not self._stopping and (command := self._queue.take(urgent_only=True)) is not None:
+            await self._run(command, self._send_quietly)
+
+    async def _place(self, intent: OrderIntent) -> JournaledOrder | None:
         ctx = self._ctx
         refusal = self._gate(intent)
         if refusal is not None:
             ctx.metrics.intents_refused.labels(reason=refusal.split(":")[0]).inc()
             ctx.events.emit(Event.INTENT_REFUSED, symbol=intent.symbol, reason=refusal)
-            return
+            return None
         if self._settings.dry_run:
             ctx.events.emit(
                 Event.WOULD_SUBMIT,
@@ -156,7 +348,7 @@ class ExecutionWorker:
                 price=intent.price,
                 reduce_only=intent.reduce_only,
             )
-            return
+            return None
         order = self.journal.record_intent(intent)
         ctx.events.emit(
             Event.INTENT_CREATED,
@@ -167,7 +359,7 @@ class ExecutionWorker:
             price=intent.price,
             purpose=intent.purpose,
         )
-        await self._reconcile_tight(await self._router.submit(order))
+        return await self._router.submit(order)
 
     async def _reconcile_tight(self, order: JournaledOrder | None) -> None:
         """Settle ``order`` (or everything) and refresh positions, or time out."""
@@ -175,6 +367,10 @@ class ExecutionWorker:
         started, attempt = ctx.clock(), 0
         while True:
             try:
+                if self.reconciler is not None:
+                    # The pass settles ``order`` with every other live order.
+                    await self.reconciler.reconcile()
+                    return
                 if order is None:
                     await sweep(
                         self.journal,
@@ -203,4 +399,9 @@ class ExecutionWorker:
                     attempt=attempt,
                     error=repr(error)[:200],
                 )
+                if self._stopping:
+                    # Shutting down: the journal lets the next start settle it.
+                    return
+                await self._run_urgent()
                 await ctx.sleep(min(delay, self._settings.tight_loop_timeout - elapsed))
+                await self._run_urgent()

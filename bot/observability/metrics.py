@@ -78,3 +78,56 @@ class BotMetrics:
             ["reason"],
             registry=r,
         )
+        # The reliability layer: guards, belief, kill switch, protection, market data.
+        self.guard_trips = Counter(
+            "tradewarden_guard_trips",
+            "Guard trips by guard name.",
+            ["guard"],
+            registry=r,
+        )
+        self.stop_repairs = Counter(
+            "tradewarden_stop_repairs",
+            "Protective-stop repairs by outcome.",
+            ["outcome"],
+            registry=r,
+        )
+        self.belief_confidence = Gauge(
+            "tradewarden_belief_confidence",
+            "Confidence (0..1) that the local view matches the venue.",
+            registry=r,
+        )
+        self.mismatch_streak = Gauge(
+            "tradewarden_mismatch_streak",
+            "Reconciles in a row that disagreed with the venue.",
+            registry=r,
+        )
+        self.kill_switch_engaged = Gauge(
+            "tradewarden_kill_switch_engaged",
+            "1 while the kill switch holds the bot halted.",
+            registry=r,
+        )
+        self.api_error_rate = Gauge(
+            "tradewarden_api_error_rate",
+            "Share of venue requests that failed over the API-health window.",
+            registry=r,
+        )
+        self.rate_limit_usage = Gauge(
+            "tradewarden_rate_limit_usage",
+            "Used request weight as a share of the venue's per-minute limit.",
+            registry=r,
+        )
+        self.ws_reconnects = Counter(
+            "tradewarden_ws_reconnects",
+            "Market-data WebSocket reconnect attempts.",
+            registry=r,
+        )
+        self.protection_missing = Gauge(
+            "tradewarden_protection_missing",
+            "1 while a position lacks its protective stop beyond the repair window.",
+            registry=r,
+        )
+        self.preflight_passed = Gauge(
+            "tradewarden_preflight_passed",
+            "1 when the last preflight passed, 0 when it failed.",
+            registry=r,
+        )

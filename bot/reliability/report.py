@@ -19,6 +19,8 @@ class ReconcileReport:
     strays: tuple[str, ...] = ()
     # Strays seen in enough reconciles in a row to act on: cancelled, and the drift guard trips.
     strays_confirmed: tuple[str, ...] = ()
+    # Drift is still on after a confirmation (see track_strays): the drift guard holds.
+    drift_detected: bool = False
     # Open orders and positions snapshots that cannot both be true
     # (e.g. a fill adopted from orders with no matching position change).
     contradictory: bool = False

@@ -12,7 +12,7 @@ import asyncio
 import random
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -22,7 +22,8 @@ import ccxt.async_support as ccxt_async
 
 from tradewarden.api.tradingbot import EmergencyStop, TradingBot, TradingMode
 from tradewarden.bot.execution.admission import Exposure, refusal, working_orders
-from tradewarden.bot.execution.intent import OrderIntent
+from tradewarden.bot.execution.client_ids import bot_prefix
+from tradewarden.bot.execution.intent import Cancel, OrderIntent, Place
 from tradewarden.bot.execution.journal import Journal
 from tradewarden.bot.execution.retry_policy import RetryPolicy
 from tradewarden.bot.execution.router import OrderRouter, RouterContext
@@ -33,19 +34,46 @@ from tradewarden.bot.execution.worker import (
     TightLoopTimeout,
     WorkerSettings,
 )
+from tradewarden.bot.market.feed import FeedHooks, MarketFeed
+from tradewarden.bot.market.reconnect import ReconnectPolicy, ReconnectSettings
 from tradewarden.bot.observability.events import Event, EventLog
 from tradewarden.bot.observability.metrics import BotMetrics
 from tradewarden.bot.posture import Posture, Restriction, decide_posture
+from tradewarden.bot.preflight.checks import PreflightReport
+from tradewarden.bot.preflight.runner import run_preflight
+from tradewarden.bot.reliability.api_health import (
+    DEFAULT_WEIGHT_LIMIT,
+    request_failed,
+    used_weight,
+)
+from tradewarden.bot.reliability.enforcement import enforce
+from tradewarden.bot.reliability.guards import (
+    GuardBoard,
+    Trip,
+    expected_fill,
+    restriction_key,
+)
+from tradewarden.bot.reliability.protection import ProtectionSettings
+from tradewarden.bot.reliability.reconciler import Reconciler, ReconcilerSettings
 from tradewarden.bot.reliability.report import ReconcileReport
 from tradewarden.bot.strategy.base import MarketView, Strategy
 from tradewarden.bot.strategy.registry import strategy_factory
 from tradewarden.bot.venue.adapter import VenueAdapter
+from tradewarden.bot.venue.ccxt_client import streams_for
 
 EXIT_OK = 0
 EXIT_TIGHT_LOOP = 3
 MARKET_POLL_SECONDS = 1.0
+# A failed preflight is retried this often; the bot stays up so the operator can see why.
+PREFLIGHT_RETRY_SECONDS = 30.0
 STRATEGY_INTERVAL_SECONDS = 1.0
+# How often cooldowns, mark staleness and the posture's demands on working orders are checked.
+GUARD_TICK_SECONDS = 1.0
+# Wall seconds the side tasks (market data, timers, companions) get to finish once
+# cancelled at shutdown; one stuck closing a connection must not keep the process up.
+SHUTDOWN_GRACE_SECONDS = 5.0
 JOURNAL_FILE = "journal.sqlite"
+PREFLIGHT_SOURCE = "preflight"
 
 
 def bot_identity(manifest: TradingBot) -> str:
@@ -56,9 +84,10 @@ def bot_identity(manifest: TradingBot) -> str:
 
 @dataclass
 class MarketState:
-    """Latest mark price per symbol."""
+    """Latest mark price per symbol, and when it was written (bot clock, seconds)."""
 
     marks: dict[str, Decimal] = field(default_factory=dict)
+    updated_at: dict[str, float] = field(default_factory=dict)
 
 
 OrderGate = Callable[[OrderIntent], str | None]
@@ -94,19 +123,26 @@ class BotRuntime:
         events: EventLog | None = None,
         metrics: BotMetrics | None = None,
         companions: Sequence[Companion] = (),
+        market_streams: bool = True,
+        preflight_warn_only: bool = False,
     ) -> None:
         self.manifest = manifest
         self.spec = manifest.spec
         self.clocks = clocks or BotClocks()
         self.events = events or EventLog(self.clocks.clock)
         self.metrics = metrics or BotMetrics()
-        self.venue = VenueAdapter(exchange)
+        self.venue = VenueAdapter(exchange, self._observe_request)
         self.state_dir = state_dir
         self.dry_run = dry_run
         self.strategy: Strategy = strategy_factory(self.spec.strategy.type)(
             self.spec.strategy.params
         )
         self.market = MarketState()
+        # False, or a venue ccxt.pro cannot stream, leaves market data on REST polling.
+        self.market_streams = market_streams
+        self.market_feed: MarketFeed | None = None
+        self.preflight_warn_only = preflight_warn_only
+        self.preflight: PreflightReport | None = None
         self.positions: dict[str, Decimal] = {}
         self._paused = self.spec.paused
         self._emergency_stop = self.spec.emergency_stop
@@ -116,11 +152,19 @@ class BotRuntime:
         self.order_gates: list[OrderGate] = []
         self.companions = tuple(companions)
         self.last_reconcile: ReconcileReport | None = None
+        self.guards = GuardBoard(self.spec.guards)
+        self._guard_demands: dict[str, Restriction] = {}
+        # Enforcement commands offered lately, and when (see _enforce).
+        self._enforced: dict[Cancel | Place, float] = {}
+        # Orders sent and not yet settled, with the mark when they went out (slippage guard).
+        self._sent_at_mark: dict[str, Decimal | None] = {}
         self.recovered = False
         self.last_errors: deque[dict[str, Any]] = deque(maxlen=10)
         self.events.listeners.append(self._remember_errors)
+        self.events.listeners.append(self._watch_order_path)
         self.journal: Journal | None = None
         self.worker: ExecutionWorker | None = None
+        self.reconciler: Reconciler | None = None
 
     @property
     def ready(self) -> bool:
@@ -165,9 +209,12 @@ class BotRuntime:
                 tight_loop_timeout=execution.tight_loop_timeout_seconds,
                 absent_grace_seconds=execution.absent_grace_seconds,
                 dry_run=self.dry_run,
+                max_cancel_replace=execution.max_cancel_replace,
+                cancel_giveup_seconds=execution.max_elapsed_seconds,
             ),
             gate=self._admit,
             on_position=self._record_position,
+            reconciler=self._reconciler(router, context),
         )
         self.events.emit(
             Event.BOT_START,
@@ -177,30 +224,66 @@ class BotRuntime:
             mode=self.posture.mode,
         )
         self._show_mode()
+        if not await self._until_stopped(stop, self._preflight()):
+            return EXIT_OK
         if not await self._until_stopped(stop, self._recover(router, journal)):
             return EXIT_OK
         worker_task = asyncio.create_task(self.worker.run(), name="execution")
         helpers = [
             *(asyncio.create_task(companion.run(self)) for companion in self.companions),
-            asyncio.create_task(self._poll_market(), name="market-data"),
+            asyncio.create_task(self._market_data(), name="market-data"),
             asyncio.create_task(self._propose(), name="strategy"),
             asyncio.create_task(self._reconcile_timer(), name="reconcile-timer"),
+            asyncio.create_task(self._guard_timer(), name="guards"),
         ]
         stop_task = asyncio.create_task(stop.wait(), name="stop")
         try:
             await asyncio.wait({worker_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
         finally:
+            self.worker.stop()
+            stop_task.cancel()
             for task in helpers:
                 task.cancel()
-            await asyncio.gather(*helpers, return_exceptions=True)
-            stop_task.cancel()
-            self.worker.stop()
+            _, stuck = await asyncio.wait(helpers, timeout=SHUTDOWN_GRACE_SECONDS)
+            if stuck:
+                self.events.emit(
+                    Event.BOT_FATAL,
+                    reason="tasks did not stop in time",
+                    tasks=sorted(task.get_name() for task in stuck),
+                )
         try:
             await worker_task
         except TightLoopTimeout as error:
             self.events.emit(Event.BOT_FATAL, reason="tight-loop timeout", error=str(error))
             return EXIT_TIGHT_LOOP
         return EXIT_OK
+
+    def _reconciler(self, router: OrderRouter, context: RouterContext) -> Reconciler:
+        """The reconciler the worker runs after every order and on the reconcile timer."""
+        settings = ReconcilerSettings(
+            symbols=(self.spec.symbol,),
+            bot_prefix=bot_prefix(bot_identity(self.manifest)),
+            absent_grace_seconds=self.spec.execution.absent_grace_seconds,
+            drift_detections=self.spec.guards.drift.detections_in_a_row,
+            # As long as the reconcile timer alone would keep drift on.
+            drift_hold_seconds=self.spec.guards.drift.detections_in_a_row
+            * self.spec.execution.reconcile_interval_seconds,
+            protection=ProtectionSettings(
+                self.spec.risk.stop_distance_pct,
+                required=self.spec.risk.require_protective_stop,
+            ),
+            dry_run=self.dry_run,
+        )
+        self.reconciler = Reconciler(
+            self.venue,
+            router,
+            context,
+            settings,
+            gate=self._admit,
+            on_position=self._record_position,
+            on_report=self.observe_reconcile,
+        )
+        return self.reconciler
 
     async def _until_stopped(self, stop: asyncio.Event, work: Awaitable[None]) -> bool:
         """Run ``work`` unless ``stop`` comes first; True if it completed."""
@@ -230,9 +313,7 @@ class BotRuntime:
                     after_restart=True,
                 )
                 if not still_unknown:
-                    self._record_position(
-                        self.spec.symbol, await self.venue.fetch_position(self.spec.symbol)
-                    )
+                    await self._baseline(journal)
                     break
                 wait = self.spec.execution.absent_grace_seconds
                 self.events.emit(Event.RECOVERY_WAIT, waiting_on=still_unknown)
@@ -244,23 +325,86 @@ class BotRuntime:
         self.recovered = True
         self.events.emit(Event.RECOVERY_DONE, counts=journal.counts_by_state())
 
-    async def _poll_market(self) -> None:
+    async def _baseline(self, journal: Journal) -> None:
+        """Read what the account holds once the journal is settled, and the venue's weight budget.
+
+        With no order working, whatever the venue position differs from the
+        journal's fills by was there before the bot: the reconciler's baseline.
+        A position that appears later is divergence.
+        """
         symbol = self.spec.symbol
+        position = await self.venue.fetch_position(symbol)
+        self._record_position(symbol, position)
+        if self.reconciler is not None:
+            self.reconciler.baseline(symbol, position - journal.net_filled(symbol))
+        # A venue that publishes no budget is held to Binance's.
+        self.guards.api.weight_limit = (
+            await self.venue.request_weight_limit() or DEFAULT_WEIGHT_LIMIT
+        )
+
+    async def _preflight(self) -> None:
+        """Run the preflight checks until they pass; nothing is recovered or sent before.
+
+        A failure does not end the process: the report stays on ``/status`` (the operator
+        turns it into Aborted/PreflightFailed) and the checks are retried. Warn-only
+        reports the failure and goes on.
+        """
         while True:
-            try:
-                mark = await self.venue.fetch_mark_price(symbol)
-            except Exception as error:
-                self.events.emit(Event.MARKET_DATA_ERROR, error=repr(error)[:200])
-            else:
-                self.market.marks[symbol] = mark
-            await self.clocks.sleep(MARKET_POLL_SECONDS)
+            report = await run_preflight(
+                self.venue.exchange, self.spec, warn_only=self.preflight_warn_only
+            )
+            self.preflight = report
+            self.metrics.preflight_passed.set(1 if report.passed else 0)
+            if report.passed:
+                self.restrict(PREFLIGHT_SOURCE, None)
+                self.events.emit(Event.PREFLIGHT_PASSED)
+                return
+            self.events.emit(
+                Event.PREFLIGHT_FAILED,
+                warn_only=report.warn_only,
+                failed=[check.to_json() for check in report.failed],
+            )
+            if report.warn_only:
+                return
+            # Nothing is sent until the checks pass: /status (and the operator) say Halted.
+            self.restrict(PREFLIGHT_SOURCE, TradingMode.HALTED, "preflight failed")
+            await self.clocks.sleep(PREFLIGHT_RETRY_SECONDS)
+
+    async def _market_data(self) -> None:
+        """Mark prices from the venue's stream with REST fallback, or from REST polling only."""
+        stream = streams_for(self.spec.exchange) if self.market_streams else None
+        # The stream's own client also serves the fallback, so it never queues behind orders.
+        rest = self.venue if stream is None else VenueAdapter(stream)
+        guards = self.spec.guards
+        self.market_feed = MarketFeed(
+            self.spec.symbol,
+            stream=stream,
+            rest=rest.fetch_mark_price,
+            hooks=FeedHooks(on_mark=self._record_mark, on_exhausted=self.websocket_exhausted),
+            policy=ReconnectPolicy(ReconnectSettings.from_guard(guards.websocket), self.clocks.rng),
+            events=self.events,
+            metrics=self.metrics,
+            clock=self.clocks.clock,
+            sleep=self.clocks.sleep,
+            poll_seconds=MARKET_POLL_SECONDS,
+            read_timeout_seconds=guards.mark_staleness.stale_after_seconds / 2,
+        )
+        try:
+            await self.market_feed.run()
+        finally:
+            if stream is not None:
+                await stream.close()
+
+    def _record_mark(self, symbol: str, mark: Decimal) -> None:
+        self.market.marks[symbol] = mark
+        self.market.updated_at[symbol] = self.clocks.clock()
 
     async def _propose(self) -> None:
         assert self.worker is not None and self.journal is not None
         while True:
             await self.clocks.sleep(STRATEGY_INTERVAL_SECONDS)
-            # Proposing while earlier commands are still queued would repeat them.
-            if not self.ready or not self.worker.idle.is_set():
+            # Proposing while earlier orders are still queued would repeat them.
+            if not self.ready or self.worker.orders_pending():
                 continue
             view = self._market_view()
             for proposal in self.strategy.propose(view):
@@ -272,6 +416,11 @@ class BotRuntime:
             await self.clocks.sleep(self.spec.execution.reconcile_interval_seconds)
             self.worker.offer(ReconcileAll())
 
+    async def _guard_timer(self) -> None:
+        while True:
+            await self.clocks.sleep(GUARD_TICK_SECONDS)
+            self.check_guards()
+
     def _market_view(self) -> MarketView:
         assert self.journal is not None
         step, tick = self.venue.market_limits(self.spec.symbol)
@@ -280,19 +429,33 @@ class BotRuntime:
             mark=self.market.marks[self.spec.symbol],
             position=self.positions.get(self.spec.symbol, Decimal(0)),
             working=working_orders(self.journal.non_terminal()),
-            mode=self.posture.mode,
+            mode=self.posture.mode_for(self.spec.symbol),
             quantity_step=step,
             price_tick=tick,
             risk=self.spec.risk,
         )
 
-    def restrict(self, source: str, mode: TradingMode | None, reason: str = "") -> None:
-        """Set one source's demand on the trading mode (``None`` withdraws it)."""
+    def restrict(
+        self,
+        source: str,
+        mode: TradingMode | None,
+        reason: str = "",
+        symbol: str | None = None,
+    ) -> None:
+        """Set one source's demand on the trading mode (``None`` withdraws it).
+
+        With ``symbol`` the demand binds that symbol only (a per-symbol pause).
+        """
+        restriction = Restriction(source, mode or TradingMode.ACTIVE, reason, symbol)
         if mode is None:
-            self._restrictions.pop(source, None)
+            self._restrictions.pop(restriction_key(restriction), None)
         else:
-            self._restrictions[source] = Restriction(source, mode, reason)
+            self._restrictions[restriction_key(restriction)] = restriction
         self._repose()
+
+    def restrictions(self) -> tuple[Restriction, ...]:
+        """Every demand on the trading mode in force (guards, control loop, operator)."""
+        return tuple(self._restrictions.values())
 
     def update_controls(self, paused: bool, emergency_stop: EmergencyStop | None) -> None:
         """Apply ``spec.paused`` / ``spec.emergencyStop`` as they change on the live resource."""
@@ -300,8 +463,83 @@ class BotRuntime:
         self._repose()
 
     def observe_reconcile(self, report: ReconcileReport) -> None:
-        """Take in what a reconcile pass found (the guards and belief debt read it)."""
+        """Take in what a reconcile pass found: broker reads, drift, belief debt, kill switch."""
         self.last_reconcile = report
+        kill_switch = self.guards.kill_switch
+        engaged = kill_switch.engaged
+        self.guards.reconcile(self.clocks.clock(), report)
+        if engaged and not kill_switch.engaged:
+            self.events.emit(
+                Event.KILL_SWITCH,
+                engaged=False,
+                reason=f"{kill_switch.clean_to_recover} clean reconciles in a row",
+            )
+        self._sync_guards()
+
+    def check_guards(self) -> None:
+        """Expire cooldowns, check mark staleness, and enforce the posture on working orders."""
+        self.guards.marks(self.clocks.clock(), self.market.updated_at)
+        self._sync_guards()
+        self._enforce()
+
+    def websocket_exhausted(self) -> None:
+        """The market feed gave up reconnecting: trips the WebSocket guard now."""
+        self.guards.websocket_exhausted(self.clocks.clock())
+        self._sync_guards()
+
+    def reset_kill_switch(self, reason: str, by: str = "") -> bool:
+        """A person's release of the kill switch (the clear-abort path); True if it was engaged."""
+        released = self.guards.reset_kill_switch()
+        if self.reconciler is not None:
+            # The person vouches for what the venue holds now: it is the new baseline.
+            self.reconciler.rebaseline()
+        if released:
+            self.events.emit(Event.KILL_SWITCH, engaged=False, reason=reason, by=by)
+        self._sync_guards()
+        return released
+
+    def _sync_guards(self) -> None:
+        """Turn the guard board's demands into restrictions, announcing every change."""
+        guards = self.guards
+        trips = {
+            restriction_key(trip.restriction()): trip for trip in guards.active(self.clocks.clock())
+        }
+        demands = {key: trip.restriction() for key, trip in trips.items()}
+        for key, trip in trips.items():
+            if key not in self._guard_demands:
+                self._announce_trip(trip)
+        for key, old in self._guard_demands.items():
+            if key not in demands:
+                self.events.emit(
+                    Event.GUARD_CLEAR, guard=old.source, symbol=old.symbol, reason=old.reason
+                )
+        metrics = self.metrics
+        now = self.clocks.clock()
+        metrics.belief_confidence.set(guards.confidence())
+        metrics.mismatch_streak.set(guards.belief.streak)
+        metrics.kill_switch_engaged.set(1 if guards.kill_switch.engaged else 0)
+        metrics.api_error_rate.set(guards.api.error_rate(now))
+        metrics.rate_limit_usage.set(guards.api.usage(now))
+        if demands == self._guard_demands:
+            return
+        for key in self._guard_demands:
+            self._restrictions.pop(key, None)
+        self._restrictions.update(demands)
+        self._guard_demands = demands
+        self._repose()
+
+    def _announce_trip(self, trip: Trip) -> None:
+        self.metrics.guard_trips.labels(guard=trip.name).inc()
+        self.events.emit(
+            Event.GUARD_TRIP,
+            guard=trip.name,
+            mode=trip.mode,
+            reason=trip.reason,
+            symbol=trip.symbol,
+            until=trip.until,
+        )
+        if trip.name == "killSwitch":
+            self.events.emit(Event.KILL_SWITCH, engaged=True, reason=trip.reason)
 
     def _repose(self) -> None:
         posture = decide_posture(
@@ -310,6 +548,26 @@ class BotRuntime:
         if posture != self.posture:
             self.posture = posture
             self._show_mode()
+            self._enforce()
+
+    def _enforce(self) -> None:
+        """Cancel what the posture no longer allows (and flatten on request), urgently.
+
+        The worker drops a command that repeats one waiting or running; one that
+        ran and did not settle the order (a cancel given up on) is offered again
+        only after a reconcile interval, so a venue refusing cancels is not hammered.
+        """
+        worker, journal = self.worker, self.journal
+        if worker is None or journal is None or not self.recovered:
+            return
+        now = self.clocks.clock()
+        retry_after = self.spec.execution.reconcile_interval_seconds
+        self._enforced = {c: at for c, at in self._enforced.items() if now - at < retry_after}
+        for command in enforce(self.posture, journal.non_terminal(), self.positions):
+            if command in self._enforced and not worker.holds(command):
+                continue
+            if worker.offer(command, urgent=True):
+                self._enforced.setdefault(command, now)
 
     def _admit(self, intent: OrderIntent) -> str | None:
         assert self.journal is not None
@@ -323,18 +581,67 @@ class BotRuntime:
             self.positions.get(intent.symbol, Decimal(0)),
             working_orders(self.journal.non_terminal()),
         )
-        return refusal(intent, self.posture.mode, exposure, self.spec.risk, mark)
+        posture = self.posture
+        return refusal(
+            intent,
+            posture.mode_for(intent.symbol),
+            exposure,
+            self.spec.risk,
+            mark,
+            flattening=posture.flatten,
+        )
 
     def _record_position(self, symbol: str, position: Decimal) -> None:
         self.positions[symbol] = position
         self.metrics.position.labels(symbol=symbol).set(float(position))
+        self.guards.broker_read(self.clocks.clock(), ok=True)
+        self._judge_fills()
+        self._sync_guards()
+
+    def _observe_request(
+        self, error: BaseException | None, headers: Mapping[str, str] | None
+    ) -> None:
+        self.guards.api_request(self.clocks.clock(), request_failed(error), used_weight(headers))
+        self._sync_guards()
+
+    def _watch_order_path(self, record: dict[str, Any]) -> None:
+        """Learn from the order path's events: orders sent, reads that failed."""
+        event = record.get("event")
+        coid = record.get("correlation_id")
+        if event == Event.ORDER_SUBMIT and coid is not None and record.get("attempt") == 1:
+            self._sent_at_mark[str(coid)] = self.market.marks.get(str(record.get("symbol")))
+        elif event == Event.RECONCILE_MISMATCH and record.get("verdict") == "reconcile-failed":
+            self.guards.broker_read(self.clocks.clock(), ok=False)
+
+    def _judge_fills(self) -> None:
+        """Compare settled orders' average fill with the price each was expected to fill at."""
+        if self.journal is None:
+            return
+        for coid, mark in list(self._sent_at_mark.items()):
+            order = self.journal.find(coid)
+            if order is not None and not order.state.is_terminal:
+                continue
+            del self._sent_at_mark[coid]
+            if order is None or order.filled == 0 or order.average_price is None:
+                continue
+            expected = expected_fill(order.intent, mark)
+            if expected is not None:
+                intent = order.intent
+                self.guards.fill(
+                    self.clocks.clock(), intent.symbol, intent.side, order.average_price, expected
+                )
 
     def _show_mode(self) -> None:
         for mode in TradingMode:
             self.metrics.trading_mode.labels(mode=mode.value).set(
                 1 if mode is self.posture.mode else 0
             )
-        self.events.emit(Event.MODE_CHANGE, mode=self.posture.mode, reason=self.posture.summary)
+        self.events.emit(
+            Event.MODE_CHANGE,
+            mode=self.posture.mode,
+            reason=self.posture.summary,
+            symbols={symbol: held.mode for symbol, held in self.posture.symbols},
+        )
 
     def refresh_gauges(self) -> None:
         """Bring journal-derived gauges up to date (called on scrape)."""

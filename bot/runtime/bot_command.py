@@ -10,11 +10,13 @@ import time
 from pathlib import Path
 
 from tradewarden.api.manifest import ManifestError, load_manifest
+from tradewarden.bot.control.companion import KubernetesControl
+from tradewarden.bot.control.kube import ApiConfigError
 from tradewarden.bot.execution.journal import JournalError
 from tradewarden.bot.observability.events import Event, EventLog
 from tradewarden.bot.runtime.bot import BotRuntime
 from tradewarden.bot.runtime.http_server import serving
-from tradewarden.bot.venue.ccxt_client import build_exchange
+from tradewarden.bot.venue.ccxt_client import exchange_for
 from tradewarden.bot.venue.credentials import CredentialsError, load_credentials
 
 EXIT_CONFIG = 2
@@ -27,6 +29,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--http-host", default="127.0.0.1", help="address of /status etc.")
     parser.add_argument("--http-port", type=int, default=8080, help="0 picks a free port")
     parser.add_argument("--dry-run", action="store_true", help="log WOULD_SUBMIT, send nothing")
+    parser.add_argument(
+        "--control",
+        choices=("none", "kubernetes"),
+        default="none",
+        help="kubernetes: obey the own TradingBot, hold the account Lease, dead-man",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -34,21 +42,15 @@ def run(args: argparse.Namespace) -> int:
     try:
         manifest = load_manifest(args.config)
         credentials = load_credentials()
-    except (ManifestError, CredentialsError) as error:
+        companions = (
+            [KubernetesControl.from_environment(manifest)] if args.control == "kubernetes" else []
+        )
+    except (ManifestError, CredentialsError, ApiConfigError) as error:
         print(f"tradewarden bot: {error}", file=sys.stderr)
         return EXIT_CONFIG
 
     async def serve() -> int:
-        exchange_spec = manifest.spec.exchange
-        exchange = build_exchange(
-            exchange_spec.id,
-            api_key=credentials.api_key if credentials else None,
-            api_secret=credentials.api_secret if credentials else None,
-            url_override=exchange_spec.url_override,
-            # The simulator URL replaces every endpoint, testnet ones included.
-            sandbox=exchange_spec.sandbox and exchange_spec.url_override is None,
-            timeout_ms=exchange_spec.request_timeout_ms,
-        )
+        exchange = exchange_for(manifest.spec.exchange, credentials)
         try:
             bot = BotRuntime(
                 manifest,
@@ -56,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
                 args.state_dir,
                 dry_run=args.dry_run,
                 events=EventLog(time.time, sys.stdout),
+                companions=companions,
             )
         except ValueError as error:
             await exchange.close()

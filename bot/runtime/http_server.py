@@ -20,7 +20,9 @@ def create_app(bot: BotRuntime) -> web.Application:
 
     async def readyz(_: web.Request) -> web.Response:
         ready = bot.ready
-        return web.json_response({"ready": ready}, status=200 if ready else 503)
+        preflight = None if bot.preflight is None else bot.preflight.passed
+        body = {"ready": ready, "preflightPassed": preflight}
+        return web.json_response(body, status=200 if ready else 503)
 
     async def status(_: web.Request) -> web.Response:
         return web.json_response(render_status(bot))

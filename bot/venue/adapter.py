@@ -3,23 +3,32 @@
 It speaks in journal terms (venue client ids, order states, Decimals) and
 refuses to guess: a reply missing what the bot needs raises
 :class:`GarbledReply`, which the order path treats as "outcome unknown".
+
+Every venue call goes through one place, which reports its outcome and the
+reply's headers (ccxt keeps them in ``last_response_headers``) to an optional
+observer: that is how API health sees error rates and used weight.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import ccxt.async_support as ccxt_async
 
 from tradewarden.bot.execution.evidence import VenueOrder
-from tradewarden.bot.execution.intent import JournaledOrder, OrderType
+from tradewarden.bot.execution.intent import JournaledOrder, OrderType, Side
 from tradewarden.bot.execution.order_state import OrderState
 
 
 class GarbledReply(Exception):
     """The venue answered, but not with something the bot can trust."""
+
+
+# Told each venue call's error (None on success) and its reply's headers (None if none came).
+RequestObserver = Callable[[BaseException | None, Mapping[str, str] | None], None]
 
 
 _STATUS_TO_STATE = {
@@ -68,77 +77,215 @@ def parse_order(raw: Any) -> VenueOrder:
     )
 
 
+@dataclass(frozen=True)
+class VenueStop:
+    """A waiting stop (algo) order as the venue lists it."""
+
+    venue_client_id: str
+    side: Side
+    # None for a closePosition stop, which closes whatever the position is.
+    amount: Decimal | None
+    trigger_price: Decimal
+    reduce_only: bool
+    close_position: bool
+
+
+@dataclass(frozen=True)
+class VenuePosition:
+    """One symbol's position as the venue reports it."""
+
+    size: Decimal  # signed: long > 0, short < 0
+    entry_price: Decimal | None
+    mark_price: Decimal | None
+
+
+_NO_POSITION = VenuePosition(Decimal(0), None, None)
+
+
+def parse_stop(raw: Any) -> VenueStop:
+    """Turn a ccxt unified trigger order into a :class:`VenueStop`, or raise GarbledReply."""
+    if not isinstance(raw, Mapping):
+        raise GarbledReply(f"stop reply is {type(raw).__name__}, not an object")
+    info = raw.get("info")
+    if not isinstance(info, Mapping):
+        info = {}
+    trigger = raw.get("triggerPrice") or raw.get("stopPrice")
+    missing = [
+        key
+        for key, value in (("clientOrderId", raw.get("clientOrderId")), ("side", raw.get("side")))
+        if value is None
+    ]
+    if trigger is None:
+        missing.append("triggerPrice")
+    if missing:
+        raise GarbledReply(f"stop reply lacks {', '.join(missing)}")
+    close_position = bool(info.get("closePosition"))
+    amount = raw.get("amount")
+    if amount is None and not close_position:
+        raise GarbledReply("stop reply lacks amount")
+    return VenueStop(
+        venue_client_id=str(raw["clientOrderId"]),
+        side=Side(str(raw["side"])),
+        amount=None if close_position or amount is None else _decimal(amount, "amount"),
+        trigger_price=_decimal(trigger, "triggerPrice"),
+        reduce_only=bool(raw.get("reduceOnly")),
+        close_position=close_position,
+    )
+
+
 class VenueAdapter:
     """Order and account calls the execution path needs, on one ccxt client."""
 
-    def __init__(self, exchange: ccxt_async.Exchange) -> None:
+    def __init__(
+        self, exchange: ccxt_async.Exchange, observer: RequestObserver | None = None
+    ) -> None:
         self._exchange = exchange
+        self._observer = observer
 
     @property
     def exchange(self) -> ccxt_async.Exchange:
         """The ccxt client underneath (for benchmarks and fault proxies)."""
         return self._exchange
 
+    async def _call(self, method: Callable[..., Awaitable[Any]], *args: Any) -> Any:
+        """Run one ccxt call and report its outcome to the observer."""
+        before = getattr(self._exchange, "last_response_headers", None)
+        try:
+            reply = await method(*args)
+        except Exception as error:
+            self._observe(error, before)
+            raise
+        self._observe(None, before)
+        return reply
+
+    def _observe(self, error: BaseException | None, before: Any) -> None:
+        if self._observer is None:
+            return
+        headers = getattr(self._exchange, "last_response_headers", None)
+        # ccxt stores a new mapping per reply; the old one means no reply came (a timeout).
+        fresh = headers if isinstance(headers, Mapping) and headers is not before else None
+        self._observer(error, fresh)
+
     async def load_markets(self) -> None:
         """Fetch the venue's markets once; later calls use ccxt's cache."""
-        await self._exchange.load_markets()
+        await self._call(self._exchange.load_markets)
 
     async def sync_time(self) -> None:
         """Re-measure the offset to the venue clock after a -1021."""
-        await self._exchange.load_time_difference()
+        await self._call(self._exchange.load_time_difference)
+
+    async def request_weight_limit(self) -> int | None:
+        """The venue's request-weight budget per minute, ``None`` if it does not publish one.
+
+        Binance USD-M lists it in exchangeInfo ``rateLimits`` (REQUEST_WEIGHT);
+        ccxt's unified markets drop that part, so the raw endpoint is read.
+        """
+        exchange_info = getattr(self._exchange, "fapiPublicGetExchangeInfo", None)
+        if exchange_info is None:
+            return None
+        return weight_limit_per_minute(await self._call(exchange_info))
 
     async def create_order(self, order: JournaledOrder) -> VenueOrder:
-        """Send ``order`` under its venue client id."""
+        """Send ``order`` under its venue client id.
+
+        A stop-market order goes to the venue's algo (conditional) service:
+        ccxt routes any order carrying a ``triggerPrice`` there, and sends the
+        client id as ``clientAlgoId``.
+        """
         intent = order.intent
         params: dict[str, Any] = {"clientOrderId": order.venue_client_id}
         if intent.reduce_only:
             params["reduceOnly"] = True
-        raw = await self._exchange.create_order(
+        order_type, price = intent.order_type.value, None
+        if intent.order_type is OrderType.STOP_MARKET:
+            order_type, params["triggerPrice"] = "STOP_MARKET", float(intent.price or 0)
+        elif intent.order_type is OrderType.LIMIT:
+            price = float(intent.price or 0)
+        raw = await self._call(
+            self._exchange.create_order,
             intent.symbol,
-            intent.order_type.value,
+            order_type,
             intent.side.value,
             float(intent.quantity),
-            None if intent.order_type is OrderType.MARKET else float(intent.price or 0),
+            price,
             params,
         )
         return parse_order(raw)
 
-    async def fetch_order(self, venue_client_id: str, symbol: str) -> VenueOrder:
-        """Look an order up by its client id (raises ccxt.OrderNotFound if absent)."""
-        raw = await self._exchange.fetch_order(None, symbol, {"origClientOrderId": venue_client_id})
-        return parse_order(raw)
+    async def fetch_order(
+        self, venue_client_id: str, symbol: str, *, stop: bool = False
+    ) -> VenueOrder:
+        """Look an order up by its client id (raises ccxt.OrderNotFound if absent).
 
-    async def cancel_order(self, venue_client_id: str, symbol: str) -> VenueOrder:
-        """Cancel by client id (raises ccxt.OrderNotFound if unknown or done)."""
-        raw = await self._exchange.cancel_order(
-            None, symbol, {"origClientOrderId": venue_client_id}
-        )
-        return parse_order(raw)
+        A stop that has triggered lives on as a regular order under the same
+        client id; that order carries the fill, so it is what is returned.
+        """
+        params: dict[str, Any] = {"origClientOrderId": venue_client_id}
+        fetch = self._exchange.fetch_order
+        if not stop:
+            return parse_order(await self._call(fetch, None, symbol, params))
+        found = parse_order(await self._call(fetch, None, symbol, {**params, "trigger": True}))
+        if found.state in (OrderState.OPEN, OrderState.CANCELED, OrderState.EXPIRED):
+            return found
+        return parse_order(await self._call(fetch, None, symbol, params))
+
+    async def cancel_order(
+        self, venue_client_id: str, symbol: str, *, stop: bool = False
+    ) -> VenueOrder:
+        """Cancel by client id (raises ccxt.OrderNotFound if unknown or done).
+
+        The venue acknowledges a stop cancel without the order's state, so the
+        stop is read back after the acknowledgement.
+        """
+        params: dict[str, Any] = {"origClientOrderId": venue_client_id}
+        cancel = self._exchange.cancel_order
+        if not stop:
+            return parse_order(await self._call(cancel, None, symbol, params))
+        await self._call(cancel, None, symbol, {**params, "trigger": True})
+        return await self.fetch_order(venue_client_id, symbol, stop=True)
 
     async def fetch_open_orders(self, symbol: str) -> list[VenueOrder]:
         """Every open (non-stop) order on ``symbol``."""
-        raw = await self._exchange.fetch_open_orders(symbol)
+        raw = await self._call(self._exchange.fetch_open_orders, symbol)
         if not isinstance(raw, list):
             raise GarbledReply("open orders reply is not a list")
         return [parse_order(item) for item in raw]
 
+    async def fetch_open_stops(self, symbol: str) -> list[VenueStop]:
+        """Every waiting stop (algo) order on ``symbol``."""
+        raw = await self._call(
+            self._exchange.fetch_open_orders, symbol, None, None, {"trigger": True}
+        )
+        if not isinstance(raw, list):
+            raise GarbledReply("open stops reply is not a list")
+        return [parse_stop(item) for item in raw]
+
     async def fetch_position(self, symbol: str) -> Decimal:
         """Signed position size in base units (long > 0, short < 0)."""
-        raw = await self._exchange.fetch_positions([symbol])
+        return (await self.fetch_position_detail(symbol)).size
+
+    async def fetch_position_detail(self, symbol: str) -> VenuePosition:
+        """Signed size, entry and mark price of the (one-way mode) position on ``symbol``."""
+        raw = await self._call(self._exchange.fetch_positions, [symbol])
         if not isinstance(raw, list):
             raise GarbledReply("positions reply is not a list")
-        total = Decimal(0)
+        found = _NO_POSITION
         for position in raw:
             if not isinstance(position, Mapping) or position.get("symbol") != symbol:
                 continue
             contracts = _decimal(position.get("contracts") or 0, "contracts")
             size = contracts * _decimal(position.get("contractSize") or 1, "contractSize")
-            total += -size if position.get("side") == "short" else size
-        return total
+            entry, mark = position.get("entryPrice"), position.get("markPrice")
+            found = VenuePosition(
+                size=found.size + (-size if position.get("side") == "short" else size),
+                entry_price=None if entry is None else _decimal(entry, "entryPrice"),
+                mark_price=None if mark is None else _decimal(mark, "markPrice"),
+            )
+        return found
 
     async def fetch_mark_price(self, symbol: str) -> Decimal:
         """The venue's current mark (falls back to last price)."""
-        ticker = await self._exchange.fetch_ticker(symbol)
+        ticker = await self._call(self._exchange.fetch_ticker, symbol)
         if not isinstance(ticker, Mapping):
             raise GarbledReply("ticker reply is not an object")
         for key in ("markPrice", "last", "close"):
@@ -161,3 +308,20 @@ class VenueAdapter:
     async def close(self) -> None:
         """Close the HTTP session."""
         await self._exchange.close()
+
+
+def weight_limit_per_minute(exchange_info: Any) -> int | None:
+    """REQUEST_WEIGHT per minute from a Binance exchangeInfo reply, ``None`` if absent."""
+    limits = exchange_info.get("rateLimits") if isinstance(exchange_info, Mapping) else None
+    seconds = {"SECOND": 1, "MINUTE": 60, "HOUR": 3600, "DAY": 86400}
+    for limit in limits if isinstance(limits, list) else ():
+        if not isinstance(limit, Mapping) or limit.get("rateLimitType") != "REQUEST_WEIGHT":
+            continue
+        try:
+            window = seconds[str(limit.get("interval"))] * int(limit.get("intervalNum") or 1)
+            per_minute = int(limit["limit"]) * 60 // window
+        except (KeyError, TypeError, ValueError):
+            continue
+        if per_minute > 0:
+            return per_minute
+    return None

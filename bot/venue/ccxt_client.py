@@ -1,4 +1,9 @@
-"""Build the async ccxt client for a venue: a real exchange, its sandbox, or the local simulator."""
+"""Build ccxt clients for a venue: a real exchange, its sandbox, or the local simulator.
+
+:func:`build_exchange` gives the REST client of the order path; :func:`build_stream_exchange`
+gives a ccxt.pro client for market streams, built the same way and pointed at the same
+venue, so market data never shares a connection or throttle with orders.
+"""
 
 from __future__ import annotations
 
@@ -6,30 +11,46 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import ccxt.async_support as ccxt_async
+import ccxt.pro as ccxt_pro
+
+from tradewarden.api.tradingbot import ExchangeSpec
+from tradewarden.bot.venue.credentials import Credentials
 
 SIMULATED_EXCHANGE_ID = "binanceusdm"
 
 
-class _LocalBinanceUsdm(ccxt_async.binanceusdm):  # type: ignore[misc]  # ccxt ships no type hints
-    """binanceusdm pointed at a local base URL, with the futures error table kept.
+class _LocalErrorTable:
+    """Maps a local base URL to Binance's futures error table; changes nothing else.
 
     ccxt picks Binance's per-market error table by hostname, so on a local URL
     futures codes such as -4116, -2019, -4164 and -2022 would surface as a bare
-    ExchangeError. This subclass maps the local URL to the ``linear`` table and
-    changes nothing else.
+    ExchangeError.
     """
+
+    _local_base_url: str
+    exceptions: dict[str, Any]
 
     def __init__(self, config: dict[str, Any], local_base_url: str) -> None:
         self._local_base_url = local_base_url
-        super().__init__(config)
+        super().__init__(config)  # type: ignore[call-arg]  # the ccxt class comes next in the MRO
 
     def get_exceptions_by_url(self, url: str | None, exactOrBroad: str) -> dict[str, Any]:
         if url is not None and url.startswith(self._local_base_url + "/"):
-            linear: dict[str, Any] = self.safe_dict(self.exceptions, "linear", {})
-            table: dict[str, Any] = self.safe_dict(linear, exactOrBroad, {})
+            linear: dict[str, Any] = self.exceptions.get("linear") or {}
+            table: dict[str, Any] = linear.get(exactOrBroad) or {}
             return table
-        inherited: dict[str, Any] = super().get_exceptions_by_url(url, exactOrBroad)
+        inherited: dict[str, Any] = super().get_exceptions_by_url(  # type: ignore[misc]
+            url, exactOrBroad
+        )
         return inherited
+
+
+class _LocalBinanceUsdm(_LocalErrorTable, ccxt_async.binanceusdm):  # type: ignore[misc]
+    """REST binanceusdm on a local base URL (ccxt ships no type hints)."""
+
+
+class _LocalBinanceUsdmPro(_LocalErrorTable, ccxt_pro.binanceusdm):  # type: ignore[misc]
+    """ccxt.pro binanceusdm on a local base URL, streams included."""
 
 
 def _local_api_urls(default_urls: dict[str, str], base_url: str) -> dict[str, str]:
@@ -43,6 +64,24 @@ def _local_api_urls(default_urls: dict[str, str], base_url: str) -> dict[str, st
         for name, url in default_urls.items()
         if name.startswith("fapi")
     }
+
+
+def local_ws_url(base_url: str) -> str:
+    """The futures stream root on the simulator, shaped like ccxt's ``wss://fstream.../ws``.
+
+    ccxt turns it into ``<root without /ws>/market/ws/<n>`` for mark prices and tickers.
+    """
+    return "ws" + base_url.removeprefix("http") + "/ws"
+
+
+def _point_at_simulator(exchange: Any, base_url: str) -> None:
+    """Re-root every futures REST URL, and on a ccxt.pro client the linear streams, locally."""
+    urls = exchange.urls["api"]
+    rest = _local_api_urls({k: v for k, v in urls.items() if isinstance(v, str)}, base_url)
+    if isinstance(urls.get("ws"), dict):
+        # Only linear streams exist on the simulator; other stream types fail inside ccxt.
+        rest["ws"] = {"linear": local_ws_url(base_url)}  # type: ignore[assignment]
+    exchange.urls["api"] = rest
 
 
 def build_exchange(
@@ -61,6 +100,96 @@ def build_exchange(
     call there and nowhere else; ``sandbox`` switches to the exchange's own testnet and
     cannot be combined with an override. Credentials are passed to ccxt and never logged.
     """
+    exchange: ccxt_async.Exchange = _build(
+        ccxt_async,
+        _LocalBinanceUsdm,
+        exchange_id,
+        api_key=api_key,
+        api_secret=api_secret,
+        url_override=url_override,
+        sandbox=sandbox,
+        timeout_ms=timeout_ms,
+        adjust_for_time_difference=adjust_for_time_difference,
+    )
+    return exchange
+
+
+def exchange_for(spec: ExchangeSpec, credentials: Credentials | None) -> ccxt_async.Exchange:
+    """The REST client a TradingBot's ``spec.exchange`` describes, with these credentials."""
+    return build_exchange(
+        spec.id,
+        api_key=credentials.api_key if credentials else None,
+        api_secret=credentials.api_secret if credentials else None,
+        url_override=spec.url_override,
+        # The simulator URL replaces every endpoint, testnet ones included.
+        sandbox=spec.sandbox and spec.url_override is None,
+        timeout_ms=spec.request_timeout_ms,
+    )
+
+
+def streams_for(spec: ExchangeSpec) -> ccxt_async.Exchange | None:
+    """A public ccxt.pro client for ``spec``'s market streams, or None if ccxt.pro has none."""
+    if not has_streams(spec.id):
+        return None
+    return build_stream_exchange(
+        spec.id,
+        api_key=None,
+        api_secret=None,
+        url_override=spec.url_override,
+        sandbox=spec.sandbox and spec.url_override is None,
+        timeout_ms=spec.request_timeout_ms,
+    )
+
+
+def has_streams(exchange_id: str) -> bool:
+    """Whether ccxt.pro can stream mark prices or tickers for ``exchange_id``."""
+    exchange_class = getattr(ccxt_pro, exchange_id, None)
+    if exchange_class is None:
+        return False
+    has: dict[str, Any] = exchange_class().has
+    return bool(has.get("watchMarkPrice") or has.get("watchTicker"))
+
+
+def build_stream_exchange(
+    exchange_id: str,
+    *,
+    api_key: str | None,
+    api_secret: str | None,
+    url_override: str | None = None,
+    sandbox: bool = False,
+    timeout_ms: int = 10000,
+) -> ccxt_async.Exchange:
+    """The ccxt.pro client for market streams; same venue and URL mapping as :func:`build_exchange`.
+
+    Raises ValueError when ccxt.pro has no client for ``exchange_id`` (check
+    :func:`has_streams` first). The caller must ``await client.close()``.
+    """
+    exchange: ccxt_async.Exchange = _build(
+        ccxt_pro,
+        _LocalBinanceUsdmPro,
+        exchange_id,
+        api_key=api_key,
+        api_secret=api_secret,
+        url_override=url_override,
+        sandbox=sandbox,
+        timeout_ms=timeout_ms,
+        adjust_for_time_difference=False,
+    )
+    return exchange
+
+
+def _build(
+    module: Any,
+    local_class: Any,
+    exchange_id: str,
+    *,
+    api_key: str | None,
+    api_secret: str | None,
+    url_override: str | None,
+    sandbox: bool,
+    timeout_ms: int,
+    adjust_for_time_difference: bool,
+) -> Any:
     if url_override is not None and sandbox:
         raise ValueError("url_override and sandbox are mutually exclusive")
     config: dict[str, Any] = {
@@ -71,10 +200,10 @@ def build_exchange(
         "options": {"adjustForTimeDifference": adjust_for_time_difference},
     }
     if url_override is None:
-        exchange_class = getattr(ccxt_async, exchange_id, None)
+        exchange_class = getattr(module, exchange_id, None)
         if exchange_class is None:
             raise ValueError(f"unknown ccxt exchange id {exchange_id!r}")
-        exchange: ccxt_async.Exchange = exchange_class(config)
+        exchange = exchange_class(config)
         if sandbox:
             exchange.set_sandbox_mode(True)
         return exchange
@@ -92,6 +221,6 @@ def build_exchange(
             "leverageBrackets": {},
         }
     )
-    local = _LocalBinanceUsdm(config, base_url)
-    local.urls["api"] = _local_api_urls(local.urls["api"], base_url)
+    local = local_class(config, base_url)
+    _point_at_simulator(local, base_url)
     return local

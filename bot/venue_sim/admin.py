@@ -7,8 +7,9 @@ from decimal import Decimal
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic.alias_generators import to_camel
 
-from tradewarden.bot.venue_sim import errors, views
+from tradewarden.bot.venue_sim import errors, streams, views
 from tradewarden.bot.venue_sim.context import CONTEXT_KEY
 from tradewarden.bot.venue_sim.faults import FaultSpec
 
@@ -30,6 +31,16 @@ class WalkUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     paused: bool
+
+
+class StreamsUpdate(BaseModel):
+    """Body of POST /_sim/streams."""
+
+    model_config = ConfigDict(extra="forbid", alias_generator=to_camel)
+
+    drop: bool = True
+    refuse_seconds: float = Field(0.0, ge=0)
+    refuse_count: int = Field(0, ge=0)
 
 
 def _error(error: errors.VenueError) -> web.Response:
@@ -110,6 +121,20 @@ async def delete_faults(request: web.Request) -> web.Response:
     return web.json_response([])
 
 
+async def post_streams(request: web.Request) -> web.Response:
+    """POST /_sim/streams: drop every market stream and refuse new ones for a while."""
+    hub = request.app[streams.HUB_KEY]
+    try:
+        update = StreamsUpdate.model_validate(await _json_body(request))
+    except ValidationError as exc:
+        return _error(_invalid(exc))
+    except errors.VenueError as exc:
+        return _error(exc)
+    hub.refuse(update.refuse_seconds, update.refuse_count)
+    dropped = await hub.drop() if update.drop else 0
+    return web.json_response({"dropped": dropped, **hub.describe()})
+
+
 def add_routes(app: web.Application) -> None:
     """Register the /_sim endpoints."""
     app.router.add_get("/_sim/state", get_state)
@@ -118,3 +143,4 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/_sim/faults", post_faults)
     app.router.add_get("/_sim/faults", get_faults)
     app.router.add_delete("/_sim/faults", delete_faults)
+    app.router.add_post("/_sim/streams", post_streams)

@@ -15,7 +15,7 @@ from urllib.parse import parse_qsl
 import aiohttp
 from aiohttp import web
 
-from tradewarden.bot.venue_sim import admin, errors, signing
+from tradewarden.bot.venue_sim import admin, errors, signing, streams
 from tradewarden.bot.venue_sim.context import CONTEXT_KEY, Call, VenueContext
 from tradewarden.bot.venue_sim.fapi import ROUTES, Route
 from tradewarden.bot.venue_sim.faults import Disturbance, ErrorReply
@@ -162,6 +162,7 @@ def create_app(settings: SimSettings, clock: Callable[[], float] = time.time) ->
     app[CONTEXT_KEY] = VenueContext.create(settings, clock)
     app.router.add_route("*", "/fapi/{tail:.*}", _dispatch)
     admin.add_routes(app)
+    streams.add_routes(app, clock)
     app.on_shutdown.append(_release_held_requests)
     if settings.price_tick_s > 0:
         app.cleanup_ctx.append(_price_process)
@@ -209,6 +210,14 @@ class RunningVenueSim:
     async def clear_faults(self) -> None:
         """Remove every fault."""
         await self._call("DELETE", "/_sim/faults")
+
+    async def disrupt_streams(
+        self, *, drop: bool = True, refuse_seconds: float = 0.0, refuse_count: int = 0
+    ) -> dict[str, Any]:
+        """Close every market stream and refuse new ones for a while (venue clock) or N tries."""
+        payload = {"drop": drop, "refuseSeconds": refuse_seconds, "refuseCount": refuse_count}
+        hub: dict[str, Any] = await self._call("POST", "/_sim/streams", payload)
+        return hub
 
 
 @contextlib.asynccontextmanager

@@ -171,6 +171,46 @@ async def test_cancel_of_filled_order_is_idempotent_success(order_path: OrderPat
     assert cancelled.filled == Decimal("0.003")
 
 
+async def test_a_filled_order_is_never_called_cancelled_when_lookups_fail(
+    order_path: OrderPath,
+) -> None:
+    order = await order_path.router.submit(order_path.journal.record_intent(LIMIT_BUY))
+    await order_path.sim.set_price("BTCUSDT", "48900")  # filled while the bot is not looking
+    unavailable = {"error": {"status": 503, "code": -1001, "msg": "Internal error"}}
+    await order_path.sim.set_faults(
+        [
+            {"match": {"method": "DELETE", "path": "/fapi/v1/order"}, "action": unavailable},
+            {"match": {"method": "GET", "path": "/fapi/v1/order"}, "action": unavailable},
+        ]
+    )
+    after = await order_path.router.cancel(order)
+
+    assert after.state is OrderState.CANCELING  # unknown: left to the reconciler
+    [at_venue] = await venue_orders(order_path, order.client_order_id)
+    assert at_venue["status"] == "FILLED"
+    assert "ORDER_GIVEUP" in order_path.events_for(order.client_order_id)
+
+
+async def test_a_duplicate_id_is_not_rotated_when_the_lookup_fails(order_path: OrderPath) -> None:
+    duplicate = {"error": {"status": 400, "code": -4116, "msg": "ClientOrderId is duplicated."}}
+    unavailable = {"error": {"status": 503, "code": -1001, "msg": "Internal error"}}
+    await order_path.sim.set_faults(
+        [
+            {"match": CREATE, "times": 1, "action": duplicate},
+            {
+                "match": {"method": "GET", "path": "/fapi/v1/order"},
+                "times": 5,
+                "action": unavailable,
+            },
+        ]
+    )
+    order = await order_path.router.submit(order_path.journal.record_intent(LIMIT_BUY))
+
+    # Rotating on a failed lookup could duplicate an order that exists; resend the same id.
+    assert order.venue_client_id == order.client_order_id
+    assert order.state is OrderState.OPEN
+
+
 async def test_cancel_of_order_the_venue_never_had(order_path: OrderPath) -> None:
     order = order_path.journal.record_intent(LIMIT_BUY)
     order = order_path.journal.transition(order.client_order_id, OrderState.SUBMITTING)

@@ -185,6 +185,22 @@ TABLE = [
         False,
         "exceeds",
     ),
+    (
+        "a working stop does not block closing the position",
+        exit_(SELL, "0.5"),
+        M.REDUCE_ONLY,
+        exposure("0.5", working(stop(SELL, "0.5"))),
+        True,
+        "",
+    ),
+    (
+        "a working stop does not make an oversized exit fit",
+        exit_(SELL, "0.6"),
+        M.REDUCE_ONLY,
+        exposure("0.5", working(stop(SELL, "0.5"))),
+        False,
+        "exceeds",
+    ),
     # maxOrderNotional (150 quote) at mark 100, or at the limit price
     ("notional at the limit", entry(BUY, "1.5"), M.ACTIVE, exposure("-1"), True, ""),
     (
@@ -296,3 +312,33 @@ def test_an_admitted_reduce_never_flips_the_position(
         worst = pos + side.sign * (exp.pending(side.sign, reduce_only=True) + Decimal(quantity))
         assert abs(worst) <= abs(pos)
         assert worst == 0 or (worst > 0) == (pos > 0)
+
+
+# (case, intent, position, allowed, words) while halted by emergencyStop Flatten
+FLATTEN_TABLE = [
+    ("closing exit passes the halt", exit_(SELL, "0.5"), "0.5", True, ""),
+    ("closing a short", exit_(BUY, "0.5"), "-0.5", True, ""),
+    ("an exit still cannot flip", exit_(SELL, "0.6"), "0.5", False, "exceeds"),
+    ("an exit on the wrong side", exit_(BUY, "0.5"), "0.5", False, "would not reduce"),
+    ("entries stay blocked", entry(SELL, "0.5"), "0.5", False, "halted"),
+    ("stops are still maintained", stop(SELL, "0.5"), "0.5", True, ""),
+]
+
+
+@pytest.mark.parametrize(
+    ("order", "position", "allowed", "words"),
+    [pytest.param(*row[1:], id=row[0]) for row in FLATTEN_TABLE],
+)
+def test_flatten_lets_closing_exits_through_a_halt(
+    order: OrderIntent, position: str, allowed: bool, words: str
+) -> None:
+    reason = refusal(order, M.HALTED, exposure(position), RISK, MARK, flattening=True)
+    if allowed:
+        assert reason is None
+    else:
+        assert reason is not None
+        assert words in reason
+
+
+def test_without_flatten_a_halt_refuses_exits() -> None:
+    assert refusal(exit_(SELL, "0.5"), M.HALTED, exposure("0.5"), RISK, MARK) is not None

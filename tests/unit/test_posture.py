@@ -107,3 +107,83 @@ def test_all_clear_summary() -> None:
     posture = decide_posture(False, None)
     assert posture.reasons == ()
     assert posture.summary == "all clear"
+
+
+BTC, ETH = "BTC/USDT:USDT", "ETH/USDT:USDT"
+STALE_BTC = Restriction("guard.markStaleness", REDUCE, "mark 20s old", BTC)
+SLIP_BTC = Restriction("guard.slippage", REDUCE, "3 fills beyond 50 bps", BTC)
+HALT_ETH = Restriction("guard.drift", HALT, "debt", ETH)
+
+# (case, paused, emergency stop, restrictions, global mode, {symbol: mode} for BTC and ETH)
+SYMBOL_TABLE = [
+    (
+        "symbol pause binds its symbol only",
+        False,
+        None,
+        (STALE_BTC,),
+        ACTIVE,
+        {BTC: REDUCE, ETH: ACTIVE},
+    ),
+    ("two symbol demands", False, None, (STALE_BTC, HALT_ETH), ACTIVE, {BTC: REDUCE, ETH: HALT}),
+    ("same symbol twice", False, None, (STALE_BTC, SLIP_BTC), ACTIVE, {BTC: REDUCE, ETH: ACTIVE}),
+    (
+        "global reduce-only covers a symbol pause",
+        True,
+        None,
+        (STALE_BTC,),
+        REDUCE,
+        {BTC: REDUCE, ETH: REDUCE},
+    ),
+    (
+        "global halt beats a symbol pause",
+        False,
+        estop(EmergencyAction.HALT),
+        (STALE_BTC,),
+        HALT,
+        {BTC: HALT, ETH: HALT},
+    ),
+    (
+        "symbol halt beats global reduce-only",
+        False,
+        None,
+        (API, HALT_ETH),
+        REDUCE,
+        {BTC: REDUCE, ETH: HALT},
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("paused", "emergency", "restrictions", "mode", "per_symbol"),
+    [pytest.param(*row[1:], id=row[0]) for row in SYMBOL_TABLE],
+)
+def test_per_symbol_pauses(
+    paused: bool,
+    emergency: EmergencyStop | None,
+    restrictions: tuple[Restriction, ...],
+    mode: TradingMode,
+    per_symbol: dict[str, TradingMode],
+) -> None:
+    posture = decide_posture(paused, emergency, restrictions)
+
+    assert posture.mode is mode
+    for symbol, expected in per_symbol.items():
+        assert posture.mode_for(symbol) is expected
+
+
+def test_a_symbol_pause_is_named_in_the_summary_not_the_global_reasons() -> None:
+    posture = decide_posture(False, None, (STALE_BTC,))
+    assert posture.reasons == ()
+    assert "guard.markStaleness: mark 20s old [BTC/USDT:USDT]" in posture.summary
+
+
+@pytest.mark.parametrize(
+    ("action", "flatten"),
+    [
+        (EmergencyAction.FLATTEN, True),
+        (EmergencyAction.HALT, False),
+        (EmergencyAction.REDUCE_ONLY, False),
+    ],
+)
+def test_only_flatten_asks_to_close_positions(action: EmergencyAction, flatten: bool) -> None:
+    assert decide_posture(False, estop(action)).flatten is flatten

@@ -1,0 +1,532 @@
+"""The scenario catalogue: one scenario per FMEA row and per degradation-matrix row, and more.
+
+Prices start at 50000 with the random walk off; the grid rests buys at -0.2 % / -0.4 %
+and sells at +0.2 % / +0.4 %, so a :class:`MovePrice` of -0.25 % fills one buy.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ccxt.async_support as ccxt_async
+
+from tradewarden.api.tradingbot import EmergencyAction, EmergencyStop, TradingMode
+from tradewarden.bot.chaos.proxy import ProxyFault, Raise, When
+from tradewarden.bot.chaos.scenario import (
+    ClearWireFaults,
+    Controls,
+    DropStreams,
+    ExpectEvent,
+    ExpectMode,
+    ExpectStatus,
+    ExpectVenue,
+    MovePrice,
+    OnceProtected,
+    ProxyFaults,
+    RogueCancelStops,
+    RogueOrder,
+    Scenario,
+    SpendWeight,
+    Step,
+    WireFaults,
+)
+from tradewarden.bot.venue_sim.faults import FaultSpec
+
+ORDER = "/fapi/v1/order"
+POSITIONS = "/fapi/v3/positionRisk"
+OPEN_ORDERS = "/fapi/v1/openOrders"
+TICKER = "/fapi/v1/ticker/24hr"
+ACCOUNT = "/fapi/v3/account"
+FILL_ONE_BUY = -0.25  # percent: crosses the first buy level only
+GAP_THROUGH_STOP = -3.0  # percent: jumps past a stop 2 % under the entry
+MARKET_DATA_PATHS = (TICKER, "/fapi/v1/premiumIndex")
+
+
+def _wire(
+    action: dict[str, Any],
+    *,
+    method: str | None = None,
+    path: str | None = None,
+    after: int = 0,
+    times: int | None = None,
+) -> FaultSpec:
+    return FaultSpec.model_validate(
+        {
+            "match": {"method": method, "path": path},
+            "after": after,
+            "times": times,
+            "action": action,
+        }
+    )
+
+
+def _error(status: int, code: int, msg: str) -> dict[str, Any]:
+    return {"error": {"status": status, "code": code, "msg": msg}}
+
+
+def _stop(action: EmergencyAction) -> EmergencyStop:
+    return EmergencyStop(action=action, reason="chaos drill")
+
+
+SETTLED = ExpectEvent("ORDER_RESPONSE")  # the bot did trade: the scenario exercised the path
+
+CATALOGUE: tuple[Scenario, ...] = (
+    Scenario(
+        name="baseline",
+        covers="extra: no faults",
+        summary="The grid trades undisturbed; every invariant holds on a quiet day.",
+        steps=(Step(3, MovePrice(FILL_ONE_BUY), jitter=2),),
+        duration=10,
+        expect=(SETTLED, ExpectMode(TradingMode.ACTIVE)),
+    ),
+    Scenario(
+        name="fmea_create_timeout_accepted",
+        covers="FMEA: create times out but the exchange may have accepted the order",
+        summary="The venue accepts creates but the replies are lost; the bot looks up by id "
+        "and never sends a second order.",
+        setup=(
+            WireFaults((_wire({"accept_then_drop": True}, method="POST", path=ORDER, times=2),)),
+        ),
+        duration=12,
+        expect=(ExpectEvent("ORDER_LOOKUP", where=(("found", "True"),)),),
+    ),
+    Scenario(
+        name="fmea_create_timeout_in_process",
+        covers="FMEA: create times out but the exchange may have accepted the order",
+        summary="In process: create_order reaches the venue, then raises RequestTimeout.",
+        setup=(
+            ProxyFaults(
+                (
+                    ProxyFault(
+                        "create_order",
+                        Raise(ccxt_async.RequestTimeout),
+                        after=1,
+                        times=2,
+                        when=When.AFTER,
+                    ),
+                )
+            ),
+        ),
+        duration=10,
+        expect=(ExpectEvent("ORDER_LOOKUP", where=(("found", "True"),)),),
+    ),
+    Scenario(
+        name="fmea_duplicate_id_absent",
+        covers="FMEA: duplicate clientOrderId on retry",
+        summary="The venue answers -4116 though no order carries the id: the bot fetches, "
+        "finds nothing and rotates a bounded, length-safe variant.",
+        setup=(
+            WireFaults(
+                (
+                    _wire(
+                        _error(400, -4116, "ClientOrderId is duplicated."),
+                        method="POST",
+                        path=ORDER,
+                        times=1,
+                    ),
+                )
+            ),
+        ),
+        duration=10,
+        expect=(ExpectEvent("ORDER_SUBMIT", where=(("venue_client_id", ".r1"),)),),
+    ),
+    Scenario(
+        name="fmea_duplicate_id_present",
+        covers="FMEA: duplicate clientOrderId on retry",
+        summary="The create went through, but the reply says duplicate id: the bot fetches "
+        "the order and adopts it instead of sending another.",
+        setup=(
+            ProxyFaults(
+                (
+                    ProxyFault(
+                        "create_order",
+                        Raise(ccxt_async.DuplicateOrderId),
+                        times=1,
+                        when=When.AFTER,
+                    ),
+                )
+            ),
+        ),
+        duration=10,
+        expect=(ExpectEvent("ORDER_LOOKUP", where=(("found", "True"),)),),
+    ),
+    Scenario(
+        name="fmea_cancel_unknown_order",
+        covers="FMEA: cancel of an already-filled or unknown order",
+        summary="The price jumps: sells fill and buys leave the grid band. The first cancels "
+        "come back 'unknown order' although the orders are open, so the bot looks them up "
+        "and retries instead of forgetting them; fills are adopted from the venue.",
+        steps=(
+            Step(
+                2,
+                ProxyFaults(
+                    (ProxyFault("cancel_order", Raise(ccxt_async.OrderNotFound), times=2),)
+                ),
+            ),
+            Step(3, MovePrice(1.0), jitter=2),
+        ),
+        duration=10,
+        expect=(
+            ExpectEvent("ORDER_ERROR", where=(("operation", "cancel"),)),
+            ExpectVenue(position_seen=True),
+        ),
+    ),
+    Scenario(
+        name="fmea_cancel_replace_loop",
+        covers="FMEA: cancel/replace loops under ambiguity",
+        summary="Every cancel fails with 503 for a while: each cancel stops after its retry "
+        "budget, the strategy's cancels of one order stop after maxCancelReplace commands "
+        "(give-up telemetry), and the bot reconciles once the venue answers again.",
+        steps=(
+            Step(
+                2,
+                WireFaults(
+                    (_wire(_error(503, -1001, "Internal error"), method="DELETE", path=ORDER),)
+                ),
+            ),
+            Step(3, MovePrice(1.0), jitter=1),
+            Step(19, ClearWireFaults()),
+        ),
+        duration=22,
+        spec={"execution": {"maxCancelReplace": 2}},
+        expect=(
+            ExpectEvent("ORDER_GIVEUP", where=(("operation", "cancel"),)),
+            ExpectEvent(
+                "ORDER_GIVEUP", where=(("operation", "cancel"), ("reason", "cancel commands"))
+            ),
+        ),
+    ),
+    Scenario(
+        name="fmea_partial_fill",
+        covers="FMEA: partial fill while local state assumes atomic fills",
+        summary="Resting orders fill in halves; the journal adopts each part and the partial "
+        "position gets its stop.",
+        sim={"partial_fill_ratio": 0.5},
+        steps=(Step(3, MovePrice(FILL_ONE_BUY), jitter=2), Step(7, MovePrice(0.3), jitter=1)),
+        duration=12,
+        expect=(ExpectVenue(position_seen=True), ExpectEvent("ORDER_STATE")),
+    ),
+    Scenario(
+        name="fmea_missing_stop",
+        covers="FMEA: position exists but its protective stop is missing",
+        summary="A fill opens a position; someone cancels its stop twice; the reconciler "
+        "re-places it (reduce-only) each time.",
+        steps=(
+            Step(2, MovePrice(FILL_ONE_BUY), jitter=1),
+            Step(4, OnceProtected(RogueCancelStops())),
+            Step(8, OnceProtected(RogueCancelStops())),
+        ),
+        duration=16,
+        expect=(ExpectVenue(position_seen=True), ExpectEvent("STOP_REPAIR")),
+    ),
+    Scenario(
+        name="fmea_contradictory_snapshots",
+        covers="FMEA: delayed / contradictory open-orders vs positions snapshots",
+        summary="Positions are served 5 s stale while orders fill: the snapshots disagree, "
+        "belief debt grows and confidence drops.",
+        steps=(
+            Step(2, WireFaults((_wire({"stale_ms": 5000}, method="GET", path=POSITIONS),))),
+            Step(3, MovePrice(FILL_ONE_BUY), jitter=2),
+            Step(10, ClearWireFaults()),
+        ),
+        duration=12,
+        expect=(ExpectStatus("belief.confidence", "lt", 1.0),),
+    ),
+    Scenario(
+        name="fmea_rate_limit_storm",
+        covers="FMEA: rate-limit storm / exchange overload",
+        summary="Every request gets 429 -1003 for a while: capped retries, then the API "
+        "health guard pauses the bot until the storm passes.",
+        steps=(
+            Step(
+                2,
+                WireFaults((_wire(_error(429, -1003, "Too many requests."), after=2, times=40),)),
+                jitter=1,
+            ),
+        ),
+        duration=10,
+        expect=(
+            ExpectEvent("GUARD_TRIP", where=(("guard", "apiHealth"),)),
+            ExpectMode(TradingMode.REDUCE_ONLY, "apiHealth"),
+        ),
+    ),
+    Scenario(
+        name="fmea_clock_skew_transient",
+        covers="FMEA: timestamp skew / recvWindow drift (-1021)",
+        summary="Two creates arrive 10 s off the venue clock: -1021, time re-sync, limited "
+        "retries, then the order goes through.",
+        setup=(WireFaults((_wire({"skew_ms": -10000}, method="POST", path=ORDER, times=2),)),),
+        duration=10,
+        expect=(ExpectEvent("ORDER_ERROR", where=(("error_class", "clock"),)), SETTLED),
+    ),
+    Scenario(
+        name="fmea_clock_skew_persistent",
+        covers="FMEA: timestamp skew / recvWindow drift (-1021)",
+        summary="The venue clock stays 10 s away on every signed call: the bot fails safe "
+        "(stops adding exposure) instead of retrying forever.",
+        steps=(Step(2, WireFaults((_wire({"skew_ms": -10000}),)), jitter=1),),
+        duration=10,
+        expect=(ExpectMode(TradingMode.REDUCE_ONLY),),
+    ),
+    Scenario(
+        name="fmea_divergence_kill_switch",
+        covers="FMEA: local/exchange divergence persists",
+        summary="Someone opens a position the journal cannot explain; the mismatch persists, "
+        "the kill switch halts the bot and holds until the position is gone and "
+        "clean reconciles are seen.",
+        steps=(
+            Step(2, RogueOrder("buy", "0.01")),
+            Step(12, RogueOrder("sell", "0.01", reduce_only=True)),
+        ),
+        duration=18,
+        divergence=((2, 12),),
+        expect=(
+            ExpectMode(TradingMode.HALTED, "killSwitch"),
+            ExpectStatus("killSwitch.engaged", "eq", True),
+        ),
+    ),
+    Scenario(
+        name="matrix_preflight_fails",
+        covers="matrix: preflight fails (API, credentials, account, market data, clock)",
+        summary="Signed calls are refused with -2015 from the start: the bot reports the "
+        "failed checks and never trades.",
+        setup=(
+            WireFaults(
+                tuple(
+                    _wire(
+                        _error(401, -2015, "Invalid API-key, IP, or permissions for action."),
+                        path=path,
+                    )
+                    for path in (ACCOUNT, POSITIONS, ORDER)
+                )
+            ),
+        ),
+        needs_ready=False,
+        duration=6,
+        expect=(
+            ExpectEvent("ORDER_SUBMIT", at_least=0, at_most=0),
+            ExpectStatus("preflight.passed", "eq", False),
+        ),
+    ),
+    Scenario(
+        name="matrix_api_health_errors",
+        covers="matrix: API health trip (error rate)",
+        summary="A burst of 503s on reads lifts the error rate over 0.2: entries are cancelled "
+        "at once (cancels still work), the bot goes reduce-only for the pause, then recovers.",
+        steps=(
+            Step(
+                2,
+                # The bot's failing reads back off 1, 2, 4 s: six of them span ~15 s.
+                WireFaults((_wire(_error(503, -1001, "Internal error"), method="GET", times=6),)),
+                jitter=1,
+            ),
+        ),
+        duration=32,
+        expect=(ExpectMode(TradingMode.REDUCE_ONLY, "apiHealth", recovers=True),),
+    ),
+    Scenario(
+        name="matrix_api_health_rate_limit_usage",
+        covers="matrix: API health trip (rate-limit usage from x-mbx-used-weight-1m)",
+        summary="The venue publishes a small weight budget (400/min) and another client on the "
+        "same IP spends most of it: the bot's used-weight header passes 90 % of the published "
+        "budget (not Binance's 2400) before any 429.",
+        sim={"weight_limit_1m": 400},
+        # Twice, in case the venue's one-minute window turns over right after the first.
+        steps=(Step(2, SpendWeight(0.9), jitter=1), Step(7, SpendWeight(0.9))),
+        duration=12,
+        expect=(ExpectMode(TradingMode.REDUCE_ONLY, "apiHealth"),),
+    ),
+    Scenario(
+        name="matrix_mark_stale",
+        covers="matrix: mark price stale",
+        summary="Streams drop and refuse reconnects while REST market data fails: the mark "
+        "goes stale, the symbol is paused (reduce-only allowed) and trading resumes after "
+        "the cooldown.",
+        steps=(
+            Step(
+                2,
+                WireFaults(
+                    tuple(
+                        _wire(_error(503, -1001, "Internal error"), method="GET", path=path)
+                        for path in MARKET_DATA_PATHS
+                    )
+                ),
+                jitter=1,
+            ),
+            Step(2.5, DropStreams(refuse_seconds=8)),
+            Step(10, ClearWireFaults()),
+        ),
+        duration=22,
+        expect=(ExpectMode(TradingMode.REDUCE_ONLY, "markStaleness", recovers=True),),
+    ),
+    Scenario(
+        name="matrix_slippage",
+        covers="matrix: repeated slippage failures",
+        summary="The price gaps down through the protective stop three times: each stop "
+        "triggers into a market order that fills ~1 % below its trigger (the venue also "
+        "slips market orders 20 bps), and the third slippage failure in a row pauses the symbol.",
+        sim={"slippage_bps": 20.0},
+        steps=(
+            Step(2, MovePrice(FILL_ONE_BUY)),
+            Step(3, OnceProtected(MovePrice(GAP_THROUGH_STOP))),
+            Step(4, OnceProtected(MovePrice(GAP_THROUGH_STOP))),
+            Step(5, OnceProtected(MovePrice(GAP_THROUGH_STOP))),
+        ),
+        duration=14,
+        expect=(ExpectMode(TradingMode.REDUCE_ONLY, "slippage"),),
+    ),
+    Scenario(
+        name="matrix_broker_reads",
+        covers="matrix: broker read failures in a row",
+        summary="Position reads fail with 503 several times in a row: global pause with "
+        "reduce-only allowed.",
+        steps=(
+            Step(
+                2,
+                WireFaults(
+                    (
+                        _wire(
+                            _error(503, -1001, "Internal error"),
+                            method="GET",
+                            path=POSITIONS,
+                            times=8,
+                        ),
+                    )
+                ),
+                jitter=1,
+            ),
+        ),
+        duration=10,
+        expect=(ExpectMode(TradingMode.REDUCE_ONLY, "brokerReads"),),
+    ),
+    Scenario(
+        name="matrix_drift_strays",
+        covers="matrix: order reconciliation drift (bot-owned orders unknown locally)",
+        summary="An order carrying the bot's id prefix appears at the venue; after 3 "
+        "detections it is cancelled and the bot goes reduce-only.",
+        steps=(Step(2, RogueOrder("buy", "0.003", limit_offset_pct=-3.0, bot_owned=True)),),
+        duration=14,
+        expect=(
+            ExpectMode(TradingMode.REDUCE_ONLY, "drift"),
+            ExpectVenue(strays_cancelled=True),
+            ExpectStatus("drift.detected", "eq", True),
+        ),
+    ),
+    Scenario(
+        name="matrix_ws_reconnects_exhausted",
+        covers="matrix: WebSocket reconnects exhausted",
+        summary="The venue drops the market stream and refuses every reconnect: attempts "
+        "back off and, once exhausted, the global pause trips.",
+        steps=(Step(2, DropStreams(refuse_seconds=60), jitter=1),),
+        duration=10,
+        expect=(
+            ExpectEvent("WS_EXHAUSTED"),
+            ExpectMode(TradingMode.REDUCE_ONLY, "websocket"),
+        ),
+    ),
+    Scenario(
+        name="emergency_reduce_only",
+        covers="extra: emergencyStop ReduceOnly",
+        summary="The break-glass ReduceOnly: entries are cancelled, nothing new is opened, "
+        "and lifting it resumes trading.",
+        steps=(
+            Step(3, Controls(emergency_stop=_stop(EmergencyAction.REDUCE_ONLY)), jitter=1),
+            Step(8, Controls()),
+        ),
+        duration=12,
+        expect=(ExpectMode(TradingMode.REDUCE_ONLY, "emergency", recovers=True),),
+    ),
+    Scenario(
+        name="emergency_halt",
+        covers="extra: emergencyStop Halt",
+        summary="Halt with a position open: every non-protective order is cancelled, the "
+        "stop stays.",
+        steps=(
+            Step(2, MovePrice(FILL_ONE_BUY), jitter=1),
+            Step(6, Controls(emergency_stop=_stop(EmergencyAction.HALT)), jitter=1),
+        ),
+        duration=10,
+        expect=(ExpectMode(TradingMode.HALTED, "emergency"), ExpectVenue(position_seen=True)),
+    ),
+    Scenario(
+        name="emergency_flatten",
+        covers="extra: emergencyStop Flatten",
+        summary="Flatten with a position open: everything cancelled, the position closed "
+        "with reduce-only market orders, then halted.",
+        steps=(
+            Step(2, MovePrice(FILL_ONE_BUY), jitter=1),
+            Step(6, Controls(emergency_stop=_stop(EmergencyAction.FLATTEN)), jitter=1),
+        ),
+        duration=12,
+        expect=(
+            ExpectMode(TradingMode.HALTED, "emergency"),
+            ExpectVenue(position_seen=True, flat_at_end=True),
+        ),
+    ),
+    Scenario(
+        name="spec_paused",
+        covers="extra: spec.paused (planned pause)",
+        summary="A planned pause: reduce-only, entries cancelled; unpausing resumes.",
+        steps=(Step(3, Controls(paused=True), jitter=1), Step(8, Controls())),
+        duration=12,
+        expect=(ExpectMode(TradingMode.REDUCE_ONLY, "paused", recovers=True),),
+    ),
+    Scenario(
+        name="ambiguous_5xx_create",
+        covers="extra: 5xx on create (ambiguous outcome)",
+        summary="Creates get 503 -1001 twice: the outcome is unknown, so the bot looks up "
+        "first and resends only under the same id.",
+        setup=(
+            WireFaults(
+                (_wire(_error(503, -1001, "Internal error"), method="POST", path=ORDER, times=2),)
+            ),
+        ),
+        duration=10,
+        expect=(ExpectEvent("ORDER_LOOKUP"), ExpectEvent("ORDER_RETRY"), SETTLED),
+    ),
+    Scenario(
+        name="garbled_create_reply",
+        covers="extra: garbled reply after the venue acted",
+        summary="The venue places the order but answers with an HTML page: the bot treats "
+        "it as unknown and adopts the order it finds.",
+        setup=(
+            WireFaults(
+                (
+                    _wire(
+                        {"raw": {"status": 200, "body": "<html>oops</html>"}},
+                        method="POST",
+                        path=ORDER,
+                        times=1,
+                    ),
+                )
+            ),
+        ),
+        duration=10,
+        expect=(ExpectEvent("ORDER_LOOKUP", where=(("found", "True"),)),),
+    ),
+    Scenario(
+        name="open_orders_dropped_fields",
+        covers="extra: open-orders snapshot missing fields",
+        summary="Open-order and order replies lose their status field for a while: the bot "
+        "refuses to guess and settles once the venue answers properly.",
+        steps=(
+            Step(
+                2,
+                WireFaults(
+                    (_wire({"drop_fields": ["status"]}, method="GET", path=ORDER, times=4),)
+                ),
+            ),
+            Step(3, MovePrice(FILL_ONE_BUY), jitter=2),
+        ),
+        duration=10,
+        expect=(ExpectVenue(position_seen=True),),
+    ),
+)
+
+
+def scenario_named(name: str) -> Scenario:
+    """The catalogue entry called ``name`` (KeyError if there is none)."""
+    for scenario in CATALOGUE:
+        if scenario.name == name:
+            return scenario
+    raise KeyError(name)

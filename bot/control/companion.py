@@ -1,0 +1,330 @@
+"""The control companion: watch the bot's own TradingBot, hold the Lease, run the dead-man.
+
+Three loops beside the bot, each a thin shell around the pure logic in
+:mod:`.controls`, :mod:`.lease` and :mod:`.dead_man`:
+
+- the watch applies ``spec.paused``, ``spec.emergencyStop`` and ``status.abort``
+  on the event that carries them, straight from the API server, so a patch
+  takes effect with the operator down;
+- the Lease loop creates, renews or takes over the account+symbol Lease every
+  few seconds; the order gate it installs refuses every order while the Lease
+  is not held (judged on the local clock);
+- the dead-man turns "no successful API-server call for N seconds" into
+  reduce-only, and lifts it on the next successful call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from tradewarden.api.tradingbot import TradingBot, TradingMode
+from tradewarden.bot.control.controls import Controls, interpret_event
+from tradewarden.bot.control.dead_man import DeadMan, DeadManChange
+from tradewarden.bot.control.kube import ApiCallFailed, ControlApi, api_client_from_environment
+from tradewarden.bot.control.lease import (
+    LEASE_DURATION_SECONDS,
+    LEASE_RENEW_SECONDS,
+    LeaseAction,
+    LeaseRecord,
+    Observation,
+    Tenure,
+    decide_lease,
+    holder_identity,
+    lease_body,
+    lease_name,
+)
+from tradewarden.bot.execution.intent import OrderIntent
+from tradewarden.bot.observability.events import Event
+from tradewarden.bot.runtime.bot import BotRuntime
+
+ENV_BOT_NAME = "TRADEWARDEN_BOT_NAME"
+ENV_NAMESPACE = "TRADEWARDEN_NAMESPACE"
+SOURCE_DEAD_MAN = "control.deadMan"
+SOURCE_OPERATOR_ABORT = "control.operatorAbort"
+
+
+@dataclass(frozen=True)
+class ControlSettings:
+    """Timings of the control loops (contract defaults; tests shorten them)."""
+
+    lease_duration_seconds: int = LEASE_DURATION_SECONDS
+    lease_renew_seconds: float = LEASE_RENEW_SECONDS
+    watch_timeout_seconds: int = 30
+    retry_base_seconds: float = 0.5
+    retry_max_seconds: float = 5.0
+    dead_man_tick_seconds: float = 1.0
+
+
+class KubernetesControl:
+    """A :class:`~tradewarden.bot.runtime.bot.Companion` for a bot running under the operator."""
+
+    def __init__(
+        self,
+        api: ControlApi,
+        *,
+        account: str,
+        symbol: str,
+        settings: ControlSettings | None = None,
+    ) -> None:
+        self.api = api
+        self.settings = settings or ControlSettings()
+        self.identity = holder_identity(api.namespace, api.name)
+        self.lease_name = lease_name(account, symbol)
+        self._tenure = Tenure(self.lease_name, self.settings.lease_duration_seconds)
+        self._bot: BotRuntime | None = None
+        self._controls: Controls | None = None
+        self._dead_man: DeadMan | None = None
+        self._last_call_ok = False
+        self._last_contact: float | None = None
+        self._rival: str | None = None
+
+    async def run(self, bot: BotRuntime) -> None:
+        """Run the watch, the Lease loop and the dead-man until cancelled."""
+        # The gate goes in before the first await: no order may slip out unfenced.
+        bot.order_gates.append(self.gate)
+        self._bot = bot
+        self._dead_man = DeadMan(
+            timeout=bot.spec.guards.dead_man.api_unreachable_seconds,
+            last_contact=bot.clocks.clock(),
+        )
+        loops = {
+            "watch": self._watch_loop,
+            "lease": self._lease_loop,
+            "deadMan": self._dead_man_loop,
+        }
+        tasks = [
+            asyncio.create_task(self._keep_running(bot, name, loop), name=f"control-{name}")
+            for name, loop in loops.items()
+        ]
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            self.api.close()
+
+    @classmethod
+    def from_environment(
+        cls, manifest: TradingBot, environ: Mapping[str, str] = os.environ
+    ) -> KubernetesControl:
+        """Control for the bot in ``manifest``: name and namespace from the pod's env
+        (``TRADEWARDEN_BOT_NAME``, ``TRADEWARDEN_NAMESPACE``; the manifest's metadata
+        otherwise), the API server from ``KUBECONFIG`` or the in-cluster config.
+        Raises :class:`ApiConfigError` when neither is usable."""
+        name = environ.get(ENV_BOT_NAME) or manifest.metadata.name
+        namespace = environ.get(ENV_NAMESPACE) or manifest.metadata.namespace
+        api = ControlApi(api_client_from_environment(environ), namespace, name)
+        exchange = manifest.spec.exchange
+        return cls(api, account=exchange.account, symbol=manifest.spec.symbol)
+
+    async def _keep_running(
+        self, bot: BotRuntime, name: str, loop: Callable[[BotRuntime], Awaitable[None]]
+    ) -> None:
+        # A bug in one loop must not silently end fencing, the watch or the dead-man.
+        while True:
+            try:
+                await loop(bot)
+            except Exception as error:
+                bot.events.emit(Event.CONTROL_API_ERROR, call=name, error=repr(error)[:300])
+                await bot.clocks.sleep(self.settings.retry_max_seconds)
+
+    def gate(self, intent: OrderIntent) -> str | None:
+        """Order gate: refuse while this bot does not hold a live Lease."""
+        if self._bot is None:
+            return f"lease: {self.lease_name} not held by this bot"
+        return self._tenure.refusal(self._bot.clocks.clock())
+
+    def status(self) -> dict[str, Any]:
+        """The ``control`` section of ``/status``."""
+        abort = self._controls.abort if self._controls else None
+        dead = self._dead_man is not None and self._dead_man.tripped
+        return {
+            "enabled": True,
+            "apiServerReachable": self._last_call_ok and not dead,
+            "lastContact": self._last_contact,
+            "leaseHeld": self._bot is not None and self._tenure.held(self._bot.clocks.clock()),
+            "leaseName": self.lease_name,
+            "operatorAbort": abort.reason if abort else None,
+        }
+
+    # -- the watch ---------------------------------------------------------------
+
+    async def _watch_loop(self, bot: BotRuntime) -> None:
+        failures = 0
+        while True:
+            try:
+                await self._list_and_watch(bot)
+                failures = 0
+                # Relisting after a watch error: never spin if the server keeps refusing.
+                await bot.clocks.sleep(self.settings.retry_base_seconds)
+            except ApiCallFailed as error:
+                self._failed()
+                failures += 1
+                bot.events.emit(Event.CONTROL_API_ERROR, call="watch", error=str(error))
+                await bot.clocks.sleep(self._backoff(failures))
+
+    async def _list_and_watch(self, bot: BotRuntime) -> None:
+        listing = await self.api.list_bot()
+        self._contact(bot)
+        version = (listing.get("metadata") or {}).get("resourceVersion")
+        for item in listing.get("items") or []:
+            outcome = interpret_event({"type": "ADDED", "object": item}, self.api.name)
+            self._take(bot, outcome.controls, outcome.problem)
+        while True:
+            async with contextlib.aclosing(
+                self.api.watch_bot(version, self.settings.watch_timeout_seconds)
+            ) as events:
+                async for event in events:
+                    self._contact(bot)
+                    outcome = interpret_event(event, self.api.name)
+                    if outcome.relist:
+                        problem = outcome.problem
+                        bot.events.emit(Event.CONTROL_API_ERROR, call="watch", error=problem)
+                        return
+                    if outcome.deleted:
+                        bot.events.emit(Event.CONTROL_DELETED, bot=self.identity)
+                    self._take(bot, outcome.controls, outcome.problem)
+                    version = outcome.resource_version or version
+            # The end of a watch is not counted as contact: a server going down may end it
+            # just as cleanly as its timeout does. The Lease calls are the heartbeat.
+
+    def _take(self, bot: BotRuntime, controls: Controls | None, problem: str | None) -> None:
+        if problem is not None:
+            bot.events.emit(Event.CONTROL_INVALID, error=problem, kept="last good controls")
+        if controls is None or controls == self._controls:
+            return
+        self._controls = controls
+        if self._dead_man is not None:
+            self._dead_man.timeout = controls.dead_man.api_unreachable_seconds
+        abort = controls.abort
+        bot.restrict(
+            SOURCE_OPERATOR_ABORT,
+            TradingMode.HALTED if abort else None,
+            f"operator abort {abort.reason}: {abort.message}" if abort else "",
+        )
+        bot.update_controls(controls.paused, controls.emergency_stop)
+        bot.events.emit(
+            Event.CONTROL_UPDATE,
+            paused=controls.paused,
+            emergency_stop=controls.emergency_stop.model_dump(mode="json", by_alias=True)
+            if controls.emergency_stop
+            else None,
+            operator_abort=abort.reason if abort else None,
+            mode=bot.posture.mode,
+        )
+
+    # -- the Lease ---------------------------------------------------------------
+
+    async def _lease_loop(self, bot: BotRuntime) -> None:
+        observation: Observation | None = None
+        while True:
+            observation = await self._lease_round(bot, observation)
+            await bot.clocks.sleep(self.settings.lease_renew_seconds)
+
+    async def _lease_round(
+        self, bot: BotRuntime, observation: Observation | None
+    ) -> Observation | None:
+        started = bot.clocks.clock()
+        was_held = self._tenure.held(started)
+        try:
+            current = await self.api.read_lease(self.lease_name)
+            self._contact(bot)
+            record = None if current is None else LeaseRecord.from_object(current)
+            decision = decide_lease(record, self.identity, started, observation)
+            if decision.action is LeaseAction.WAIT:
+                self._drop(bot, was_held, decision.reason)
+                if record is not None and record.holder != self._rival:
+                    self._rival = record.holder
+                    bot.events.emit(
+                        Event.LEASE_HELD_BY_OTHER, lease=self.lease_name, holder=record.holder
+                    )
+                return decision.observation
+            body = lease_body(
+                decision.action,
+                record,
+                name=self.lease_name,
+                namespace=self.api.namespace,
+                holder=self.identity,
+                now=started,
+                duration_seconds=self.settings.lease_duration_seconds,
+            )
+            if decision.action is LeaseAction.CREATE:
+                await self.api.create_lease(body)
+            else:
+                await self.api.replace_lease(body)
+            self._contact(bot)
+        except ApiCallFailed as error:
+            if error.status == 409:
+                # Someone else wrote the Lease in between: it may be theirs now.
+                self._contact(bot)
+                self._drop(bot, was_held, "lost a concurrent write (409)")
+            else:
+                self._failed()
+                bot.events.emit(Event.LEASE_ERROR, lease=self.lease_name, error=str(error))
+            return observation
+        self._tenure = Tenure(self.lease_name, self.settings.lease_duration_seconds, started)
+        self._rival = None
+        if not was_held:
+            bot.events.emit(
+                Event.LEASE_ACQUIRED,
+                lease=self.lease_name,
+                holder=self.identity,
+                how=decision.action,
+                reason=decision.reason,
+            )
+        return None
+
+    def _drop(self, bot: BotRuntime, was_held: bool, reason: str) -> None:
+        self._tenure = Tenure(self.lease_name, self.settings.lease_duration_seconds)
+        if was_held:
+            bot.events.emit(Event.LEASE_LOST, lease=self.lease_name, reason=reason)
+
+    # -- the dead-man -----------------------------------------------------------
+
+    async def _dead_man_loop(self, bot: BotRuntime) -> None:
+        assert self._dead_man is not None
+        while True:
+            now = bot.clocks.clock()
+            if self._dead_man.tick(now) is DeadManChange.TRIPPED:
+                silent = self._dead_man.unreachable_for(now)
+                reason = f"API server unreachable for {silent:.0f}s"
+                bot.restrict(SOURCE_DEAD_MAN, TradingMode.REDUCE_ONLY, reason)
+                bot.events.emit(Event.DEAD_MAN_TRIP, reason=reason, mode=bot.posture.mode)
+            tick = min(self.settings.dead_man_tick_seconds, self._dead_man.timeout / 4)
+            await bot.clocks.sleep(tick)
+
+    def _contact(self, bot: BotRuntime) -> None:
+        now = bot.clocks.clock()
+        self._last_call_ok = True
+        self._last_contact = now
+        if self._dead_man is not None and self._dead_man.contact(now) is DeadManChange.RECOVERED:
+            bot.restrict(SOURCE_DEAD_MAN, None)
+            bot.events.emit(Event.DEAD_MAN_CLEAR, mode=bot.posture.mode)
+
+    def _failed(self) -> None:
+        self._last_call_ok = False
+
+    def _backoff(self, failures: int) -> float:
+        delay = self.settings.retry_base_seconds * 2.0 ** (failures - 1)
+        return float(min(self.settings.retry_max_seconds, delay))
+
+
+def render_control(bot: BotRuntime) -> dict[str, Any]:
+    """The ``control`` section of ``/status`` (disabled when no control companion runs)."""
+    for companion in bot.companions:
+        if isinstance(companion, KubernetesControl):
+            return companion.status()
+    return {
+        "enabled": False,
+        "apiServerReachable": False,
+        "lastContact": None,
+        "leaseHeld": False,
+        "leaseName": None,
+        "operatorAbort": None,
+    }

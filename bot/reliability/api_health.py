@@ -1,0 +1,120 @@
+"""Venue API health: rolling error rate, rate-limit usage and a circuit breaker.
+
+Pure state fed with request outcomes and the time they happened; it decides
+nothing about posture, it only says whether the API is unhealthy and why. The
+venue adapter reports every call it makes (see ``VenueAdapter``), and the bot
+sets the weight budget the venue publishes.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+
+from tradewarden.api.tradingbot import ApiHealthGuard
+from tradewarden.bot.execution.classification import ErrorClass, Operation, classify
+
+USED_WEIGHT_HEADER = "x-mbx-used-weight-1m"
+# Binance USD-M REQUEST_WEIGHT per minute (the simulator's default too).
+DEFAULT_WEIGHT_LIMIT = 2400
+# Fewer outcomes than this in the window say nothing about a rate.
+MIN_SAMPLES = 10
+# Consecutive failed requests that open the circuit.
+CIRCUIT_OPEN_AFTER = 5
+# A used-weight reading older than Binance's one-minute window no longer applies.
+WEIGHT_WINDOW_SECONDS = 60.0
+
+
+# Replies that prove the API works: the venue understood and answered the request.
+_ANSWERED = (ErrorClass.UNKNOWN_ORDER, ErrorClass.REJECTED, ErrorClass.DUPLICATE_ID)
+
+
+def request_failed(error: BaseException | None) -> bool:
+    """Whether a request's outcome counts against API health (business refusals do not)."""
+    return error is not None and classify(error, Operation.READ).error_class not in _ANSWERED
+
+
+class Circuit(StrEnum):
+    """Circuit-breaker state."""
+
+    CLOSED = "closed"
+    OPEN = "open"
+    HALF_OPEN = "half-open"  # the next request is the probe
+
+
+def used_weight(headers: Mapping[str, str] | None) -> int | None:
+    """The ``x-mbx-used-weight-1m`` value of a response, header name in any case."""
+    for name, value in (headers or {}).items():
+        if name.lower() == USED_WEIGHT_HEADER:
+            try:
+                return int(str(value).split(",")[0].strip())
+            except ValueError:
+                return None
+    return None
+
+
+@dataclass
+class ApiHealth:
+    """Request outcomes over a rolling window, the last used weight, and the breaker."""
+
+    settings: ApiHealthGuard
+    weight_limit: int = DEFAULT_WEIGHT_LIMIT
+
+    def __post_init__(self) -> None:
+        self._outcomes: deque[tuple[float, bool]] = deque()
+        self._weight: tuple[float, int] | None = None
+        self._consecutive_failures = 0
+        self._circuit = Circuit.CLOSED
+        self._open_until = 0.0
+
+    def record(self, now: float, failed: bool, weight: int | None = None) -> None:
+        """Take in one request's outcome (and its used-weight header, if it had one)."""
+        self._outcomes.append((now, failed))
+        if weight is not None:
+            self._weight = (now, weight)
+        circuit = self.circuit(now)
+        if not failed:
+            self._consecutive_failures = 0
+            if circuit is Circuit.HALF_OPEN:
+                self._circuit = Circuit.CLOSED
+            return
+        self._consecutive_failures += 1
+        probe_failed = circuit is Circuit.HALF_OPEN
+        if probe_failed or self._consecutive_failures >= CIRCUIT_OPEN_AFTER:
+            self._circuit = Circuit.OPEN
+            self._open_until = now + self.settings.pause_seconds
+
+    def circuit(self, now: float) -> Circuit:
+        """The breaker's state at ``now``: an open circuit half-opens after the pause."""
+        if self._circuit is Circuit.OPEN and now >= self._open_until:
+            return Circuit.HALF_OPEN
+        return self._circuit
+
+    def error_rate(self, now: float) -> float:
+        """Failed share of the requests in the window (0 with too few to judge)."""
+        horizon = now - self.settings.window_seconds
+        while self._outcomes and self._outcomes[0][0] < horizon:
+            self._outcomes.popleft()
+        if len(self._outcomes) < MIN_SAMPLES:
+            return 0.0
+        return sum(failed for _, failed in self._outcomes) / len(self._outcomes)
+
+    def usage(self, now: float) -> float:
+        """Latest used weight as a share of the limit (0 once the reading is a minute old)."""
+        if self._weight is None or now - self._weight[0] >= WEIGHT_WINDOW_SECONDS:
+            return 0.0
+        return self._weight[1] / self.weight_limit
+
+    def trouble(self, now: float) -> str | None:
+        """Why the API counts as unhealthy at ``now``, or ``None``."""
+        rate = self.error_rate(now)
+        if rate >= self.settings.error_rate:
+            return f"error rate {rate:.2f} >= {self.settings.error_rate}"
+        usage = self.usage(now)
+        if usage >= self.settings.rate_limit_usage:
+            return f"rate-limit usage {usage:.2f} >= {self.settings.rate_limit_usage}"
+        if self.circuit(now) is Circuit.OPEN:
+            return f"circuit open after {self._consecutive_failures} failures in a row"
+        return None

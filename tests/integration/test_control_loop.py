@@ -1,0 +1,276 @@
+"""The bot side of the TradingBot contract against the sandbox API server, with no operator.
+
+Real parts: the sandbox API server, the real kubectl for patches, the ``kubernetes``
+client inside the bot, ccxt against the venue simulator.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import shutil
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+import yaml
+
+from tradewarden.api.crd import custom_resource_definition
+from tradewarden.api.tradingbot import TradingBot, TradingMode
+from tradewarden.bot.control.companion import ControlSettings, KubernetesControl
+from tradewarden.bot.control.kube import ControlApi, api_client_from_environment
+from tradewarden.bot.observability.events import Event, EventLog
+from tradewarden.bot.runtime.bot import BotRuntime
+from tradewarden.bot.runtime.status import render_status
+from tradewarden.bot.venue.ccxt_client import build_exchange
+from tradewarden.bot.venue_sim.server import RunningVenueSim
+from tradewarden.operator.sandbox.apiserver import SandboxApi, running_api_server
+
+EXAMPLE = Path(__file__).parents[2] / "examples" / "tradingbot-sim.yaml"
+NAMESPACE = "default"
+KUBECTL = shutil.which("kubectl") or "/usr/bin/kubectl"
+FAST = ControlSettings(
+    lease_duration_seconds=2,
+    lease_renew_seconds=0.3,
+    watch_timeout_seconds=5,
+    retry_base_seconds=0.1,
+    retry_max_seconds=0.3,
+    dead_man_tick_seconds=0.1,
+)
+
+
+def resource(name: str, sim: RunningVenueSim, dead_man_seconds: float = 60) -> dict[str, Any]:
+    document: dict[str, Any] = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
+    document["metadata"] = {"name": name, "namespace": NAMESPACE}
+    document["spec"]["exchange"]["urlOverride"] = sim.base_url
+    document["spec"]["exchange"]["requestTimeoutMs"] = 2000
+    document["spec"]["guards"] = {"deadMan": {"apiUnreachableSeconds": dead_man_seconds}}
+    return document
+
+
+class Watched:
+    """A bot running in this process, and every event it emitted."""
+
+    def __init__(self, bot: BotRuntime) -> None:
+        self.bot = bot
+        self.records: list[dict[str, Any]] = []
+        self._changed = asyncio.Event()
+        bot.events.listeners.append(self._seen)
+
+    def _seen(self, record: dict[str, Any]) -> None:
+        self.records.append(record)
+        self._changed.set()
+
+    def named(self, event: Event) -> list[dict[str, Any]]:
+        return [record for record in self.records if record["event"] == event]
+
+    async def until(self, condition: Callable[[], bool], within: float = 15.0) -> None:
+        """Wait for ``condition``, re-checked on every event the bot emits."""
+        async with asyncio.timeout(within):
+            while not condition():
+                self._changed.clear()
+                await self._changed.wait()
+
+    def mode_is(self, mode: TradingMode) -> Callable[[], bool]:
+        return lambda: self.bot.posture.mode is mode
+
+
+StartBot = Callable[..., Awaitable[Watched]]
+
+
+class ApiServer:
+    """The sandbox API server, which a test may stop and start again on the same port."""
+
+    def __init__(self) -> None:
+        self._stack: contextlib.AsyncExitStack | None = None
+        self._api: SandboxApi | None = None
+        self.port: int | None = None
+
+    @property
+    def api(self) -> SandboxApi:
+        assert self._api is not None, "the API server is stopped"
+        return self._api
+
+    async def start(self) -> SandboxApi:
+        self._stack = contextlib.AsyncExitStack()
+        crds = [custom_resource_definition()]
+        self._api = await self._stack.enter_async_context(
+            running_api_server(crds=crds, port=self.port)
+        )
+        self.port = urlsplit(self._api.url).port
+        return self._api
+
+    async def stop(self) -> None:
+        if self._stack is not None:
+            await self._stack.aclose()
+        self._stack = self._api = None
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[ApiServer]:
+    handle = ApiServer()
+    await handle.start()
+    try:
+        yield handle
+    finally:
+        await handle.stop()
+
+
+@pytest.fixture
+def kubeconfig(server: ApiServer, tmp_path: Path) -> Path:
+    return server.api.write_kubeconfig(tmp_path / "kubeconfig")
+
+
+@pytest.fixture
+async def start_bot(
+    server: ApiServer, kubeconfig: Path, sim: RunningVenueSim, tmp_path: Path
+) -> AsyncIterator[StartBot]:
+    running: list[tuple[asyncio.Event, asyncio.Task[int]]] = []
+
+    async def start(name: str, dead_man_seconds: float = 60) -> Watched:
+        document = resource(name, sim, dead_man_seconds)
+        server.api.create(document)
+        manifest = TradingBot.model_validate(document)
+        control = KubernetesControl(
+            ControlApi(
+                api_client_from_environment({"KUBECONFIG": str(kubeconfig)}), NAMESPACE, name
+            ),
+            account=manifest.spec.exchange.account,
+            symbol=manifest.spec.symbol,
+            settings=FAST,
+        )
+        exchange = build_exchange(
+            "binanceusdm",
+            api_key=sim.settings.api_key,
+            api_secret=sim.settings.api_secret,
+            url_override=sim.base_url,
+            timeout_ms=2000,
+        )
+        bot = BotRuntime(
+            manifest,
+            exchange,
+            tmp_path / name,
+            events=EventLog(time.time),
+            companions=[control],
+        )
+        watched = Watched(bot)
+        stop = asyncio.Event()
+        running.append((stop, asyncio.create_task(bot.run(stop), name=f"bot-{name}")))
+        return watched
+
+    try:
+        yield start
+    finally:
+        for stop, _ in running:
+            stop.set()
+        await asyncio.gather(*(task for _, task in running), return_exceptions=True)
+
+
+async def kubectl(kubeconfig: Path, *args: str) -> None:
+    process = await asyncio.create_subprocess_exec(
+        KUBECTL,
+        "--kubeconfig",
+        str(kubeconfig),
+        "--namespace",
+        NAMESPACE,
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await process.communicate()
+    assert process.returncode == 0, f"kubectl {' '.join(args)}: {err.decode()} {out.decode()}"
+
+
+async def merge_patch(kubeconfig: Path, name: str, patch: dict[str, Any], *extra: str) -> None:
+    await kubectl(kubeconfig, "patch", "tb", name, "--type=merge", "-p", json.dumps(patch), *extra)
+
+
+def lease_held(watched: Watched) -> Callable[[], bool]:
+    return lambda: bool(render_status(watched.bot)["control"]["leaseHeld"])
+
+
+async def test_emergency_stop_patch_flips_the_bot_without_an_operator(
+    start_bot: StartBot, kubeconfig: Path
+) -> None:
+    bot = await start_bot("estop")
+    await bot.until(lease_held(bot))
+    assert bot.bot.posture.mode is TradingMode.ACTIVE
+
+    halt = {"action": "Halt", "reason": "oncall: venue incident"}
+    await merge_patch(kubeconfig, "estop", {"spec": {"emergencyStop": halt}})
+    await bot.until(bot.mode_is(TradingMode.HALTED), within=5)
+    updates = bot.named(Event.CONTROL_UPDATE)
+    assert updates[-1]["emergency_stop"] == halt
+    assert any("oncall: venue incident" in reason for reason in bot.bot.posture.reasons)
+
+    await merge_patch(kubeconfig, "estop", {"spec": {"emergencyStop": None}})
+    await bot.until(bot.mode_is(TradingMode.ACTIVE), within=5)
+
+    await merge_patch(kubeconfig, "estop", {"spec": {"paused": True}})
+    await bot.until(bot.mode_is(TradingMode.REDUCE_ONLY), within=5)
+
+
+async def test_operator_abort_in_status_halts_and_clearing_it_withdraws(
+    start_bot: StartBot, kubeconfig: Path
+) -> None:
+    bot = await start_bot("aborted")
+    await bot.until(lease_held(bot))
+    abort = {
+        "reason": "KillSwitch",
+        "message": "persistent divergence",
+        "time": "2024-01-01T00:00:00Z",
+    }
+    await merge_patch(kubeconfig, "aborted", {"status": {"abort": abort}}, "--subresource=status")
+    await bot.until(bot.mode_is(TradingMode.HALTED), within=5)
+    status = render_status(bot.bot)
+    assert status["control"]["operatorAbort"] == "KillSwitch"
+    assert any(reason.startswith("control.operatorAbort") for reason in status["modeReasons"])
+
+    await merge_patch(kubeconfig, "aborted", {"status": {"abort": None}}, "--subresource=status")
+    await bot.until(bot.mode_is(TradingMode.ACTIVE), within=5)
+    assert render_status(bot.bot)["control"]["operatorAbort"] is None
+
+
+async def test_only_the_lease_holder_places_orders(start_bot: StartBot) -> None:
+    first = await start_bot("grid-a")
+    second = await start_bot("grid-b")
+    bots = (first, second)
+    await first.until(lambda: any(lease_held(bot)() for bot in bots))
+    holder, other = (first, second) if lease_held(first)() else (second, first)
+
+    def fenced_out() -> bool:
+        return any(
+            record["reason"].startswith("lease:") for record in other.named(Event.INTENT_REFUSED)
+        )
+
+    await holder.until(lambda: len(holder.named(Event.ORDER_SUBMIT)) >= 2)
+    await other.until(fenced_out)
+    assert other.named(Event.LEASE_HELD_BY_OTHER)
+    assert other.named(Event.ORDER_SUBMIT) == []
+    assert not render_status(other.bot)["control"]["leaseHeld"]
+
+
+async def test_dead_man_goes_reduce_only_when_the_api_server_is_gone(
+    start_bot: StartBot, server: ApiServer, sim: RunningVenueSim
+) -> None:
+    bot = await start_bot("lonely", dead_man_seconds=1.0)
+    await bot.until(lease_held(bot))
+    assert bot.bot.posture.mode is TradingMode.ACTIVE
+
+    await server.stop()
+    await bot.until(bot.mode_is(TradingMode.REDUCE_ONLY), within=5)
+    (trip,) = bot.named(Event.DEAD_MAN_TRIP)
+    assert trip["reason"].startswith("API server unreachable for")
+    status = render_status(bot.bot)
+    assert status["control"]["apiServerReachable"] is False
+    assert any(reason.startswith("control.deadMan") for reason in status["modeReasons"])
+
+    await server.start()
+    server.api.create(resource("lonely", sim, dead_man_seconds=1.0))
+    await bot.until(bot.mode_is(TradingMode.ACTIVE), within=10)
+    assert bot.named(Event.DEAD_MAN_CLEAR)
+    assert render_status(bot.bot)["control"]["apiServerReachable"] is True

@@ -1,0 +1,227 @@
+"""Guards and emergency stops against the venue simulator, through unchanged ccxt.
+
+A rate-limit storm and a persistent clock skew must put the bot in reduce-only
+by themselves; emergencyStop Halt and Flatten must leave the venue with no
+working order but protective stops, and Flatten with no position, closed by
+reduce-only market orders.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import AsyncIterator, Callable
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import ccxt
+import pytest
+import yaml
+
+from tradewarden.api.tradingbot import EmergencyAction, EmergencyStop, TradingBot, TradingMode
+from tradewarden.bot.execution.intent import OrderIntent, OrderType, Side
+from tradewarden.bot.execution.journal import Journal
+from tradewarden.bot.execution.order_state import OrderState
+from tradewarden.bot.execution.retry_policy import RetryPolicy
+from tradewarden.bot.execution.router import OrderRouter, RouterContext
+from tradewarden.bot.observability.events import EventLog
+from tradewarden.bot.runtime.bot import BotClocks, BotRuntime
+from tradewarden.bot.venue.ccxt_client import build_exchange
+from tradewarden.bot.venue_sim.server import RunningVenueSim, running_venue_sim
+from tradewarden.bot.venue_sim.settings import SimSettings
+
+from .conftest import SYMBOL, FakeTime
+
+EXAMPLE = Path(__file__).parents[2] / "examples" / "tradingbot-sim.yaml"
+VENUE_SYMBOL = "BTCUSDT"
+WAIT_SECONDS = 30.0
+
+
+def manifest(sim: RunningVenueSim) -> TradingBot:
+    document = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
+    document["spec"]["exchange"]["urlOverride"] = sim.base_url
+    document["spec"]["exchange"]["requestTimeoutMs"] = 2000
+    return TradingBot.model_validate(document)
+
+
+def client(sim: RunningVenueSim) -> Any:
+    return build_exchange(
+        "binanceusdm",
+        api_key=sim.settings.api_key,
+        api_secret=sim.settings.api_secret,
+        url_override=sim.base_url,
+        timeout_ms=2000,
+    )
+
+
+class Recorder:
+    """Captures a bot's events."""
+
+    def __init__(self, events: EventLog) -> None:
+        self.records: list[dict[str, Any]] = []
+        events.listeners.append(self.records.append)
+
+    def named(self, name: str) -> list[dict[str, Any]]:
+        return [r for r in self.records if r["event"] == name]
+
+
+async def eventually(condition: Callable[[], bool]) -> None:
+    """Wait for a running bot to reach a state.
+
+    The journal settles after the last event about it, so there is no event
+    to wait on: the bot's own loop is given turns until the condition holds.
+    """
+    async with asyncio.timeout(WAIT_SECONDS):
+        while not condition():  # noqa: ASYNC110 - no event follows the journal's last write
+            await asyncio.sleep(0.05)
+
+
+def metric(bot: BotRuntime, name: str, labels: dict[str, str] | None = None) -> float:
+    value = bot.metrics.registry.get_sample_value(name, labels or {})
+    return 0.0 if value is None else value
+
+
+async def test_rate_limit_storm_trips_api_health(tmp_path: Path) -> None:
+    settings = SimSettings(price_tick_s=0, seed=3, weight_limit_1m=40)
+    async with running_venue_sim(settings) as sim:
+        bot = BotRuntime(manifest(sim), client(sim), tmp_path)
+        # The bot assumes Binance's 2400/min; this venue allows 40 so a storm is quick.
+        bot.guards.api.weight_limit = settings.weight_limit_1m
+        recorder = Recorder(bot.events)
+        try:
+            await bot.venue.load_markets()
+            rejected = 0
+            for _ in range(45):
+                try:
+                    await bot.venue.fetch_mark_price(SYMBOL)
+                except (ccxt.RateLimitExceeded, ccxt.DDoSProtection):
+                    rejected += 1
+        finally:
+            await bot.venue.close()
+
+    assert rejected > 0
+    assert bot.posture.mode is TradingMode.REDUCE_ONLY
+    assert any(reason.startswith("guard.apiHealth: ") for reason in bot.posture.reasons)
+    [trip] = recorder.named("GUARD_TRIP")
+    assert trip["guard"] == "apiHealth"
+    assert "rate-limit usage" in trip["reason"]
+    assert trip["until"] > trip["ts"]
+    assert metric(bot, "tradewarden_guard_trips_total", {"guard": "apiHealth"}) == 1
+    assert metric(bot, "tradewarden_rate_limit_usage") > 0
+
+
+async def test_persistent_clock_skew_fails_safe(
+    sim: RunningVenueSim, journal: Journal, fake_time: FakeTime, tmp_path: Path
+) -> None:
+    bot = BotRuntime(
+        manifest(sim),
+        client(sim),
+        tmp_path,
+        clocks=BotClocks(clock=fake_time.clock, sleep=fake_time.sleep),
+    )
+    router = OrderRouter(
+        bot.venue,
+        RouterContext(
+            journal=journal,
+            policy=RetryPolicy(max_retries=5, base_delay=0.25, max_delay=2.0, max_elapsed=20.0),
+            events=bot.events,
+            metrics=bot.metrics,
+            clock=fake_time.clock,
+            sleep=fake_time.sleep,
+            rng=random.Random(1),
+        ),
+    )
+    recorder = Recorder(bot.events)
+    try:
+        await bot.venue.load_markets()
+        await sim.set_faults(
+            [{"match": {"method": "POST", "path": "/fapi/v1/order"}, "action": {"skew_ms": 60_000}}]
+        )
+        order = journal.record_intent(
+            OrderIntent(SYMBOL, Side.BUY, OrderType.MARKET, Decimal("0.003"))
+        )
+        settled = await router.submit(order)
+    finally:
+        await bot.venue.close()
+
+    codes = {r.get("venue_code") for r in recorder.named("ORDER_ERROR")}
+    assert -1021 in codes
+    assert settled.state is OrderState.ABANDONED
+    assert [o for o in (await sim.state())["orders"] if o["symbol"] == VENUE_SYMBOL] == []
+    assert bot.posture.mode is TradingMode.REDUCE_ONLY
+    assert [r["guard"] for r in recorder.named("GUARD_TRIP")] == ["apiHealth"]
+
+
+@pytest.fixture
+async def trading_bot(tmp_path: Path) -> AsyncIterator[tuple[BotRuntime, RunningVenueSim]]:
+    """A running bot with a long position opened before it started and grid orders working."""
+    async with running_venue_sim(SimSettings(price_tick_s=0, seed=5)) as sim:
+        opener = client(sim)
+        try:
+            await opener.create_order(SYMBOL, "market", "buy", 0.006)
+        finally:
+            await opener.close()
+        bot = BotRuntime(manifest(sim), client(sim), tmp_path)
+        stop = asyncio.Event()
+        task = asyncio.create_task(bot.run(stop))
+        try:
+            yield bot, sim
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, WAIT_SECONDS)
+
+
+def working_entries(bot: BotRuntime) -> list[str]:
+    assert bot.journal is not None
+    return [o.client_order_id for o in bot.journal.non_terminal() if not o.intent.reduce_only]
+
+
+async def open_at_venue(sim: RunningVenueSim) -> list[dict[str, Any]]:
+    orders = (await sim.state())["orders"]
+    return [o for o in orders if o["status"] in ("NEW", "PARTIALLY_FILLED")]
+
+
+async def position_at_venue(sim: RunningVenueSim) -> Decimal:
+    positions = (await sim.state())["positions"]
+    return sum(
+        (Decimal(p["positionAmt"]) for p in positions if p["symbol"] == VENUE_SYMBOL), Decimal(0)
+    )
+
+
+async def test_emergency_halt_cancels_every_non_protective_order(
+    trading_bot: tuple[BotRuntime, RunningVenueSim],
+) -> None:
+    bot, sim = trading_bot
+    recorder = Recorder(bot.events)
+    await eventually(lambda: len(working_entries(bot)) >= 2)
+
+    bot.update_controls(False, EmergencyStop(action=EmergencyAction.HALT, reason="oncall: test"))
+    await eventually(lambda: not working_entries(bot))
+
+    assert await open_at_venue(sim) == []
+    assert await position_at_venue(sim) == Decimal("0.006")
+    assert bot.posture.mode is TradingMode.HALTED
+    modes = [r["mode"] for r in recorder.named("MODE_CHANGE")]
+    assert modes[-1] == TradingMode.HALTED
+
+
+async def test_emergency_flatten_closes_positions_with_reduce_only_market_orders(
+    trading_bot: tuple[BotRuntime, RunningVenueSim],
+) -> None:
+    bot, sim = trading_bot
+    await eventually(lambda: len(working_entries(bot)) >= 2)
+
+    bot.update_controls(False, EmergencyStop(action=EmergencyAction.FLATTEN, reason="oncall"))
+    await eventually(lambda: bot.positions.get(SYMBOL) == 0 and not working_entries(bot))
+
+    assert await position_at_venue(sim) == 0
+    assert await open_at_venue(sim) == []
+    closes = [
+        o
+        for o in (await sim.state())["orders"]
+        if o["type"] == "MARKET" and o["clientOrderId"].startswith("tw")
+    ]
+    assert closes
+    assert all(o["reduceOnly"] and o["side"] == "SELL" for o in closes)
+    assert bot.posture.mode is TradingMode.HALTED

@@ -1,0 +1,284 @@
+"""The reconciler against the venue simulator, through unchanged ccxt.
+
+What a trader relies on: fills arriving piecemeal end up in the journal as
+they happen, every position carries its protective stop (repaired when it is
+missing or wrong, without thrashing), the bot's own orders that its journal
+does not know are cancelled after repeated sightings, and a position snapshot
+that contradicts the journal's fills is flagged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from tradewarden.bot.execution.client_ids import bot_prefix
+from tradewarden.bot.execution.intent import OrderIntent, OrderType, Purpose, Side
+from tradewarden.bot.execution.order_state import OrderState
+from tradewarden.bot.reliability.protection import ProtectionSettings
+from tradewarden.bot.reliability.reconciler import Reconciler, ReconcilerSettings
+from tradewarden.bot.reliability.report import ReconcileReport
+from tradewarden.bot.venue.ccxt_client import build_exchange
+from tradewarden.bot.venue_sim.server import RunningVenueSim, running_venue_sim
+from tradewarden.bot.venue_sim.settings import SimSettings
+
+from .conftest import SYMBOL, OrderPath
+
+PREFIX = bot_prefix("test/bot")
+STOP_DISTANCE = Decimal("2")  # percent
+
+
+@dataclass
+class Harness:
+    """A reconciler on the order path, with what it reported and the gate's verdicts."""
+
+    path: OrderPath
+    reconciler: Reconciler
+    reports: list[ReconcileReport]
+    positions: dict[str, Decimal]
+    refusal: str | None = None
+
+    async def run(self) -> ReconcileReport:
+        [report] = await self.reconciler.reconcile()
+        return report
+
+    async def algo_orders(self, status: str = "NEW") -> list[dict[str, Any]]:
+        state = await self.path.sim.state()
+        return [a for a in state["algoOrders"] if a["algoStatus"] == status]
+
+    def repairs(self) -> list[dict[str, Any]]:
+        return [e for e in self.path.events if e["event"] == "STOP_REPAIR"]
+
+    def metric(self, name: str, labels: dict[str, str] | None = None) -> float:
+        value = self.path.metrics.registry.get_sample_value(name, labels or {})
+        return 0.0 if value is None else value
+
+
+def harness_for(path: OrderPath, **protection: Any) -> Harness:
+    reports: list[ReconcileReport] = []
+    positions: dict[str, Decimal] = {}
+    harness: Harness
+
+    def gate(_intent: OrderIntent) -> str | None:
+        return harness.refusal
+
+    reconciler = Reconciler(
+        path.venue,
+        path.router,
+        path.router._ctx,
+        ReconcilerSettings(
+            symbols=(SYMBOL,),
+            bot_prefix=PREFIX,
+            absent_grace_seconds=5.0,
+            drift_detections=3,
+            protection=ProtectionSettings(STOP_DISTANCE, **protection),
+        ),
+        gate=gate,
+        on_position=positions.__setitem__,
+        on_report=reports.append,
+    )
+    harness = Harness(path, reconciler, reports, positions)
+    return harness
+
+
+@pytest.fixture
+def harness(order_path: OrderPath) -> Harness:
+    return harness_for(order_path)
+
+
+async def buy_market(path: OrderPath, quantity: str) -> None:
+    intent = OrderIntent(SYMBOL, Side.BUY, OrderType.MARKET, Decimal(quantity))
+    await path.router.submit(path.journal.record_intent(intent))
+
+
+async def test_flat_account_reconciles_clean(harness: Harness) -> None:
+    report = await harness.run()
+    assert report.clean and not report.unprotected
+    assert report.position == 0
+    assert harness.reports == [report]
+
+
+async def test_position_without_stop_gets_one(harness: Harness) -> None:
+    await buy_market(harness.path, "0.004")
+    report = await harness.run()
+
+    assert report.position == Decimal("0.004")
+    assert not report.unprotected
+    [stop] = await harness.algo_orders()
+    assert stop["side"] == "SELL" and stop["reduceOnly"] is True
+    assert Decimal(stop["quantity"]) == Decimal("0.004")
+    assert Decimal(stop["triggerPrice"]) == Decimal("49000")  # 2 % under the 50000 entry
+    assert stop["clientAlgoId"].startswith(PREFIX)
+    # Journaled before it was sent, like every order.
+    journaled = harness.path.journal.get(stop["clientAlgoId"])
+    assert journaled.intent.purpose is Purpose.STOP
+    assert journaled.state is OrderState.OPEN
+    [repair] = harness.repairs()
+    assert (repair["outcome"], repair["reason"]) == ("placed", "no stop")
+    assert harness.metric("tradewarden_stop_repairs_total", {"outcome": "placed"}) == 1
+
+    again = await harness.run()
+    assert again.clean and not again.unprotected
+    assert len(await harness.algo_orders()) == 1
+    assert len(harness.repairs()) == 1
+
+
+async def test_wrong_size_stop_is_replaced(harness: Harness) -> None:
+    await buy_market(harness.path, "0.004")
+    await harness.run()
+    await buy_market(harness.path, "0.002")  # position grows; the stop no longer covers it
+    harness.path.time.now += 6  # past the repair cooldown
+
+    report = await harness.run()
+
+    assert not report.unprotected
+    [stop] = await harness.algo_orders()
+    assert Decimal(stop["quantity"]) == Decimal("0.006")
+    [old] = await harness.algo_orders("CANCELED")
+    assert Decimal(old["quantity"]) == Decimal("0.004")
+    assert harness.path.journal.get(old["clientAlgoId"]).state is OrderState.CANCELED
+    outcomes = [r["outcome"] for r in harness.repairs()]
+    assert outcomes == ["placed", "placed", "cancel_canceled"]
+
+
+async def test_refused_repairs_respect_cooldown_and_bound(order_path: OrderPath) -> None:
+    harness = harness_for(order_path, cooldown_seconds=5.0, max_attempts=2)
+    harness.refusal = "lease not held"
+    await buy_market(order_path, "0.004")
+
+    await harness.run()
+    await harness.run()  # within the cooldown: no second attempt
+    assert [r["outcome"] for r in harness.repairs()] == ["refused"]
+    order_path.time.now += 6
+    await harness.run()
+    order_path.time.now += 6
+    report = await harness.run()  # attempts exhausted
+    order_path.time.now += 60
+    await harness.run()
+
+    assert [r["outcome"] for r in harness.repairs()] == ["refused", "refused", "gave_up"]
+    assert report.unprotected
+    assert await harness.algo_orders() == []
+    assert harness.metric("tradewarden_protection_missing") == 1
+    watch = harness.reconciler.watch[SYMBOL]
+    assert watch.protection.unprotected_since is not None
+
+
+async def test_partial_fills_are_adopted_incrementally(order_path: OrderPath) -> None:
+    # The fixture venue fills crosses fully; this one fills 40 % of the order per cross.
+    settings = SimSettings(price_tick_s=0, seed=3, partial_fill_ratio=0.4)
+    async with running_venue_sim(settings) as sim:
+        exchange = build_exchange(
+            "binanceusdm",
+            api_key=sim.settings.api_key,
+            api_secret=sim.settings.api_secret,
+            url_override=sim.base_url,
+            timeout_ms=1500,
+        )
+        try:
+            await _partial_fill_scenario(order_path, sim, exchange)
+        finally:
+            await exchange.close()
+
+
+async def _partial_fill_scenario(path: OrderPath, sim: RunningVenueSim, exchange: Any) -> None:
+    path.venue._exchange = exchange  # the same adapter, pointed at the partial-fill venue
+    await path.venue.load_markets()
+    harness = harness_for(path)
+    intent = OrderIntent(SYMBOL, Side.BUY, OrderType.LIMIT, Decimal("0.010"), Decimal("49900"))
+    order = await path.router.submit(path.journal.record_intent(intent))
+    assert order.state is OrderState.OPEN
+
+    seen: list[tuple[OrderState, Decimal, Decimal]] = []
+    for price in ("49850", "49950", "49850"):
+        await sim.set_price("BTCUSDT", price)
+        report = await harness.run()
+        current = path.journal.get(order.client_order_id)
+        seen.append((current.state, current.filled, report.position))
+        assert not report.contradictory
+
+    assert seen == [
+        (OrderState.PARTIALLY_FILLED, Decimal("0.004"), Decimal("0.004")),
+        (OrderState.PARTIALLY_FILLED, Decimal("0.004"), Decimal("0.004")),
+        (OrderState.PARTIALLY_FILLED, Decimal("0.008"), Decimal("0.008")),
+    ]
+    # Protection followed the position as it grew.
+    [stop] = await _open_algos(sim)
+    assert Decimal(stop["quantity"]) == Decimal("0.008")
+
+
+async def _open_algos(sim: RunningVenueSim) -> list[dict[str, Any]]:
+    return [a for a in (await sim.state())["algoOrders"] if a["algoStatus"] == "NEW"]
+
+
+async def test_stray_is_cancelled_after_three_detections(harness: Harness) -> None:
+    stray_id = f"{PREFIX}zz9"
+    await harness.path.venue.exchange.create_order(
+        SYMBOL, "limit", "buy", 0.003, 45000, {"clientOrderId": stray_id}
+    )
+    foreign = "someone-else-1"
+    await harness.path.venue.exchange.create_order(
+        SYMBOL, "limit", "buy", 0.003, 45000, {"clientOrderId": foreign}
+    )
+
+    first, second = await harness.run(), await harness.run()
+    assert first.strays == second.strays == (stray_id,)
+    assert first.strays_confirmed == second.strays_confirmed == ()
+    third = await harness.run()
+    assert third.strays_confirmed == (stray_id,)
+    assert harness.reconciler.watch[SYMBOL].drift.detected
+
+    state = await harness.path.sim.state()
+    status = {o["clientOrderId"]: o["status"] for o in state["orders"]}
+    assert status == {stray_id: "CANCELED", foreign: "NEW"}
+    fourth = await harness.run()
+    assert fourth.strays == () and fourth.strays_confirmed == ()
+
+
+async def test_stray_stop_is_cancelled_too(harness: Harness) -> None:
+    await buy_market(harness.path, "0.004")
+    await harness.run()  # the bot's own stop goes in
+    stray_id = f"{PREFIX}st1"
+    await harness.path.venue.exchange.create_order(
+        SYMBOL,
+        "STOP_MARKET",
+        "sell",
+        0.004,
+        None,
+        {"triggerPrice": 48000, "reduceOnly": True, "clientOrderId": stray_id},
+    )
+    reports = [await harness.run() for _ in range(3)]
+
+    assert [r.strays for r in reports] == [(stray_id,)] * 3
+    assert reports[2].strays_confirmed == (stray_id,)
+    [cancelled] = await harness.algo_orders("CANCELED")
+    assert cancelled["clientAlgoId"] == stray_id
+    [kept] = await harness.algo_orders()
+    assert kept["clientAlgoId"] != stray_id
+
+
+async def test_stale_position_snapshot_is_contradictory(harness: Harness) -> None:
+    await harness.run()  # learns the account is flat
+    await buy_market(harness.path, "0.004")
+    await harness.path.sim.set_faults(
+        [
+            {
+                "match": {"method": "GET", "path": "/fapi/v3/positionRisk"},
+                "times": 2,
+                "action": {"stale_ms": 60_000},
+            }
+        ]
+    )
+    report = await harness.run()
+
+    assert report.contradictory
+    assert report.position == 0
+    assert any("journal fills imply 0.004" in m for m in report.mismatches)
+    assert not report.clean
+
+    recovered = await harness.run()
+    assert not recovered.contradictory
+    assert recovered.position == Decimal("0.004")

@@ -1,0 +1,70 @@
+"""The request-weight budget comes from the venue's exchangeInfo, not a hard-coded 2400.
+
+The simulator publishes its ``--weight-limit`` (``SimSettings.weight_limit_1m``) in
+exchangeInfo ``rateLimits``; the bot reads it at recovery and judges rate-limit usage
+against it. A venue that publishes none is held to Binance's budget.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from tradewarden.bot.reliability.api_health import DEFAULT_WEIGHT_LIMIT, used_weight
+from tradewarden.bot.runtime.bot import BotRuntime
+from tradewarden.bot.venue.adapter import VenueAdapter
+from tradewarden.bot.venue_sim.server import running_venue_sim
+from tradewarden.bot.venue_sim.settings import SimSettings
+
+from .test_guards_sim import WAIT_SECONDS, client, eventually, manifest
+
+EXCHANGE_INFO = "/fapi/v1/exchangeInfo"
+
+
+@pytest.mark.parametrize("published", [400, 6000])
+async def test_the_venue_adapter_reads_the_published_budget(published: int) -> None:
+    async with running_venue_sim(SimSettings(price_tick_s=0, weight_limit_1m=published)) as sim:
+        venue = VenueAdapter(client(sim))
+        try:
+            assert await venue.request_weight_limit() == published
+        finally:
+            await venue.close()
+
+
+async def test_no_published_budget_reads_as_none() -> None:
+    async with running_venue_sim(SimSettings(price_tick_s=0)) as sim:
+        await sim.set_faults(
+            [{"match": {"path": EXCHANGE_INFO}, "action": {"drop_fields": ["rateLimits"]}}]
+        )
+        venue = VenueAdapter(client(sim))
+        try:
+            assert await venue.request_weight_limit() is None
+        finally:
+            await venue.close()
+
+
+@pytest.mark.parametrize(("rate_limits", "expected"), [(True, 500), (False, DEFAULT_WEIGHT_LIMIT)])
+async def test_the_bot_judges_usage_against_the_budget_it_read(
+    tmp_path: Path, rate_limits: bool, expected: int
+) -> None:
+    async with running_venue_sim(SimSettings(price_tick_s=0, weight_limit_1m=500)) as sim:
+        if not rate_limits:
+            await sim.set_faults(
+                [{"match": {"path": EXCHANGE_INFO}, "action": {"drop_fields": ["rateLimits"]}}]
+            )
+        bot = BotRuntime(manifest(sim), client(sim), tmp_path)
+        stop = asyncio.Event()
+        task = asyncio.create_task(bot.run(stop))
+        try:
+            await eventually(lambda: bot.recovered)
+            assert bot.guards.api.weight_limit == expected
+            # One observed request; nothing else runs before its header is read back.
+            await bot.venue.fetch_position(bot.spec.symbol)
+            used = used_weight(bot.venue.exchange.last_response_headers)
+            assert used is not None and used > 0
+            assert bot.guards.api.usage(bot.clocks.clock()) == pytest.approx(used / expected)
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, WAIT_SECONDS)

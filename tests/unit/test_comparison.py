@@ -1,0 +1,63 @@
+"""Journal vs venue snapshots: what counts as a mismatch, a stray or a contradiction."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from tradewarden.bot.execution.evidence import VenueOrder
+from tradewarden.bot.execution.intent import JournaledOrder, OrderIntent, OrderType, Side
+from tradewarden.bot.execution.order_state import OrderState
+from tradewarden.bot.reliability.comparison import VenueView, compare
+
+D = Decimal
+S = OrderState
+
+
+def journaled(cid: str, state: OrderState, filled: str = "0") -> JournaledOrder:
+    intent = OrderIntent("BTC/USDT:USDT", Side.BUY, OrderType.LIMIT, D("0.01"), D("49000"))
+    return JournaledOrder(cid, 1, intent, state, D(filled), None, "1", 1, 0.0, 0.0, None, cid)
+
+
+def listed(cid: str) -> VenueOrder:
+    return VenueOrder(cid, "1", S.OPEN, D("0.01"), D(0), None)
+
+
+OPEN_A = journaled("tw-a", S.OPEN)
+# (case, venue open orders, position, live journal orders, owned map, net, offset)
+#   -> (mismatch count, unknown owned, contradictory)
+TABLE: list[tuple[Any, ...]] = [
+    ("agree", ["tw-a"], "0", [OPEN_A], {"tw-a": OPEN_A}, "0", "0", (0, (), False)),
+    ("first pass has no offset", [], "0.5", [], {}, "0", None, (0, (), False)),
+    ("unknown bot order", ["tw-z"], "0", [], {"tw-z": None}, "0", "0", (0, ("tw-z",), False)),
+    (
+        "open at venue, closed in journal",
+        ["tw-c"],
+        "0",
+        [],
+        {"tw-c": journaled("tw-c", S.CANCELED)},
+        "0",
+        "0",
+        (1, (), False),
+    ),
+    ("journal open, venue list lacks it", [], "0", [OPEN_A], {}, "0", "0", (1, (), False)),
+    ("fills explain the position", [], "0.013", [], {}, "0.01", "0.003", (0, (), False)),
+    ("position the fills cannot explain", [], "0", [], {}, "0.01", "0", (1, (), True)),
+]
+
+
+@pytest.mark.parametrize("case", [t[1:] for t in TABLE], ids=[t[0] for t in TABLE])
+def test_compare(case: tuple[Any, ...]) -> None:
+    venue_ids, position, live, mine, net, offset, expected = case
+    view = VenueView([listed(c) for c in venue_ids], [], D(position))
+    result = compare(
+        view, live, mine, net_filled=D(net), offset=None if offset is None else D(offset)
+    )
+    count, unknown, contradictory = expected
+    assert (len(result.mismatches), result.unknown_owned, result.contradictory) == (
+        count,
+        unknown,
+        contradictory,
+    )
