@@ -143,56 +143,101 @@ class ExecutionSpec(_Model):
 class ApiHealthGuard(_Model):
     """Trip on venue API trouble."""
 
-    error_rate: float = Field(default=0.2, gt=0, le=1)
-    rate_limit_usage: float = Field(default=0.9, gt=0, le=1)
-    window_seconds: float = Field(default=60.0, gt=0)
-    pause_seconds: float = Field(default=300.0, ge=0)
+    error_rate: float = Field(
+        default=0.2, gt=0, le=1, description="Share of failed venue calls in the window that trips."
+    )
+    rate_limit_usage: float = Field(
+        default=0.9,
+        gt=0,
+        le=1,
+        description="Share of the venue's rate-limit weight used that trips.",
+    )
+    window_seconds: float = Field(
+        default=60.0, gt=0, description="Sliding window of the error rate, in seconds."
+    )
+    pause_seconds: float = Field(
+        default=300.0, ge=0, description="Global pause after a trip, in seconds."
+    )
 
 
 class MarkStalenessGuard(_Model):
     """Pause a symbol whose mark price stopped updating."""
 
-    stale_after_seconds: float = Field(default=15.0, gt=0)
-    pause_seconds: float = Field(default=120.0, ge=0)
+    stale_after_seconds: float = Field(
+        default=15.0, gt=0, description="A mark older than this many seconds is stale."
+    )
+    pause_seconds: float = Field(
+        default=120.0, ge=0, description="Pause of the symbol after a trip, in seconds."
+    )
 
 
 class SlippageGuard(_Model):
     """Pause a symbol after repeated fills too far from the expected price."""
 
-    max_slippage_bps: float = Field(default=50.0, gt=0)
-    max_failures: int = Field(default=3, ge=1)
-    pause_seconds: float = Field(default=60.0, ge=0)
+    max_slippage_bps: float = Field(
+        default=50.0, gt=0, description="Largest accepted fill slippage, in basis points."
+    )
+    max_failures: int = Field(
+        default=3, ge=1, description="Slippage failures in a row that trip the guard."
+    )
+    pause_seconds: float = Field(
+        default=60.0, ge=0, description="Pause of the symbol after a trip, in seconds."
+    )
 
 
 class BrokerReadGuard(_Model):
     """Pause after consecutive failed account/position reads."""
 
-    max_consecutive_failures: int = Field(default=3, ge=1)
-    pause_seconds: float = Field(default=120.0, ge=0)
+    max_consecutive_failures: int = Field(
+        default=3, ge=1, description="Failed account/position reads in a row that trip."
+    )
+    pause_seconds: float = Field(
+        default=120.0, ge=0, description="Global pause after a trip, in seconds."
+    )
 
 
 class DriftGuard(_Model):
     """React to bot-owned orders at the venue that the journal does not know."""
 
-    detections_in_a_row: int = Field(default=3, ge=1)
+    detections_in_a_row: int = Field(
+        default=3,
+        ge=1,
+        description="Reconciles in a row that must see stray orders before reduce-only.",
+    )
 
 
 class WebSocketGuard(_Model):
     """Reconnect policy of the market-data stream."""
 
-    max_reconnects: int = Field(default=10, ge=1)
-    backoff_base_seconds: float = Field(default=2.0, gt=0)
-    backoff_multiplier: float = Field(default=2.0, ge=1)
-    backoff_cap_seconds: float = Field(default=60.0, gt=0)
-    jitter: float = Field(default=0.25, ge=0, le=1)
-    stable_reset_seconds: float = Field(default=60.0, gt=0)
-    pause_seconds: float = Field(default=300.0, ge=0)
+    max_reconnects: int = Field(
+        default=10, ge=1, description="Reconnects before the stream counts as lost."
+    )
+    backoff_base_seconds: float = Field(
+        default=2.0, gt=0, description="First reconnect delay, in seconds."
+    )
+    backoff_multiplier: float = Field(
+        default=2.0, ge=1, description="Factor applied to the delay after each failure."
+    )
+    backoff_cap_seconds: float = Field(
+        default=60.0, gt=0, description="Largest reconnect delay, in seconds."
+    )
+    jitter: float = Field(
+        default=0.25, ge=0, le=1, description="Random share added to or taken from each delay."
+    )
+    stable_reset_seconds: float = Field(
+        default=60.0, gt=0, description="Seconds connected that reset the reconnect count."
+    )
+    pause_seconds: float = Field(
+        default=300.0, ge=0, description="Global pause once reconnects are exhausted, in seconds."
+    )
 
 
 class KillSwitchGuard(_Model):
     """Halt on persistent divergence; recover only on clean evidence."""
 
-    clean_reconciles_to_recover: int = Field(default=5, ge=1)
+    clean_reconciles_to_recover: int = Field(
+        default=5, ge=1, description="Clean reconciles in a row that release the kill switch."
+    )
 
 
 class DeadManGuard(_Model):
@@ -208,14 +253,30 @@ class DeadManGuard(_Model):
 class GuardsSpec(_Model):
     """Degradation-matrix thresholds; defaults follow DESIGN.md."""
 
-    api_health: ApiHealthGuard = Field(default_factory=ApiHealthGuard)
-    mark_staleness: MarkStalenessGuard = Field(default_factory=MarkStalenessGuard)
-    slippage: SlippageGuard = Field(default_factory=SlippageGuard)
-    broker_reads: BrokerReadGuard = Field(default_factory=BrokerReadGuard)
-    drift: DriftGuard = Field(default_factory=DriftGuard)
-    websocket: WebSocketGuard = Field(default_factory=WebSocketGuard)
-    kill_switch: KillSwitchGuard = Field(default_factory=KillSwitchGuard)
-    dead_man: DeadManGuard = Field(default_factory=DeadManGuard)
+    api_health: ApiHealthGuard = Field(
+        default_factory=ApiHealthGuard, description="Trip on venue API errors or rate limits."
+    )
+    mark_staleness: MarkStalenessGuard = Field(
+        default_factory=MarkStalenessGuard, description="Pause a symbol whose mark is stale."
+    )
+    slippage: SlippageGuard = Field(
+        default_factory=SlippageGuard, description="Pause a symbol after repeated slippage."
+    )
+    broker_reads: BrokerReadGuard = Field(
+        default_factory=BrokerReadGuard, description="Pause after failed account reads."
+    )
+    drift: DriftGuard = Field(
+        default_factory=DriftGuard, description="Reduce-only on unknown bot orders at the venue."
+    )
+    websocket: WebSocketGuard = Field(
+        default_factory=WebSocketGuard, description="Market-data stream reconnect policy."
+    )
+    kill_switch: KillSwitchGuard = Field(
+        default_factory=KillSwitchGuard, description="Halt on persistent divergence."
+    )
+    dead_man: DeadManGuard = Field(
+        default_factory=DeadManGuard, description="Reduce-only when the API server is lost."
+    )
 
 
 class EmergencyAction(StrEnum):
@@ -229,27 +290,39 @@ class EmergencyAction(StrEnum):
 class EmergencyStop(_Model):
     """An emergency stop and why it was pulled."""
 
-    action: EmergencyAction
+    action: EmergencyAction = Field(
+        description="ReduceOnly blocks new exposure, Halt stops all orders, Flatten closes."
+    )
     reason: str = Field(min_length=1, description="Who pulled it and why.")
 
 
 class TradingBotSpec(_Model):
     """Desired state of one bot."""
 
-    exchange: ExchangeSpec = Field(default_factory=ExchangeSpec)
+    exchange: ExchangeSpec = Field(
+        default_factory=ExchangeSpec, description="Which venue the bot trades on and how."
+    )
     symbol: str = Field(
         min_length=1,
         description="Unified ccxt symbol, for example BTC/USDT:USDT.",
     )
-    strategy: StrategySpec = Field(default_factory=StrategySpec)
-    risk: RiskSpec
-    execution: ExecutionSpec = Field(default_factory=ExecutionSpec)
-    guards: GuardsSpec = Field(default_factory=GuardsSpec)
+    strategy: StrategySpec = Field(
+        default_factory=StrategySpec, description="The strategy plug-in and its parameters."
+    )
+    risk: RiskSpec = Field(description="Hard limits the bot enforces on every intent.")
+    execution: ExecutionSpec = Field(
+        default_factory=ExecutionSpec, description="Retry, backoff and reconcile settings."
+    )
+    guards: GuardsSpec = Field(
+        default_factory=GuardsSpec, description="Degradation-matrix thresholds."
+    )
     paused: bool = Field(default=False, description="Planned pause; lives in Git.")
     emergency_stop: EmergencyStop | None = Field(
         default=None, description="Break-glass stop; kept out of GitOps diffs."
     )
-    environment: Literal["dev", "canary", "prod"] = "dev"
+    environment: Literal["dev", "canary", "prod"] = Field(
+        default="dev", description="Promotion stage: dev, canary or prod."
+    )
 
 
 class ObjectMeta(_Model):
@@ -262,11 +335,11 @@ class ObjectMeta(_Model):
         max_length=63,
         pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
     )
-    namespace: str = "default"
-    uid: str | None = None
-    generation: int | None = None
-    labels: dict[str, str] = Field(default_factory=dict)
-    annotations: dict[str, str] = Field(default_factory=dict)
+    namespace: str = Field(default="default", description="Namespace of the TradingBot.")
+    uid: str | None = Field(default=None, description="Kubernetes uid; seeds client order ids.")
+    generation: int | None = Field(default=None, description="Spec generation.")
+    labels: dict[str, str] = Field(default_factory=dict, description="Kubernetes labels.")
+    annotations: dict[str, str] = Field(default_factory=dict, description="Kubernetes annotations.")
 
 
 class Phase(StrEnum):
@@ -293,47 +366,58 @@ class TradingMode(StrEnum):
 class Condition(_Model):
     """A status condition in the Kubernetes convention."""
 
-    type: str
-    status: Literal["True", "False", "Unknown"]
-    reason: str
-    message: str = ""
-    last_transition_time: str
+    type: str = Field(description="Ready, PreflightPassed, BotHealthy, InSync or Protected.")
+    status: Literal["True", "False", "Unknown"] = Field(description="True, False or Unknown.")
+    reason: str = Field(description="CamelCase reason of the last transition.")
+    message: str = Field(default="", description="Human-readable detail.")
+    last_transition_time: str = Field(description="When status last changed (RFC 3339).")
 
 
 class Flip(_Model):
     """The last phase/mode change and why."""
 
-    reason: str
-    time: str
+    reason: str = Field(description="Reason of the flip, for example DriftDetected.")
+    time: str = Field(description="When the flip happened (RFC 3339).")
 
 
 class AbortRecord(_Model):
     """An abort that stays until someone clears it explicitly."""
 
-    reason: str
-    message: str
-    time: str
+    reason: str = Field(description="PreflightFailed or KillSwitch.")
+    message: str = Field(description="What the bot reported when it aborted.")
+    time: str = Field(description="When the abort was recorded (RFC 3339).")
 
 
 class BotSummary(_Model):
     """A short digest of the bot's own /status."""
 
-    position: str = "0"
-    open_orders: int = 0
-    confidence: float = 1.0
-    incomplete_lifecycles: int = 0
+    position: str = Field(default="0", description="Net position in base units (decimal).")
+    open_orders: int = Field(default=0, description="Orders the bot has working at the venue.")
+    confidence: float = Field(default=1.0, description="Belief confidence 0..1.")
+    incomplete_lifecycles: int = Field(
+        default=0, description="Intents without a terminal outcome in time."
+    )
 
 
 class TradingBotStatus(_Model):
     """Observed state, written by the operator through the status subresource."""
 
-    observed_generation: int | None = None
-    phase: Phase = Phase.PENDING
-    trading_mode: TradingMode = TradingMode.HALTED
-    conditions: list[Condition] = Field(default_factory=list)
-    last_flip: Flip | None = None
-    abort: AbortRecord | None = None
-    bot: BotSummary | None = None
+    observed_generation: int | None = Field(
+        default=None, description="The spec generation this status describes."
+    )
+    phase: Phase = Field(default=Phase.PENDING, description="Lifecycle phase.")
+    trading_mode: TradingMode = Field(
+        default=TradingMode.HALTED, description="What the bot may send: Active, ReduceOnly, Halted."
+    )
+    conditions: list[Condition] = Field(
+        default_factory=list, description="Ready, PreflightPassed, BotHealthy, InSync, Protected."
+    )
+    last_flip: Flip | None = Field(default=None, description="The last phase change and why.")
+    abort: AbortRecord | None = Field(
+        default=None,
+        description="Sticky abort; cleared only by the tradewarden.io/clear-abort annotation.",
+    )
+    bot: BotSummary | None = Field(default=None, description="Digest of the bot's /status.")
 
 
 class TradingBot(_Model):

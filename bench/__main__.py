@@ -11,8 +11,12 @@ import json
 import os
 from typing import TextIO
 
+import drift_delay
+import estop_latency
+import fleet
 import memory
 import order_path
+import posture_cost
 import sim_throughput
 from sim_process import simulator_process
 
@@ -38,6 +42,24 @@ async def main(sink: TextIO) -> None:
     async with simulator_process(seed=3) as base_url:
         rate = await sim_throughput.measure(base_url)
     report("venue_sim_create_order_throughput", rate, "req/s", "measured")
+
+    p50, p99 = posture_cost.measure()
+    report("posture_risk_check_p50", p50 * 1e6, "us/intent", None)
+    report("posture_risk_check_p99", p99 * 1e6, "us/intent", "< 50")
+    report("drift_to_reduce_only", drift_delay.intervals_to_reduce_only(), "intervals", "<= 3")
+
+    scale = await fleet.measure()
+    report("fleet_operator_seconds", scale["operator_s"], "s", "< 60")
+    report("fleet_noop_seconds", scale["noop_s"], "s", None)
+    report("fleet_vs_noop_ratio", scale["operator_s"] / scale["noop_s"], "ratio", "< 2")
+    report("fleet_operator_rss_mb", scale["operator_rss_kib"] / 1024, "MiB", None)
+    report("fleet_noop_rss_mb", scale["noop_rss_kib"] / 1024, "MiB", None)
+
+    stops = await estop_latency.measure()
+    report("estop_p50_ms", stops["p50_s"] * 1e3, "ms", None)
+    report("estop_p99_ms", stops["p99_s"] * 1e3, "ms", "<= 1000")
+    report("kubectl_patch_floor_ms", stops["floor_s"] * 1e3, "ms", None)
+    report("estop_p50_vs_floor", stops["p50_s"] / stops["floor_s"], "ratio", "<= 3")
 
 
 with open(os.devnull, "w") as devnull:

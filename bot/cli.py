@@ -17,7 +17,16 @@ from typing import Protocol, cast
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "bot": ("tradewarden.bot.runtime.bot_command", "run one bot from a TradingBot manifest"),
     "venue-sim": ("tradewarden.bot.venue_sim.command", "serve the Binance USD-M venue simulator"),
-    "demo": ("tradewarden.bot.runtime.demo_command", "simulator + one bot on the bundled example"),
+    "demo": (
+        "tradewarden.operator.sandbox.demo_command",
+        "sandbox tour: bots on a local cluster, a drift flip, an emergency stop",
+    ),
+    "preflight": ("tradewarden.bot.preflight.command", "check venue, account and clock first"),
+    "crds": ("tradewarden.api.crd_command", "print (or --write) the TradingBot CRD YAML"),
+    "operator": ("tradewarden.operator.command", "run the kopf operator for TradingBots"),
+    "promote-check": ("tradewarden.operator.promote", "gate canary -> prod on live TradingBots"),
+    "sandbox": ("tradewarden.operator.sandbox.command", "all-local cluster for kubectl"),
+    "chaos": ("tradewarden.bot.chaos.command", "run chaos scenarios and check invariants"),
 }
 
 
@@ -39,7 +48,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Parse arguments and run the chosen subcommand; returns the exit code."""
     arguments = list(sys.argv[1:] if argv is None else argv)
     chosen = _chosen(arguments)
-    parser = argparse.ArgumentParser(prog="tradewarden", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="tradewarden", description="Run crypto trading bots on Kubernetes, safely."
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     selected: Subcommand | None = None
     for name, (module_name, summary) in SUBCOMMANDS.items():

@@ -39,7 +39,8 @@ def test_example_manifest_loads() -> None:
     assert bot.spec.risk.max_position == Decimal("0.02")
     assert bot.spec.risk.max_order_notional == Decimal("2000")
     assert bot.spec.strategy.type == "grid"
-    assert bot.spec.execution.reconcile_interval_seconds == 5
+    assert bot.spec.execution.reconcile_interval_seconds == 2
+    assert bot.spec.exchange.credentials_secret == "sim-credentials"
     assert bot.spec.emergency_stop is None
     assert bot.spec.paused is False
 

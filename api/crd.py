@@ -1,0 +1,384 @@
+"""The TradingBot CustomResourceDefinition, generated from the pydantic models.
+
+The models in :mod:`tradewarden.api.tradingbot` are the one source of truth. This
+module walks their JSON schema and rewrites it into a *structural* OpenAPI v3
+schema as the Kubernetes API server wants it: ``$ref`` inlined, ``Optional``
+turned into ``nullable``, draft-4 style exclusive bounds, no
+``additionalProperties: false`` (the server prunes and, with strict field
+validation, rejects unknown fields), free-form maps marked
+``x-kubernetes-preserve-unknown-fields``, and the cross-field rules the models
+cannot express per field as CEL ``x-kubernetes-validations``.
+
+Decimal fields (prices, sizes, percentages) are ``x-kubernetes-int-or-string``:
+people write ``"0.02"`` (exact) or a whole number such as ``2000``; a YAML float
+such as ``0.02`` is refused because it has already lost its exactness on the
+way in. The string form must be a plain decimal; bounds are CEL rules.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from typing import Any
+
+import yaml
+
+from tradewarden.api.tradingbot import API_GROUP, KIND, TradingBotSpec, TradingBotStatus
+
+VERSION = "v1alpha1"
+PLURAL = "tradingbots"
+SINGULAR = "tradingbot"
+SHORT_NAMES = ("tb",)
+CRD_NAME = f"{PLURAL}.{API_GROUP}"
+CRD_FILE_NAME = f"{CRD_NAME}.yaml"
+
+Schema = dict[str, Any]
+
+_UNSIGNED_DECIMAL = r"^[0-9]+(\.[0-9]+)?$"
+_SIGNED_DECIMAL = r"^-?[0-9]+(\.[0-9]+)?$"
+
+# Cross-field rules, keyed by the dotted path of the object they sit on. A rule
+# with ``oldSelf`` is a transition rule: it runs on updates only.
+_RULES: dict[str, list[Schema]] = {
+    "spec": [
+        {
+            "rule": "self.environment != 'prod' || self.risk.requireProtectiveStop",
+            "message": "environment prod requires risk.requireProtectiveStop: true",
+            "fieldPath": ".risk.requireProtectiveStop",
+        },
+    ],
+    "spec.exchange": [
+        {
+            # The same rule as the model's validator: a URL override points the bot
+            # at a simulator or proxy chosen by whoever deploys it, so only the
+            # venue's own non-testnet endpoints need the opt-in.
+            "rule": (
+                "self.sandbox || self.allowLive || "
+                "(has(self.urlOverride) && size(self.urlOverride) > 0)"
+            ),
+            "message": (
+                "a non-testnet venue (sandbox: false, no urlOverride) needs allowLive: true"
+            ),
+            "fieldPath": ".allowLive",
+        },
+        {
+            "rule": "self.id == oldSelf.id",
+            "message": "exchange.id is immutable; create a new TradingBot for another venue",
+            "fieldPath": ".id",
+        },
+        {
+            "rule": "self.account == oldSelf.account",
+            "message": "exchange.account is immutable; create a new TradingBot for another account",
+            "fieldPath": ".account",
+        },
+    ],
+    "spec.execution": [
+        {
+            "rule": "self.backoffBaseSeconds <= self.backoffMaxSeconds",
+            "message": "execution.backoffBaseSeconds must not exceed backoffMaxSeconds",
+            "fieldPath": ".backoffBaseSeconds",
+        },
+    ],
+    "spec.guards.websocket": [
+        {
+            "rule": "self.backoffBaseSeconds <= self.backoffCapSeconds",
+            "message": "guards.websocket.backoffBaseSeconds must not exceed backoffCapSeconds",
+            "fieldPath": ".backoffBaseSeconds",
+        },
+    ],
+    "spec.emergencyStop": [
+        {
+            "rule": "self.action in ['ReduceOnly', 'Halt', 'Flatten']",
+            "message": "emergencyStop.action must be one of ReduceOnly, Halt, Flatten",
+            "fieldPath": ".action",
+        },
+    ],
+}
+
+# Lists keyed by a field, so server-side apply merges them item by item.
+_MAP_LISTS: dict[str, str] = {"status.conditions": "type"}
+
+_COPIED_VALIDATIONS = ("minLength", "maxLength", "pattern", "minItems", "maxItems", "enum")
+
+
+class SchemaError(ValueError):
+    """The models cannot be turned into a structural schema (e.g. a field lacks a description)."""
+
+
+def _resolve(node: Mapping[str, Any], defs: Mapping[str, Any]) -> Mapping[str, Any]:
+    ref = node.get("$ref")
+    if ref is None and len(node.get("allOf", ())) == 1:
+        ref = node["allOf"][0].get("$ref")
+    if ref is None:
+        return node
+    target = defs[str(ref).rsplit("/", 1)[-1]]
+    # Field-level keys (description, default) win over the referenced class's.
+    merged = {**target, **{k: v for k, v in node.items() if k not in ("$ref", "allOf")}}
+    return merged
+
+
+def _is_decimal(options: list[Mapping[str, Any]]) -> bool:
+    return sorted(str(option.get("type")) for option in options) == ["number", "string"]
+
+
+def _bound_rules(number: Mapping[str, Any]) -> list[Schema]:
+    checks = []
+    for key, operator in (
+        ("exclusiveMinimum", ">"),
+        ("minimum", ">="),
+        ("exclusiveMaximum", "<"),
+        ("maximum", "<="),
+    ):
+        if key in number:
+            checks.append((operator, float(number[key])))
+    return [
+        {
+            "rule": f"double(string(self)) {operator} {bound!r}",
+            "message": f"must be {operator} {bound:g}",
+        }
+        for operator, bound in checks
+    ]
+
+
+def _decimal(number: Mapping[str, Any]) -> Schema:
+    lower = number.get("minimum", number.get("exclusiveMinimum"))
+    schema: Schema = {
+        "x-kubernetes-int-or-string": True,
+        "anyOf": [{"type": "integer"}, {"type": "string"}],
+        "pattern": _SIGNED_DECIMAL if lower is None or lower < 0 else _UNSIGNED_DECIMAL,
+    }
+    rules = _bound_rules(number)
+    if rules:
+        schema["x-kubernetes-validations"] = rules
+    return schema
+
+
+def _bounds(node: Mapping[str, Any], schema: Schema) -> None:
+    # Pydantic writes JSON Schema 2020-12 bounds; OpenAPI v3.0 (and so Kubernetes)
+    # wants a boolean exclusive flag next to minimum/maximum.
+    for plain, exclusive in (("minimum", "exclusiveMinimum"), ("maximum", "exclusiveMaximum")):
+        if exclusive in node:
+            schema[plain] = node[exclusive]
+            schema[exclusive] = True
+        elif plain in node:
+            schema[plain] = node[plain]
+
+
+def _convert(node: Mapping[str, Any], defs: Mapping[str, Any], path: str) -> Schema:
+    node = _resolve(node, defs)
+    description = node.get("description")
+    if not description:
+        raise SchemaError(f"{path}: every field needs a description (Field(description=...))")
+    nullable = False
+    if "anyOf" in node:
+        options = [_resolve(option, defs) for option in node["anyOf"]]
+        nullable = any(option.get("type") == "null" for option in options)
+        options = [option for option in options if option.get("type") != "null"]
+        if _is_decimal(options):
+            number = next(option for option in options if option["type"] == "number")
+            schema = _decimal(number)
+        elif len(options) == 1:
+            inner = {**options[0], "description": description}
+            if "default" in node:
+                inner["default"] = node["default"]
+            schema = _convert(inner, defs, path)
+            if nullable:
+                schema["nullable"] = True
+            return schema
+        else:
+            raise SchemaError(f"{path}: a union the CRD cannot express: {node['anyOf']}")
+    else:
+        schema = _convert_typed(node, defs, path)
+    schema["description"] = description
+    if nullable:
+        schema["nullable"] = True
+    if node.get("default") is not None:
+        schema["default"] = node["default"]
+    if path in _RULES:
+        schema.setdefault("x-kubernetes-validations", []).extend(copy.deepcopy(_RULES[path]))
+    if path in _MAP_LISTS:
+        schema["x-kubernetes-list-type"] = "map"
+        schema["x-kubernetes-list-map-keys"] = [_MAP_LISTS[path]]
+    # Type and description first: the order people read them in the YAML.
+    leading: Schema = {key: schema.pop(key) for key in ("type", "description") if key in schema}
+    return {**leading, **schema}
+
+
+def _convert_typed(node: Mapping[str, Any], defs: Mapping[str, Any], path: str) -> Schema:
+    kind = node.get("type")
+    if kind is None and "enum" in node:
+        kind = "string"
+    if kind is None:
+        raise SchemaError(f"{path}: no type in {node}")
+    schema: Schema = {"type": kind}
+    for key in _COPIED_VALIDATIONS:
+        if key in node:
+            schema[key] = node[key]
+    _bounds(node, schema)
+    if kind == "object":
+        _convert_object(node, defs, path, schema)
+    elif kind == "array":
+        schema["items"] = _convert(
+            {"description": f"An item of {path}.", **_resolve(node["items"], defs)},
+            defs,
+            f"{path}[]",
+        )
+    return schema
+
+
+def _convert_object(
+    node: Mapping[str, Any], defs: Mapping[str, Any], path: str, schema: Schema
+) -> None:
+    properties = node.get("properties", {})
+    required = set(node.get("required", ()))
+    if not properties:
+        extra = node.get("additionalProperties", True)
+        if extra is True:
+            schema["x-kubernetes-preserve-unknown-fields"] = True
+        else:
+            schema["additionalProperties"] = _convert(
+                {"description": f"A value of {path}.", **_resolve(extra, defs)},
+                defs,
+                f"{path}.*",
+            )
+        return
+    converted: Schema = {}
+    for name, field in properties.items():
+        child = _convert(field, defs, f"{path}.{name}")
+        if child.get("type") == "object" and name not in required and "default" not in field:
+            # A nested settings block made by default_factory: default it to {} so
+            # the server fills in its defaults and ``kubectl get -o yaml`` shows them.
+            child["default"] = {}
+        converted[name] = child
+    schema["properties"] = converted
+    if required:
+        schema["required"] = [name for name in properties if name in required]
+
+
+def _model_schema(model: type[TradingBotSpec] | type[TradingBotStatus], path: str) -> Schema:
+    document = model.model_json_schema(by_alias=True)
+    defs = document.get("$defs", {})
+    return _convert(document, defs, path)
+
+
+def openapi_schema() -> Schema:
+    """The structural ``openAPIV3Schema`` of a TradingBot."""
+    spec = _model_schema(TradingBotSpec, "spec")
+    status = _model_schema(TradingBotStatus, "status")
+    return {
+        "type": "object",
+        "description": "A crypto trading bot that the Tradewarden operator runs and keeps safe.",
+        "required": ["spec"],
+        "properties": {
+            "apiVersion": {
+                "type": "string",
+                "description": "APIVersion defines the versioned schema of this object.",
+            },
+            "kind": {
+                "type": "string",
+                "description": "Kind is the REST resource this object represents.",
+            },
+            "metadata": {"type": "object", "description": "Standard object metadata."},
+            "spec": spec,
+            "status": status,
+        },
+    }
+
+
+def _printer_columns() -> list[Schema]:
+    return [
+        {"name": "Exchange", "type": "string", "jsonPath": ".spec.exchange.id"},
+        {"name": "Symbol", "type": "string", "jsonPath": ".spec.symbol"},
+        {"name": "Phase", "type": "string", "jsonPath": ".status.phase"},
+        {"name": "Mode", "type": "string", "jsonPath": ".status.tradingMode"},
+        {
+            "name": "Ready",
+            "type": "string",
+            "jsonPath": '.status.conditions[?(@.type=="Ready")].status',
+        },
+        {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+        {
+            "name": "Reason",
+            "type": "string",
+            "priority": 1,
+            "jsonPath": ".status.lastFlip.reason",
+        },
+        {
+            "name": "Position",
+            "type": "string",
+            "priority": 1,
+            "jsonPath": ".status.bot.position",
+        },
+    ]
+
+
+def custom_resource_definition() -> Schema:
+    """The whole ``apiextensions.k8s.io/v1`` CustomResourceDefinition object."""
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": CRD_NAME},
+        "spec": {
+            "group": API_GROUP,
+            "scope": "Namespaced",
+            "names": {
+                "kind": KIND,
+                "listKind": f"{KIND}List",
+                "plural": PLURAL,
+                "singular": SINGULAR,
+                "shortNames": list(SHORT_NAMES),
+            },
+            "versions": [
+                {
+                    "name": VERSION,
+                    "served": True,
+                    "storage": True,
+                    "subresources": {"status": {}},
+                    "additionalPrinterColumns": _printer_columns(),
+                    "schema": {"openAPIV3Schema": openapi_schema()},
+                }
+            ],
+        },
+    }
+
+
+def render_yaml() -> str:
+    """The CRD as the YAML document checked in under ``crds/``."""
+    header = "# Generated by `tradewarden crds` from api/tradingbot.py. Do not edit.\n"
+    body = yaml.safe_dump(custom_resource_definition(), sort_keys=False, width=100)
+    return header + body
+
+
+def validation_schema(schema: Mapping[str, Any] | None = None) -> Schema:
+    """A JSON Schema (draft 4) equivalent of the CRD schema for offline validation.
+
+    ``nullable`` becomes a ``null`` type and objects with declared properties are
+    closed, as the API server's strict field validation would treat them. CEL
+    rules are not part of it (evaluate them separately).
+    """
+    source = openapi_schema() if schema is None else schema
+    return _closed(source)
+
+
+def _closed(node: Mapping[str, Any]) -> Schema:
+    result: Schema = {}
+    for key, value in node.items():
+        if key == "properties":
+            result[key] = {name: _closed(child) for name, child in value.items()}
+        elif key in ("items", "additionalProperties") and isinstance(value, Mapping):
+            result[key] = _closed(value)
+        elif key == "anyOf":
+            result[key] = [_closed(option) for option in value]
+        elif key in ("nullable", "x-kubernetes-validations") or key.startswith("x-kubernetes-"):
+            continue
+        else:
+            result[key] = value
+    if node.get("nullable") and "type" in result:
+        result["type"] = [result["type"], "null"]
+    if node.get("nullable") and "anyOf" in result:
+        result["anyOf"] = [*result["anyOf"], {"type": "null"}]
+    if node.get("nullable") and "enum" in result:
+        result["enum"] = [*result["enum"], None]
+    if "properties" in node and node.get("type") == "object":
+        result["additionalProperties"] = False
+    return result

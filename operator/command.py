@@ -1,0 +1,108 @@
+"""``tradewarden operator``: run the kopf operator for TradingBots until SIGTERM/SIGINT.
+
+Standalone (no peering: one operator per cluster, the chart runs one replica),
+with explicit settings: the finalizer ``tradewarden.io/drain``, handler progress
+kept in annotations (the CRD's status schema has no room for kopf's own state),
+only warnings posted as Events (flips post their own), and watch timeouts short
+enough that a restarted local API server is noticed within seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+import kopf
+from prometheus_client import start_http_server
+
+from tradewarden.bot.control.kube import api_client_from_environment
+from tradewarden.operator.children import DEFAULT_BOT_IMAGE
+from tradewarden.operator.handlers import OperatorConfig, OperatorState, register
+from tradewarden.operator.kube import OperatorApi
+from tradewarden.operator.metrics import OperatorMetrics
+
+FINALIZER = "tradewarden.io/drain"
+KOPF_STATE_PREFIX = "kopf.tradewarden.io"
+IMAGE_ENV = "TRADEWARDEN_BOT_IMAGE"
+
+
+def operator_settings() -> kopf.OperatorSettings:
+    """kopf's settings for Tradewarden (see the module docstring for why)."""
+    settings = kopf.OperatorSettings()
+    settings.persistence.finalizer = FINALIZER
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(
+        prefix=KOPF_STATE_PREFIX
+    )
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix=KOPF_STATE_PREFIX, key="last-handled-configuration"
+    )
+    settings.posting.level = logging.WARNING
+    settings.posting.reporting_component = "tradewarden-operator"
+    settings.watching.server_timeout = 60
+    settings.watching.client_timeout = 75
+    settings.watching.connect_timeout = 5
+    settings.watching.reconnect_backoff = 0.5
+    settings.networking.connect_timeout = 5
+    settings.networking.request_timeout = 30
+    return settings
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Arguments of ``tradewarden operator``."""
+    parser.add_argument("--kubeconfig", type=Path, help="kubeconfig file (default: in-cluster)")
+    scope = parser.add_mutually_exclusive_group()
+    scope.add_argument("--namespace", help="watch only this namespace")
+    scope.add_argument(
+        "--all-namespaces", action="store_true", help="watch every namespace (the default)"
+    )
+    parser.add_argument(
+        "--metrics-port", type=int, default=8000, help="Prometheus port; 0 picks a free one"
+    )
+    parser.add_argument("--metrics-host", default="0.0.0.0", help="address of /metrics")
+    parser.add_argument(
+        "--probe-interval", type=float, default=2.0, help="seconds between bot probes"
+    )
+    parser.add_argument(
+        "--drain-timeout",
+        type=float,
+        default=60.0,
+        help="seconds to wait for a deleted bot's orders before warning and retrying",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the operator until a signal stops it."""
+    if args.kubeconfig is not None:
+        # kopf's kubeconfig login and the kubernetes client both read KUBECONFIG.
+        os.environ["KUBECONFIG"] = str(args.kubeconfig)
+    config = OperatorConfig(
+        image=os.environ.get(IMAGE_ENV, DEFAULT_BOT_IMAGE),
+        probe_interval=args.probe_interval,
+        drain_timeout=args.drain_timeout,
+        prefer_kubeconfig="KUBECONFIG" in os.environ,
+    )
+    metrics = OperatorMetrics()
+    server, _ = start_http_server(args.metrics_port, args.metrics_host, metrics.registry)
+    print(f"operator metrics on port {server.server_port}", file=sys.stderr, flush=True)
+    state = OperatorState(
+        config=config, api=OperatorApi(api_client_from_environment()), metrics=metrics
+    )
+    registry = kopf.OperatorRegistry()
+    register(registry, state)
+    kopf.configure(verbose=False)
+    # Every successful probe would log a line (500 a second for 1,000 bots).
+    logging.getLogger("kopf.objects").setLevel(logging.WARNING)
+    try:
+        kopf.run(
+            registry=registry,
+            settings=operator_settings(),
+            standalone=True,
+            clusterwide=args.namespace is None,
+            namespaces=[args.namespace] if args.namespace else (),
+        )
+    finally:
+        server.shutdown()
+    return 0

@@ -1,0 +1,114 @@
+"""The operator's writes to the API server: asynchronous HTTP on the client's configuration.
+
+Connection settings (server, credentials, TLS) come from a ``kubernetes``
+client configuration, as everywhere else in the project; the requests
+themselves go through one ``aiohttp`` session on the operator's event loop.
+The synchronous client needed a worker thread per call, and for a fleet the
+thread hand-offs and GIL contention cost more than the requests. Children are
+created, or merge-patched when they already exist, so a re-render after a spec
+change or an operator restart converges on the same objects.
+"""
+
+from __future__ import annotations
+
+import json
+import ssl
+from collections.abc import Mapping
+from typing import Any
+
+import aiohttp
+from kubernetes import client as k8s
+from kubernetes.client.exceptions import ApiException
+
+from tradewarden.api.crd import PLURAL, VERSION
+from tradewarden.api.tradingbot import API_GROUP
+
+MERGE_PATCH = "application/merge-patch+json"
+REQUEST_TIMEOUT_SECONDS = 10.0
+CONFLICT = 409
+# Enough parallel connections for a fleet's reconciles without opening thousands.
+CONNECTIONS = 32
+
+
+def _collection(api_version: str, kind: str, namespace: str) -> str:
+    # The six child kinds all pluralise as lowercase kind + "s".
+    prefix = f"/api/{api_version}" if "/" not in api_version else f"/apis/{api_version}"
+    return f"{prefix}/namespaces/{namespace}/{kind.lower()}s"
+
+
+def _bot_path(namespace: str, name: str) -> str:
+    return f"/apis/{API_GROUP}/{VERSION}/namespaces/{namespace}/{PLURAL}/{name}"
+
+
+def _ssl_context(config: k8s.Configuration) -> ssl.SSLContext | bool:
+    if not str(config.host).startswith("https"):
+        return False
+    context = ssl.create_default_context(cafile=config.ssl_ca_cert)
+    if config.cert_file:
+        context.load_cert_chain(config.cert_file, config.key_file)
+    if not config.verify_ssl:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+class OperatorApi:
+    """Create-or-patch of children, and patches of a TradingBot's spec and status."""
+
+    def __init__(self, api_client: k8s.ApiClient) -> None:
+        self._config: k8s.Configuration = api_client.configuration
+        self._base = str(self._config.host).rstrip("/")
+        self._ssl = _ssl_context(self._config)
+        self._session: aiohttp.ClientSession | None = None
+
+    def _http(self) -> aiohttp.ClientSession:
+        # Created on first use: the session belongs to the loop kopf runs.
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=CONNECTIONS, ssl=self._ssl),
+                timeout=aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_SECONDS),
+            )
+        return self._session
+
+    async def _request(
+        self, method: str, path: str, body: Mapping[str, Any], content_type: str
+    ) -> int:
+        headers = {"Content-Type": content_type, "Accept": "application/json"}
+        # Read per call: the in-cluster token is rotated and refreshed by the config's hook.
+        token = self._config.get_api_key_with_prefix("authorization")
+        if token:
+            headers["Authorization"] = token
+        async with self._http().request(
+            method, self._base + path, data=json.dumps(body), headers=headers
+        ) as response:
+            text = await response.text()
+            if response.status >= 300:
+                raise ApiException(status=response.status, reason=text[:500])
+            return response.status
+
+    async def apply(self, child: Mapping[str, Any]) -> str:
+        """Create ``child``, or merge-patch it if it exists; returns "created" or "patched"."""
+        meta = child["metadata"]
+        collection = _collection(child["apiVersion"], child["kind"], meta["namespace"])
+        try:
+            await self._request("POST", collection, child, "application/json")
+        except ApiException as error:
+            if error.status != CONFLICT:
+                raise
+        else:
+            return "created"
+        await self._request("PATCH", f"{collection}/{meta['name']}", child, MERGE_PATCH)
+        return "patched"
+
+    async def patch_bot(self, namespace: str, name: str, patch: Mapping[str, Any]) -> None:
+        """Merge-patch a TradingBot (its spec or metadata, not its status)."""
+        await self._request("PATCH", _bot_path(namespace, name), patch, MERGE_PATCH)
+
+    async def patch_bot_status(self, namespace: str, name: str, patch: Mapping[str, Any]) -> None:
+        """Merge-patch a TradingBot's status subresource."""
+        await self._request("PATCH", _bot_path(namespace, name) + "/status", patch, MERGE_PATCH)
+
+    async def close(self) -> None:
+        """Close the HTTP session."""
+        if self._session is not None:
+            await self._session.close()

@@ -1,0 +1,564 @@
+"""The sandbox Kubernetes API server: KMock's serving layer with real API semantics.
+
+Public API::
+
+    async with running_api_server(crds=[crd_dict]) as api:
+        api.url                      # "http://127.0.0.1:PORT"
+        api.write_kubeconfig(path)   # for kubectl, kopf, the kubernetes client, bots
+        api.create(obj) / api.get(api_version, kind_plural, ns, name)  # direct access
+        api.store                    # the Store (objects, watches)
+
+It builds on KMock 0.8: :class:`kmock.Server` serves the HTTP port and
+:class:`kmock.KubernetesScaffold` (a :class:`kmock.RawHandler`) receives and
+parses requests into :class:`kmock.Request`. Stock KubernetesEmulator's
+routing, storage and discovery are replaced (``_handle`` is overridden),
+because they are wrong for kubectl and kopf in ways that cannot be patched
+from outside: ``/api/v1/namespaces`` is parsed as a namespace with no
+resource, objects carry no resourceVersion, and every request re-scans the
+whole request history. The replacement lives in storage.py (objects,
+resourceVersion, watches), discovery.py, tables.py, patches.py,
+selectors.py, validation.py and gc.py; this module only routes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import json
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import aiohttp.web
+import attrs
+import kmock
+import yaml
+from typing_extensions import override
+
+from tradewarden.operator.sandbox import discovery, tables
+from tradewarden.operator.sandbox.gc import FOREGROUND, ORPHAN, GarbageCollector
+from tradewarden.operator.sandbox.kubeconfig import write_kubeconfig
+from tradewarden.operator.sandbox.patches import APPLY_PATCH, PatchError, apply_patch
+from tradewarden.operator.sandbox.resources import Obj, Registry, ResourceType
+from tradewarden.operator.sandbox.selectors import Selection, SelectorError
+from tradewarden.operator.sandbox.storage import ApiError, Store, WatchEvent
+from tradewarden.operator.sandbox.validation import SchemaValidator, prune, unknown_fields
+
+_CRDS = ("apiextensions.k8s.io", "customresourcedefinitions")
+_DEFAULT_WATCH_SECONDS = 1800
+_CLIENT_CHECK_SECONDS = 1.0  # how often an idle watch checks that its client is still there
+
+
+@dataclass(frozen=True)
+class _Target:
+    """What a resource URL addresses."""
+
+    rtype: ResourceType
+    namespace: str | None
+    name: str | None
+    subresource: str | None
+
+
+def _json(
+    body: Any, status: int = 200, headers: dict[str, str] | None = None
+) -> aiohttp.web.Response:
+    return aiohttp.web.Response(
+        text=json.dumps(body), status=status, content_type="application/json", headers=headers
+    )
+
+
+def _split_path(path: str) -> tuple[str, str, list[str]] | None:
+    parts = [p for p in path.strip("/").split("/") if p]
+    if len(parts) >= 2 and parts[0] == "api":
+        return "", parts[1], parts[2:]
+    if len(parts) >= 3 and parts[0] == "apis":
+        return parts[1], parts[2], parts[3:]
+    return None
+
+
+def _invalid(rtype: ResourceType, name: str, errors: list[Any]) -> ApiError:
+    rendered = [error.render() for error in errors]
+    summary = rendered[0] if len(rendered) == 1 else "[" + ", ".join(rendered) + "]"
+    qualified = f"{rtype.kind}.{rtype.group}" if rtype.group else rtype.kind
+    return ApiError(
+        422,
+        "Invalid",
+        f'{qualified} "{name}" is invalid: {summary}',
+        {
+            "name": name,
+            "group": rtype.group,
+            "kind": rtype.kind,
+            "causes": [
+                {"reason": e.reason, "message": e.message, "field": e.field} for e in errors
+            ],
+        },
+    )
+
+
+class SandboxApi:
+    """Routes API requests onto the store; one instance per running server."""
+
+    def __init__(self, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self.clock = clock
+        self.store = Store(clock)
+        self.registry = Registry()
+        self.url = ""
+        # Compiled once per CRD schema (jsonschema and CEL), not per request.
+        self._validators: dict[int, tuple[Obj, SchemaValidator]] = {}
+        GarbageCollector(self.store, self.registry.by_plural).attach()
+        self.store.on_changed.append(self._crd_changed)
+        self.store.on_removed.append(self._crd_removed)
+        namespaces = self._type("", "v1", "namespaces")
+        for namespace in ("default", "kube-system"):
+            self.store.create(namespaces, None, {"metadata": {"name": namespace}})
+
+    # ---- direct access (tests, the sandbox command) -----------------------------------
+
+    def _type(self, group: str, version: str, plural: str) -> ResourceType:
+        rtype = self.registry.lookup(group, version, plural)
+        if rtype is None:
+            raise ApiError(
+                404,
+                "NotFound",
+                f"the server could not find the requested resource ({group}/{version} {plural})",
+            )
+        return rtype
+
+    def type_of(self, api_version: str, kind: str) -> ResourceType:
+        """The served type of an apiVersion + kind."""
+        group, _, version = api_version.rpartition("/")
+        for rtype in self.registry.all():
+            if rtype.group == group and rtype.version == version and rtype.kind == kind:
+                return rtype
+        raise ApiError(404, "NotFound", f"no matches for kind {kind!r} in version {api_version!r}")
+
+    def create(self, obj: Obj, namespace: str | None = None) -> Obj:
+        """Create an object as a POST would (validated, CRDs served at once)."""
+        rtype = self.type_of(obj["apiVersion"], obj["kind"])
+        return self._create(rtype, namespace, obj, "Strict")
+
+    def write_kubeconfig(self, path: Path, namespace: str = "default") -> Path:
+        """Write a kubeconfig for this server."""
+        return write_kubeconfig(path, self.url, namespace)
+
+    # ---- hooks ---------------------------------------------------------------------------
+
+    def _crd_changed(self, rtype: ResourceType, obj: Obj) -> None:
+        if (rtype.group, rtype.plural) == _CRDS:
+            self.registry.set_crd(obj)
+
+    def _crd_removed(self, rtype: ResourceType, obj: Obj) -> None:
+        if (rtype.group, rtype.plural) == _CRDS:
+            self.registry.remove_crd(obj["metadata"]["name"])
+
+    # ---- writes --------------------------------------------------------------------------
+
+    def _validator(self, schema: Obj) -> SchemaValidator:
+        cached = self._validators.get(id(schema))
+        if cached is None or cached[0] is not schema:
+            cached = (schema, SchemaValidator(schema))
+            self._validators[id(schema)] = cached
+        return cached[1]
+
+    def _admit(
+        self, rtype: ResourceType, name: str, obj: Obj, old: Obj | None, field_validation: str
+    ) -> tuple[Obj, list[str]]:
+        """Prune or reject unknown fields, default, validate; returns (object, warnings)."""
+        warnings: list[str] = []
+        if rtype.kind == "Secret" and "stringData" in obj:
+            obj = dict(obj)
+            data = dict(obj.get("data") or {})
+            for key, value in obj.pop("stringData").items():
+                data[key] = base64.b64encode(str(value).encode()).decode()
+            obj["data"] = data
+        if (rtype.group, rtype.plural) == _CRDS:
+            obj = dict(obj)
+            names = obj.get("spec", {}).get("names", {})
+            obj["status"] = {
+                "acceptedNames": names,
+                "storedVersions": [
+                    v["name"] for v in obj.get("spec", {}).get("versions", []) if v.get("storage")
+                ],
+                "conditions": [
+                    {
+                        "type": t,
+                        "status": "True",
+                        "reason": t,
+                        "message": "",
+                        "lastTransitionTime": "2025-01-01T00:00:00Z",
+                    }
+                    for t in ("NamesAccepted", "Established")
+                ],
+            }
+        if rtype.schema is None:
+            return obj, warnings
+        validator = self._validator(rtype.schema)
+        unknown = unknown_fields(rtype.schema, obj)
+        if unknown and field_validation == "Strict":
+            listed = ", ".join(f'unknown field "{u}"' for u in unknown)
+            raise ApiError(
+                400,
+                "BadRequest",
+                f'{rtype.kind} in version "{rtype.version}" cannot be handled as a '
+                f"{rtype.kind}: strict decoding error: {listed}",
+            )
+        if unknown:
+            warnings = [f'unknown field "{u}"' for u in unknown]
+            obj = prune(rtype.schema, obj)
+        obj = validator.default(obj)
+        errors = validator.validate(obj, old)
+        if errors:
+            raise _invalid(rtype, name, errors)
+        return obj, warnings
+
+    def _create(
+        self, rtype: ResourceType, namespace: str | None, body: Obj, field_validation: str
+    ) -> Obj:
+        if not isinstance(body, dict):
+            raise ApiError(400, "BadRequest", "the request body must be a JSON object")
+        name = body.get("metadata", {}).get("name") or body.get("metadata", {}).get(
+            "generateName", ""
+        )
+        admitted, _ = self._admit(rtype, name, body, None, field_validation)
+        return self.store.create(rtype, namespace, admitted)
+
+    def _update(self, target: _Target, body: Obj, field_validation: str) -> Obj:
+        assert target.name is not None
+        namespace = target.namespace or ""
+        current = self.store.get(target.rtype, namespace, target.name)
+        if target.subresource == "status":
+            candidate = dict(current)
+            candidate["status"] = body.get("status")
+            candidate["metadata"] = {
+                **current["metadata"],
+                "resourceVersion": body.get("metadata", {}).get("resourceVersion")
+                or current["metadata"]["resourceVersion"],
+            }
+        else:
+            candidate = body
+        admitted, _ = self._admit(target.rtype, target.name, candidate, current, field_validation)
+        return self.store.update(
+            target.rtype, namespace, target.name, admitted, subresource=target.subresource
+        )
+
+    # ---- routing -------------------------------------------------------------------------
+
+    async def route(self, request: kmock.Request) -> aiohttp.web.StreamResponse:
+        """Answer one request."""
+        try:
+            return await self._route(request)
+        except ApiError as error:
+            return _json(error.as_status(), error.status)
+        except PatchError as error:
+            reason = {409: "Conflict", 415: "UnsupportedMediaType"}.get(error.status, "Invalid")
+            return _json(ApiError(error.status, reason, str(error)).as_status(), error.status)
+        except SelectorError as error:
+            return _json(ApiError(400, "BadRequest", str(error)).as_status(), 400)
+
+    async def _route(self, request: kmock.Request) -> aiohttp.web.StreamResponse:
+        path = request.url.path
+        method = str(request.method.value).upper()
+        if method == "GET":
+            document = self._discovery(path)
+            if document is not None:
+                return _json(document)
+        target = self._target(path)
+        if target is None:
+            raise ApiError(404, "NotFound", "the server could not find the requested resource")
+        if "protobuf" in request.headers.get("Content-Type", ""):
+            # Like a server without protobuf: client-go then retries the request as JSON.
+            raise ApiError(
+                415,
+                "UnsupportedMediaType",
+                "the body of the request was in an "
+                "unknown format - accepted media types include: application/json",
+            )
+        params = request.params
+        field_validation = params.get("fieldValidation", "")
+        dry_run = bool(params.get("dryRun"))
+        if method == "GET" and target.name is None:
+            selection = Selection.parse(params.get("labelSelector"), params.get("fieldSelector"))
+            accept = request.headers.get("Accept", "")
+            if params.get("watch") in ("true", "1"):
+                raw = request._raw_request
+                assert raw is not None
+                return await self._watch(raw, target, selection, params, accept)
+            return _json(self._list(target, selection, accept))
+        if method == "GET":
+            assert target.name is not None
+            obj = self.store.get(target.rtype, target.namespace or "", target.name)
+            if tables.wants_table(request.headers.get("Accept", "")):
+                return _json(
+                    tables.table(
+                        target.rtype, [obj], obj["metadata"]["resourceVersion"], self.clock()
+                    )
+                )
+            return _json(obj)
+        if method == "POST" and target.name is None:
+            body = request.data if isinstance(request.data, dict) else {}
+            if dry_run:
+                admitted, _ = self._admit(target.rtype, "", body, None, field_validation)
+                return _json(admitted, 201)
+            return _json(self._create(target.rtype, target.namespace, body, field_validation), 201)
+        if target.name is None:
+            raise ApiError(405, "MethodNotAllowed", f"{method} is not supported on collections")
+        if method == "PUT":
+            body = request.data if isinstance(request.data, dict) else {}
+            return _json(self._update(target, body, field_validation))
+        if method == "PATCH":
+            return self._patch(request, target, field_validation)
+        if method == "DELETE":
+            return _json(self._delete(request, target))
+        raise ApiError(405, "MethodNotAllowed", f"{method} is not supported")
+
+    def _patch(
+        self, request: kmock.Request, target: _Target, field_validation: str
+    ) -> aiohttp.web.Response:
+        assert target.name is not None
+        content_type = request.headers.get("Content-Type", "")
+        if content_type.startswith(APPLY_PATCH):
+            patch = yaml.safe_load(request.text)
+        else:
+            try:
+                patch = json.loads(request.text)
+            except ValueError as error:
+                raise ApiError(400, "BadRequest", f"invalid JSON patch body: {error}") from None
+        current = self.store.find(target.rtype, target.namespace or "", target.name)
+        if current is None:
+            if content_type.startswith(APPLY_PATCH):
+                return _json(self._create(target.rtype, target.namespace, patch, "Strict"), 201)
+            raise ApiError(404, "NotFound", f'{target.rtype.plural} "{target.name}" not found')
+        patched = apply_patch(content_type, current, patch)
+        return _json(self._update(target, patched, field_validation))
+
+    def _delete(self, request: kmock.Request, target: _Target) -> Obj:
+        assert target.name is not None
+        options = request.data if isinstance(request.data, dict) else {}
+        policy = options.get("propagationPolicy") or request.params.get("propagationPolicy")
+        if options.get("orphanDependents") is True:
+            policy = "Orphan"
+        extra = {"Foreground": (FOREGROUND,), "Orphan": (ORPHAN,)}.get(policy or "", ())
+        preconditions = options.get("preconditions") or {}
+        return self.store.delete(
+            target.rtype,
+            target.namespace or "",
+            target.name,
+            extra_finalizers=extra,
+            precondition_uid=preconditions.get("uid"),
+            precondition_version=preconditions.get("resourceVersion"),
+        )
+
+    def _list(self, target: _Target, selection: Selection, accept: str) -> Obj:
+        objects = [
+            obj
+            for obj in self.store.list_objects(target.rtype, target.namespace)
+            if selection.selects(obj)
+        ]
+        revision = str(self.store.revision)
+        if tables.wants_table(accept):
+            return tables.table(target.rtype, objects, revision, self.clock())
+        return {
+            "kind": f"{target.rtype.kind}List",
+            "apiVersion": target.rtype.api_version,
+            "metadata": {"resourceVersion": revision},
+            "items": objects,
+        }
+
+    def _discovery(self, path: str) -> Obj | None:
+        types = self.registry.all()
+        parts = [p for p in path.strip("/").split("/") if p]
+        if path.rstrip("/") in ("/healthz", "/readyz", "/livez"):
+            return {"status": "ok"}
+        if parts == ["version"]:
+            return discovery.SERVER_VERSION
+        if parts == ["api"]:
+            return discovery.api_versions()
+        if parts == ["apis"]:
+            return discovery.api_group_list(types)
+        if parts == ["openapi", "v3"]:
+            return discovery.openapi_index(types)
+        if parts[:2] == ["openapi", "v3"]:
+            return discovery.openapi_document(types, "/".join(parts[2:])) or _missing()
+        if len(parts) == 2 and parts[0] == "apis":
+            return discovery.api_group(types, parts[1]) or _missing()
+        if len(parts) == 3 and parts[0] == "apis":
+            return discovery.resource_list(types, parts[1], parts[2]) or _missing()
+        if len(parts) == 2 and parts[0] == "api":
+            return discovery.resource_list(types, "", parts[1]) or _missing()
+        return None
+
+    def _target(self, path: str) -> _Target | None:
+        split = _split_path(path)
+        if split is None:
+            return None
+        group, version, rest = split
+        namespace: str | None = None
+        if len(rest) >= 3 and rest[0] == "namespaces" and rest[2] not in ("status", "finalize"):
+            namespace, rest = rest[1], rest[2:]
+        if not rest:
+            return None
+        rtype = self._type(group, version, rest[0])
+        name = rest[1] if len(rest) > 1 else None
+        subresource = "/".join(rest[2:]) or None
+        if subresource not in (None, "status"):
+            raise ApiError(404, "NotFound", f"subresource {subresource} is not served")
+        if subresource == "status" and not rtype.status_subresource:
+            raise ApiError(404, "NotFound", f"{rtype.plural} have no status subresource")
+        return _Target(rtype, namespace if rtype.namespaced else None, name, subresource)
+
+    # ---- watches -------------------------------------------------------------------------
+
+    async def _watch(
+        self,
+        raw: aiohttp.web.BaseRequest,
+        target: _Target,
+        selection: Selection,
+        params: Any,
+        accept: str,
+    ) -> aiohttp.web.StreamResponse:
+        since_text = params.get("resourceVersion", "")
+        since = int(since_text) if since_text not in ("", "0") else None
+        name = target.name or selection.field_name
+        subscription, backlog = self.store.subscribe(target.rtype, since)
+        initial: list[tuple[str, Obj]] = []
+        if since is None:
+            initial = [
+                ("ADDED", obj)
+                for obj in self.store.list_objects(target.rtype, target.namespace)
+                if selection.selects(obj) and (name is None or obj["metadata"]["name"] == name)
+            ]
+        timeout = float(params.get("timeoutSeconds") or _DEFAULT_WATCH_SECONDS)
+        deadline = time.monotonic() + timeout
+        as_table = tables.wants_table(accept)
+        response = aiohttp.web.StreamResponse(headers={"Content-Type": "application/json"})
+        try:
+            await response.prepare(raw)
+            for kind, obj in initial:
+                await self._send(response, target.rtype, kind, obj, as_table)
+            pending: Iterable[WatchEvent] = backlog
+            while True:
+                for event in pending:
+                    visible = self._visible(event, target, selection, name)
+                    if visible is not None:
+                        await self._send(response, target.rtype, visible, event.obj, as_table)
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or _client_gone(raw):
+                    break
+                try:
+                    # Bounded, so a watch whose client vanished (even before this handler
+                    # ran, which aiohttp cannot cancel) ends instead of holding shutdown.
+                    event = await asyncio.wait_for(
+                        subscription.queue.get(), min(remaining, _CLIENT_CHECK_SECONDS)
+                    )
+                except TimeoutError:
+                    pending = []
+                    continue
+                pending = [event]
+            await response.write_eof()
+        except ConnectionResetError:
+            pass  # the client went away; nothing left to tell it
+        finally:
+            self.store.unsubscribe(target.rtype, subscription)
+        return response
+
+    @staticmethod
+    def _visible(
+        event: WatchEvent, target: _Target, selection: Selection, name: str | None
+    ) -> str | None:
+        def selected(obj: Obj | None) -> bool:
+            if obj is None:
+                return False
+            meta = obj["metadata"]
+            return bool(
+                (target.namespace is None or meta.get("namespace") == target.namespace)
+                and (name is None or meta["name"] == name)
+                and selection.selects(obj)
+            )
+
+        now, before = selected(event.obj), selected(event.old)
+        if event.type == "DELETED":
+            return "DELETED" if before or now else None
+        if now and before:
+            return str(event.type)
+        if now:
+            return "ADDED"
+        if before:
+            return "DELETED"
+        return None
+
+    async def _send(
+        self,
+        response: aiohttp.web.StreamResponse,
+        rtype: ResourceType,
+        kind: str,
+        obj: Obj,
+        as_table: bool,
+    ) -> None:
+        shown = (
+            tables.table(rtype, [obj], obj["metadata"]["resourceVersion"], self.clock())
+            if as_table
+            else obj
+        )
+        await response.write(json.dumps({"type": kind, "object": shown}).encode() + b"\n")
+
+
+def _client_gone(raw: aiohttp.web.BaseRequest) -> bool:
+    transport = raw.transport
+    return transport is None or transport.is_closing()
+
+
+def _missing() -> Obj:
+    raise ApiError(404, "NotFound", "the server could not find the requested resource")
+
+
+@attrs.define(kw_only=True)
+class _KMockFrontend(kmock.KubernetesScaffold):
+    """KMock's request handler with parsing and routing handed to :class:`SandboxApi`.
+
+    KMock's own ``Request._parse`` fails on ``/api/v1/namespaces`` (it reads the
+    collection as a namespace with no name), and ``RawHandler.__call__`` keeps
+    every request for assertions, which a long-running server must not; so the
+    entry point builds the :class:`kmock.Request` itself from the raw request.
+    """
+
+    router: Callable[[kmock.Request], Awaitable[aiohttp.web.StreamResponse]]
+
+    @override
+    async def __call__(self, raw_request: aiohttp.web.BaseRequest) -> aiohttp.web.StreamResponse:
+        body = await raw_request.read()
+        text = body.decode("utf-8", errors="replace")
+        try:
+            data = json.loads(text) if text else None
+        except ValueError:
+            data = None
+        request = kmock.Request(
+            method=raw_request.method,
+            url=raw_request.url,
+            params=dict(raw_request.query),
+            headers=dict(raw_request.headers),
+            body=body,
+            text=text,
+            data=data,
+            raw_request=raw_request,
+        )
+        return await self.router(request)
+
+
+@contextlib.asynccontextmanager
+async def running_api_server(
+    crds: Iterable[Obj] = (),
+    host: str = "127.0.0.1",
+    port: int | None = None,
+) -> AsyncIterator[SandboxApi]:
+    """Serve a sandbox API server on ``host`` (free port unless given) with the CRDs applied."""
+    api = SandboxApi()
+    for crd in crds:
+        api.create(crd)
+    frontend = _KMockFrontend(router=api.route)
+    async with kmock.Server(frontend, host=host, port=port) as server:
+        api.url = str(server.url).rstrip("/")
+        yield api

@@ -1,0 +1,182 @@
+"""The whole sandbox as one context manager: API server, venue simulator, pod runner, operator.
+
+Public API::
+
+    async with running_sandbox(SandboxOptions(directory=Path(".sandbox"))) as sandbox:
+        sandbox.kubeconfig      # DIR/kubeconfig, for the real kubectl
+        sandbox.venue.base_url  # the simulator the example bots trade on
+        sandbox.api.create(obj) # apply an object directly (no kubectl)
+        async with sandbox.operator.down():  # the operator stopped, restarted after
+            ...
+
+Used by ``tradewarden sandbox``, ``tradewarden demo``, the benchmarks and the
+end-to-end tests. On exit, even on error or cancellation, the operator is
+stopped first (so it does not react to pods going away), then every pod, then
+the simulator and the API server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import subprocess
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tradewarden.api.manifest import parse_manifest
+from tradewarden.bot.execution.client_ids import bot_prefix
+from tradewarden.bot.runtime.bot import bot_identity
+from tradewarden.bot.runtime.command import tradewarden_command
+from tradewarden.bot.venue_sim.server import RunningVenueSim, running_venue_sim
+from tradewarden.bot.venue_sim.settings import SimSettings
+from tradewarden.operator.sandbox.apiserver import SandboxApi, running_api_server
+from tradewarden.operator.sandbox.pods import PodRunner, RunnerSettings, running_pod_runner
+from tradewarden.operator.sandbox.resources import Obj
+
+CRD_PATH = Path(__file__).resolve().parents[2] / "crds" / "tradingbots.tradewarden.io.yaml"
+OPERATOR_STOP_GRACE_S = 10.0
+# Order states in which an order still works at the venue.
+WORKING = frozenset({"NEW", "PARTIALLY_FILLED"})
+
+
+@dataclass(frozen=True)
+class SandboxOptions:
+    """What to start; the defaults are those of ``tradewarden sandbox``."""
+
+    directory: Path
+    # None: no CRD is installed (one is applied later, e.g. a Helm chart's).
+    crd_path: Path | None = CRD_PATH
+    venue: SimSettings = field(default_factory=SimSettings)
+    runner: RunnerSettings = field(default_factory=RunnerSettings)
+    # False: the operator is not started (``sandbox.operator.start()`` starts it later).
+    operator: bool = True
+    # None: the operator logs to this process's stdout/stderr.
+    operator_log: Path | None = None
+    # More ``tradewarden operator`` arguments, e.g. ("--probe-interval", "0.5").
+    operator_args: tuple[str, ...] = ()
+
+
+@dataclass
+class OperatorProcess:
+    """The real ``tradewarden operator`` on the sandbox's kubeconfig; it can stop and start.
+
+    Stopping sends SIGTERM (as a Deployment rollout would), then SIGKILL after a grace.
+    """
+
+    kubeconfig: Path
+    log: Path | None = None
+    args: tuple[str, ...] = ()
+    process: asyncio.subprocess.Process | None = None
+
+    @property
+    def running(self) -> bool:
+        """Whether the operator process is alive."""
+        return self.process is not None and self.process.returncode is None
+
+    @property
+    def pid(self) -> int | None:
+        """The running operator's process id."""
+        return self.process.pid if self.running and self.process is not None else None
+
+    async def start(self) -> None:
+        """Start the operator (it must not be running)."""
+        if self.running:
+            raise RuntimeError("the sandbox operator is already running")
+        with contextlib.ExitStack() as files:
+            sink: Any = files.enter_context(self.log.open("ab")) if self.log is not None else None
+            self.process = await asyncio.create_subprocess_exec(
+                # A free metrics port: several sandboxes (tests, a demo) may run at once.
+                *tradewarden_command(
+                    "operator", "--kubeconfig", str(self.kubeconfig),
+                    "--metrics-port", "0", "--metrics-host", "127.0.0.1", *self.args,
+                ),
+                stdout=sink,
+                stderr=subprocess.STDOUT if sink is not None else None,
+                # Ctrl-C reaches the sandbox only, which stops the operator before the pods.
+                start_new_session=True,
+            )  # fmt: skip
+
+    async def stop(self) -> None:
+        """Terminate the operator, then kill it if it outlives the grace period."""
+        process = self.process
+        if process is None or process.returncode is not None:
+            return
+        process.terminate()
+        try:
+            await asyncio.wait_for(process.wait(), OPERATOR_STOP_GRACE_S)
+        except TimeoutError:
+            process.kill()
+            await process.wait()
+
+    @contextlib.asynccontextmanager
+    async def down(self) -> AsyncIterator[None]:
+        """The operator is stopped inside the block and running again after it."""
+        await self.stop()
+        try:
+            yield
+        finally:
+            await self.start()
+
+
+@dataclass(frozen=True)
+class Sandbox:
+    """The running parts."""
+
+    api: SandboxApi
+    venue: RunningVenueSim
+    runner: PodRunner
+    kubeconfig: Path
+    operator: OperatorProcess
+
+    def find(self, api_version: str, kind: str, namespace: str, name: str) -> Obj | None:
+        """An object straight from the API server's store (no HTTP round trip)."""
+        found = self.api.store.find(self.api.type_of(api_version, kind), namespace, name)
+        return dict(found) if found is not None else None
+
+    def order_prefix(self, namespace: str, name: str) -> str | None:
+        """A bot's client order id prefix, from the manifest the operator rendered for it."""
+        config_map = self.find("v1", "ConfigMap", namespace, f"tb-{name}-manifest")
+        if config_map is None:
+            return None
+        return bot_prefix(bot_identity(parse_manifest(config_map["data"]["tradingbot.yaml"])))
+
+
+def working_orders(state: Mapping[str, Any], prefix: str) -> list[Obj]:
+    """A bot's plain (non-protective) orders still working in the simulator's ``state()``.
+
+    Protective stops live in the venue's algo-order book, not among these.
+    """
+    return [
+        order
+        for order in state["orders"]
+        if order["clientOrderId"].startswith(prefix) and order["status"] in WORKING
+    ]
+
+
+@contextlib.asynccontextmanager
+async def running_sandbox(options: SandboxOptions) -> AsyncIterator[Sandbox]:
+    """Start every part of the sandbox; stop them all on exit."""
+    crds: list[Obj] = []
+    if options.crd_path is not None:
+        crds.append(yaml.safe_load(options.crd_path.read_text(encoding="utf-8")))
+    directory = options.directory.resolve()
+    directory.mkdir(parents=True, exist_ok=True)
+    kubeconfig = directory / "kubeconfig"
+    async with (
+        running_api_server(crds=crds) as api,
+        running_venue_sim(options.venue) as venue,
+        running_pod_runner(
+            api, directory, api.write_kubeconfig(kubeconfig), options.runner
+        ) as runner,
+    ):
+        operator = OperatorProcess(kubeconfig, options.operator_log, options.operator_args)
+        try:
+            if options.operator:
+                await operator.start()
+            yield Sandbox(api, venue, runner, kubeconfig, operator)
+        finally:
+            await operator.stop()

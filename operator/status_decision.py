@@ -1,0 +1,305 @@
+"""Turn what the probe saw into a TradingBot's status. Pure: no I/O, the clock is an argument.
+
+Inputs are the bot's ``/status`` JSON (``None`` when unreachable), the pod's
+state, the spec, the previous status and the time. The phase is the most
+severe finding, in this order: a (sticky) abort, a crash loop, an unreachable
+bot, preflight still running, drift, a tripped guard, an emergency stop or
+planned pause, and otherwise Running. Conditions keep their
+``lastTransitionTime`` unless their status changes. An abort stays recorded
+until a person clears it with the ``tradewarden.io/clear-abort`` annotation;
+a spec change never clears it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from tradewarden.api.tradingbot import (
+    AbortRecord,
+    BotSummary,
+    Condition,
+    Flip,
+    Phase,
+    TradingBotStatus,
+    TradingMode,
+)
+
+PROTECTIVE_ORDER_TYPES = frozenset({"stop_market"})
+CONDITION_TYPES = ("Ready", "PreflightPassed", "BotHealthy", "InSync", "Protected")
+
+ConditionStatus = Literal["True", "False", "Unknown"]
+_MODES = frozenset(mode.value for mode in TradingMode)
+
+
+@dataclass(frozen=True)
+class PodState:
+    """What the probe knows about the bot's pod."""
+
+    exists: bool
+    ready: bool = False
+    restarts: int = 0
+    crash_looping: bool = False
+
+
+POD_MISSING = PodState(exists=False)
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One probe's findings."""
+
+    bot_status: Mapping[str, Any] | None
+    pod: PodState
+    spec: Mapping[str, Any]
+    generation: int | None
+    previous: TradingBotStatus | None
+    now: datetime
+    clear_abort: str | None = None
+
+
+@dataclass(frozen=True)
+class StatusDecision:
+    """The new status and what changed on the way."""
+
+    status: TradingBotStatus
+    flip: Flip | None
+    previous_phase: Phase | None
+    abort_cleared: bool
+
+
+def _drift_message(drift: Mapping[str, Any]) -> str:
+    """What the bot's ``/status`` ``drift`` says, for a person.
+
+    ``strays`` lists what the bot's last reconcile saw; drift stays detected for a
+    while after the confirmed strays are cancelled, when that list is empty again.
+    """
+    strays = ", ".join(drift.get("strays") or [])
+    if strays:
+        return f"unknown bot orders at the venue (cancelled once confirmed): {strays}"
+    return "bot-owned orders unknown to the journal were found at the venue and cancelled"
+
+
+@dataclass(frozen=True)
+class _Verdict:
+    phase: Phase
+    reason: str
+    message: str
+
+
+def timestamp(now: datetime) -> str:
+    """RFC 3339 in UTC, second precision, as Kubernetes writes times."""
+    return now.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def non_protective_orders(bot_status: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """Open orders that are not protective stops (what a drain must see gone)."""
+    orders = bot_status.get("openOrders") or []
+    return [order for order in orders if order.get("type") not in PROTECTIVE_ORDER_TYPES]
+
+
+def _abort_from_bot(bot: Mapping[str, Any], now: str) -> AbortRecord | None:
+    preflight = bot.get("preflight") or {}
+    if preflight.get("passed") is False:
+        failed = [
+            f"{check.get('name')}: {check.get('detail', '')}".strip()
+            for check in preflight.get("checks") or []
+            if not check.get("ok")
+        ]
+        message = "; ".join(failed) or "preflight failed"
+        return AbortRecord(reason="PreflightFailed", message=message, time=now)
+    kill = bot.get("killSwitch") or {}
+    if kill.get("engaged"):
+        return AbortRecord(
+            reason="KillSwitch", message=str(kill.get("reason") or "engaged"), time=now
+        )
+    return None
+
+
+def _tripped_guard(bot: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    return next((guard for guard in bot.get("guards") or [] if guard.get("tripped")), None)
+
+
+def _control_verdict(spec: Mapping[str, Any]) -> _Verdict | None:
+    stop = spec.get("emergencyStop")
+    if stop:
+        action = str(stop.get("action"))
+        phase = Phase.REDUCE_ONLY if action == "ReduceOnly" else Phase.PAUSED
+        return _Verdict(phase, "EmergencyStop", f"{action}: {stop.get('reason', '')}")
+    if spec.get("paused"):
+        return _Verdict(Phase.PAUSED, "Paused", "spec.paused is true")
+    return None
+
+
+def _verdict(observation: Observation, abort: AbortRecord | None) -> _Verdict:
+    pod = observation.pod
+    bot = observation.bot_status
+    previous_phase = observation.previous.phase if observation.previous else Phase.PENDING
+    if abort is not None:
+        return _Verdict(Phase.ABORTED, abort.reason, abort.message)
+    if pod.crash_looping:
+        return _Verdict(
+            Phase.FAILED, "CrashLoopBackOff", f"bot container restarted {pod.restarts} times"
+        )
+    if bot is None:
+        if not pod.exists:
+            return _Verdict(Phase.PENDING, "PodMissing", "the bot's pod does not exist yet")
+        if previous_phase is Phase.PENDING and pod.restarts == 0:
+            return _Verdict(Phase.PENDING, "PodStarting", "waiting for the bot's /status")
+        return _Verdict(Phase.DEGRADED, "BotUnreachable", "the bot's /status did not answer")
+    # A bot that does not report preflight at all has none to wait for.
+    preflight = bot.get("preflight") or {"passed": True}
+    if preflight.get("passed") is None or not bot.get("recovered", True):
+        return _Verdict(Phase.PREFLIGHT, "PreflightRunning", "preflight or recovery in progress")
+    drift = bot.get("drift") or {}
+    if drift.get("detected"):
+        return _Verdict(Phase.REDUCE_ONLY, "DriftDetected", _drift_message(drift))
+    guard = _tripped_guard(bot)
+    if guard is not None:
+        return _Verdict(Phase.PAUSED, str(guard.get("name")), str(guard.get("reason") or ""))
+    control = _control_verdict(observation.spec)
+    if control is not None:
+        return control
+    if not bot.get("ready", True):
+        # The bot's own readiness (recovered, markets and a mark price known) is what its
+        # readiness probe reports; the pod's Ready condition lags it by a probe period.
+        return _Verdict(Phase.PREFLIGHT, "NotReady", "the bot is not ready to trade yet")
+    return _Verdict(Phase.RUNNING, "Running", "trading")
+
+
+def _mode(observation: Observation, verdict: _Verdict) -> TradingMode:
+    bot = observation.bot_status
+    if bot is not None and bot.get("tradingMode") in _MODES:
+        return TradingMode(bot["tradingMode"])
+    if not observation.pod.exists or verdict.phase is Phase.FAILED:
+        return TradingMode.HALTED
+    # Unreachable but running: it may still trade; the last known mode is the best guess.
+    return observation.previous.trading_mode if observation.previous else TradingMode.HALTED
+
+
+def _tri(value: bool | None) -> ConditionStatus:
+    if value is None:
+        return "Unknown"
+    return "True" if value else "False"
+
+
+def _conditions(
+    observation: Observation, verdict: _Verdict
+) -> dict[str, tuple[ConditionStatus, str, str]]:
+    bot = observation.bot_status
+    pod = observation.pod
+    ready = verdict.phase is Phase.RUNNING
+    result: dict[str, tuple[ConditionStatus, str, str]] = {
+        "Ready": (_tri(ready), verdict.reason, verdict.message),
+    }
+    if bot is None:
+        reason = "CrashLoopBackOff" if pod.crash_looping else verdict.reason
+        for kind in ("PreflightPassed", "InSync", "Protected"):
+            result[kind] = ("Unknown", "BotUnreachable", "no /status from the bot")
+        result["BotHealthy"] = ("False", reason, verdict.message)
+        return result
+    preflight = bot.get("preflight") or {}
+    passed = preflight.get("passed")
+    result["PreflightPassed"] = (
+        _tri(passed),
+        {True: "Passed", False: "PreflightFailed", None: "NotRun"}[passed],
+        "",
+    )
+    healthy = pod.ready and not pod.crash_looping and bool(bot.get("ready", True))
+    result["BotHealthy"] = (
+        _tri(healthy),
+        "Healthy" if healthy else ("CrashLoopBackOff" if pod.crash_looping else "NotReady"),
+        f"restarts: {pod.restarts}",
+    )
+    drift = (bot.get("drift") or {}).get("detected")
+    kill = (bot.get("killSwitch") or {}).get("engaged")
+    streak = int((bot.get("belief") or {}).get("mismatchStreak") or 0)
+    in_sync: tuple[ConditionStatus, str, str]
+    if drift:
+        in_sync = ("False", "DriftDetected", "bot-owned orders at the venue unknown locally")
+    elif kill:
+        in_sync = ("False", "KillSwitch", "persistent divergence")
+    elif streak:
+        in_sync = ("False", "Mismatch", f"mismatch streak {streak}")
+    else:
+        in_sync = ("True", "InSync", "")
+    result["InSync"] = in_sync
+    protection = bot.get("protection")
+    if protection is None:
+        result["Protected"] = ("Unknown", "NotReported", "")
+    elif protection.get("protected"):
+        result["Protected"] = ("True", "Protected", "")
+    else:
+        result["Protected"] = ("False", "StopMissing", "a position lacks its protective stop")
+    return result
+
+
+def _merge_conditions(
+    observation: Observation, found: Mapping[str, tuple[ConditionStatus, str, str]]
+) -> list[Condition]:
+    previous = {
+        c.type: c for c in (observation.previous.conditions if observation.previous else [])
+    }
+    now = timestamp(observation.now)
+    merged = []
+    for kind in CONDITION_TYPES:
+        status, reason, message = found[kind]
+        before = previous.get(kind)
+        since = before.last_transition_time if before and before.status == status else now
+        merged.append(
+            Condition(
+                type=kind,
+                status=status,
+                reason=reason,
+                message=message,
+                last_transition_time=since,
+            )
+        )
+    return merged
+
+
+def _summary(observation: Observation) -> BotSummary | None:
+    bot = observation.bot_status
+    if bot is None:
+        return observation.previous.bot if observation.previous else None
+    symbol = str(observation.spec.get("symbol", bot.get("symbol", "")))
+    positions = bot.get("positions") or {}
+    return BotSummary(
+        position=str(positions.get(symbol, "0")),
+        open_orders=len(bot.get("openOrders") or []),
+        confidence=float((bot.get("belief") or {}).get("confidence", 1.0)),
+        incomplete_lifecycles=len(bot.get("incompleteLifecycles") or []),
+    )
+
+
+def decide_status(observation: Observation) -> StatusDecision:
+    """The new status for one probe's observation."""
+    previous = observation.previous
+    now = timestamp(observation.now)
+    abort = previous.abort if previous else None
+    cleared = abort is not None and observation.clear_abort is not None
+    if cleared:
+        abort = None
+    if abort is None and observation.bot_status is not None:
+        abort = _abort_from_bot(observation.bot_status, now)
+    verdict = _verdict(observation, abort)
+    previous_phase = previous.phase if previous else None
+    flip = previous.last_flip if previous else None
+    flipped = None
+    if verdict.phase is not previous_phase:
+        flipped = Flip(reason=verdict.reason, time=now)
+        flip = flipped
+    status = TradingBotStatus(
+        observed_generation=observation.generation,
+        phase=verdict.phase,
+        trading_mode=_mode(observation, verdict),
+        conditions=_merge_conditions(observation, _conditions(observation, verdict)),
+        last_flip=flip,
+        abort=abort,
+        bot=_summary(observation),
+    )
+    return StatusDecision(
+        status=status, flip=flipped, previous_phase=previous_phase, abort_cleared=cleared
+    )

@@ -1,0 +1,418 @@
+"""The real ``tradewarden operator`` process against the sandbox API server, driven by kubectl."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import subprocess
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tradewarden.api.crd import custom_resource_definition
+from tradewarden.bot.runtime.command import tradewarden_command
+from tradewarden.bot.venue_sim.server import RunningVenueSim, running_venue_sim
+from tradewarden.bot.venue_sim.settings import SimSettings
+from tradewarden.operator.sandbox.apiserver import SandboxApi, running_api_server
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLE = REPO / "examples" / "tradingbot-sim.yaml"
+BOT = "btc-grid-sim"
+NAMESPACE = "dev"
+CHILDREN = [
+    ("v1", "ServiceAccount", f"tb-{BOT}"),
+    ("rbac.authorization.k8s.io/v1", "Role", f"tb-{BOT}"),
+    ("rbac.authorization.k8s.io/v1", "RoleBinding", f"tb-{BOT}"),
+    ("v1", "ConfigMap", f"tb-{BOT}-manifest"),
+    ("apps/v1", "StatefulSet", f"tb-{BOT}"),
+    ("v1", "Service", f"tb-{BOT}"),
+]
+
+
+@dataclass
+class Cluster:
+    api: SandboxApi
+    kubeconfig: Path
+
+    def find(self, api_version: str, kind: str, name: str) -> dict[str, Any] | None:
+        found = self.api.store.find(self.api.type_of(api_version, kind), NAMESPACE, name)
+        return dict(found) if found is not None else None
+
+    async def kubectl(self, *args: str) -> Kubectl:
+        # Asynchronous: the API server serves from this test's event loop.
+        process = await asyncio.create_subprocess_exec(
+            "kubectl", "--kubeconfig", str(self.kubeconfig), *args,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )  # fmt: skip
+        out, err = await asyncio.wait_for(process.communicate(), 30)
+        return Kubectl(process.returncode or 0, out.decode(), err.decode())
+
+
+@dataclass(frozen=True)
+class Kubectl:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+async def eventually(
+    check: Callable[[], Any],
+    what: str,
+    within: float = 20.0,
+    context: Callable[[], Any] = lambda: None,
+) -> Any:
+    """Poll the sandbox's store until ``check`` returns something truthy."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while not (result := check()):
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}; {context()}")
+        await asyncio.sleep(0.1)
+    return result
+
+
+async def events_with(cluster: Cluster, reasons: set[str]) -> list[dict[str, Any]]:
+    """The namespace's Events once every one of ``reasons`` has been posted."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 10
+    while True:
+        listed = await cluster.kubectl("get", "events", "-n", NAMESPACE, "-o", "json")
+        items: list[dict[str, Any]] = json.loads(listed.stdout)["items"]
+        seen = {item["reason"] for item in items}
+        if reasons <= seen:
+            return items
+        assert loop.time() < deadline, f"events {reasons - seen} missing, only {seen}"
+        await asyncio.sleep(0.2)
+
+
+async def stop(process: asyncio.subprocess.Process) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within 15 s."""
+    if process.returncode is not None:
+        return
+    process.terminate()
+    try:
+        await asyncio.wait_for(process.wait(), 15)
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+
+
+@pytest.fixture
+async def cluster(tmp_path: Path) -> AsyncIterator[Cluster]:
+    async with running_api_server(crds=[custom_resource_definition()]) as api:
+        api.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}})
+        kubeconfig = api.write_kubeconfig(tmp_path / "kubeconfig")
+        log = (tmp_path / "operator.log").open("w")
+        process = await asyncio.create_subprocess_exec(
+            *tradewarden_command(
+                "operator",
+                "--kubeconfig", str(kubeconfig),
+                "--metrics-port", "0",
+                "--metrics-host", "127.0.0.1",
+                "--probe-interval", "0.5",
+            ),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        try:
+            yield Cluster(api, kubeconfig)
+        finally:
+            await stop(process)
+            log.close()
+            print((tmp_path / "operator.log").read_text(encoding="utf-8")[-4000:])
+
+
+async def test_operator_renders_children_writes_status_and_drains_on_delete(
+    cluster: Cluster,
+) -> None:
+    applied = await cluster.kubectl("apply", "-f", str(EXAMPLE))
+    assert applied.returncode == 0, applied.stderr
+    bot = cluster.find("tradewarden.io/v1alpha1", "TradingBot", BOT)
+    assert bot is not None
+    uid = bot["metadata"]["uid"]
+
+    for api_version, kind, name in CHILDREN:
+        child = await eventually(
+            lambda v=api_version, k=kind, n=name: cluster.find(v, k, n), f"{kind} {name}"
+        )
+        (owner,) = child["metadata"]["ownerReferences"]
+        assert (owner["kind"], owner["uid"], owner["controller"]) == ("TradingBot", uid, True)
+
+    def status() -> dict[str, Any] | None:
+        found = cluster.find("tradewarden.io/v1alpha1", "TradingBot", BOT)
+        return (found or {}).get("status")
+
+    written = await eventually(lambda: (status() or {}).get("phase"), "a status phase")
+    # No pod runner here: the StatefulSet's pod never appears.
+    assert written == "Pending"
+    current = status()
+    assert current is not None
+    assert current["lastFlip"]["reason"] == "PodMissing"
+    assert {c["type"] for c in current["conditions"]} == {
+        "Ready", "PreflightPassed", "BotHealthy", "InSync", "Protected"
+    }  # fmt: skip
+    listed = await cluster.kubectl("get", "tb", "-n", NAMESPACE)
+    assert "Pending" in listed.stdout, listed.stderr
+
+    stored = cluster.find("tradewarden.io/v1alpha1", "TradingBot", BOT)
+    assert stored is not None
+    assert "tradewarden.io/drain" in stored["metadata"]["finalizers"]
+
+    deleted = await cluster.kubectl("delete", "tb", BOT, "-n", NAMESPACE, "--wait=false")
+    assert deleted.returncode == 0, deleted.stderr
+    await eventually(
+        lambda: cluster.find("tradewarden.io/v1alpha1", "TradingBot", BOT) is None,
+        "the finalizer to let the bot go",
+    )
+    for api_version, kind, name in CHILDREN:
+        await eventually(
+            lambda v=api_version, k=kind, n=name: cluster.find(v, k, n) is None,
+            f"{kind} {name} to be collected",
+        )
+    await events_with(cluster, {"Draining", "Drained"})
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def bot_pod(status_url: str) -> dict[str, Any]:
+    """The StatefulSet's pod as the sandbox's pod runner would register it."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": f"tb-{BOT}-0",
+            "namespace": NAMESPACE,
+            "labels": {
+                "app.kubernetes.io/name": "tradewarden-bot",
+                "app.kubernetes.io/instance": BOT,
+                "app.kubernetes.io/managed-by": "tradewarden-operator",
+                "tradewarden.io/bot": BOT,
+            },
+            "annotations": {"tradewarden.io/status-url": status_url},
+        },
+        "spec": {"containers": [{"name": "bot", "image": "local"}]},
+    }
+
+
+POD_READY = {
+    "status": {
+        "phase": "Running",
+        "podIP": "127.0.0.1",
+        "conditions": [{"type": "Ready", "status": "True"}],
+        "containerStatuses": [
+            {"name": "bot", "ready": True, "restartCount": 0, "state": {"running": {}}}
+        ],
+    }
+}
+
+
+def bot_status(cluster: Cluster) -> dict[str, Any]:
+    found = cluster.find("tradewarden.io/v1alpha1", "TradingBot", BOT) or {}
+    return dict(found.get("status") or {})
+
+
+@pytest.fixture
+async def trading(cluster: Cluster, tmp_path: Path) -> AsyncIterator[RunningVenueSim]:
+    """A real bot process (as the pod runner would start it) trading at the venue simulator."""
+    settings = SimSettings(seed=11, price_tick_s=0.05, volatility_bps=15.0)
+    async with running_venue_sim(settings) as sim:
+        document = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
+        document["spec"]["exchange"]["urlOverride"] = sim.base_url
+        document["spec"]["exchange"]["requestTimeoutMs"] = 2000
+        applied_file = tmp_path / "bot.yaml"
+        applied_file.write_text(yaml.safe_dump(document), encoding="utf-8")
+        applied = await cluster.kubectl("apply", "-f", str(applied_file))
+        assert applied.returncode == 0, applied.stderr
+        config_map = await eventually(
+            lambda: cluster.find("v1", "ConfigMap", f"tb-{BOT}-manifest"), "the ConfigMap"
+        )
+        manifest = tmp_path / "tradingbot.yaml"
+        manifest.write_text(config_map["data"]["tradingbot.yaml"], encoding="utf-8")
+
+        port = free_port()
+        process = await asyncio.create_subprocess_exec(
+            *tradewarden_command(
+                "bot", "--config", str(manifest), "--state-dir", str(tmp_path / "state"),
+                "--http-host", "127.0.0.1", "--http-port", str(port), "--control", "kubernetes",
+            ),
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+            env={
+                **os.environ,
+                "KUBECONFIG": str(cluster.kubeconfig),
+                "TRADEWARDEN_BOT_NAME": BOT,
+                "TRADEWARDEN_NAMESPACE": NAMESPACE,
+                "POD_NAME": f"tb-{BOT}-0",
+                "TRADEWARDEN_API_KEY": settings.api_key,
+                "TRADEWARDEN_API_SECRET": settings.api_secret,
+            },
+        )  # fmt: skip
+        try:
+            cluster.api.create(bot_pod(f"http://127.0.0.1:{port}"))
+            marked = await cluster.kubectl(
+                "patch", "pod", f"tb-{BOT}-0", "-n", NAMESPACE, "--subresource=status",
+                "--type=merge", "-p", json.dumps(POD_READY),
+            )  # fmt: skip
+            assert marked.returncode == 0, marked.stderr
+            await eventually(
+                lambda: (
+                    bot_status(cluster).get("phase") == "Running"
+                    and (bot_status(cluster).get("bot") or {}).get("openOrders", 0) > 0
+                ),
+                "Running with orders at the venue",
+                within=60,
+                context=lambda: (process.returncode, bot_status(cluster)),
+            )
+            yield sim
+        finally:
+            await stop(process)
+
+
+async def working_orders(sim: RunningVenueSim) -> list[dict[str, Any]]:
+    """Plain (non-stop) orders still working at the venue."""
+    venue = await sim.state()
+    return [o for o in venue["orders"] if o.get("status") in ("NEW", "PARTIALLY_FILLED")]
+
+
+async def test_an_emergency_stop_flips_phase_and_mode(
+    cluster: Cluster, trading: RunningVenueSim
+) -> None:
+    halt = {"spec": {"emergencyStop": {"action": "Halt", "reason": "test"}}}
+    patched = await cluster.kubectl(
+        "patch", "tb", BOT, "-n", NAMESPACE, "--type=merge", "-p", json.dumps(halt)
+    )
+    assert patched.returncode == 0, patched.stderr
+    await eventually(
+        lambda: (
+            (bot_status(cluster).get("phase"), bot_status(cluster).get("tradingMode"))
+            == ("Paused", "Halted")
+        ),
+        "Paused/Halted after the emergency stop",
+    )
+    assert bot_status(cluster)["lastFlip"]["reason"] == "EmergencyStop"
+    ready = next(c for c in bot_status(cluster)["conditions"] if c["type"] == "Ready")
+    assert (ready["status"], ready["reason"]) == ("False", "EmergencyStop")
+
+
+async def orders_to_drain(sim: RunningVenueSim, within: float = 30.0) -> list[dict[str, Any]]:
+    """Wait until the bot has plain orders working at the venue (fills come and go)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while not (orders := await working_orders(sim)):
+        if loop.time() > deadline:
+            raise AssertionError("the bot never had a plain order working at the venue")
+        await asyncio.sleep(0.1)
+    return orders
+
+
+async def test_deleting_a_trading_bot_halts_it_before_its_children_go(
+    cluster: Cluster, trading: RunningVenueSim
+) -> None:
+    assert await orders_to_drain(trading)
+    deleted = await cluster.kubectl("delete", "tb", BOT, "-n", NAMESPACE, "--wait=false")
+    assert deleted.returncode == 0, deleted.stderr
+    await eventually(
+        lambda: cluster.find("tradewarden.io/v1alpha1", "TradingBot", BOT) is None,
+        "the drained bot to go",
+        within=30,
+    )
+    # The finalizer let go only once the bot had cancelled its orders.
+    assert await working_orders(trading) == []
+    items = await events_with(cluster, {"Draining", "Drained"})
+    (draining,) = [item for item in items if item["reason"] == "Draining"]
+    assert draining["involvedObject"]["name"] == BOT
+
+
+async def test_an_abort_sticks_through_spec_changes_until_the_clear_annotation(
+    cluster: Cluster,
+) -> None:
+    applied = await cluster.kubectl("apply", "-f", str(EXAMPLE))
+    assert applied.returncode == 0, applied.stderr
+
+    def status() -> dict[str, Any]:
+        found = cluster.find("tradewarden.io/v1alpha1", "TradingBot", BOT) or {}
+        return dict(found.get("status") or {})
+
+    await eventually(lambda: status().get("phase") == "Pending", "a first status")
+    # What the operator wrote when the bot's kill switch engaged earlier.
+    abort = {"reason": "KillSwitch", "message": "divergence", "time": "2026-01-01T00:00:00Z"}
+    recorded = await cluster.kubectl(
+        "patch", "tb", BOT, "-n", NAMESPACE, "--subresource=status", "--type=merge",
+        "-p", json.dumps({"status": {"abort": abort}}),
+    )  # fmt: skip
+    assert recorded.returncode == 0, recorded.stderr
+    await eventually(lambda: status().get("phase") == "Aborted", "the Aborted phase")
+
+    edited = await cluster.kubectl(
+        "patch", "tb", BOT, "-n", NAMESPACE, "--type=merge", "-p", '{"spec":{"paused":true}}'
+    )
+    assert edited.returncode == 0, edited.stderr
+    await eventually(
+        lambda: status().get("observedGeneration") == 2, "the spec change to be observed"
+    )
+    assert status()["phase"] == "Aborted"
+    assert status()["abort"] == abort
+
+    cleared = await cluster.kubectl(
+        "annotate", "tb", BOT, "-n", NAMESPACE,
+        "tradewarden.io/clear-abort=venue checked by hand", "tradewarden.io/cleared-by=alice",
+    )  # fmt: skip
+    assert cleared.returncode == 0, cleared.stderr
+    await eventually(lambda: "abort" not in status(), "the abort to be cleared")
+    assert status()["phase"] == "Pending"
+
+    def annotations() -> dict[str, str]:
+        found = cluster.find("tradewarden.io/v1alpha1", "TradingBot", BOT) or {}
+        return dict(found.get("metadata", {}).get("annotations") or {})
+
+    await eventually(
+        lambda: (
+            not {"tradewarden.io/clear-abort", "tradewarden.io/cleared-by"} & set(annotations())
+        ),
+        "the clear annotations to be removed",
+    )
+    items = await events_with(cluster, {"AbortCleared"})
+    messages = [item["message"] for item in items if item["reason"] == "AbortCleared"]
+    assert messages == ["abort KillSwitch cleared by alice: venue checked by hand"]
+
+
+@pytest.mark.parametrize(
+    ("patch", "message"),
+    [
+        ({"exchange": {"id": "bybit"}}, "exchange.id is immutable"),
+        ({"exchange": {"account": "other"}}, "exchange.account is immutable"),
+        ({"exchange": {"urlOverride": None, "sandbox": False}}, "needs allowLive: true"),
+        ({"emergencyStop": {"action": "Panic", "reason": "x"}}, 'Unsupported value: "Panic"'),
+        ({"risk": {"maxPosition": 0.5}}, "spec.risk.maxPosition"),
+        ({"environment": "prod", "risk": {"requireProtectiveStop": False}}, "requireProtective"),
+    ],
+)
+async def test_kubectl_is_refused_what_the_crd_forbids(
+    tmp_path: Path, patch: dict[str, Any], message: str
+) -> None:
+    async with running_api_server(crds=[custom_resource_definition()]) as api:
+        api.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}})
+        cluster = Cluster(api, api.write_kubeconfig(tmp_path / "kubeconfig"))
+        applied = await cluster.kubectl("apply", "-f", str(EXAMPLE))
+        assert applied.returncode == 0, applied.stderr
+        refused = await cluster.kubectl(
+            "patch", "tb", BOT, "-n", NAMESPACE, "--type=merge", "-p",
+            json.dumps({"spec": patch}),
+        )  # fmt: skip
+        assert refused.returncode != 0
+        assert message in refused.stderr
+        paused = await cluster.kubectl(
+            "patch", "tb", BOT, "-n", NAMESPACE, "--type=merge", "-p", '{"spec":{"paused":true}}'
+        )
+        assert paused.returncode == 0, paused.stderr

@@ -1,0 +1,171 @@
+"""Real kubectl against the sandbox API server: the flows the README documents."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import yaml
+
+from tests.sandbox.conftest import KUBECTL, Kubectl, bot_manifest
+from tradewarden.operator.sandbox.apiserver import SandboxApi
+
+
+async def test_apply_creates_and_get_shows_printer_columns(
+    api: SandboxApi, kubectl: Kubectl
+) -> None:
+    code, out, err = await kubectl("apply", "-f", "-", stdin=yaml.safe_dump(bot_manifest()))
+    assert code == 0, err
+    assert "tradingbot.tradewarden.io/alpha created" in out
+    code, out, err = await kubectl("apply", "-f", "-", stdin=yaml.safe_dump(bot_manifest()))
+    assert "unchanged" in out, err
+    code, out, _ = await kubectl("get", "tb")
+    header, row = out.splitlines()[:2]
+    assert header.split() == ["NAME", "EXCHANGE", "SYMBOL", "PHASE", "MODE", "READY", "AGE"]
+    assert row.split()[:3] == ["alpha", "binanceusdm", "BTC/USDT:USDT"]
+    stored = api.store.list_objects(api.type_of("tradewarden.io/v1alpha1", "TradingBot"), "default")
+    assert stored[0]["metadata"]["generation"] == 1
+    assert stored[0]["metadata"]["uid"]
+
+
+async def test_explain_describes_spec_fields(kubectl: Kubectl) -> None:
+    code, out, err = await kubectl("explain", "tb.spec")
+    assert code == 0, err
+    assert "emergencyStop" in out
+    assert "Break-glass stop" in out
+
+
+async def test_patch_merge_bumps_generation(api: SandboxApi, kubectl: Kubectl) -> None:
+    api.create(bot_manifest())
+    code, out, err = await kubectl(
+        "patch", "tb", "alpha", "--type=merge", "-p", '{"spec":{"paused":true}}'
+    )
+    assert code == 0, err
+    code, out, _ = await kubectl("get", "tb", "alpha", "-o", "json")
+    obj = json.loads(out)
+    assert obj["spec"]["paused"] is True
+    assert obj["metadata"]["generation"] == 2
+
+
+async def test_malformed_manifest_is_rejected_naming_the_field(kubectl: Kubectl) -> None:
+    bad = bot_manifest(environment="staging")
+    code, _, err = await kubectl("apply", "-f", "-", stdin=yaml.safe_dump(bad))
+    assert code != 0
+    assert "spec.environment" in err
+    unknown = bot_manifest(colour="blue")
+    code, _, err = await kubectl("apply", "-f", "-", stdin=yaml.safe_dump(unknown))
+    assert code != 0
+    assert "spec.colour" in err
+
+
+async def test_cel_rules_reject_live_without_opt_in_and_account_change(
+    api: SandboxApi, kubectl: Kubectl
+) -> None:
+    live = bot_manifest(exchange={"id": "binanceusdm", "account": "sim", "sandbox": False})
+    code, _, err = await kubectl("apply", "-f", "-", stdin=yaml.safe_dump(live))
+    assert code != 0
+    assert "spec.exchange.allowLive" in err
+    api.create(bot_manifest())
+    code, _, err = await kubectl(
+        "patch", "tb", "alpha", "--type=merge", "-p", '{"spec":{"exchange":{"account":"b"}}}'
+    )
+    assert code != 0
+    assert "spec.exchange.account" in err
+    assert "immutable" in err
+
+
+async def test_get_watch_streams_an_update(api: SandboxApi, kubectl: Kubectl) -> None:
+    api.create(bot_manifest())
+    watcher = await asyncio.create_subprocess_exec(
+        KUBECTL,
+        "--kubeconfig",
+        str(kubectl.kubeconfig),
+        "get",
+        "tb",
+        "-w",
+        "--output-watch-events",
+        "--request-timeout=20s",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    assert watcher.stdout is not None
+    try:
+        first = await asyncio.wait_for(watcher.stdout.readline(), 15)
+        assert b"NAME" in first or b"EVENT" in first
+        await asyncio.wait_for(watcher.stdout.readline(), 15)  # the existing bot
+        code, _, err = await kubectl(
+            "patch", "tb", "alpha", "--type=merge", "-p", '{"spec":{"paused":true}}'
+        )
+        assert code == 0, err
+        line = await asyncio.wait_for(watcher.stdout.readline(), 15)
+        assert line.split()[:2] == [b"MODIFIED", b"alpha"]
+    finally:
+        if watcher.returncode is None:
+            watcher.kill()
+        await watcher.wait()
+
+
+async def test_delete_with_finalizer_waits_and_collects_owned_children(
+    api: SandboxApi, kubectl: Kubectl
+) -> None:
+    manifest = bot_manifest()
+    manifest["metadata"]["finalizers"] = ["tradewarden.io/drain"]  # type: ignore[index]
+    bot = api.create(manifest)
+    owner = {
+        "apiVersion": "tradewarden.io/v1alpha1",
+        "kind": "TradingBot",
+        "name": "alpha",
+        "uid": bot["metadata"]["uid"],
+        "controller": True,
+    }
+    api.create(
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {
+                "name": "tb-alpha-manifest",
+                "namespace": "default",
+                "ownerReferences": [owner],
+            },
+            "data": {"k": "v"},
+        }
+    )
+    code, _, err = await kubectl("delete", "tb", "alpha", "--wait=false")
+    assert code == 0, err
+    code, out, _ = await kubectl("get", "tb", "alpha", "-o", "json")
+    assert json.loads(out)["metadata"]["deletionTimestamp"]
+    code, _, _ = await kubectl("get", "cm", "tb-alpha-manifest")
+    assert code == 0, "children stay while the owner is being finalized"
+    code, _, err = await kubectl(
+        "patch",
+        "tb",
+        "alpha",
+        "--type=json",
+        "-p",
+        '[{"op":"remove","path":"/metadata/finalizers"}]',
+    )
+    assert code == 0, err
+    code, _, err = await kubectl("get", "tb", "alpha")
+    assert code != 0 and "NotFound" in err
+    code, _, err = await kubectl("get", "cm", "tb-alpha-manifest")
+    assert code != 0 and "NotFound" in err
+
+
+async def test_core_types_namespaces_and_leases_are_served(kubectl: Kubectl) -> None:
+    code, out, err = await kubectl("get", "namespaces")
+    assert code == 0, err
+    assert "default" in out
+    namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "dev"}}
+    code, out, err = await kubectl("apply", "-f", "-", stdin=yaml.safe_dump(namespace))
+    assert code == 0, err
+    config = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "c", "namespace": "dev", "labels": {"a": "b"}},
+    }
+    code, out, err = await kubectl("apply", "-f", "-", stdin=yaml.safe_dump(config))
+    assert code == 0, err
+    code, out, err = await kubectl("-n", "dev", "get", "cm", "-l", "a=b", "-o", "name")
+    assert out.split() == ["configmap/c"], err
+    code, out, err = await kubectl("-n", "dev", "get", "cm", "-l", "a!=b", "-o", "name")
+    assert out.split() == [], err
