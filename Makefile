@@ -7,12 +7,13 @@ STAMP  := $(VENV)/.installed-stamp
 # operator/ onto tradewarden.*, so it reads the same folders through symlinks.
 TYPECHECK_ROOT := $(VENV)/typecheck
 
-.PHONY: demo test lint typecheck pytest bench soak clean
+.PHONY: demo test lint typecheck pytest bench soak crds e2e-kind clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -P -m venv $(VENV)
 	$(BIN)/python -P -m pip install --quiet --upgrade pip
 	$(BIN)/python -P -m pip install --quiet -e ".[test]"
+	$(BIN)/python -P -m tradewarden.operator.toolchain install --bin $(BIN)
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -37,6 +38,12 @@ bench: $(STAMP)
 
 soak: $(STAMP)
 	$(BIN)/pytest -m soak --timeout=1800
+
+crds: $(STAMP)
+	$(BIN)/tradewarden crds --write
+
+e2e-kind: $(STAMP)
+	BIN=$(BIN) tests/ship/kind/e2e.sh
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

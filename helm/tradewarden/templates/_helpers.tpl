@@ -1,0 +1,83 @@
+{{/* Chart name, truncated to the 63 characters a label value allows. */}}
+{{- define "tradewarden.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* Release-qualified name used for every object the chart owns. */}}
+{{- define "tradewarden.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else if contains (include "tradewarden.name" .) .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name (include "tradewarden.name" .) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "tradewarden.operatorName" -}}
+{{- printf "%s-operator" (include "tradewarden.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "tradewarden.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- default (include "tradewarden.operatorName" .) .Values.serviceAccount.name -}}
+{{- else -}}
+{{- required "serviceAccount.name is required when serviceAccount.create is false" .Values.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "tradewarden.image" -}}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
+{{- end -}}
+
+{{- define "tradewarden.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
+app.kubernetes.io/part-of: tradewarden
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+tradewarden.io/environment: {{ .Values.environment }}
+{{- end -}}
+
+{{- define "tradewarden.operatorSelector" -}}
+app.kubernetes.io/name: tradewarden-operator
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{/* Namespaces that run bots: the release namespace, every namespace a declared
+bot names, and networkPolicy.extraBotNamespaces. */}}
+{{- define "tradewarden.botNamespaces" -}}
+{{- $namespaces := list .Release.Namespace -}}
+{{- range .Values.bots -}}
+{{- $namespaces = append $namespaces (default $.Release.Namespace .namespace) -}}
+{{- end -}}
+{{- range .Values.networkPolicy.extraBotNamespaces -}}
+{{- $namespaces = append $namespaces . -}}
+{{- end -}}
+{{- $namespaces | uniq | sortAlpha | join "," -}}
+{{- end -}}
+
+{{/* The restricted container security context every container gets; not a
+value, so an environment cannot weaken it. */}}
+{{- define "tradewarden.containerSecurityContext" -}}
+runAsNonRoot: true
+runAsUser: 10001
+runAsGroup: 10001
+readOnlyRootFilesystem: true
+allowPrivilegeEscalation: false
+capabilities:
+  drop: ["ALL"]
+seccompProfile:
+  type: RuntimeDefault
+{{- end -}}
+
+{{- define "tradewarden.podSecurityContext" -}}
+runAsNonRoot: true
+runAsUser: 10001
+runAsGroup: 10001
+fsGroup: 10001
+seccompProfile:
+  type: RuntimeDefault
+{{- end -}}
+
+{{- define "tradewarden.runbook" -}}
+{{- printf "%s/%s" (trimSuffix "/" .root.Values.runbookBaseUrl) .page -}}
+{{- end -}}

@@ -1,0 +1,274 @@
+"""The Helm chart, rendered by the real helm for every environment.
+
+Lint, Kubernetes 1.32 schemas, the TradingBot CRD schema, and the policies the
+people running it rely on: least-privilege RBAC, restricted containers,
+alerts that link to an existing runbook, values that fail early.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import kubernetes_validate
+import pytest
+import yaml
+
+from tests.ship.conftest import CHART, ENVIRONMENTS, ROOT, Render, run_helm, template_args
+from tradewarden.api.tradingbot import TradingBot
+
+K8S_VERSION = "1.32"
+# Kinds outside the Kubernetes schema set, checked separately below.
+CUSTOM_KINDS = {"TradingBot", "ServiceMonitor", "PrometheusRule"}
+CRD_FILE = "tradingbots.tradewarden.io.yaml"
+REQUIRED_ALERTS = {
+    "OrderSubmitWithoutResponse",
+    "NoOrdersSubmitted",
+    "BotDegraded",
+    "DriftPersisting",
+    "ProtectionMissing",
+    "KillSwitchEngaged",
+    "OperatorDown",
+}
+SECURITY = {
+    "runAsNonRoot": True,
+    "readOnlyRootFilesystem": True,
+    "allowPrivilegeEscalation": False,
+}
+
+
+def _of_kind(docs: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    return [doc for doc in docs if doc["kind"] == kind]
+
+
+def _crd_schema() -> dict[str, Any]:
+    path = CHART / "crds" / CRD_FILE
+    assert path.exists(), f"{path} missing: `tradewarden crds` generates it"
+    crd = yaml.safe_load(path.read_text())
+    schema: dict[str, Any] = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+    return schema
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_helm_lint_strict(helm: Path, env: str) -> None:
+    done = run_helm(helm, "lint", "--strict", ".", "-f", f"values-{env}.yaml")
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_rendered_manifests_pass_kubernetes_schemas(render: Render, env: str) -> None:
+    docs = render(env)
+    for doc in docs:
+        if doc["kind"] in CUSTOM_KINDS:
+            continue
+        kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
+    kinds = {doc["kind"] for doc in docs}
+    assert {"Deployment", "ClusterRole", "CustomResourceDefinition", "NetworkPolicy"} <= kinds
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_rendered_tradingbots_match_the_crd_and_the_api_model(render: Render, env: str) -> None:
+    bots = _of_kind(render(env), "TradingBot")
+    assert bots, f"values-{env}.yaml declares no bots"
+    # A CRD schema is OpenAPI v3.0 (boolean exclusiveMinimum): JSON Schema draft 4.
+    validator = jsonschema.Draft4Validator(_crd_schema())
+    for bot in bots:
+        validator.validate(bot)
+        model = TradingBot.model_validate(bot)
+        assert model.spec.environment == env
+        assert model.spec.emergency_stop is None
+
+
+def test_chart_crd_is_the_generated_crd() -> None:
+    chart_crd = CHART / "crds" / CRD_FILE
+    assert chart_crd.read_text() == (ROOT / "crds" / CRD_FILE).read_text()
+
+
+def test_prod_bots_are_live_only_with_the_opt_in(render: Render) -> None:
+    for bot in _of_kind(render("prod"), "TradingBot"):
+        exchange = bot["spec"]["exchange"]
+        assert exchange["sandbox"] is True or exchange["allowLive"] is True
+    for env in ("dev", "canary"):
+        for bot in _of_kind(render(env), "TradingBot"):
+            assert bot["spec"]["exchange"]["sandbox"] is True
+
+
+def test_dev_bots_trade_on_the_in_cluster_simulator(render: Render) -> None:
+    docs = render("dev")
+    services = {doc["metadata"]["name"] for doc in _of_kind(docs, "Service")}
+    for bot in _of_kind(docs, "TradingBot"):
+        url = bot["spec"]["exchange"]["urlOverride"]
+        assert url.split("//")[1].split(".")[0] in services
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_rbac_has_no_wildcards(render: Render, env: str) -> None:
+    roles = _of_kind(render(env), "ClusterRole") + _of_kind(render(env), "Role")
+    assert roles
+    for role in roles:
+        for rule in role["rules"]:
+            for key in ("apiGroups", "resources", "verbs", "resourceNames"):
+                assert "*" not in rule.get(key, []), (role["metadata"]["name"], rule)
+
+
+def _allowed(rules: list[dict[str, Any]], group: str, resource: str, verb: str) -> bool:
+    return any(
+        group in rule["apiGroups"] and resource in rule["resources"] and verb in rule["verbs"]
+        for rule in rules
+    )
+
+
+def test_operator_holds_what_it_grants_and_what_it_manages(render: Render) -> None:
+    (role,) = _of_kind(render("prod"), "ClusterRole")
+    rules = role["rules"]
+    # RBAC escalation prevention: the bot Role's grants (contract) must be held.
+    bot_role = [
+        ("tradewarden.io", "tradingbots", ("get", "list", "watch")),
+        ("coordination.k8s.io", "leases", ("get", "update", "create")),
+    ]
+    children = [
+        ("", resource, ("get", "list", "watch", "create", "patch", "delete"))
+        for resource in ("serviceaccounts", "configmaps", "services")
+    ] + [
+        ("apps", "statefulsets", ("get", "list", "watch", "create", "patch", "delete")),
+        ("rbac.authorization.k8s.io", "roles", ("create", "patch", "delete")),
+        ("rbac.authorization.k8s.io", "rolebindings", ("create", "patch", "delete")),
+        ("tradewarden.io", "tradingbots/status", ("get", "patch")),
+        ("", "events", ("create",)),
+        ("", "pods", ("get", "list", "watch")),
+        ("", "namespaces", ("list", "watch")),
+        ("apiextensions.k8s.io", "customresourcedefinitions", ("list", "watch")),
+    ]
+    for group, resource, verbs in bot_role + children:
+        for verb in verbs:
+            assert _allowed(rules, group, resource, verb), (group, resource, verb)
+    assert not _allowed(rules, "", "secrets", "get"), "the operator never reads Secrets"
+
+
+def _pod_specs(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [doc["spec"]["template"]["spec"] for doc in docs if doc["kind"] in ("Deployment", "Job")]
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_every_container_is_restricted(render: Render, env: str) -> None:
+    pods = _pod_specs(render(env))
+    assert pods
+    for pod in pods:
+        assert pod["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault"
+        for container in pod.get("initContainers", []) + pod["containers"]:
+            context = container["securityContext"]
+            for key, value in SECURITY.items():
+                assert context[key] is value, (container["name"], key)
+            assert context["capabilities"]["drop"] == ["ALL"]
+            assert context["seccompProfile"]["type"] == "RuntimeDefault"
+            assert {"cpu", "memory"} <= set(container["resources"]["requests"])
+            assert {"cpu", "memory"} <= set(container["resources"]["limits"])
+
+
+def test_operator_is_a_single_recreated_replica(render: Render) -> None:
+    (deployment,) = [
+        d for d in _of_kind(render("prod"), "Deployment") if "operator" in d["metadata"]["name"]
+    ]
+    assert deployment["spec"]["replicas"] == 1
+    assert deployment["spec"]["strategy"]["type"] == "Recreate"
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    assert container["args"][0] == "operator"
+    env = {item["name"]: item.get("value") for item in container["env"]}
+    assert env["TRADEWARDEN_BOT_IMAGE"] == container["image"]
+
+
+def test_network_policy_limits_bots_to_dns_api_and_exchange(render: Render) -> None:
+    policies = [
+        p
+        for p in _of_kind(render("canary"), "NetworkPolicy")
+        if p["metadata"]["name"] == "tradewarden-bots"
+    ]
+    assert {p["metadata"]["namespace"] for p in policies} == {"tradewarden-canary"}
+    (policy,) = policies
+    assert policy["spec"]["podSelector"]["matchLabels"] == {
+        "app.kubernetes.io/name": "tradewarden-bot"
+    }
+    egress_ports = [{port["port"] for port in rule["ports"]} for rule in policy["spec"]["egress"]]
+    assert egress_ports == [{53}, {443}, {443}]
+    (ingress,) = policy["spec"]["ingress"]
+    assert [port["port"] for port in ingress["ports"]] == [8080]
+
+
+def _alerts(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    (rule,) = _of_kind(docs, "PrometheusRule")
+    return [r for group in rule["spec"]["groups"] for r in group["rules"] if "alert" in r]
+
+
+def test_every_alert_links_an_existing_runbook(render: Render) -> None:
+    base = "https://runbooks.example/tw/runbooks"
+    alerts = _alerts(render("prod", "--set", f"runbookBaseUrl={base}"))
+    assert {alert["alert"] for alert in alerts} >= REQUIRED_ALERTS
+    for alert in alerts:
+        url = alert["annotations"]["runbook_url"]
+        assert url.startswith(base + "/"), url
+        page = ROOT / "runbooks" / url.removeprefix(base + "/")
+        assert page.is_file(), f"{alert['alert']}: {page} missing"
+
+
+def test_alert_expressions_use_exported_metric_names(render: Render) -> None:
+    exprs = " ".join(alert["expr"] for alert in _alerts(render("prod")))
+    # prometheus_client exposes counters with a _total suffix.
+    for name in (
+        "tradewarden_orders_submitted_total",
+        "tradewarden_orders_responded_total",
+        "tradewarden_trading_mode",
+        "tradewarden_order_retries_total",
+        "tradewarden_kill_switch_engaged",
+        "tradewarden_protection_missing",
+        "tradewarden_mismatch_streak",
+        "tradewarden_operator_bots",
+    ):
+        assert name in exprs, name
+
+
+def test_dashboard_shows_the_key_series(render: Render) -> None:
+    (config_map,) = [
+        c for c in _of_kind(render("prod"), "ConfigMap") if "dashboard" in c["metadata"]["name"]
+    ]
+    dashboard = yaml.safe_load(config_map["data"]["tradewarden.json"])
+    exprs = " ".join(t["expr"] for panel in dashboard["panels"] for t in panel["targets"])
+    for name in (
+        "tradewarden_orders_submitted_total",
+        "tradewarden_orders_responded_total",
+        "tradewarden_order_retries_total",
+        "tradewarden_trading_mode",
+        "tradewarden_guard_trips_total",
+        "tradewarden_stop_repairs_total",
+        "tradewarden_belief_confidence",
+    ):
+        assert name in exprs, name
+
+
+@pytest.mark.parametrize(
+    ("env", "override", "message"),
+    [
+        ("dev", "environment=staging", "/environment"),
+        ("canary", "botDefaults.exchange.sandbox=false", "/botDefaults/exchange/sandbox"),
+        ("prod", "botDefaults.exchange.allowLive=false", "/botDefaults/exchange/allowLive"),
+        ("prod", "bots[0].spec.emergencyStop.action=Halt", "/bots/0/spec/emergencyStop"),
+        ("prod", "bots[0].name=Bad_Name", "/bots/0/name"),
+        ("prod", "operator.metricsPort=80", "/operator/metricsPort"),
+        ("prod", "networkPolicy.apiServer.cidrs=null", "/networkPolicy/apiServer"),
+        ("prod", "operatr.replicas=2", "operatr"),
+    ],
+)
+def test_values_schema_rejects_bad_values(
+    helm: Path, env: str, override: str, message: str
+) -> None:
+    done = run_helm(helm, *template_args(env, "--set", override))
+    assert done.returncode != 0
+    assert "values don't meet the specifications of the schema" in done.stderr
+    assert message in done.stderr, done.stderr
+
+
+def test_merged_bot_spec_without_live_opt_in_fails_with_its_name(helm: Path) -> None:
+    # Each values location is valid alone; only the merged spec lacks the opt-in.
+    done = run_helm(helm, *template_args("prod", "--set", "bots[0].spec.exchange.allowLive=false"))
+    assert done.returncode != 0
+    assert "btc-grid trades a live venue (exchange.sandbox: false) without" in done.stderr

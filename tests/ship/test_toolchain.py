@@ -1,0 +1,49 @@
+"""Where the toolchain looks for kubectl and helm, and what it installs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tradewarden.operator.toolchain import locate, path_dirs, search_dirs, tools_to_install
+
+
+def test_path_entries_come_first_then_the_venv_bin() -> None:
+    dirs = search_dirs("/usr/local/bin::/usr/bin", Path("/venv/bin"))
+    assert dirs == [Path("/usr/local/bin"), Path("/usr/bin"), Path("/venv/bin")]
+
+
+def test_venv_bin_already_on_path_is_not_searched_twice() -> None:
+    dirs = search_dirs("/venv/bin:/usr/bin", Path("/venv/bin"))
+    assert dirs == [Path("/venv/bin"), Path("/usr/bin")]
+
+
+def test_empty_path_still_finds_the_venv_bin() -> None:
+    assert path_dirs("") == []
+    assert search_dirs("", Path("/venv/bin")) == [Path("/venv/bin")]
+
+
+@pytest.mark.parametrize(
+    ("executables", "expected"),
+    [
+        ({"/usr/bin/helm", "/venv/bin/helm"}, "/usr/bin/helm"),
+        ({"/venv/bin/helm"}, "/venv/bin/helm"),
+        (set(), None),
+    ],
+)
+def test_first_executable_wins(executables: set[str], expected: str | None) -> None:
+    found = locate(
+        "helm", [Path("/usr/bin"), Path("/venv/bin")], lambda path: str(path) in executables
+    )
+    assert found == (Path(expected) if expected else None)
+
+
+@pytest.mark.parametrize(
+    ("kubectl_on_path", "expected"),
+    [(True, ("helm",)), (False, ("helm", "kubectl"))],
+)
+def test_kubectl_only_installed_when_none_is_on_path(
+    kubectl_on_path: bool, expected: tuple[str, ...]
+) -> None:
+    assert tools_to_install(kubectl_on_path) == expected
