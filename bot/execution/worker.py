@@ -364,6 +364,10 @@ class ExecutionWorker:
     async def _reconcile_tight(self, order: JournaledOrder | None) -> None:
         """Settle ``order`` (or everything) and refresh positions, or time out."""
         ctx = self._ctx
+        # Cancels a restrictive posture demanded meanwhile go out before the pass, which
+        # then settles them together with ``order``: an emergency stop pays for one
+        # reconcile, not one per cancelled order.
+        await self._run_urgent()
         started, attempt = ctx.clock(), 0
         while True:
             try:
