@@ -44,9 +44,8 @@ def _chosen(argv: Sequence[str]) -> str | None:
     return next((arg for arg in argv if not arg.startswith("-")), None)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Parse arguments and run the chosen subcommand; returns the exit code."""
-    arguments = list(sys.argv[1:] if argv is None else argv)
+def build_parser(arguments: Sequence[str]) -> tuple[argparse.ArgumentParser, Subcommand | None]:
+    """The parser for ``arguments``, with the chosen subcommand's options (and its module)."""
     chosen = _chosen(arguments)
     parser = argparse.ArgumentParser(
         prog="tradewarden", description="Run crypto trading bots on Kubernetes, safely."
@@ -58,6 +57,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if name == chosen:
             selected = cast(Subcommand, importlib.import_module(module_name))
             selected.configure(sub)
+    return parser, selected
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse arguments and run the chosen subcommand; returns the exit code."""
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    parser, selected = build_parser(arguments)
     args = parser.parse_args(arguments)
     assert selected is not None  # argparse exits on an unknown or missing subcommand
     return selected.run(args)
