@@ -75,7 +75,18 @@ class BotProcess:
                     await self._arrived.wait()
                 return found()[count - 1]
 
-        return await asyncio.wait_for(wait(), EVENT_TIMEOUT)
+        try:
+            return await asyncio.wait_for(wait(), EVENT_TIMEOUT)
+        except TimeoutError:
+            modes = [
+                e
+                for e in self.events
+                if e.get("event") in ("MODE_CHANGE", "GUARD_TRIP", "RECONCILE_MISMATCH")
+            ]
+            raise AssertionError(
+                f"no {count}x {name} within {EVENT_TIMEOUT}s; modes and mismatches {modes[:8]}; "
+                f"last events {self.names()[-15:]}"
+            ) from None
 
     def names(self) -> list[str]:
         return [str(e.get("event")) for e in self.events]
