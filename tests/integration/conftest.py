@@ -72,17 +72,22 @@ def journal(tmp_path: Path, fake_time: FakeTime) -> Iterator[Journal]:
     journal.close()
 
 
-@pytest.fixture
-async def order_path(
-    sim: RunningVenueSim, journal: Journal, fake_time: FakeTime
-) -> AsyncIterator[OrderPath]:
-    exchange = build_exchange(
+def sim_client(sim: RunningVenueSim, timeout_ms: int = 1500) -> Any:
+    """A binanceusdm client with the simulator's own keys, every call routed to ``sim``."""
+    return build_exchange(
         "binanceusdm",
         api_key=sim.settings.api_key,
         api_secret=sim.settings.api_secret,
         url_override=sim.base_url,
-        timeout_ms=1500,
+        timeout_ms=timeout_ms,
     )
+
+
+@pytest.fixture
+async def order_path(
+    sim: RunningVenueSim, journal: Journal, fake_time: FakeTime
+) -> AsyncIterator[OrderPath]:
+    exchange = sim_client(sim)
     venue = VenueAdapter(exchange)
     await venue.load_markets()
     events = EventLog(fake_time.clock)

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
+from tests.integration.conftest import sim_client
 from tradewarden.api.crd import custom_resource_definition
 from tradewarden.api.tradingbot import TradingBot, TradingMode
 from tradewarden.bot.control.companion import ControlSettings, KubernetesControl
@@ -26,7 +27,6 @@ from tradewarden.bot.control.kube import ControlApi, api_client_from_environment
 from tradewarden.bot.observability.events import Event, EventLog
 from tradewarden.bot.runtime.bot import BotRuntime
 from tradewarden.bot.runtime.status import render_status
-from tradewarden.bot.venue.ccxt_client import build_exchange
 from tradewarden.bot.venue_sim.server import RunningVenueSim
 from tradewarden.operator.sandbox.apiserver import SandboxApi, running_api_server
 
@@ -143,13 +143,7 @@ async def start_bot(
             symbol=manifest.spec.symbol,
             settings=FAST,
         )
-        exchange = build_exchange(
-            "binanceusdm",
-            api_key=sim.settings.api_key,
-            api_secret=sim.settings.api_secret,
-            url_override=sim.base_url,
-            timeout_ms=2000,
-        )
+        exchange = sim_client(sim, timeout_ms=2000)
         bot = BotRuntime(
             manifest,
             exchange,

@@ -22,8 +22,8 @@ from tradewarden.bot.runtime.bot import BotClocks, BotRuntime
 from tradewarden.bot.venue_sim.server import RunningVenueSim, running_venue_sim
 from tradewarden.bot.venue_sim.settings import SimSettings
 
-from .conftest import SYMBOL
-from .test_guards_sim import WAIT_SECONDS, client, manifest
+from .conftest import SYMBOL, sim_client
+from .test_guards_sim import WAIT_SECONDS, manifest
 
 SPEED = 10.0  # bot seconds per wall second
 RECONCILE_EVERY = 1.0  # bot seconds
@@ -65,7 +65,7 @@ async def until(condition: Callable[[], bool]) -> None:
 @pytest.fixture
 async def running(tmp_path: Path) -> AsyncIterator[RunningBot]:
     async with running_venue_sim(SimSettings(price_tick_s=0, seed=7)) as sim:
-        foreign = client(sim)
+        foreign = sim_client(sim, timeout_ms=2000)
         try:
             # Held before the bot starts: the baseline.
             await foreign.create_order(SYMBOL, "market", "buy", FOREIGN)
@@ -74,7 +74,7 @@ async def running(tmp_path: Path) -> AsyncIterator[RunningBot]:
             document["spec"]["paused"] = True  # no grid orders: only the positions matter here
             bot_manifest = TradingBot.model_validate(document)
             warp = WarpClock(SPEED)
-            exchange = client(sim)
+            exchange = sim_client(sim, timeout_ms=2000)
             pace_in_bot_time(exchange, SPEED)
             bot = BotRuntime(
                 bot_manifest, exchange, tmp_path, clocks=BotClocks(warp.clock, warp.sleep)

@@ -19,6 +19,7 @@ import ccxt
 import pytest
 import yaml
 
+from tests.integration.conftest import sim_client
 from tradewarden.api.tradingbot import EmergencyAction, EmergencyStop, TradingBot, TradingMode
 from tradewarden.bot.execution.intent import OrderIntent, OrderType, Side
 from tradewarden.bot.execution.journal import Journal
@@ -27,7 +28,6 @@ from tradewarden.bot.execution.retry_policy import RetryPolicy
 from tradewarden.bot.execution.router import OrderRouter, RouterContext
 from tradewarden.bot.observability.events import EventLog
 from tradewarden.bot.runtime.bot import BotClocks, BotRuntime
-from tradewarden.bot.venue.ccxt_client import build_exchange
 from tradewarden.bot.venue_sim.server import RunningVenueSim, running_venue_sim
 from tradewarden.bot.venue_sim.settings import SimSettings
 
@@ -43,16 +43,6 @@ def manifest(sim: RunningVenueSim) -> TradingBot:
     document["spec"]["exchange"]["urlOverride"] = sim.base_url
     document["spec"]["exchange"]["requestTimeoutMs"] = 2000
     return TradingBot.model_validate(document)
-
-
-def client(sim: RunningVenueSim) -> Any:
-    return build_exchange(
-        "binanceusdm",
-        api_key=sim.settings.api_key,
-        api_secret=sim.settings.api_secret,
-        url_override=sim.base_url,
-        timeout_ms=2000,
-    )
 
 
 class Recorder:
@@ -85,7 +75,7 @@ def metric(bot: BotRuntime, name: str, labels: dict[str, str] | None = None) -> 
 async def test_rate_limit_storm_trips_api_health(tmp_path: Path) -> None:
     settings = SimSettings(price_tick_s=0, seed=3, weight_limit_1m=40)
     async with running_venue_sim(settings) as sim:
-        bot = BotRuntime(manifest(sim), client(sim), tmp_path)
+        bot = BotRuntime(manifest(sim), sim_client(sim, timeout_ms=2000), tmp_path)
         # The bot assumes Binance's 2400/min; this venue allows 40 so a storm is quick.
         bot.guards.api.weight_limit = settings.weight_limit_1m
         recorder = Recorder(bot.events)
@@ -116,7 +106,7 @@ async def test_persistent_clock_skew_fails_safe(
 ) -> None:
     bot = BotRuntime(
         manifest(sim),
-        client(sim),
+        sim_client(sim, timeout_ms=2000),
         tmp_path,
         clocks=BotClocks(clock=fake_time.clock, sleep=fake_time.sleep),
     )
@@ -157,12 +147,12 @@ async def test_persistent_clock_skew_fails_safe(
 async def trading_bot(tmp_path: Path) -> AsyncIterator[tuple[BotRuntime, RunningVenueSim]]:
     """A running bot with a long position opened before it started and grid orders working."""
     async with running_venue_sim(SimSettings(price_tick_s=0, seed=5)) as sim:
-        opener = client(sim)
+        opener = sim_client(sim, timeout_ms=2000)
         try:
             await opener.create_order(SYMBOL, "market", "buy", 0.006)
         finally:
             await opener.close()
-        bot = BotRuntime(manifest(sim), client(sim), tmp_path)
+        bot = BotRuntime(manifest(sim), sim_client(sim, timeout_ms=2000), tmp_path)
         stop = asyncio.Event()
         task = asyncio.create_task(bot.run(stop))
         try:

@@ -15,13 +15,13 @@ from typing import Any
 
 import pytest
 
+from tests.integration.conftest import sim_client
 from tradewarden.bot.execution.client_ids import bot_prefix
 from tradewarden.bot.execution.intent import OrderIntent, OrderType, Purpose, Side
 from tradewarden.bot.execution.order_state import OrderState
 from tradewarden.bot.reliability.protection import ProtectionSettings
 from tradewarden.bot.reliability.reconciler import Reconciler, ReconcilerSettings
 from tradewarden.bot.reliability.report import ReconcileReport
-from tradewarden.bot.venue.ccxt_client import build_exchange
 from tradewarden.bot.venue_sim.server import RunningVenueSim, running_venue_sim
 from tradewarden.bot.venue_sim.settings import SimSettings
 
@@ -171,13 +171,7 @@ async def test_partial_fills_are_adopted_incrementally(order_path: OrderPath) ->
     # The fixture venue fills crosses fully; this one fills 40 % of the order per cross.
     settings = SimSettings(price_tick_s=0, seed=3, partial_fill_ratio=0.4)
     async with running_venue_sim(settings) as sim:
-        exchange = build_exchange(
-            "binanceusdm",
-            api_key=sim.settings.api_key,
-            api_secret=sim.settings.api_secret,
-            url_override=sim.base_url,
-            timeout_ms=1500,
-        )
+        exchange = sim_client(sim)
         try:
             await _partial_fill_scenario(order_path, sim, exchange)
         finally:

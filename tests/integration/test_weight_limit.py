@@ -18,7 +18,8 @@ from tradewarden.bot.venue.adapter import VenueAdapter
 from tradewarden.bot.venue_sim.server import running_venue_sim
 from tradewarden.bot.venue_sim.settings import SimSettings
 
-from .test_guards_sim import WAIT_SECONDS, client, eventually, manifest
+from .conftest import sim_client
+from .test_guards_sim import WAIT_SECONDS, eventually, manifest
 
 EXCHANGE_INFO = "/fapi/v1/exchangeInfo"
 
@@ -26,7 +27,7 @@ EXCHANGE_INFO = "/fapi/v1/exchangeInfo"
 @pytest.mark.parametrize("published", [400, 6000])
 async def test_the_venue_adapter_reads_the_published_budget(published: int) -> None:
     async with running_venue_sim(SimSettings(price_tick_s=0, weight_limit_1m=published)) as sim:
-        venue = VenueAdapter(client(sim))
+        venue = VenueAdapter(sim_client(sim, timeout_ms=2000))
         try:
             assert await venue.request_weight_limit() == published
         finally:
@@ -38,7 +39,7 @@ async def test_no_published_budget_reads_as_none() -> None:
         await sim.set_faults(
             [{"match": {"path": EXCHANGE_INFO}, "action": {"drop_fields": ["rateLimits"]}}]
         )
-        venue = VenueAdapter(client(sim))
+        venue = VenueAdapter(sim_client(sim, timeout_ms=2000))
         try:
             assert await venue.request_weight_limit() is None
         finally:
@@ -54,7 +55,7 @@ async def test_the_bot_judges_usage_against_the_budget_it_read(
             await sim.set_faults(
                 [{"match": {"path": EXCHANGE_INFO}, "action": {"drop_fields": ["rateLimits"]}}]
             )
-        bot = BotRuntime(manifest(sim), client(sim), tmp_path)
+        bot = BotRuntime(manifest(sim), sim_client(sim, timeout_ms=2000), tmp_path)
         stop = asyncio.Event()
         task = asyncio.create_task(bot.run(stop))
         try:
