@@ -17,6 +17,7 @@ DEPTH_LIMITS = (5, 10, 20, 50, 100, 500, 1000)
 DEFAULT_DEPTH = 500
 DEFAULT_TRADES = 500
 MAX_TRADES = 1000
+MAX_BATCH = 10  # orders per batch request, as on Binance
 
 
 def _flat(weight: int) -> Callable[[Params], int]:
@@ -186,6 +187,18 @@ def cancel_order(ctx: VenueContext, call: Call) -> Reply:
     return views.order(ctx.engine.cancel_order(symbol, ref))
 
 
+def cancel_batch(ctx: VenueContext, call: Call) -> Reply:
+    """DELETE /fapi/v1/batchOrders: one reply per order, a cancelled order or its error."""
+    symbol = ctx.engine.spec(call.params.symbol()).symbol
+    replies: list[Reply] = []
+    for ref in call.params.order_refs("orderIdList", "origClientOrderIdList", MAX_BATCH):
+        try:
+            replies.append(views.order(ctx.engine.cancel_order(symbol, ref)))
+        except errors.VenueError as error:
+            replies.append({"code": error.code, "msg": error.msg})
+    return replies
+
+
 def open_orders(ctx: VenueContext, call: Call) -> Reply:
     """GET /fapi/v1/openOrders (regular orders only, never algo orders)."""
     symbols = _symbols(ctx, call.params)
@@ -287,6 +300,7 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("POST", "/fapi/v1/order"): Route(new_order, _flat(1), signed=True),
     ("GET", "/fapi/v1/order"): Route(get_order, _flat(1), signed=True),
     ("DELETE", "/fapi/v1/order"): Route(cancel_order, _flat(1), signed=True),
+    ("DELETE", "/fapi/v1/batchOrders"): Route(cancel_batch, _flat(1), signed=True),
     ("GET", "/fapi/v1/openOrders"): Route(open_orders, _by_symbol(1, 40), signed=True),
     ("GET", "/fapi/v1/allOrders"): Route(all_orders, _flat(5), signed=True),
     ("DELETE", "/fapi/v1/allOpenOrders"): Route(cancel_all_orders, _flat(1), signed=True),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from decimal import Decimal
@@ -91,6 +92,32 @@ class Params:
             return OrderType(self.required("type").upper())
         except ValueError:
             raise errors.invalid_order_type() from None
+
+    def order_refs(self, ids_name: str, client_ids_name: str, limit: int) -> list[OrderRef]:
+        """A JSON list of venue ids or of client ids, such as ``["a","b"]`` (batch endpoints).
+
+        The names match in any case: ccxt sends them lower-cased, the venue's
+        documentation camel-cased.
+        """
+        lowered = {name.lower(): value for name, value in self._values.items() if value}
+        for name, by_client_id in ((client_ids_name, True), (ids_name, False)):
+            text = lowered.get(name.lower())
+            if text is None:
+                continue
+            try:
+                items = json.loads(text)
+            except ValueError:
+                raise errors.invalid_param(name) from None
+            if not isinstance(items, list) or not 0 < len(items) <= limit:
+                raise errors.invalid_param(name)
+            if by_client_id:
+                if not all(isinstance(i, str) and _CLIENT_ID.match(i) for i in items):
+                    raise errors.illegal_characters(name, _CLIENT_ID.pattern)
+                return [OrderRef(client_order_id=item) for item in items]
+            if not all(isinstance(i, int) and i >= 0 for i in items):
+                raise errors.illegal_characters(name)
+            return [OrderRef(order_id=item) for item in items]
+        raise errors.one_of_missing(ids_name, client_ids_name)
 
     def order_ref(self, id_name: str, client_id_name: str) -> OrderRef:
         """An order reference by venue id or client id (-1102 when neither is sent)."""

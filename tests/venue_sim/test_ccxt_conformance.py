@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import ccxt
 import pytest
 
 from tests.venue_sim.symbols import BTC, ETH
@@ -73,6 +74,37 @@ async def test_limit_orders_open_cancel_and_cancel_all(exchange: Any) -> None:
     await exchange.cancel_all_orders(BTC)
     assert await exchange.fetch_open_orders(BTC) == []
     assert (await exchange.fetch_order(third["id"], BTC))["status"] == "canceled"
+
+
+async def test_batch_cancel_by_client_ids_answers_each_order(
+    exchange: Any, venue_sim: RunningVenueSim
+) -> None:
+    for index, price in enumerate((49000, 48000)):
+        await exchange.create_order(
+            BTC, "limit", "buy", 0.01, price, {"clientOrderId": f"b-{index}"}
+        )
+    await exchange.create_order(BTC, "market", "buy", 0.01, None, {"clientOrderId": "b-filled"})
+
+    # ccxt's cancel_orders: DELETE /fapi/v1/batchOrders with a JSON list of client ids.
+    cancelled = await exchange.cancel_orders(
+        [], BTC, {"clientOrderIds": ["b-0", "b-1", "b-filled"]}
+    )
+
+    assert sorted((o["clientOrderId"], o["status"]) for o in cancelled) == [
+        ("b-0", "canceled"),
+        ("b-1", "canceled"),
+    ]
+    assert await exchange.fetch_open_orders(BTC) == []
+    # The filled order was answered with its own error, which ccxt leaves out of a
+    # mixed reply and raises when it is the only entry.
+    with pytest.raises(ccxt.OrderNotFound, match="-2011"):
+        await exchange.cancel_orders([], BTC, {"clientOrderIds": ["b-filled"]})
+    assert (await venue_sim.state())["requests"]["DELETE /fapi/v1/batchOrders"] == 2
+
+
+async def test_batch_cancel_refuses_more_than_ten_orders(exchange: Any) -> None:
+    with pytest.raises(ccxt.BadRequest):
+        await exchange.cancel_orders([], BTC, {"clientOrderIds": [f"x-{i}" for i in range(11)]})
 
 
 async def test_positions_and_balance(exchange: Any) -> None:
