@@ -28,7 +28,7 @@ from tradewarden.bot.observability.events import Event
 Record = Mapping[str, Any]
 _OPEN_AT_VENUE = ("NEW", "PARTIALLY_FILLED")
 _PROTECTING = ("NEW", "TRIGGERED")
-_UNRESOLVED = (OrderState.CREATED, OrderState.SUBMITTING, OrderState.CANCELING)
+_UNRESOLVED = (OrderState.SUBMITTING, OrderState.CANCELING)
 
 
 @dataclass(frozen=True)

@@ -379,6 +379,9 @@ async def run_scenario(
             client = _client(settings, sim.base_url, manifest.spec.exchange.request_timeout_ms)
             pace_in_bot_time(client, warp.speed)
             exchange = FaultyExchange(client, plan, warp.sleep)
+            lane_client = _client(settings, sim.base_url, manifest.spec.exchange.request_timeout_ms)
+            pace_in_bot_time(lane_client, warp.speed)
+            lane = FaultyExchange(lane_client, plan, warp.sleep)
             rogue = _client(settings, sim.base_url, 2000)
             # Another client on the IP spends weight in a burst, unthrottled by our ccxt pacing.
             rogue.enableRateLimit = False
@@ -395,6 +398,7 @@ async def run_scenario(
                     state_dir,
                     clocks=BotClocks(warp.clock, warp.sleep, random.Random(seed)),
                     events=log,
+                    lane=lane,
                 )
                 return await _drive(
                     scenario, seed, warp=warp, bot=bot, harness=harness, recording=recording

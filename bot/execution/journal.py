@@ -2,8 +2,9 @@
 
 Rules this module enforces:
 
-- an intent and its client order id are committed before the first send, so a
-  restart always knows every id that may exist at the venue;
+- an intent and its client order id are committed, as SUBMITTING, before the
+  first send, so a restart always knows every id that may exist at the venue;
+  that is the one write an order costs before it leaves;
 - state changes go through the order state machine and are kept as an audit
   trail; filled quantity only ever grows (a stale snapshot cannot undo a fill);
 - the sequence behind client order ids is persisted, so ids never repeat.
@@ -158,7 +159,11 @@ class Journal:
             self._add_fill(str(symbol), Side(str(side)), Decimal(str(filled)))
 
     def record_intent(self, intent: OrderIntent) -> JournaledOrder:
-        """Allocate a client order id and persist the intent as CREATED."""
+        """Allocate a client order id and persist the intent as SUBMITTING, first attempt.
+
+        Call it right before the first send: from this commit on the order may
+        exist at the venue, and a restart looks it up.
+        """
         now = self._clock()
         sequence = self._next_sequence
         coid = client_order_id(self.bot_identity, sequence)
@@ -166,11 +171,11 @@ class Journal:
             client_order_id=coid,
             sequence=sequence,
             intent=intent,
-            state=OrderState.CREATED,
+            state=OrderState.SUBMITTING,
             filled=Decimal(0),
             average_price=None,
             exchange_order_id=None,
-            attempts=0,
+            attempts=1,
             created_at=now,
             updated_at=now,
             last_error=None,
@@ -325,7 +330,7 @@ class Journal:
             order
             for order in self.non_terminal()
             if order.created_at <= cutoff
-            and order.state in (OrderState.CREATED, OrderState.SUBMITTING, OrderState.CANCELING)
+            and order.state in (OrderState.SUBMITTING, OrderState.CANCELING)
         ]
 
     def counts_by_state(self) -> dict[str, int]:

@@ -2,8 +2,11 @@
 
 Every change of an order's state goes through :func:`check_transition`; an
 illegal move is an error, never a silent overwrite. ``SUBMITTING`` is the
-honest name for "sent, outcome unknown": a crash or timeout leaves an order
-there, and only evidence from the venue moves it on.
+honest name for "may have reached the venue, outcome unknown": an intent is
+journaled in it before its first byte leaves (an intent that is only
+journaled and one that was sent are the same to a restart: both must be
+looked up), a crash or timeout leaves it there, and only evidence from the
+venue moves it on.
 """
 
 from __future__ import annotations
@@ -14,8 +17,7 @@ from enum import StrEnum
 class OrderState(StrEnum):
     """Where one intent is in its life."""
 
-    CREATED = "CREATED"  # journaled, never sent
-    SUBMITTING = "SUBMITTING"  # sent at least once, venue outcome unknown
+    SUBMITTING = "SUBMITTING"  # journaled, may be at the venue, outcome unknown
     OPEN = "OPEN"
     PARTIALLY_FILLED = "PARTIALLY_FILLED"
     CANCELING = "CANCELING"
@@ -23,7 +25,7 @@ class OrderState(StrEnum):
     CANCELED = "CANCELED"
     REJECTED = "REJECTED"
     EXPIRED = "EXPIRED"
-    ABANDONED = "ABANDONED"  # never reached the venue and never will
+    ABANDONED = "ABANDONED"  # proven never to have reached the venue
 
     @property
     def is_terminal(self) -> bool:
@@ -45,7 +47,6 @@ _S = OrderState
 _VENUE_OUTCOMES = {_S.OPEN, _S.PARTIALLY_FILLED, _S.FILLED, _S.CANCELED, _S.EXPIRED}
 
 TRANSITIONS: dict[OrderState, frozenset[OrderState]] = {
-    _S.CREATED: frozenset({_S.SUBMITTING, _S.ABANDONED}),
     # A retry under the same id keeps SUBMITTING; "absent at the venue after
     # every lookup" is the only way to ABANDONED once sent.
     _S.SUBMITTING: frozenset(_VENUE_OUTCOMES | {_S.SUBMITTING, _S.REJECTED, _S.ABANDONED}),

@@ -1,9 +1,9 @@
 """Settle the journal against the venue: after a restart and on every reconcile.
 
 Every non-terminal intent is looked up by its client id. What absence means
-depends on the state: an order that was never sent is abandoned; one sent
-but not found is abandoned only after a grace period (a request can still be
-in flight); a live order the venue no longer knows is done.
+depends on the state: a SUBMITTING order not found is abandoned only after a
+grace period (its create can still be in flight); a live order the venue no
+longer knows is done.
 
 A reconcile pass that has just read the venue's open orders hands them in as
 a snapshot: an order listed there is adopted from it (partial fills
@@ -26,17 +26,13 @@ async def sweep(
     *,
     clock: Callable[[], float],
     absent_grace_seconds: float,
-    after_restart: bool,
     symbol: str | None = None,
     snapshot: Mapping[str, VenueOrder] | None = None,
 ) -> list[str]:
     """Look up every non-terminal intent and settle what the venue says.
 
-    With ``after_restart`` the process that created CREATED intents is gone,
-    so they can never be sent: they are abandoned. Outside a restart they
-    belong to the execution worker and are left alone. Returns the sent orders
-    still absent within their grace period (the journal's audit trail records
-    what was settled). Raises
+    Returns the SUBMITTING orders still absent within their grace period (the
+    journal's audit trail records what was settled). Raises
     :class:`~tradewarden.bot.execution.router.LookupFailed` if the venue
     cannot be asked; nothing is decided on a failed lookup.
 
@@ -49,12 +45,8 @@ async def sweep(
         if symbol is not None and order.intent.symbol != symbol:
             continue
         listed = None if snapshot is None else snapshot.get(order.venue_client_id)
-        if listed is not None and order.state is not OrderState.CREATED:
+        if listed is not None:
             router.adopt(order, listed, "open-orders snapshot")
-            continue
-        if order.state is OrderState.CREATED:
-            if after_restart:
-                journal.transition(coid, OrderState.ABANDONED, detail="never sent before restart")
             continue
         if await router.resolve(order) is not None:
             continue

@@ -5,13 +5,14 @@ it: a full queue drops the command and raises an alarm, so market data never
 stalls behind execution. A command equal to one already waiting or running is
 not queued twice, so a slow venue cannot pile up reconciles. Urgent commands
 (what a restrictive posture demands: cancels, flatten closes) go before
-everything queued, and a reconcile stuck retrying failed reads runs them
-between its attempts. After every order the worker reconciles it (order
-state and position, or a full reconciler pass when the worker has one); if
-that keeps failing past the tight-loop timeout it
-raises :class:`TightLoopTimeout` and the bot exits non-zero so the pod
-restarts, with the journal making the restart safe. After :meth:`stop` the
-command in progress completes its request but retries nothing.
+everything queued: their cancels leave together (batched per symbol), a
+reconcile pass still reading the venue gives way to them and starts over,
+and a reconcile stuck retrying failed reads runs them between its attempts.
+After every order the worker reconciles it (order state and position, or a
+full reconciler pass when the worker has one); if that keeps failing past the
+tight-loop timeout it raises :class:`TightLoopTimeout` and the bot exits
+non-zero so the pod restarts, with the journal making the restart safe. After
+:meth:`stop` the command in progress completes its request but retries nothing.
 
 Cancel/replace loops are bounded: each cancel command already stops after the
 retry budget; after ``max_cancel_replace`` cancel commands in a row left one
@@ -33,7 +34,7 @@ from tradewarden.bot.execution.journal import Journal
 from tradewarden.bot.execution.router import OrderRouter, RouterContext
 from tradewarden.bot.execution.sweep import sweep
 from tradewarden.bot.observability.events import Event
-from tradewarden.bot.reliability.reconciler import Reconciler
+from tradewarden.bot.reliability.reconciler import PassInterrupted, Reconciler
 from tradewarden.bot.venue.adapter import VenueAdapter
 
 # Tight-loop reconcile: three quick retries, then keep the last spacing until
@@ -99,6 +100,12 @@ class CommandQueue:
     def urgent_waiting(self) -> bool:
         """Whether the next :meth:`take` returns an urgent command."""
         return bool(self._urgent)
+
+    def take_urgent_cancels(self) -> list[Cancel]:
+        """Every urgent cancel waiting, in order; other urgent commands stay queued."""
+        cancels = [command for command in self._urgent if isinstance(command, Cancel)]
+        self._urgent = deque(command for command in self._urgent if not isinstance(command, Cancel))
+        return cancels
 
     def take(self, *, urgent_only: bool = False) -> Command | None:
         """The next command to run (urgent first), or ``None``."""
@@ -202,6 +209,8 @@ class ExecutionWorker:
             max(1, settings.max_cancel_replace), settings.cancel_giveup_seconds
         )
         self._wakeup = asyncio.Event()
+        # Set while urgent commands wait: a reconcile pass still reading gives way.
+        self._urgent_waiting = asyncio.Event()
         self._stopping = False
 
     @property
@@ -223,6 +232,8 @@ class ExecutionWorker:
                 Event.EXECUTION_QUEUE_FULL, command=type(command).__name__, size=len(self._queue)
             )
             return False
+        if self._queue.urgent_waiting():
+            self._urgent_waiting.set()
         self._wakeup.set()
         return True
 
@@ -242,18 +253,22 @@ class ExecutionWorker:
         """Drop queued commands and let :meth:`run` return after the current one."""
         self._stopping = True
         self._queue.clear()
+        self._urgent_waiting.clear()
         self._wakeup.set()
 
     async def run(self) -> None:
         """Execute commands until :meth:`stop`; a command in progress always completes."""
         while not self._stopping:
-            urgent = self._queue.urgent_waiting()
+            if self._queue.urgent_waiting():
+                # A pass runs the urgent commands first, then settles them all at once.
+                await self._run(ReconcileAll(), self._execute_quietly)
+                continue
             command = self._queue.take()
             if command is None:
                 self._wakeup.clear()
                 await self._wakeup.wait()
                 continue
-            if not urgent and self._cancel_given_up(command):
+            if self._cancel_given_up(command):
                 continue
             await self._run(command, self._execute_quietly)
 
@@ -294,6 +309,11 @@ class ExecutionWorker:
         if order is None or order.state.is_terminal:
             return None
         order = await self._router.cancel(order)
+        self._count_cancel(order)
+        return order
+
+    def _count_cancel(self, order: JournaledOrder) -> None:
+        """Bound cancel/replace: note whether a cancel command left ``order`` working."""
         ctx = self._ctx
         attempts = self._cancels.record(
             order.client_order_id, settled=order.state.is_terminal, now=ctx.clock()
@@ -307,7 +327,6 @@ class ExecutionWorker:
                 attempts=attempts,
                 reason=f"{attempts} cancel commands left the order working",
             )
-        return order
 
     def _cancel_given_up(self, command: Command) -> bool:
         """Whether ``command`` is a cancel of an order whose cancels are given up on."""
@@ -322,14 +341,44 @@ class ExecutionWorker:
         try:
             await self._send(command)
         except Exception as error:
-            self._ctx.events.emit(
-                Event.BOT_FATAL, command=type(command).__name__, error=repr(error)[:300]
-            )
+            self._fatal(type(command).__name__, error)
+
+    def _fatal(self, what: str, error: Exception) -> None:
+        self._ctx.events.emit(Event.BOT_FATAL, command=what, error=repr(error)[:300])
 
     async def _run_urgent(self) -> None:
-        """Run the urgent commands waiting now (cancels a restrictive posture demands)."""
-        while not self._stopping and (command := self._queue.take(urgent_only=True)) is not None:
+        """Run the urgent commands waiting now (what a restrictive posture demands).
+
+        Its cancels go first and together: an emergency stop pays for one
+        request per symbol, not one throttled request per order.
+        """
+        while not self._stopping:
+            cancels = self._queue.take_urgent_cancels()
+            if cancels:
+                await self._cancel_together(cancels)
+                continue
+            command = self._queue.take(urgent_only=True)
+            if command is None:
+                self._urgent_waiting.clear()
+                return
             await self._run(command, self._send_quietly)
+
+    async def _cancel_together(self, cancels: list[Cancel]) -> None:
+        self._queue.running.extend(cancels)
+        try:
+            orders = [
+                order
+                for cancel in cancels
+                if (order := self.journal.find(cancel.client_order_id)) is not None
+                and not order.state.is_terminal
+            ]
+            for order in await self._router.cancel_many(orders):
+                self._count_cancel(order)
+        except Exception as error:
+            self._fatal("Cancel", error)
+        finally:
+            for cancel in cancels:
+                self._queue.running.remove(cancel)
 
     async def _place(self, intent: OrderIntent) -> JournaledOrder | None:
         ctx = self._ctx
@@ -349,17 +398,7 @@ class ExecutionWorker:
                 reduce_only=intent.reduce_only,
             )
             return None
-        order = self.journal.record_intent(intent)
-        ctx.events.emit(
-            Event.INTENT_CREATED,
-            order.client_order_id,
-            symbol=intent.symbol,
-            side=intent.side,
-            quantity=intent.quantity,
-            price=intent.price,
-            purpose=intent.purpose,
-        )
-        return await self._router.submit(order)
+        return await self._router.place(intent)
 
     async def _reconcile_tight(self, order: JournaledOrder | None) -> None:
         """Settle ``order`` (or everything) and refresh positions, or time out."""
@@ -373,7 +412,7 @@ class ExecutionWorker:
             try:
                 if self.reconciler is not None:
                     # The pass settles ``order`` with every other live order.
-                    await self.reconciler.reconcile()
+                    await self.reconciler.reconcile(give_way=self._urgent_waiting)
                     return
                 if order is None:
                     await sweep(
@@ -381,13 +420,18 @@ class ExecutionWorker:
                         self._router,
                         clock=ctx.clock,
                         absent_grace_seconds=self._settings.absent_grace_seconds,
-                        after_restart=False,
                     )
                 elif not order.state.is_terminal:
                     await self._router.resolve(order)
                 for symbol in self._settings.symbols:
                     self._on_position(symbol, await self._venue.fetch_position(symbol))
                 return
+            except PassInterrupted:
+                if self._stopping:
+                    return
+                # Only reads were lost: the urgent commands go now, then a fresh pass.
+                await self._run_urgent()
+                continue
             except Exception as error:
                 elapsed = ctx.clock() - started
                 if elapsed >= self._settings.tight_loop_timeout:

@@ -59,6 +59,10 @@ class Event(StrEnum):
     BOT_FATAL = "BOT_FATAL"
 
 
+# One encoder for every line: ``json.dumps`` with options builds a new one per call.
+_ENCODER = json.JSONEncoder(default=str, separators=(",", ":"))
+
+
 class EventLog:
     """Writes :class:`Event` records as JSON lines to ``sink`` and to listeners.
 
@@ -80,7 +84,7 @@ class EventLog:
         record.update(fields)
         if self._sink is not None:
             try:
-                self._sink.write(json.dumps(record, default=str, separators=(",", ":")) + "\n")
+                self._sink.write(_ENCODER.encode(record) + "\n")
                 self._sink.flush()
             except (OSError, ValueError):
                 # stdout is gone (closed pipe): the bot must keep trading safely

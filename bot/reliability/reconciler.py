@@ -9,13 +9,20 @@ decisions are pure functions; this module only reads, sends and remembers.
 
 The execution worker runs a pass after every order and on the reconcile
 timer, one command at a time, so a pass never races the bot's own orders.
+While a pass is still only reading, it gives way to urgent commands (an
+emergency stop's cancels): the read in flight is dropped (a read changes
+nothing, and it may sit in ccxt's throttle for a while), the pass stops with
+:class:`PassInterrupted` before deciding anything, and the worker starts it
+over once they are sent.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import TypeVar
 
 from tradewarden.bot.execution.evidence import VenueOrder
 from tradewarden.bot.execution.intent import OrderIntent, OrderType, Purpose
@@ -68,6 +75,10 @@ class SymbolWatch:
     offset: Decimal | None = None
 
 
+class PassInterrupted(Exception):
+    """A pass stopped during its reads to let urgent commands go first."""
+
+
 class Reconciler:
     """Runs reconcile passes; the bot reads ``watch`` for /status."""
 
@@ -110,16 +121,19 @@ class Reconciler:
         for watch in self.watch.values():
             watch.offset = None
 
-    async def reconcile(self) -> list[ReconcileReport]:
+    async def reconcile(self, give_way: asyncio.Event | None = None) -> list[ReconcileReport]:
         """One pass over every symbol.
 
         A read failure is reported (``read_failed``) and then raised, so the
-        caller's retry and tight-loop timeout apply.
+        caller's retry and tight-loop timeout apply. Once ``give_way`` is set
+        during the reads, the pass raises :class:`PassInterrupted`.
         """
         reports = []
         for symbol in self._settings.symbols:
             try:
-                report = await self._pass(symbol)
+                report = await self._pass(symbol, give_way)
+            except PassInterrupted:
+                raise
             except Exception:
                 self._on_report(ReconcileReport(symbol, self._ctx.clock(), read_failed=True))
                 raise
@@ -127,13 +141,14 @@ class Reconciler:
             reports.append(report)
         return reports
 
-    async def _pass(self, symbol: str) -> ReconcileReport:
+    async def _pass(self, symbol: str, give_way: asyncio.Event | None) -> ReconcileReport:
         ctx, venue, watch = self._ctx, self._venue, self.watch[symbol]
         started = ctx.clock()
-        open_orders = await venue.fetch_open_orders(symbol)
-        open_stops = await venue.fetch_open_stops(symbol)
+        open_orders = await _read(venue.fetch_open_orders(symbol), give_way)
+        open_stops = await _read(venue.fetch_open_stops(symbol), give_way)
+        # Settling adopts what the venue says order by order: it is not dropped halfway.
         await self._settle(symbol, {o.venue_client_id: o for o in open_orders})
-        position = await venue.fetch_position_detail(symbol)
+        position = await _read(venue.fetch_position_detail(symbol), give_way)
         comparison = self._compare(symbol, VenueView(open_orders, open_stops, position.size))
         if comparison.contradictory:
             # A fill can land between the reads; settle and read the position
@@ -191,7 +206,6 @@ class Reconciler:
             self._router,
             clock=self._ctx.clock,
             absent_grace_seconds=self._settings.absent_grace_seconds,
-            after_restart=False,
             symbol=symbol,
             snapshot=snapshot,
         )
@@ -270,19 +284,9 @@ class Reconciler:
                 reduce_only=True,
             )
             return False
-        order = ctx.journal.record_intent(intent)
-        ctx.events.emit(
-            Event.INTENT_CREATED,
-            order.client_order_id,
-            symbol=symbol,
-            side=intent.side,
-            quantity=intent.quantity,
-            price=intent.price,
-            purpose=intent.purpose,
-        )
-        placed = await self._router.submit(order)
+        placed = await self._router.place(intent)
         outcome = "placed" if placed.state is OrderState.OPEN else "failed"
-        self._repaired(order.client_order_id, symbol, reason, outcome, plan)
+        self._repaired(placed.client_order_id, symbol, reason, outcome, plan)
         return outcome == "placed"
 
     def _repaired(
@@ -314,3 +318,30 @@ class Reconciler:
             attempt=self.watch[symbol].protection.attempts,
             **extra,
         )
+
+
+_T = TypeVar("_T")
+
+
+async def _read(read: Awaitable[_T], give_way: asyncio.Event | None) -> _T:
+    """Await one read of a pass; once ``give_way`` is set, drop it: :class:`PassInterrupted`.
+
+    A read that finished is kept even if the signal came with it. Nothing is
+    decided before a pass's last read, so stopping at one loses only reads.
+    """
+    reading = asyncio.ensure_future(read)
+    if give_way is None:
+        return await reading
+    if give_way.is_set():
+        reading.cancel()  # before its first step: nothing was sent
+        raise PassInterrupted("urgent commands waiting")
+    waiting = asyncio.ensure_future(give_way.wait())
+    try:
+        done, _ = await asyncio.wait({reading, waiting}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        waiting.cancel()
+        if not reading.done():
+            reading.cancel()
+    if reading not in done:
+        raise PassInterrupted("urgent commands waiting")
+    return reading.result()

@@ -125,6 +125,7 @@ class BotRuntime:
         companions: Sequence[Companion] = (),
         market_streams: bool = True,
         preflight_warn_only: bool = False,
+        lane: ccxt_async.Exchange | None = None,
     ) -> None:
         self.manifest = manifest
         self.spec = manifest.spec
@@ -132,6 +133,9 @@ class BotRuntime:
         self.events = events or EventLog(self.clocks.clock)
         self.metrics = metrics or BotMetrics()
         self.venue = VenueAdapter(exchange, self._observe_request)
+        # A second client of the account for emergency batch cancels: its throttle is
+        # never drawn down by the bot's own orders (see OrderRouter.cancel_many).
+        self.lane = None if lane is None else VenueAdapter(lane, self._observe_request)
         self.state_dir = state_dir
         self.dry_run = dry_run
         self.strategy: Strategy = strategy_factory(self.spec.strategy.type)(
@@ -181,6 +185,8 @@ class BotRuntime:
         finally:
             self.journal.close()
             await self.venue.close()
+            if self.lane is not None:
+                await self.lane.close()
             self.events.emit(Event.BOT_STOP)
 
     async def _run(self, journal: Journal, stop: asyncio.Event) -> int:
@@ -199,7 +205,7 @@ class BotRuntime:
             sleep=self.clocks.sleep,
             rng=self.clocks.rng,
         )
-        router = OrderRouter(self.venue, context)
+        router = OrderRouter(self.venue, context, lane=self.lane)
         self.worker = ExecutionWorker(
             self.venue,
             router,
@@ -305,12 +311,13 @@ class BotRuntime:
         while True:
             try:
                 await self.venue.load_markets()
+                if self.lane is not None:
+                    self.venue.share_markets(self.lane)
                 still_unknown = await sweep(
                     journal,
                     router,
                     clock=self.clocks.clock,
                     absent_grace_seconds=self.spec.execution.absent_grace_seconds,
-                    after_restart=True,
                 )
                 if not still_unknown:
                     await self._baseline(journal)

@@ -51,6 +51,7 @@ def run(args: argparse.Namespace) -> int:
 
     async def serve() -> int:
         exchange = exchange_for(manifest.spec.exchange, credentials)
+        lane = exchange_for(manifest.spec.exchange, credentials)
         try:
             bot = BotRuntime(
                 manifest,
@@ -59,9 +60,11 @@ def run(args: argparse.Namespace) -> int:
                 dry_run=args.dry_run,
                 events=EventLog(time.time, sys.stdout),
                 companions=companions,
+                lane=lane,
             )
         except ValueError as error:
             await exchange.close()
+            await lane.close()
             print(f"tradewarden bot: {error}", file=sys.stderr)
             return EXIT_CONFIG
         stop = asyncio.Event()

@@ -11,7 +11,7 @@ observer: that is how API health sees error rates and used weight.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -170,6 +170,13 @@ class VenueAdapter:
         """Fetch the venue's markets once; later calls use ccxt's cache."""
         await self._call(self._exchange.load_markets)
 
+    def share_markets(self, lane: VenueAdapter) -> None:
+        """Give ``lane`` (another client of the same venue) the markets loaded here.
+
+        Saves the lane its own exchangeInfo request and a second copy of the markets.
+        """
+        lane.exchange.set_markets(self._exchange.markets, self._exchange.currencies)
+
     async def sync_time(self) -> None:
         """Re-measure the offset to the venue clock after a -1021."""
         await self._call(self._exchange.load_time_difference)
@@ -243,6 +250,30 @@ class VenueAdapter:
             return parse_order(await self._call(cancel, None, symbol, params))
         await self._call(cancel, None, symbol, {**params, "trigger": True})
         return await self.fetch_order(venue_client_id, symbol, stop=True)
+
+    async def cancel_orders(
+        self, venue_client_ids: Sequence[str], symbol: str
+    ) -> dict[str, VenueOrder]:
+        """Cancel plain orders of ``symbol`` in one request; what it cancelled, by client id.
+
+        The venue answers each order on its own (Binance's batchOrders: at most
+        ten); ccxt drops the per-order errors, and an unreadable entry is
+        skipped, so an id missing from the result is simply not known to be
+        cancelled: the caller asks about it one by one.
+        """
+        raw = await self._call(
+            self._exchange.cancel_orders, [], symbol, {"clientOrderIds": list(venue_client_ids)}
+        )
+        if not isinstance(raw, list):
+            raise GarbledReply("batch cancel reply is not a list")
+        cancelled: dict[str, VenueOrder] = {}
+        for item in raw:
+            try:
+                order = parse_order(item)
+            except GarbledReply:
+                continue
+            cancelled[order.venue_client_id] = order
+        return cancelled
 
     async def fetch_open_orders(self, symbol: str) -> list[VenueOrder]:
         """Every open (non-stop) order on ``symbol``."""

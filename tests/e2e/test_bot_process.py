@@ -17,7 +17,7 @@ from tradewarden.bot.venue_sim.server import RunningVenueSim
 
 from .conftest import EXAMPLE, journal_rows, write_manifest
 
-UNSETTLED = {"CREATED", "SUBMITTING"}
+UNSETTLED = {"SUBMITTING"}
 
 
 def every_submit_answered(events: list[dict[str, object]]) -> bool:

@@ -24,7 +24,7 @@ VENUE_TO_JOURNAL = {
     "EXPIRED": "EXPIRED",
 }
 CRASHES_PER_SEED = 3
-UNSETTLED = frozenset({"CREATED", "SUBMITTING", "CANCELING"})
+UNSETTLED = frozenset({"SUBMITTING", "CANCELING"})
 
 
 async def reach_kill_point(bot: BotProcess, point: str, count: int) -> None:

@@ -13,6 +13,7 @@ import pytest
 
 from tradewarden.bot.execution.intent import OrderIntent, OrderType, Side
 from tradewarden.bot.execution.order_state import OrderState
+from tradewarden.bot.execution.sweep import sweep
 
 from .conftest import SYMBOL, OrderPath
 
@@ -38,10 +39,8 @@ async def test_accepted_order_is_journaled_with_venue_ids(order_path: OrderPath)
     [at_venue] = await venue_orders(order_path, order.client_order_id)
     assert placed.exchange_order_id == str(at_venue["orderId"])
     assert order_path.events_for(order.client_order_id) == ["ORDER_SUBMIT", "ORDER_RESPONSE"]
-    assert order_path.journal.history(order.client_order_id) == [
-        ("CREATED", "SUBMITTING"),
-        ("SUBMITTING", "OPEN"),
-    ]
+    # Journaled as SUBMITTING before the send: one write, then the venue's answer.
+    assert order_path.journal.history(order.client_order_id) == [("SUBMITTING", "OPEN")]
 
 
 async def test_accept_then_drop_is_found_not_resent(order_path: OrderPath) -> None:
@@ -163,7 +162,7 @@ async def test_give_up_leaves_order_unknown_and_flags_it(order_path: OrderPath) 
 
 
 async def test_cancel_of_filled_order_is_idempotent_success(order_path: OrderPath) -> None:
-    order = await order_path.router.submit(order_path.journal.record_intent(LIMIT_BUY))
+    order = await order_path.router.place(LIMIT_BUY)
     await order_path.sim.set_price("BTCUSDT", "48900")  # crosses the bid: filled
     cancelled = await order_path.router.cancel(order)
 
@@ -174,7 +173,7 @@ async def test_cancel_of_filled_order_is_idempotent_success(order_path: OrderPat
 async def test_a_filled_order_is_never_called_cancelled_when_lookups_fail(
     order_path: OrderPath,
 ) -> None:
-    order = await order_path.router.submit(order_path.journal.record_intent(LIMIT_BUY))
+    order = await order_path.router.place(LIMIT_BUY)
     await order_path.sim.set_price("BTCUSDT", "48900")  # filled while the bot is not looking
     unavailable = {"error": {"status": 503, "code": -1001, "msg": "Internal error"}}
     await order_path.sim.set_faults(
@@ -204,7 +203,7 @@ async def test_a_duplicate_id_is_not_rotated_when_the_lookup_fails(order_path: O
             },
         ]
     )
-    order = await order_path.router.submit(order_path.journal.record_intent(LIMIT_BUY))
+    order = await order_path.router.place(LIMIT_BUY)
 
     # Rotating on a failed lookup could duplicate an order that exists; resend the same id.
     assert order.venue_client_id == order.client_order_id
@@ -213,7 +212,6 @@ async def test_a_duplicate_id_is_not_rotated_when_the_lookup_fails(order_path: O
 
 async def test_cancel_of_order_the_venue_never_had(order_path: OrderPath) -> None:
     order = order_path.journal.record_intent(LIMIT_BUY)
-    order = order_path.journal.transition(order.client_order_id, OrderState.SUBMITTING)
     order = order_path.journal.transition(order.client_order_id, OrderState.OPEN)
     cancelled = await order_path.router.cancel(order)
 
@@ -221,9 +219,94 @@ async def test_cancel_of_order_the_venue_never_had(order_path: OrderPath) -> Non
 
 
 async def test_cancel_of_open_order(order_path: OrderPath) -> None:
-    order = await order_path.router.submit(order_path.journal.record_intent(LIMIT_BUY))
+    order = await order_path.router.place(LIMIT_BUY)
     cancelled = await order_path.router.cancel(order)
 
     assert cancelled.state is OrderState.CANCELED
     [at_venue] = await venue_orders(order_path, order.client_order_id)
     assert at_venue["status"] == "CANCELED"
+
+
+async def test_an_intent_journaled_but_never_sent_is_abandoned_only_after_the_grace(
+    order_path: OrderPath,
+) -> None:
+    # A crash between the journal commit and the send: the restart cannot know
+    # the create never left, so it looks the id up and waits out the grace.
+    order = order_path.journal.record_intent(LIMIT_BUY)
+
+    early = await sweep(
+        order_path.journal, order_path.router, clock=order_path.time.clock, absent_grace_seconds=5.0
+    )
+    assert early == [order.client_order_id]
+    assert order_path.journal.get(order.client_order_id).state is OrderState.SUBMITTING
+
+    order_path.time.now += 6
+    assert (
+        await sweep(
+            order_path.journal,
+            order_path.router,
+            clock=order_path.time.clock,
+            absent_grace_seconds=5.0,
+        )
+        == []
+    )
+    assert order_path.journal.get(order.client_order_id).state is OrderState.ABANDONED
+    assert order_path.events_for(order.client_order_id) == ["ORDER_LOOKUP", "ORDER_LOOKUP"]
+
+
+async def test_only_a_freshly_journaled_order_is_submitted(order_path: OrderPath) -> None:
+    placed = await order_path.router.place(LIMIT_BUY)
+
+    with pytest.raises(ValueError, match="freshly journaled"):
+        await order_path.router.submit(placed)
+    assert len(await venue_orders(order_path, placed.client_order_id)) == 1
+
+
+def limit_buy(price: str) -> OrderIntent:
+    return OrderIntent(SYMBOL, Side.BUY, OrderType.LIMIT, Decimal("0.003"), Decimal(price))
+
+
+async def test_cancel_many_sends_one_batch_and_settles_each_order(order_path: OrderPath) -> None:
+    resting = [await order_path.router.place(limit_buy(p)) for p in ("49000", "48900", "48800")]
+    filled = await order_path.router.place(limit_buy("49500"))
+    await order_path.sim.set_price("BTCUSDT", "49400")  # fills the 49500 bid behind the bot's back
+    before = (await order_path.sim.state())["requests"]
+
+    settled = await order_path.router.cancel_many([*resting, filled])
+
+    assert [o.state for o in settled] == [OrderState.CANCELED] * 3 + [OrderState.FILLED]
+    requests = (await order_path.sim.state())["requests"]
+    assert requests["DELETE /fapi/v1/batchOrders"] == 1
+    # Only the order the batch could not cancel was asked about on its own.
+    assert requests.get("DELETE /fapi/v1/order", 0) - before.get("DELETE /fapi/v1/order", 0) == 1
+    for order in resting:
+        [at_venue] = await venue_orders(order_path, order.client_order_id)
+        assert at_venue["status"] == "CANCELED"
+        assert order_path.journal.history(order.client_order_id)[-2:] == [
+            ("OPEN", "CANCELING"),
+            ("CANCELING", "CANCELED"),
+        ]
+
+
+async def test_a_failed_batch_falls_back_to_one_cancel_per_order(order_path: OrderPath) -> None:
+    resting = [await order_path.router.place(limit_buy(p)) for p in ("49000", "48900")]
+    await order_path.sim.set_faults(
+        [
+            {
+                "match": {"method": "DELETE", "path": "/fapi/v1/batchOrders"},
+                "action": {"accept_then_drop": True},
+            }
+        ]
+    )
+
+    settled = await order_path.router.cancel_many(resting)
+
+    # The batch went through but its reply was lost: each order is settled by asking.
+    assert [o.state for o in settled] == [OrderState.CANCELED, OrderState.CANCELED]
+    for order in resting:
+        trail = order_path.events_for(order.client_order_id)
+        # The batch timed out; the plain cancel hears "unknown order"; the lookup
+        # shows it cancelled.
+        assert trail[3:] == ["ORDER_ERROR", "ORDER_ERROR", "ORDER_LOOKUP", "ORDER_STATE"]
+        [at_venue] = await venue_orders(order_path, order.client_order_id)
+        assert at_venue["status"] == "CANCELED"

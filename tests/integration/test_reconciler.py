@@ -9,6 +9,8 @@ that contradicts the journal's fills is flagged.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -17,10 +19,11 @@ import pytest
 
 from tests.integration.conftest import sim_client
 from tradewarden.bot.execution.client_ids import bot_prefix
-from tradewarden.bot.execution.intent import OrderIntent, OrderType, Purpose, Side
+from tradewarden.bot.execution.intent import Cancel, OrderIntent, OrderType, Purpose, Side
 from tradewarden.bot.execution.order_state import OrderState
+from tradewarden.bot.execution.worker import ExecutionWorker, ReconcileAll, WorkerSettings
 from tradewarden.bot.reliability.protection import ProtectionSettings
-from tradewarden.bot.reliability.reconciler import Reconciler, ReconcilerSettings
+from tradewarden.bot.reliability.reconciler import PassInterrupted, Reconciler, ReconcilerSettings
 from tradewarden.bot.reliability.report import ReconcileReport
 from tradewarden.bot.venue_sim.server import RunningVenueSim, running_venue_sim
 from tradewarden.bot.venue_sim.settings import SimSettings
@@ -91,7 +94,7 @@ def harness(order_path: OrderPath) -> Harness:
 
 async def buy_market(path: OrderPath, quantity: str) -> None:
     intent = OrderIntent(SYMBOL, Side.BUY, OrderType.MARKET, Decimal(quantity))
-    await path.router.submit(path.journal.record_intent(intent))
+    await path.router.place(intent)
 
 
 async def test_flat_account_reconciles_clean(harness: Harness) -> None:
@@ -183,7 +186,7 @@ async def _partial_fill_scenario(path: OrderPath, sim: RunningVenueSim, exchange
     await path.venue.load_markets()
     harness = harness_for(path)
     intent = OrderIntent(SYMBOL, Side.BUY, OrderType.LIMIT, Decimal("0.010"), Decimal("49900"))
-    order = await path.router.submit(path.journal.record_intent(intent))
+    order = await path.router.place(intent)
     assert order.state is OrderState.OPEN
 
     seen: list[tuple[OrderState, Decimal, Decimal]] = []
@@ -276,3 +279,97 @@ async def test_stale_position_snapshot_is_contradictory(harness: Harness) -> Non
     recovered = await harness.run()
     assert not recovered.contradictory
     assert recovered.position == Decimal("0.004")
+
+
+@pytest.mark.parametrize("read", ["fetch_open_orders", "fetch_open_stops", "fetch_position_detail"])
+async def test_a_pass_drops_the_read_in_flight_and_decides_nothing(
+    harness: Harness, read: str
+) -> None:
+    await buy_market(harness.path, "0.004")  # unprotected: a full pass would place a stop
+    stray_id = f"{PREFIX}zz9"
+    await harness.path.venue.exchange.create_order(
+        SYMBOL, "limit", "buy", 0.003, 45000, {"clientOrderId": stray_id}
+    )
+    venue, urgent = harness.path.venue, asyncio.Event()
+    finished: list[str] = []
+    for name in ("fetch_open_orders", "fetch_open_stops", "fetch_position_detail"):
+        method = getattr(venue, name)
+
+        async def call(*args: Any, _name: str = name, _method: Any = method) -> Any:
+            if _name == read:
+                urgent.set()  # an emergency stop lands while this read is in flight
+            reply = await _method(*args)
+            finished.append(_name)
+            return reply
+
+        setattr(venue, name, call)
+
+    with pytest.raises(PassInterrupted):
+        await harness.reconciler.reconcile(give_way=urgent)
+
+    assert read not in finished  # dropped, not waited for
+    assert harness.reports == []  # no report, so no guard reacts to half a pass
+    assert await harness.algo_orders() == []  # no stop repair
+    assert dict(harness.reconciler.watch[SYMBOL].strays.streaks) == {}  # no sighting counted
+    with pytest.raises(PassInterrupted):  # still set: the next pass gives way at once
+        await harness.reconciler.reconcile(give_way=urgent)
+    # Once the urgent work is done, a pass does the whole job.
+    urgent.clear()
+    report = await harness.run()
+    assert report.strays == (stray_id,) and not report.unprotected
+
+
+async def test_an_emergency_stop_during_a_pass_cancels_before_the_pass_reads_on(
+    harness: Harness,
+) -> None:
+    path = harness.path
+    resting = [
+        await path.router.place(
+            OrderIntent(SYMBOL, Side.BUY, OrderType.LIMIT, Decimal("0.003"), Decimal(price))
+        )
+        for price in ("49000", "48900", "48800")
+    ]
+    worker = ExecutionWorker(
+        path.venue,
+        path.router,
+        path.router._ctx,
+        settings=WorkerSettings(symbols=(SYMBOL,), tight_loop_timeout=30, absent_grace_seconds=5),
+        gate=lambda intent: None,
+        on_position=lambda symbol, size: None,
+        reconciler=harness.reconciler,
+    )
+    calls: list[str] = []
+    venue = path.venue
+
+    def recorded(name: str, during: Callable[[], None] = lambda: None) -> None:
+        method = getattr(venue, name)
+
+        async def call(*args: Any) -> Any:
+            calls.append(name)
+            during()
+            return await method(*args)
+
+        setattr(venue, name, call)
+
+    def halt() -> None:
+        if calls.count("fetch_open_stops") == 1:  # the stop lands while the pass reads
+            for order in resting:
+                worker.offer(Cancel(order.client_order_id, "emergency stop"), urgent=True)
+
+    recorded("fetch_open_orders")
+    recorded("fetch_open_stops", halt)
+    recorded("fetch_position_detail")
+    recorded("cancel_orders")
+
+    await worker.execute(ReconcileAll())
+
+    assert calls == [
+        "fetch_open_orders",
+        "fetch_open_stops",  # the pass gives way here
+        "cancel_orders",  # all three in one request
+        "fetch_open_orders",  # a fresh pass settles them
+        "fetch_open_stops",
+        "fetch_position_detail",
+    ]
+    assert {path.journal.get(o.client_order_id).state for o in resting} == {OrderState.CANCELED}
+    assert len(harness.reports) == 1

@@ -79,3 +79,16 @@ def test_a_cancel_that_settles_the_order_clears_its_count() -> None:
     assert attempts.record("a", settled=True, now=1.0) is None
     assert attempts.record("a", settled=False, now=2.0) is None
     assert not attempts.exhausted("a", 2.0)
+
+
+def test_urgent_cancels_are_taken_together_and_other_commands_keep_their_order() -> None:
+    queue = CommandQueue(limit=8)
+    close = Place(OrderIntent("BTC/USDT:USDT", Side.SELL, OrderType.MARKET, Decimal(1)))
+    queue.put(BUY)
+    queue.put(Cancel("a", "halted"), urgent=True)
+    queue.put(close, urgent=True)
+    queue.put(Cancel("b", "halted"), urgent=True)
+
+    assert queue.take_urgent_cancels() == [Cancel("a", "halted"), Cancel("b", "halted")]
+    assert queue.take_urgent_cancels() == []
+    assert drain(queue) == [close, BUY]

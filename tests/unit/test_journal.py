@@ -52,20 +52,21 @@ def journal(path: Path, clock: FakeClock) -> Iterator[Journal]:
     j.close()
 
 
-def test_record_intent_persists_created_with_increasing_ids(
+def test_record_intent_persists_submitting_with_increasing_ids(
     journal: Journal, path: Path, clock: FakeClock
 ) -> None:
     first = journal.record_intent(limit())
     clock.advance(1)
     second = journal.record_intent(limit(Side.SELL, "0.004", "31000"))
 
-    assert (first.state, second.state) == (S.CREATED, S.CREATED)
+    # journaled as the first attempt: from this commit on it may exist at the venue
+    assert (first.state, second.state) == (S.SUBMITTING, S.SUBMITTING)
     assert second.sequence > first.sequence
     assert first.client_order_id != second.client_order_id
     assert first.client_order_id.startswith(bot_prefix(BOT))
     assert first.venue_client_id == first.client_order_id
     assert first.filled == 0
-    assert first.attempts == 0
+    assert first.attempts == 1
     assert first.created_at == 1_000.0
     assert second.created_at == 1_001.0
     # what comes back is what was asked for
@@ -75,7 +76,7 @@ def test_record_intent_persists_created_with_increasing_ids(
     other = Journal.open(path, BOT, clock)
     try:
         seen = other.get(first.client_order_id)
-        assert seen.state is S.CREATED
+        assert seen.state is S.SUBMITTING
         assert seen.intent == first.intent
     finally:
         other.close()
@@ -125,7 +126,7 @@ def test_illegal_transition_raises_and_changes_nothing(journal: Journal, clock: 
     clock.advance(5)
 
     with pytest.raises(IllegalTransition):
-        journal.transition(order.client_order_id, S.FILLED, filled=Decimal("0.003"))
+        journal.transition(order.client_order_id, S.CANCELING)
 
     assert journal.get(order.client_order_id) == order
     assert journal.history(order.client_order_id) == []
@@ -158,7 +159,6 @@ def test_filled_can_never_shrink(journal: Journal, target: OrderState) -> None:
 
 def test_fills_grow_piecemeal(journal: Journal) -> None:
     coid = journal.record_intent(limit()).client_order_id
-    journal.transition(coid, S.SUBMITTING)
     journal.transition(coid, S.OPEN, exchange_order_id="42")
     journal.transition(coid, S.PARTIALLY_FILLED, filled=Decimal("0.001"))
     journal.transition(
@@ -172,7 +172,6 @@ def test_fills_grow_piecemeal(journal: Journal) -> None:
     assert done.exchange_order_id == "42"  # kept when a later update does not carry it
     assert done.average_price == Decimal("29999.5")
     assert journal.history(coid) == [
-        ("CREATED", "SUBMITTING"),
         ("SUBMITTING", "OPEN"),
         ("OPEN", "PARTIALLY_FILLED"),
         ("PARTIALLY_FILLED", "PARTIALLY_FILLED"),
@@ -210,7 +209,6 @@ def test_reapplying_the_same_state_is_a_no_op(
 def test_rotate_venue_id_changes_only_the_venue_id(journal: Journal, clock: FakeClock) -> None:
     coid = journal.record_intent(limit()).client_order_id
     bystander = journal.record_intent(limit(Side.SELL)).client_order_id
-    journal.transition(coid, S.SUBMITTING)
     before = journal.get(coid)
     clock.advance(3)
 
@@ -243,8 +241,7 @@ def _advance_to(journal: Journal, coid: str, states: list[OrderState]) -> None:
 
 def test_non_terminal_incomplete_and_counts(journal: Journal, clock: FakeClock) -> None:
     lives = {
-        "created": [],
-        "submitting": [S.SUBMITTING],
+        "submitting": [],
         "open": [S.SUBMITTING, S.OPEN],
         "canceling": [S.SUBMITTING, S.OPEN, S.CANCELING],
         "filled": [S.SUBMITTING, S.FILLED],
@@ -256,12 +253,10 @@ def test_non_terminal_incomplete_and_counts(journal: Journal, clock: FakeClock) 
         _advance_to(journal, old[name], states)
     clock.advance(50)
     young = journal.record_intent(limit()).client_order_id
-    _advance_to(journal, young, [S.SUBMITTING])
     clock.advance(20)  # old ones are 70 s old, the young one 20 s
 
     non_terminal = [o.client_order_id for o in journal.non_terminal()]
     assert non_terminal == [
-        old["created"],
         old["submitting"],
         old["open"],
         old["canceling"],
@@ -270,9 +265,8 @@ def test_non_terminal_incomplete_and_counts(journal: Journal, clock: FakeClock) 
 
     incomplete = {o.client_order_id for o in journal.incomplete(older_than_seconds=60)}
     # resting orders have a known state; lifecycles stuck without an outcome are incomplete
-    assert incomplete == {old["created"], old["submitting"], old["canceling"]}
+    assert incomplete == {old["submitting"], old["canceling"]}
     assert {o.client_order_id for o in journal.incomplete(older_than_seconds=10)} == {
-        old["created"],
         old["submitting"],
         old["canceling"],
         young,
@@ -280,7 +274,6 @@ def test_non_terminal_incomplete_and_counts(journal: Journal, clock: FakeClock) 
     assert journal.incomplete(older_than_seconds=100) == []
 
     assert journal.counts_by_state() == {
-        "CREATED": 1,
         "SUBMITTING": 2,
         "OPEN": 1,
         "CANCELING": 1,
@@ -294,7 +287,6 @@ def test_attempts_are_counted_and_the_last_error_kept(
 ) -> None:
     coid = journal.record_intent(limit()).client_order_id
 
-    journal.transition(coid, S.SUBMITTING, attempted=True)
     journal.note_error(coid, "RequestTimeout: timed out")
     journal.transition(coid, S.SUBMITTING, attempted=True)
 

@@ -14,9 +14,8 @@ VENUE_OUTCOMES = {S.OPEN, S.PARTIALLY_FILLED, S.FILLED, S.CANCELED, S.EXPIRED}
 
 # What the lifecycle allows, written from the domain (DESIGN.md), not from the code.
 ALLOWED: dict[OrderState, set[OrderState]] = {
-    # journaled, never sent: it is either sent or given up
-    S.CREATED: {S.SUBMITTING, S.ABANDONED},
-    # outcome unknown: any venue answer, a retry under the same id, or proven absent
+    # journaled before the first send, outcome unknown: any venue answer, a retry
+    # under the same id, or proven absent
     S.SUBMITTING: VENUE_OUTCOMES | {S.SUBMITTING, S.REJECTED, S.ABANDONED},
     # resting: fills, cancel, expiry; never back to unknown, never rejected after acceptance
     S.OPEN: {S.PARTIALLY_FILLED, S.FILLED, S.CANCELED, S.EXPIRED, S.CANCELING},
