@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import json
 import ssl
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import aiohttp
@@ -28,6 +29,10 @@ REQUEST_TIMEOUT_SECONDS = 10.0
 CONFLICT = 409
 # Enough parallel connections for a fleet's reconciles without opening thousands.
 CONNECTIONS = 32
+# How long a bearer token is reused before the configuration is asked again. Asking
+# runs the kubeconfig loader's refresh hook (a whole reload); client-go re-reads a
+# projected token file about once a minute, and such tokens live an hour or more.
+TOKEN_REUSE_SECONDS = 60.0
 
 
 def _collection(api_version: str, kind: str, namespace: str) -> str:
@@ -55,11 +60,24 @@ def _ssl_context(config: k8s.Configuration) -> ssl.SSLContext | bool:
 class OperatorApi:
     """Create-or-patch of children, and patches of a TradingBot's spec and status."""
 
-    def __init__(self, api_client: k8s.ApiClient) -> None:
+    def __init__(
+        self, api_client: k8s.ApiClient, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self._config: k8s.Configuration = api_client.configuration
         self._base = str(self._config.host).rstrip("/")
         self._ssl = _ssl_context(self._config)
         self._session: aiohttp.ClientSession | None = None
+        self._clock = clock
+        self._token: str | None = None
+        self._token_read_at: float | None = None
+
+    def _authorization(self) -> str | None:
+        """The Authorization header value, re-read from the configuration once a minute."""
+        now = self._clock()
+        if self._token_read_at is None or now - self._token_read_at >= TOKEN_REUSE_SECONDS:
+            self._token = self._config.get_api_key_with_prefix("authorization")
+            self._token_read_at = now
+        return self._token
 
     def _http(self) -> aiohttp.ClientSession:
         # Created on first use: the session belongs to the loop kopf runs.
@@ -74,8 +92,7 @@ class OperatorApi:
         self, method: str, path: str, body: Mapping[str, Any], content_type: str
     ) -> int:
         headers = {"Content-Type": content_type, "Accept": "application/json"}
-        # Read per call: the in-cluster token is rotated and refreshed by the config's hook.
-        token = self._config.get_api_key_with_prefix("authorization")
+        token = self._authorization()
         if token:
             headers["Authorization"] = token
         async with self._http().request(
