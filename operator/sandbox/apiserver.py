@@ -17,7 +17,9 @@ from outside: ``/api/v1/namespaces`` is parsed as a namespace with no
 resource, objects carry no resourceVersion, and every request re-scans the
 whole request history. The replacement lives in storage.py (objects,
 resourceVersion, watches), discovery.py, tables.py, patches.py,
-selectors.py, validation.py and gc.py; this module only routes.
+selectors.py, validation.py, gc.py and protobuf.py (the bodies kubectl's
+``create`` generators send); this module only routes. It also serves
+``pods/NAME/log`` from the pod runner's log files, for ``kubectl logs``.
 """
 
 from __future__ import annotations
@@ -43,11 +45,13 @@ from tradewarden.operator.sandbox import discovery, tables
 from tradewarden.operator.sandbox.gc import FOREGROUND, ORPHAN, GarbageCollector
 from tradewarden.operator.sandbox.kubeconfig import write_kubeconfig
 from tradewarden.operator.sandbox.patches import APPLY_PATCH, PatchError, apply_patch
+from tradewarden.operator.sandbox.protobuf import ProtobufError, decode_object
 from tradewarden.operator.sandbox.resources import Obj, Registry, ResourceType
 from tradewarden.operator.sandbox.selectors import Selection, SelectorError
 from tradewarden.operator.sandbox.storage import ApiError, Store, WatchEvent
 from tradewarden.operator.sandbox.validation import SchemaValidator, prune, unknown_fields
 
+PROTOBUF = "application/vnd.kubernetes.protobuf"
 _CRDS = ("apiextensions.k8s.io", "customresourcedefinitions")
 _DEFAULT_WATCH_SECONDS = 1800
 _CLIENT_CHECK_SECONDS = 1.0  # how often an idle watch checks that its client is still there
@@ -109,6 +113,9 @@ class SandboxApi:
         self.url = ""
         # Compiled once per CRD schema (jsonschema and CEL), not per request.
         self._validators: dict[int, tuple[Obj, SchemaValidator]] = {}
+        # Where a container's log file lives (namespace, pod, container), once a pod
+        # runner serves logs; ``kubectl logs`` reads pods/NAME/log.
+        self.pod_logs: Callable[[str, str, str], Path] | None = None
         GarbageCollector(self.store, self.registry.by_plural).attach()
         self.store.on_changed.append(self._crd_changed)
         self.store.on_removed.append(self._crd_removed)
@@ -169,12 +176,13 @@ class SandboxApi:
     ) -> tuple[Obj, list[str]]:
         """Prune or reject unknown fields, default, validate; returns (object, warnings)."""
         warnings: list[str] = []
-        if rtype.kind == "Secret" and "stringData" in obj:
-            obj = dict(obj)
-            data = dict(obj.get("data") or {})
-            for key, value in obj.pop("stringData").items():
-                data[key] = base64.b64encode(str(value).encode()).decode()
-            obj["data"] = data
+        if rtype.kind == "Secret":
+            obj = {"type": "Opaque", **obj}  # the API server's default
+            if "stringData" in obj:
+                data = dict(obj.get("data") or {})
+                for key, value in obj.pop("stringData").items():
+                    data[key] = base64.b64encode(str(value).encode()).decode()
+                obj["data"] = data
         if (rtype.group, rtype.plural) == _CRDS:
             obj = dict(obj)
             names = obj.get("spec", {}).get("names", {})
@@ -269,8 +277,7 @@ class SandboxApi:
         target = self._target(path)
         if target is None:
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
-        if "protobuf" in request.headers.get("Content-Type", ""):
-            # Like a server without protobuf: client-go then retries the request as JSON.
+        if PROTOBUF in request.headers.get("Content-Type", "") and request.data is None:
             raise ApiError(
                 415,
                 "UnsupportedMediaType",
@@ -278,6 +285,8 @@ class SandboxApi:
                 "unknown format - accepted media types include: application/json",
             )
         params = request.params
+        if target.subresource == "log":
+            return self._log(target, params)
         field_validation = params.get("fieldValidation", "")
         dry_run = bool(params.get("dryRun"))
         if method == "GET" and target.name is None:
@@ -352,6 +361,25 @@ class SandboxApi:
             precondition_version=preconditions.get("resourceVersion"),
         )
 
+    def _log(self, target: _Target, params: Any) -> aiohttp.web.Response:
+        """A pod container's log as plain text (``container``, ``tailLines``), as kubectl wants."""
+        assert target.name is not None
+        namespace = target.namespace or ""
+        pod = self.store.get(target.rtype, namespace, target.name)
+        containers = [c["name"] for c in pod.get("spec", {}).get("containers", [])]
+        container = params.get("container") or (containers[0] if containers else "")
+        if container not in containers:
+            raise ApiError(
+                400, "BadRequest", f"container {container} is not valid for pod {target.name}"
+            )
+        path = None if self.pod_logs is None else self.pod_logs(namespace, target.name, container)
+        text = path.read_text(errors="replace") if path is not None and path.exists() else ""
+        tail = params.get("tailLines")
+        if tail is not None and tail.isdigit():
+            lines = text.splitlines(keepends=True)
+            text = "".join(lines[len(lines) - int(tail) :] if int(tail) else [])
+        return aiohttp.web.Response(text=text, content_type="text/plain")
+
     def _list(self, target: _Target, selection: Selection, accept: str) -> Obj:
         objects = [
             obj
@@ -404,7 +432,8 @@ class SandboxApi:
         rtype = self._type(group, version, rest[0])
         name = rest[1] if len(rest) > 1 else None
         subresource = "/".join(rest[2:]) or None
-        if subresource not in (None, "status"):
+        served = (None, "status", "log") if (group, rest[0]) == ("", "pods") else (None, "status")
+        if subresource not in served:
             raise ApiError(404, "NotFound", f"subresource {subresource} is not served")
         if subresource == "status" and not rtype.status_subresource:
             raise ApiError(404, "NotFound", f"{rtype.plural} have no status subresource")
@@ -531,10 +560,14 @@ class _KMockFrontend(kmock.KubernetesScaffold):
     async def __call__(self, raw_request: aiohttp.web.BaseRequest) -> aiohttp.web.StreamResponse:
         body = await raw_request.read()
         text = body.decode("utf-8", errors="replace")
-        try:
-            data = json.loads(text) if text else None
-        except ValueError:
-            data = None
+        data: Any = None
+        if PROTOBUF in raw_request.headers.get("Content-Type", ""):
+            # Left unread (None) when it is not a kind kubectl's generators make: 415.
+            with contextlib.suppress(ProtobufError):
+                data = decode_object(body)
+        else:
+            with contextlib.suppress(ValueError):
+                data = json.loads(text) if text else None
         request = kmock.Request(
             method=raw_request.method,
             url=raw_request.url,

@@ -591,6 +591,7 @@ async def running_pod_runner(
 ) -> AsyncIterator[PodRunner]:
     """Run the pod runner; on exit every pod process is stopped and its Pod removed."""
     runner = PodRunner(api, sandbox_dir, kubeconfig, settings)
+    api.pod_logs = runner.log_path
     try:
         await runner.start()
         yield runner

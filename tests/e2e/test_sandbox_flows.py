@@ -172,6 +172,13 @@ async def test_apply_runs_a_bot_that_trades_at_the_venue(
 
     await eventually(pod_ready, "pod tb-alpha-0 Ready (readiness probe every 5 s)", within=15)
 
+    # The runbooks read the bot's event lines with kubectl logs.
+    logs = await kubectl_ok(sandbox, "logs", "-n", namespace, "tb-alpha-0", "--tail=2000")
+    events = [json.loads(line)["event"] for line in logs.splitlines() if line.startswith("{")]
+    assert events[:2] == ["HTTP_LISTENING", "BOT_START"] and "ORDER_RESPONSE" in events
+    last = await kubectl_ok(sandbox, "logs", "-n", namespace, "tb-alpha-0", "--tail=1")
+    assert len(last.splitlines()) == 1
+
 
 # ---- 2./3. emergency stop, with and without the operator ----------------------------------
 

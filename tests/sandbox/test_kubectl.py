@@ -169,3 +169,28 @@ async def test_core_types_namespaces_and_leases_are_served(kubectl: Kubectl) -> 
     assert out.split() == ["configmap/c"], err
     code, out, err = await kubectl("-n", "dev", "get", "cm", "-l", "a!=b", "-o", "name")
     assert out.split() == [], err
+
+
+async def test_kubectl_create_generators_send_protobuf_and_are_stored_as_json(
+    api: SandboxApi, kubectl: Kubectl
+) -> None:
+    # The runbooks and examples create the credentials Secret this way.
+    for args in (
+        ("create", "namespace", "dev"),
+        ("-n", "dev", "create", "secret", "generic", "creds", "--from-literal=apiKey=k1"),
+        ("-n", "dev", "create", "configmap", "c", "--from-literal=a=b"),
+        ("-n", "dev", "create", "serviceaccount", "sa"),
+    ):
+        code, out, err = await kubectl(*args)
+        assert code == 0, err
+        assert "created" in out
+
+    code, out, err = await kubectl("-n", "dev", "get", "secret", "creds", "-o", "json")
+    secret = json.loads(out)
+    assert (secret["type"], secret["data"]) == ("Opaque", {"apiKey": "azE="})  # base64 "k1"
+    assert secret["metadata"]["namespace"] == "dev" and secret["metadata"]["uid"]
+    code, out, err = await kubectl("-n", "dev", "get", "configmap", "c", "-o", "json")
+    assert json.loads(out)["data"] == {"a": "b"}
+    # A kind no generator here makes is refused as a server without protobuf would.
+    code, _, err = await kubectl("-n", "dev", "create", "deployment", "d", "--image=bot")
+    assert code != 0 and "accepted media types include: application/json" in err
