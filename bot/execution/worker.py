@@ -64,6 +64,8 @@ class CommandQueue:
 
     ``running`` holds the commands being executed (an urgent one may run inside
     another's reconcile), so an offer that would repeat one of them is dropped too.
+    ``urgent`` is set exactly while urgent commands wait, for code that must
+    notice them mid-await (a reconcile pass giving way).
     """
 
     def __init__(self, limit: int) -> None:
@@ -71,6 +73,13 @@ class CommandQueue:
         self._urgent: deque[Command] = deque()
         self._normal: deque[Command] = deque()
         self.running: list[Command] = []
+        self.urgent = asyncio.Event()
+
+    def _track_urgent(self) -> None:
+        if self._urgent:
+            self.urgent.set()
+        else:
+            self.urgent.clear()
 
     def _all(self) -> Iterator[Command]:
         yield from self.running
@@ -91,26 +100,26 @@ class CommandQueue:
             return True
         if urgent:
             self._urgent.append(command)
+            self._track_urgent()
             return True
         if len(self._normal) >= self.limit:
             return False
         self._normal.append(command)
         return True
 
-    def urgent_waiting(self) -> bool:
-        """Whether the next :meth:`take` returns an urgent command."""
-        return bool(self._urgent)
-
     def take_urgent_cancels(self) -> list[Cancel]:
         """Every urgent cancel waiting, in order; other urgent commands stay queued."""
         cancels = [command for command in self._urgent if isinstance(command, Cancel)]
         self._urgent = deque(command for command in self._urgent if not isinstance(command, Cancel))
+        self._track_urgent()
         return cancels
 
     def take(self, *, urgent_only: bool = False) -> Command | None:
         """The next command to run (urgent first), or ``None``."""
         if self._urgent:
-            return self._urgent.popleft()
+            command = self._urgent.popleft()
+            self._track_urgent()
+            return command
         if self._normal and not urgent_only:
             return self._normal.popleft()
         return None
@@ -126,6 +135,7 @@ class CommandQueue:
         """Drop every waiting command."""
         self._urgent.clear()
         self._normal.clear()
+        self._track_urgent()
 
 
 @dataclass
@@ -209,8 +219,6 @@ class ExecutionWorker:
             max(1, settings.max_cancel_replace), settings.cancel_giveup_seconds
         )
         self._wakeup = asyncio.Event()
-        # Set while urgent commands wait: a reconcile pass still reading gives way.
-        self._urgent_waiting = asyncio.Event()
         self._stopping = False
 
     @property
@@ -232,8 +240,6 @@ class ExecutionWorker:
                 Event.EXECUTION_QUEUE_FULL, command=type(command).__name__, size=len(self._queue)
             )
             return False
-        if self._queue.urgent_waiting():
-            self._urgent_waiting.set()
         self._wakeup.set()
         return True
 
@@ -253,13 +259,12 @@ class ExecutionWorker:
         """Drop queued commands and let :meth:`run` return after the current one."""
         self._stopping = True
         self._queue.clear()
-        self._urgent_waiting.clear()
         self._wakeup.set()
 
     async def run(self) -> None:
         """Execute commands until :meth:`stop`; a command in progress always completes."""
         while not self._stopping:
-            if self._queue.urgent_waiting():
+            if self._queue.urgent.is_set():
                 # A pass runs the urgent commands first, then settles them all at once.
                 await self._run(ReconcileAll(), self._execute_quietly)
                 continue
@@ -287,9 +292,7 @@ class ExecutionWorker:
         except Exception as error:
             # A bug or an unexpected reply must not kill the loop; the journal
             # still holds the intent and the next reconcile settles it.
-            self._ctx.events.emit(
-                Event.BOT_FATAL, command=type(command).__name__, error=repr(error)[:300]
-            )
+            self._fatal(type(command).__name__, error)
 
     async def execute(self, command: Command) -> None:
         """Run one command, including its tight-loop reconcile."""
@@ -359,7 +362,6 @@ class ExecutionWorker:
                 continue
             command = self._queue.take(urgent_only=True)
             if command is None:
-                self._urgent_waiting.clear()
                 return
             await self._run(command, self._send_quietly)
 
@@ -412,7 +414,7 @@ class ExecutionWorker:
             try:
                 if self.reconciler is not None:
                     # The pass settles ``order`` with every other live order.
-                    await self.reconciler.reconcile(give_way=self._urgent_waiting)
+                    await self.reconciler.reconcile(give_way=self._queue.urgent)
                     return
                 if order is None:
                     await sweep(

@@ -329,9 +329,9 @@ async def _read(read: Awaitable[_T], give_way: asyncio.Event | None) -> _T:
     A read that finished is kept even if the signal came with it. Nothing is
     decided before a pass's last read, so stopping at one loses only reads.
     """
-    reading = asyncio.ensure_future(read)
     if give_way is None:
-        return await reading
+        return await read
+    reading = asyncio.ensure_future(read)
     if give_way.is_set():
         reading.cancel()  # before its first step: nothing was sent
         raise PassInterrupted("urgent commands waiting")

@@ -9,7 +9,7 @@ holds now, so the bot learns that as its new baseline and stays released.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +23,7 @@ from tradewarden.bot.venue_sim.server import RunningVenueSim, running_venue_sim
 from tradewarden.bot.venue_sim.settings import SimSettings
 
 from .conftest import SYMBOL, sim_client
-from .test_guards_sim import WAIT_SECONDS, manifest
+from .test_guards_sim import WAIT_SECONDS, eventually, manifest
 
 SPEED = 10.0  # bot seconds per wall second
 RECONCILE_EVERY = 1.0  # bot seconds
@@ -46,20 +46,13 @@ class RunningBot:
         """Wait until ``count`` more reconcile passes have reported."""
         seen: set[float] = set()
         last = self.bot.last_reconcile
-        await until(lambda: self._observed(seen, last) >= count)
+        await eventually(lambda: self._observed(seen, last) >= count)
 
     def _observed(self, seen: set[float], before: object) -> int:
         report = self.bot.last_reconcile
         if report is not None and report is not before:
             seen.add(report.at)
         return len(seen)
-
-
-async def until(condition: Callable[[], bool]) -> None:
-    """Give the running bot turns until ``condition`` holds (its state has no event to await)."""
-    async with asyncio.timeout(WAIT_SECONDS):
-        while not condition():  # noqa: ASYNC110 - polled state, see test_guards_sim.eventually
-            await asyncio.sleep(0.01)
 
 
 @pytest.fixture
@@ -82,7 +75,7 @@ async def running(tmp_path: Path) -> AsyncIterator[RunningBot]:
             stop = asyncio.Event()
             task = asyncio.create_task(bot.run(stop))
             try:
-                await until(lambda: bot.ready)
+                await eventually(lambda: bot.ready)
                 yield RunningBot(bot, sim, foreign)
             finally:
                 stop.set()
@@ -109,7 +102,7 @@ async def test_a_position_that_appears_later_engages_the_kill_switch_until_a_res
     await running.reconciles(2)
 
     await running.buy_elsewhere()
-    await until(lambda: bot.guards.kill_switch.engaged)
+    await eventually(lambda: bot.guards.kill_switch.engaged)
     assert bot.posture.mode is TradingMode.HALTED
     # Persistent divergence gives no clean evidence: the switch holds.
     await running.reconciles(4)

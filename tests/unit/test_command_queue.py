@@ -89,6 +89,12 @@ def test_urgent_cancels_are_taken_together_and_other_commands_keep_their_order()
     queue.put(close, urgent=True)
     queue.put(Cancel("b", "halted"), urgent=True)
 
+    assert queue.urgent.is_set()
     assert queue.take_urgent_cancels() == [Cancel("a", "halted"), Cancel("b", "halted")]
     assert queue.take_urgent_cancels() == []
+    assert queue.urgent.is_set()  # the flatten close still waits
     assert drain(queue) == [close, BUY]
+    assert not queue.urgent.is_set()
+    queue.put(Cancel("c", "halted"), urgent=True)
+    queue.clear()
+    assert not queue.urgent.is_set()
