@@ -44,7 +44,9 @@ class Posture:
 
     mode: TradingMode
     reasons: tuple[str, ...]
-    # Symbols held to a stricter mode than ``mode`` by symbol-scoped restrictions.
+    # Symbols held by symbol-scoped restrictions to ``mode`` or stricter. One no
+    # stricter than ``mode`` changes no order, but its reason is still shown:
+    # it is what binds the symbol once the global restriction lifts.
     symbols: tuple[tuple[str, SymbolPosture], ...] = ()
     # emergencyStop Flatten: reduce-only closing orders may still go out while halted.
     flatten: bool = False
@@ -92,7 +94,7 @@ def decide_posture(
     symbols = []
     for symbol in sorted(by_symbol):
         held, why = _strictest(by_symbol[symbol])
-        if _SEVERITY[held] > _SEVERITY[mode]:
+        if held is not TradingMode.ACTIVE and _SEVERITY[held] >= _SEVERITY[mode]:
             symbols.append((symbol, SymbolPosture(held, why)))
     flatten = emergency_stop is not None and emergency_stop.action is EmergencyAction.FLATTEN
     return Posture(mode, reasons, tuple(symbols), flatten)

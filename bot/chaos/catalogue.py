@@ -353,10 +353,12 @@ CATALOGUE: tuple[Scenario, ...] = (
                 ),
                 jitter=1,
             ),
-            Step(2.5, DropStreams(refuse_seconds=8)),
-            Step(10, ClearWireFaults()),
+            # Market data stays dark for ~11 s, five more than the 6 s staleness
+            # threshold, so the trip never hinges on one guard tick.
+            Step(2.5, DropStreams(refuse_seconds=12)),
+            Step(14, ClearWireFaults()),
         ),
-        duration=22,
+        duration=30,
         expect=(ExpectMode(TradingMode.REDUCE_ONLY, "markStaleness", recovers=True),),
     ),
     Scenario(

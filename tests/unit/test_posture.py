@@ -177,6 +177,22 @@ def test_a_symbol_pause_is_named_in_the_summary_not_the_global_reasons() -> None
     assert "guard.markStaleness: mark 20s old [BTC/USDT:USDT]" in posture.summary
 
 
+def test_a_symbol_pause_under_an_equal_global_mode_is_still_named() -> None:
+    # Once the global restriction lifts, the symbol pause is what binds: the
+    # reason is shown from the moment it trips, not only then.
+    before = decide_posture(False, None, (API,))
+    posture = decide_posture(False, None, (API, STALE_BTC))
+    assert posture.mode is REDUCE
+    assert posture != before
+    assert "guard.markStaleness: mark 20s old [BTC/USDT:USDT]" in posture.summary
+
+
+def test_a_symbol_pause_weaker_than_the_global_mode_is_not_named() -> None:
+    posture = decide_posture(False, estop(EmergencyAction.HALT), (STALE_BTC,))
+    assert posture.symbols == ()
+    assert "markStaleness" not in posture.summary
+
+
 @pytest.mark.parametrize(
     ("action", "flatten"),
     [
