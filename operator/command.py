@@ -10,6 +10,7 @@ enough that a restarted local API server is noticed within seconds.
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import os
 import sys
@@ -27,6 +28,12 @@ from tradewarden.operator.metrics import OperatorMetrics
 FINALIZER = "tradewarden.io/drain"
 KOPF_STATE_PREFIX = "kopf.tradewarden.io"
 IMAGE_ENV = "TRADEWARDEN_BOT_IMAGE"
+# CPython's thresholds, except that a full collection waits for 1,000 second-generation
+# ones instead of 10. A fleet's operator keeps thousands of long-lived objects (bodies,
+# daemons, tasks), and every full collection walks them all: at 1,000 bots the default
+# cadence spent a quarter of the operator's CPU there. Young garbage is still collected
+# as often as before.
+GC_THRESHOLDS = (700, 10, 1000)
 
 
 def operator_settings() -> kopf.OperatorSettings:
@@ -92,6 +99,7 @@ def run(args: argparse.Namespace) -> int:
     )
     registry = kopf.OperatorRegistry()
     register(registry, state)
+    gc.set_threshold(*GC_THRESHOLDS)
     kopf.configure(verbose=False)
     # Every successful probe would log a line (500 a second for 1,000 bots).
     logging.getLogger("kopf.objects").setLevel(logging.WARNING)
