@@ -8,6 +8,7 @@ import os
 import socket
 import subprocess
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -104,8 +105,9 @@ async def stop(process: asyncio.subprocess.Process) -> None:
         await process.wait()
 
 
-@pytest.fixture
-async def cluster(tmp_path: Path) -> AsyncIterator[Cluster]:
+@asynccontextmanager
+async def operator_cluster(tmp_path: Path, *operator_args: str) -> AsyncIterator[Cluster]:
+    """The sandbox API server and a real operator process started with ``operator_args``."""
     async with running_api_server(crds=[custom_resource_definition()]) as api:
         api.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}})
         kubeconfig = api.write_kubeconfig(tmp_path / "kubeconfig")
@@ -117,6 +119,7 @@ async def cluster(tmp_path: Path) -> AsyncIterator[Cluster]:
                 "--metrics-port", "0",
                 "--metrics-host", "127.0.0.1",
                 "--probe-interval", "0.5",
+                *operator_args,
             ),
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -127,6 +130,12 @@ async def cluster(tmp_path: Path) -> AsyncIterator[Cluster]:
             await stop(process)
             log.close()
             print((tmp_path / "operator.log").read_text(encoding="utf-8")[-4000:])
+
+
+@pytest.fixture
+async def cluster(tmp_path: Path) -> AsyncIterator[Cluster]:
+    async with operator_cluster(tmp_path) as running:
+        yield running
 
 
 async def test_operator_renders_children_writes_status_and_drains_on_delete(
@@ -222,8 +231,10 @@ def bot_status(cluster: Cluster) -> dict[str, Any]:
     return dict(found.get("status") or {})
 
 
-@pytest.fixture
-async def trading(cluster: Cluster, tmp_path: Path) -> AsyncIterator[RunningVenueSim]:
+@asynccontextmanager
+async def trading_bot(
+    cluster: Cluster, tmp_path: Path, control: str = "kubernetes"
+) -> AsyncIterator[RunningVenueSim]:
     """A real bot process (as the pod runner would start it) trading at the venue simulator."""
     settings = SimSettings(seed=11, price_tick_s=0.05, volatility_bps=15.0)
     async with running_venue_sim(settings) as sim:
@@ -244,7 +255,7 @@ async def trading(cluster: Cluster, tmp_path: Path) -> AsyncIterator[RunningVenu
         process = await asyncio.create_subprocess_exec(
             *tradewarden_command(
                 "bot", "--config", str(manifest), "--state-dir", str(tmp_path / "state"),
-                "--http-host", "127.0.0.1", "--http-port", str(port), "--control", "kubernetes",
+                "--http-host", "127.0.0.1", "--http-port", str(port), "--control", control,
             ),
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.DEVNULL,
@@ -277,6 +288,12 @@ async def trading(cluster: Cluster, tmp_path: Path) -> AsyncIterator[RunningVenu
             yield sim
         finally:
             await stop(process)
+
+
+@pytest.fixture
+async def trading(cluster: Cluster, tmp_path: Path) -> AsyncIterator[RunningVenueSim]:
+    async with trading_bot(cluster, tmp_path) as sim:
+        yield sim
 
 
 async def working_orders(sim: RunningVenueSim) -> list[dict[str, Any]]:
@@ -332,6 +349,31 @@ async def test_deleting_a_trading_bot_halts_it_before_its_children_go(
     items = await events_with(cluster, {"Draining", "Drained"})
     (draining,) = [item for item in items if item["reason"] == "Draining"]
     assert draining["involvedObject"]["name"] == BOT
+
+
+async def test_a_bot_that_does_not_drain_keeps_its_finalizer_and_a_warning_says_why(
+    tmp_path: Path,
+) -> None:
+    # Without its control loop the bot never hears the Halt the operator sets.
+    async with (
+        operator_cluster(tmp_path, "--drain-timeout", "1") as cluster,
+        trading_bot(cluster, tmp_path, control="none") as sim,
+    ):
+        assert await orders_to_drain(sim)
+        deleted = await cluster.kubectl("delete", "tb", BOT, "-n", NAMESPACE, "--wait=false")
+        assert deleted.returncode == 0, deleted.stderr
+
+        items = await events_with(cluster, {"Draining", "DrainStuck"})
+        (stuck,) = [item for item in items if item["reason"] == "DrainStuck"]
+        assert stuck["type"] == "Warning"
+        assert "open non-protective orders, mode Active" in stuck["message"]
+        assert "remove the finalizer tradewarden.io/drain to force" in stuck["message"]
+        stored = cluster.find("tradewarden.io/v1alpha1", "TradingBot", BOT)
+        assert stored is not None
+        assert stored["metadata"].get("deletionTimestamp")
+        assert stored["metadata"]["finalizers"] == ["tradewarden.io/drain"]
+        assert cluster.find("apps/v1", "StatefulSet", f"tb-{BOT}") is not None
+        assert "Drained" not in {item["reason"] for item in items}
 
 
 async def test_an_abort_sticks_through_spec_changes_until_the_clear_annotation(
