@@ -53,6 +53,11 @@ class ResourceType:
         return self.api_version
 
     @property
+    def group_resource(self) -> str:
+        """``plural.group`` (the plural alone for the core group), as API errors name a type."""
+        return f"{self.plural}.{self.group}" if self.group else self.plural
+
+    @property
     def singular(self) -> str:
         """The lowercase kind, as Kubernetes derives the singular name."""
         return self.kind.lower()

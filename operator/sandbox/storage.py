@@ -56,25 +56,25 @@ class ApiError(Exception):
         }
 
 
+def object_error(
+    status: int, reason: str, rtype: ResourceType, name: str, message: str
+) -> ApiError:
+    """An error about one named object, with the details a real server attaches."""
+    return ApiError(
+        status, reason, message, {"name": name, "group": rtype.group, "kind": rtype.plural}
+    )
+
+
 def not_found(rtype: ResourceType, name: str) -> ApiError:
     """404 for a missing object, worded as the API server words it."""
-    what = f"{rtype.plural}.{rtype.group}" if rtype.group else rtype.plural
-    return ApiError(
-        404,
-        "NotFound",
-        f'{what} "{name}" not found',
-        {"name": name, "group": rtype.group, "kind": rtype.plural},
-    )
+    return object_error(404, "NotFound", rtype, name, f'{rtype.group_resource} "{name}" not found')
 
 
 def conflict(rtype: ResourceType, name: str, message: str) -> ApiError:
     """409 for a stale resourceVersion or an existing name."""
-    what = f"{rtype.plural}.{rtype.group}" if rtype.group else rtype.plural
-    return ApiError(
-        409,
-        "Conflict",
-        f'Operation cannot be fulfilled on {what} "{name}": {message}',
-        {"name": name, "group": rtype.group, "kind": rtype.plural},
+    what = rtype.group_resource
+    return object_error(
+        409, "Conflict", rtype, name, f'Operation cannot be fulfilled on {what} "{name}": {message}'
     )
 
 
@@ -221,13 +221,8 @@ class Store:
             meta.pop("namespace", None)
         key = (meta.get("namespace", ""), name)
         if key in self._bucket(rtype):
-            what = f"{rtype.plural}.{rtype.group}" if rtype.group else rtype.plural
-            raise ApiError(
-                409,
-                "AlreadyExists",
-                f'{what} "{name}" already exists',
-                {"name": name, "group": rtype.group, "kind": rtype.plural},
-            )
+            message = f'{rtype.group_resource} "{name}" already exists'
+            raise object_error(409, "AlreadyExists", rtype, name, message)
         obj["apiVersion"] = rtype.api_version
         obj["kind"] = rtype.kind
         for system in _SYSTEM_META:
