@@ -377,7 +377,7 @@ class SandboxApi:
         tail = params.get("tailLines")
         if tail is not None and tail.isdigit():
             lines = text.splitlines(keepends=True)
-            text = "".join(lines[len(lines) - int(tail) :]) if int(tail) else ""
+            text = "".join(lines[-int(tail) :]) if int(tail) else ""
         return aiohttp.web.Response(text=text, content_type="text/plain")
 
     def _list(self, target: _Target, selection: Selection, accept: str) -> Obj:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
 
 import yaml
 
@@ -194,3 +195,23 @@ async def test_kubectl_create_generators_send_protobuf_and_are_stored_as_json(
     # A kind no generator here makes is refused as a server without protobuf would.
     code, _, err = await kubectl("-n", "dev", "create", "deployment", "d", "--image=bot")
     assert code != 0 and "accepted media types include: application/json" in err
+
+
+async def test_logs_tail_keeps_every_line_when_fewer_exist(
+    api: SandboxApi, kubectl: Kubectl, tmp_path: Path
+) -> None:
+    log = tmp_path / "bot.log"
+    log.write_text("one\ntwo\nthree\n")
+    api.pod_logs = lambda namespace, pod, container: log
+    api.create(
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "tb-alpha-0", "namespace": "default"},
+            "spec": {"containers": [{"name": "bot", "image": "bot"}]},
+        }
+    )
+    for tail, expected in (("5", "one\ntwo\nthree\n"), ("2", "two\nthree\n"), ("0", "")):
+        code, out, err = await kubectl("logs", "tb-alpha-0", f"--tail={tail}")
+        assert code == 0, err
+        assert out == expected, f"--tail={tail}"
