@@ -142,20 +142,14 @@ class Reconciler:
         return reports
 
     async def _pass(self, symbol: str, give_way: asyncio.Event | None) -> ReconcileReport:
-        ctx, venue, watch = self._ctx, self._venue, self.watch[symbol]
+        ctx, watch = self._ctx, self.watch[symbol]
         started = ctx.clock()
-        open_orders = await _read(venue.fetch_open_orders(symbol), give_way)
-        open_stops = await _read(venue.fetch_open_stops(symbol), give_way)
-        # Settling adopts what the venue says order by order: it is not dropped halfway.
-        await self._settle(symbol, {o.venue_client_id: o for o in open_orders})
-        position = await _read(venue.fetch_position_detail(symbol), give_way)
-        comparison = self._compare(symbol, VenueView(open_orders, open_stops, position.size))
+        open_stops, position, comparison = await self._read_and_compare(symbol, give_way)
         if comparison.contradictory:
-            # A fill can land between the reads; settle and read the position
-            # once more before calling the snapshots contradictory.
-            await self._settle(symbol, None)
-            position = await venue.fetch_position_detail(symbol)
-            comparison = self._compare(symbol, VenueView(open_orders, open_stops, position.size))
+            # A fill can land between the reads. Every snapshot goes stale with
+            # it (the open-orders list still shows the filled order), so the
+            # whole read is taken once more before calling them contradictory.
+            open_stops, position, comparison = await self._read_and_compare(symbol, give_way)
         self._on_position(symbol, position.size)
         if watch.offset is None:
             watch.offset = position.size - ctx.journal.net_filled(symbol)
@@ -199,6 +193,18 @@ class Reconciler:
             position=position.size,
             unprotected=not watch.protected,
         )
+
+    async def _read_and_compare(
+        self, symbol: str, give_way: asyncio.Event | None
+    ) -> tuple[Sequence[VenueStop], VenuePosition, Comparison]:
+        venue = self._venue
+        open_orders = await _read(venue.fetch_open_orders(symbol), give_way)
+        open_stops = await _read(venue.fetch_open_stops(symbol), give_way)
+        # Settling adopts what the venue says order by order: it is not dropped halfway.
+        await self._settle(symbol, {o.venue_client_id: o for o in open_orders})
+        position = await _read(venue.fetch_position_detail(symbol), give_way)
+        comparison = self._compare(symbol, VenueView(open_orders, open_stops, position.size))
+        return open_stops, position, comparison
 
     async def _settle(self, symbol: str, snapshot: Mapping[str, VenueOrder] | None) -> None:
         await sweep(

@@ -373,3 +373,30 @@ async def test_an_emergency_stop_during_a_pass_cancels_before_the_pass_reads_on(
     ]
     assert {path.journal.get(o.client_order_id).state for o in resting} == {OrderState.CANCELED}
     assert len(harness.reports) == 1
+
+
+async def test_a_fill_between_the_reads_is_settled_without_a_false_mismatch(
+    harness: Harness,
+) -> None:
+    path = harness.path
+    await harness.run()  # learns the account is flat
+    order = await path.router.place(
+        OrderIntent(SYMBOL, Side.BUY, OrderType.LIMIT, Decimal("0.004"), Decimal("49900"))
+    )
+    assert order.state is OrderState.OPEN
+    venue = path.venue
+    read_stops = venue.fetch_open_stops
+
+    async def fill_then_read_stops(symbol: str) -> Any:
+        # The order fills after the open-orders read listed it, before the position read.
+        await path.sim.set_price("BTCUSDT", "49850")
+        venue.fetch_open_stops = read_stops  # type: ignore[method-assign]
+        return await read_stops(symbol)
+
+    venue.fetch_open_stops = fill_then_read_stops  # type: ignore[method-assign]
+    report = await harness.run()
+
+    assert path.journal.get(order.client_order_id).state is OrderState.FILLED
+    assert report.position == Decimal("0.004")
+    assert report.mismatches == ()
+    assert not report.contradictory
