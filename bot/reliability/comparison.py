@@ -5,7 +5,9 @@ adopted from the open-orders snapshot or looked up by client id), so what is
 left to find is disagreement *between* the venue's snapshots and the journal:
 
 - a bot-owned order at the venue the journal never issued (a stray candidate);
-- an order open at the venue that the journal has already closed;
+- an order open at the venue that the journal had already closed when the
+  venue was read (one the journal closes *after* the read, because a lookup
+  found it filled since, was simply read a moment before it closed);
 - an order the journal holds open that the venue's open lists leave out;
 - a position that the journal's fills cannot explain. The journal sums every
   fill it adopted; the venue position should differ from that sum by a fixed
@@ -52,6 +54,7 @@ def compare(
     *,
     net_filled: Decimal,
     offset: Decimal | None,
+    live_when_read: frozenset[str] = frozenset(),
 ) -> Comparison:
     """Compare one venue view with the journal.
 
@@ -59,13 +62,15 @@ def compare(
     settled. ``owned``: every bot-prefixed venue id in the view mapped to its
     journal order (None when the journal never issued it). ``offset``: the
     position the account held apart from the journal's fills, None until known.
+    ``live_when_read``: the venue ids the journal held non-terminal when the
+    venue's lists were read.
     """
     mismatches: list[str] = []
     unknown: list[str] = []
     for venue_id, order in owned.items():
         if order is None:
             unknown.append(venue_id)
-        elif order.state.is_terminal:
+        elif order.state.is_terminal and venue_id not in live_when_read:
             mismatches.append(
                 f"{order.client_order_id}: open at the venue, journal says {order.state}"
             )

@@ -25,7 +25,7 @@ from decimal import Decimal
 from typing import TypeVar
 
 from tradewarden.bot.execution.evidence import VenueOrder
-from tradewarden.bot.execution.intent import OrderIntent, OrderType, Purpose
+from tradewarden.bot.execution.intent import JournaledOrder, OrderIntent, OrderType, Purpose
 from tradewarden.bot.execution.order_state import OrderState
 from tradewarden.bot.execution.router import OrderRouter, RouterContext
 from tradewarden.bot.execution.sweep import sweep
@@ -198,13 +198,14 @@ class Reconciler:
         self, symbol: str, give_way: asyncio.Event | None
     ) -> tuple[Sequence[VenueStop], VenuePosition, Comparison]:
         venue = self._venue
+        live_when_read = frozenset(o.venue_client_id for o in self._live(symbol))
         open_orders = await _read(venue.fetch_open_orders(symbol), give_way)
         open_stops = await _read(venue.fetch_open_stops(symbol), give_way)
         # Settling adopts what the venue says order by order: it is not dropped halfway.
         await self._settle(symbol, {o.venue_client_id: o for o in open_orders})
         position = await _read(venue.fetch_position_detail(symbol), give_way)
-        comparison = self._compare(symbol, VenueView(open_orders, open_stops, position.size))
-        return open_stops, position, comparison
+        view = VenueView(open_orders, open_stops, position.size)
+        return open_stops, position, self._compare(symbol, view, live_when_read)
 
     async def _settle(self, symbol: str, snapshot: Mapping[str, VenueOrder] | None) -> None:
         await sweep(
@@ -216,13 +217,22 @@ class Reconciler:
             snapshot=snapshot,
         )
 
-    def _compare(self, symbol: str, view: VenueView) -> Comparison:
-        journal, watch = self._ctx.journal, self.watch[symbol]
+    def _live(self, symbol: str) -> list[JournaledOrder]:
+        return [o for o in self._ctx.journal.non_terminal() if o.intent.symbol == symbol]
+
+    def _compare(self, symbol: str, view: VenueView, live_when_read: frozenset[str]) -> Comparison:
+        journal = self._ctx.journal
         ids = [o.venue_client_id for o in view.open_orders]
         ids += [s.venue_client_id for s in view.open_stops]
         mine = {vid: journal.find_by_venue_id(vid) for vid in owned(ids, self._settings.bot_prefix)}
-        live = [o for o in journal.non_terminal() if o.intent.symbol == symbol]
-        return compare(view, live, mine, net_filled=journal.net_filled(symbol), offset=watch.offset)
+        return compare(
+            view,
+            self._live(symbol),
+            mine,
+            net_filled=journal.net_filled(symbol),
+            offset=self.watch[symbol].offset,
+            live_when_read=live_when_read,
+        )
 
     async def _protect(
         self,
@@ -234,11 +244,7 @@ class Reconciler:
         """Check the stop, repair it if due; True when the position is protected."""
         ctx, watch, settings = self._ctx, self.watch[symbol], self._settings.protection
         step, tick = self._venue.market_limits(symbol)
-        own = [
-            order
-            for order in ctx.journal.non_terminal()
-            if order.intent.symbol == symbol and order.intent.purpose is Purpose.STOP
-        ]
+        own = [order for order in self._live(symbol) if order.intent.purpose is Purpose.STOP]
         watch.protection, decision = decide_protection(
             settings,
             watch.protection,

@@ -400,3 +400,30 @@ async def test_a_fill_between_the_reads_is_settled_without_a_false_mismatch(
     assert report.position == Decimal("0.004")
     assert report.mismatches == ()
     assert not report.contradictory
+
+
+async def test_a_stop_triggering_between_the_reads_is_settled_without_a_false_mismatch(
+    harness: Harness,
+) -> None:
+    path = harness.path
+    await harness.run()  # learns the account is flat
+    await buy_market(path, "0.004")
+    await harness.run()  # places the stop at 49000
+    [stop] = await harness.algo_orders()
+    venue = path.venue
+    read_stops = venue.fetch_open_stops
+
+    async def read_stops_then_trigger(symbol: str) -> Any:
+        # The stop triggers after the open-stops read listed it, before it is looked up.
+        stops = await read_stops(symbol)
+        await path.sim.set_price("BTCUSDT", "48900")
+        venue.fetch_open_stops = read_stops  # type: ignore[method-assign]
+        return stops
+
+    venue.fetch_open_stops = read_stops_then_trigger  # type: ignore[method-assign]
+    report = await harness.run()
+
+    assert path.journal.get(stop["clientAlgoId"]).state is OrderState.FILLED
+    assert report.position == 0
+    assert report.mismatches == ()
+    assert not report.contradictory

@@ -61,3 +61,19 @@ def test_compare(case: tuple[Any, ...]) -> None:
         unknown,
         contradictory,
     )
+
+
+def test_an_order_closed_after_the_venue_was_read_is_no_mismatch() -> None:
+    # The lists were read while the journal held tw-c open; a lookup since found
+    # it filled. The venue was read a moment before the fill, not out of step.
+    filled = journaled("tw-c", S.FILLED, "0.01")
+    view = VenueView([listed("tw-c")], [], D("0.01"))
+    mine = {"tw-c": filled}
+
+    read_while_live = compare(
+        view, [], mine, net_filled=D("0.01"), offset=D(0), live_when_read=frozenset({"tw-c"})
+    )
+    read_after_close = compare(view, [], mine, net_filled=D("0.01"), offset=D(0))
+
+    assert read_while_live.mismatches == ()
+    assert read_after_close.mismatches == ("tw-c: open at the venue, journal says FILLED",)
