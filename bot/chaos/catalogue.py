@@ -262,11 +262,12 @@ CATALOGUE: tuple[Scenario, ...] = (
     Scenario(
         name="fmea_clock_skew_persistent",
         covers="FMEA: timestamp skew / recvWindow drift (-1021)",
-        summary="The venue clock stays 10 s away on every signed call: the bot fails safe "
-        "(stops adding exposure) instead of retrying forever.",
-        steps=(Step(2, WireFaults((_wire({"skew_ms": -10000}),)), jitter=1),),
+        summary="Every signed call reaches the venue 15 s after its timestamp (past ccxt's "
+        "10 s recvWindow), so re-syncing the clock cannot help: the bot fails safe (stops "
+        "adding exposure) instead of retrying forever.",
+        steps=(Step(2, WireFaults((_wire({"lag_ms": 15000}),)), jitter=1),),
         duration=10,
-        expect=(ExpectMode(TradingMode.REDUCE_ONLY),),
+        expect=(ExpectMode(TradingMode.REDUCE_ONLY, "brokerReads"),),
     ),
     Scenario(
         name="fmea_divergence_kill_switch",

@@ -149,7 +149,7 @@ class OrderRouter:
                     )
                     continue
             elif error_class is ErrorClass.CLOCK_SKEW:
-                await self._resync_clock(coid)
+                await self.resync_clock(coid)
             elif error_class is ErrorClass.UNKNOWN_ORDER:
                 # "unknown order" in reply to a create means the venue refused it.
                 return ctx.journal.transition(coid, OrderState.REJECTED, detail=verdict.summary)
@@ -197,7 +197,7 @@ class OrderRouter:
                 if found is not None and found.state.is_terminal:
                     return self._adopt(order, found, "lookup after cancel error")
             elif error_class is ErrorClass.CLOCK_SKEW:
-                await self._resync_clock(coid)
+                await self.resync_clock(coid)
 
             # "Unknown" yet shown open means the venue is lagging: retrying is right.
             if error_class is ErrorClass.UNKNOWN_ORDER:
@@ -296,7 +296,7 @@ class OrderRouter:
                     ctx.events.emit(Event.ORDER_LOOKUP, coid, found=False)
                     return None
                 if verdict.error_class is ErrorClass.CLOCK_SKEW:
-                    await self._resync_clock(coid)
+                    await self.resync_clock(coid)
                 delay = ctx.policy.next_delay(
                     attempt, verdict.error_class, ctx.clock() - started, ctx.rng
                 )
@@ -331,7 +331,7 @@ class OrderRouter:
             if error_class is ErrorClass.UNKNOWN_ORDER:
                 return True
             if error_class is ErrorClass.CLOCK_SKEW:
-                await self._resync_clock(venue_client_id)
+                await self.resync_clock(venue_client_id)
             delay = ctx.policy.next_delay(attempt, error_class, ctx.clock() - started, ctx.rng)
             if delay is None:
                 ctx.metrics.giveups.labels(operation="cancel").inc()
@@ -370,11 +370,14 @@ class OrderRouter:
         except LookupFailed:
             return False, None
 
-    async def _resync_clock(self, coid: str) -> None:
+    async def resync_clock(self, correlation_id: str | None) -> None:
+        """Re-measure the venue clock after a -1021; a failure is logged, not raised."""
         try:
             await self._venue.sync_time()
         except Exception as error:
-            self._ctx.events.emit(Event.ORDER_ERROR, coid, operation="time-sync", error=str(error))
+            self._ctx.events.emit(
+                Event.ORDER_ERROR, correlation_id, operation="time-sync", error=str(error)
+            )
 
     def _adopt(
         self, order: JournaledOrder, seen: VenueOrder, source: str, *, announce: bool = True

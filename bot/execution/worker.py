@@ -29,6 +29,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from tradewarden.bot.execution.classification import ErrorClass, Operation, classify
 from tradewarden.bot.execution.intent import Cancel, JournaledOrder, OrderIntent, Place
 from tradewarden.bot.execution.journal import Journal
 from tradewarden.bot.execution.router import OrderRouter, RouterContext
@@ -452,6 +453,11 @@ class ExecutionWorker:
                 if self._stopping:
                     # Shutting down: the journal lets the next start settle it.
                     return
+                if classify(error, Operation.READ).error_class is ErrorClass.CLOCK_SKEW:
+                    # Reads are signed too: without a re-sync they would fail until the timeout.
+                    await self._router.resync_clock(
+                        None if order is None else order.client_order_id
+                    )
                 await self._run_urgent()
                 await ctx.sleep(min(delay, self._settings.tight_loop_timeout - elapsed))
                 await self._run_urgent()

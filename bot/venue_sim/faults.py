@@ -55,6 +55,9 @@ class FaultAction(BaseModel):
     error: ErrorReply | None = None
     stale_ms: int | None = Field(None, ge=0)
     skew_ms: int | None = None
+    # Signed requests reach the venue this late: the timestamp check sees them
+    # aged by it, while /time is unaffected, so a clock re-sync cannot help.
+    lag_ms: int | None = Field(None, ge=0, le=600_000)
     raw: RawReply | None = None
     drop_fields: tuple[str, ...] | None = None
 
@@ -86,13 +89,15 @@ class Disturbance:
     error: ErrorReply | None = None
     stale_ms: int | None = None
     skew_ms: int = 0
+    lag_ms: int = 0
     raw: RawReply | None = None
     drop_fields: set[str] = field(default_factory=set)
 
     def add(self, action: FaultAction) -> None:
-        """Merge one action; the first error/raw/stale wins, delays and skews add up."""
+        """Merge one action; the first error/raw/stale wins, delays, skews and lags add up."""
         self.delay_ms += action.delay_ms or 0
         self.skew_ms += action.skew_ms or 0
+        self.lag_ms += action.lag_ms or 0
         self.drop_reply = self.drop_reply or bool(action.accept_then_drop)
         self.error = self.error or action.error
         self.raw = self.raw or action.raw

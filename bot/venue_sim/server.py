@@ -63,12 +63,20 @@ async def _hold_until_shutdown(request: web.Request, ctx: VenueContext) -> None:
 
 
 def _authenticate(
-    ctx: VenueContext, request: web.Request, raw_query: str, raw_body: str, call: Call
+    ctx: VenueContext,
+    request: web.Request,
+    raw_query: str,
+    raw_body: str,
+    call: Call,
+    *,
+    lag_ms: int,
 ) -> None:
     settings = ctx.settings
     signing.check_api_key(request.headers.get("X-MBX-APIKEY"), settings.api_key)
     signing.check_signature(raw_query, raw_body, settings.api_secret)
-    signing.check_timestamp(call.params.raw(), call.server_ms, settings.recv_window_ms)
+    # A request that lagged on its way in is checked against the clock it arrived at.
+    arrived_ms = call.server_ms + lag_ms
+    signing.check_timestamp(call.params.raw(), arrived_ms, settings.recv_window_ms)
 
 
 async def _serve(
@@ -86,7 +94,7 @@ async def _serve(
             raise errors.invalid_path(request.method, request.path)
         call = Call(params, ctx.engine.now_ms() + disturbance.skew_ms, disturbance.stale_ms)
         if route.signed:
-            _authenticate(ctx, request, raw_query, raw_body, call)
+            _authenticate(ctx, request, raw_query, raw_body, call, lag_ms=disturbance.lag_ms)
         return 200, route.handler(ctx, call), {}
     except errors.VenueError as exc:
         return exc.status, exc.body(), dict(exc.headers)

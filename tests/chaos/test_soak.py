@@ -46,6 +46,7 @@ WIRE_ACTIONS = st.one_of(
         lambda pair: {"error": {"status": pair[0], "code": pair[1], "msg": "soak"}}
     ),
     st.sampled_from([-10000, 10000]).map(lambda ms: {"skew_ms": ms}),
+    st.integers(5000, 20000).map(lambda ms: {"lag_ms": ms}),
     st.integers(500, 5000).map(lambda ms: {"stale_ms": ms}),
 )
 WIRE_FAULT = st.builds(

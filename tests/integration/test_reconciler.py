@@ -92,6 +92,20 @@ def harness(order_path: OrderPath) -> Harness:
     return harness_for(order_path)
 
 
+def worker_for(harness: Harness) -> ExecutionWorker:
+    """An execution worker that reconciles through the harness's reconciler."""
+    path = harness.path
+    return ExecutionWorker(
+        path.venue,
+        path.router,
+        path.router._ctx,
+        settings=WorkerSettings(symbols=(SYMBOL,), tight_loop_timeout=30, absent_grace_seconds=5),
+        gate=lambda intent: None,
+        on_position=lambda symbol, size: None,
+        reconciler=harness.reconciler,
+    )
+
+
 async def buy_market(path: OrderPath, quantity: str) -> None:
     intent = OrderIntent(SYMBOL, Side.BUY, OrderType.MARKET, Decimal(quantity))
     await path.router.place(intent)
@@ -329,15 +343,7 @@ async def test_an_emergency_stop_during_a_pass_cancels_before_the_pass_reads_on(
         )
         for price in ("49000", "48900", "48800")
     ]
-    worker = ExecutionWorker(
-        path.venue,
-        path.router,
-        path.router._ctx,
-        settings=WorkerSettings(symbols=(SYMBOL,), tight_loop_timeout=30, absent_grace_seconds=5),
-        gate=lambda intent: None,
-        on_position=lambda symbol, size: None,
-        reconciler=harness.reconciler,
-    )
+    worker = worker_for(harness)
     calls: list[str] = []
     venue = path.venue
 
@@ -427,3 +433,20 @@ async def test_a_stop_triggering_between_the_reads_is_settled_without_a_false_mi
     assert report.position == 0
     assert report.mismatches == ()
     assert not report.contradictory
+
+
+async def test_a_clock_skew_on_the_reads_is_fixed_by_a_resync_not_retried_to_the_timeout(
+    harness: Harness,
+) -> None:
+    path = harness.path
+    # The venue clock (and its /time) is 30 s behind ours: every signed read gets -1021.
+    await path.sim.set_faults([{"action": {"skew_ms": -30_000}}])
+    worker = worker_for(harness)
+
+    await worker.execute(ReconcileAll())
+
+    failures = [e for e in path.events if e.get("verdict") == "reconcile-failed"]
+    assert len(failures) == 1 and "-1021" in failures[0]["error"]
+    assert path.venue.exchange.options["timeDifference"] > 25_000
+    assert [r.read_failed for r in harness.reports] == [True, False]
+    assert harness.reports[-1].clean

@@ -98,6 +98,20 @@ async def test_skew_moves_server_time_and_breaks_unsynced_clients(
     assert (await synced.fetch_balance())["USDT"]["total"] == 10000
 
 
+async def test_lag_ages_signed_requests_past_recv_window_and_a_resync_cannot_help(
+    exchange_factory: ExchangeFactory, venue_sim: RunningVenueSim
+) -> None:
+    # 15 s late: past the recvWindow of 10 s that ccxt sends.
+    await venue_sim.set_faults([{"action": {"lag_ms": 15_000}}])
+    synced = await exchange_factory()
+    await synced.load_time_difference()
+    assert abs(synced.options["timeDifference"]) < 2_000  # /time is not moved
+    with pytest.raises(ccxt.InvalidNonce, match="outside of the recvWindow"):
+        await synced.fetch_balance()
+    await venue_sim.clear_faults()
+    assert (await synced.fetch_balance())["USDT"]["total"] == 10000
+
+
 async def test_raw_replaces_the_reply_after_processing(
     exchange: Any, venue_sim: RunningVenueSim
 ) -> None:
