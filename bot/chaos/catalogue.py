@@ -74,10 +74,15 @@ CATALOGUE: tuple[Scenario, ...] = (
     Scenario(
         name="baseline",
         covers="extra: no faults",
-        summary="The grid trades undisturbed; every invariant holds on a quiet day.",
+        summary="The grid trades undisturbed; every invariant holds on a quiet day, and no "
+        "reconcile reports a mismatch (a fill between its reads is not one).",
         steps=(Step(3, MovePrice(FILL_ONE_BUY), jitter=2),),
         duration=10,
-        expect=(SETTLED, ExpectMode(TradingMode.ACTIVE)),
+        expect=(
+            SETTLED,
+            ExpectMode(TradingMode.ACTIVE),
+            ExpectEvent("RECONCILE_MISMATCH", at_least=0, at_most=0),
+        ),
     ),
     Scenario(
         name="fmea_create_timeout_accepted",
