@@ -24,7 +24,7 @@ from typing import Any
 
 from tradewarden.api.tradingbot import TradingBot, TradingMode
 from tradewarden.bot.control.controls import Controls, interpret_event
-from tradewarden.bot.control.dead_man import DeadMan, DeadManChange
+from tradewarden.bot.control.dead_man import DeadMan, DeadManChange, heartbeat_seconds
 from tradewarden.bot.control.kube import ApiCallFailed, ControlApi, api_client_from_environment
 from tradewarden.bot.control.lease import (
     LEASE_DURATION_SECONDS,
@@ -225,7 +225,10 @@ class KubernetesControl:
         observation: Observation | None = None
         while True:
             observation = await self._lease_round(bot, observation)
-            await bot.clocks.sleep(self.settings.lease_renew_seconds)
+            assert self._dead_man is not None  # set by run() before the loops start
+            await bot.clocks.sleep(
+                heartbeat_seconds(self.settings.lease_renew_seconds, self._dead_man.timeout)
+            )
 
     async def _lease_round(
         self, bot: BotRuntime, observation: Observation | None

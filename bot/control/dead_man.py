@@ -44,3 +44,14 @@ class DeadMan:
     def unreachable_for(self, now: float) -> float:
         """Seconds since the last contact (since start when there was none)."""
         return max(0.0, now - self.last_contact)
+
+
+def heartbeat_seconds(renew_seconds: float, timeout: float) -> float:
+    """How long the Lease loop (the bot's heartbeat) may sleep between calls.
+
+    Its renewals are the contact the dead-man counts when no watch event
+    arrives, so a timeout shorter than the renewal cadence would trip while
+    the API server is fine. Three calls per timeout: one lost call does not
+    trip it either.
+    """
+    return min(renew_seconds, timeout / 3)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tradewarden.bot.control.dead_man import DeadMan, DeadManChange
+from tradewarden.bot.control.dead_man import DeadMan, DeadManChange, heartbeat_seconds
 
 TRIP, RECOVER = DeadManChange.TRIPPED, DeadManChange.RECOVERED
 
@@ -52,3 +52,19 @@ def test_a_shorter_timeout_from_the_spec_applies_at_the_next_tick() -> None:
     assert dead_man.tick(10.0) is None
     dead_man.timeout = 5.0
     assert dead_man.tick(10.0) is TRIP
+
+
+@pytest.mark.parametrize(
+    ("renew", "timeout", "expected"),
+    [
+        (5.0, 60.0, 5.0),  # the default: renewals every 5 s are contact enough
+        (5.0, 2.0, 2.0 / 3),  # a short timeout: three calls within it
+        (0.3, 1.0, 0.3),
+    ],
+)
+def test_the_heartbeat_reaches_the_api_server_three_times_per_timeout(
+    renew: float, timeout: float, expected: float
+) -> None:
+    interval = heartbeat_seconds(renew, timeout)
+    assert interval == pytest.approx(expected)
+    assert interval * 3 <= timeout
