@@ -18,6 +18,7 @@ from typing import Any
 
 import aiohttp
 import kopf
+from kubernetes.client.exceptions import ApiException
 from pydantic import ValidationError
 
 from tradewarden.api.crd import PLURAL, VERSION
@@ -168,12 +169,19 @@ def register(registry: kopf.OperatorRegistry, state: OperatorState) -> None:
         body: kopf.Body,
         name: str,
         namespace: str | None,
+        logger: kopf.Logger,
         bot_pods: PodIndex = NO_PODS,
         **_: Any,
     ) -> None:
         prober = _Prober(state, body, namespace or "default", name, bot_pods)
         while not stopped:
-            await prober.probe()
+            try:
+                await prober.probe()
+            except (ApiException, aiohttp.ClientError, TimeoutError) as error:
+                # The API server is down or overloaded. The next round decides and writes
+                # again; letting the daemon fail would leave the status stale for kopf's
+                # daemon backoff (a minute) after every blip.
+                logger.warning(f"probe round failed, retrying in the next one: {error!r}"[:500])
             await stopped.wait(config.probe_interval)
 
     @kopf.on.delete(*resource, id="drain", registry=registry)

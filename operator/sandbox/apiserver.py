@@ -29,7 +29,7 @@ import base64
 import contextlib
 import json
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -116,6 +116,7 @@ class SandboxApi:
         # Where a container's log file lives (namespace, pod, container), once a pod
         # runner serves logs; ``kubectl logs`` reads pods/NAME/log.
         self.pod_logs: Callable[[str, str, str], Path] | None = None
+        self._in_outage = False
         GarbageCollector(self.store, self.registry.by_plural).attach()
         self.store.on_changed.append(self._crd_changed)
         self.store.on_removed.append(self._crd_removed)
@@ -147,6 +148,19 @@ class SandboxApi:
         """Create an object as a POST would (validated, CRDs served at once)."""
         rtype = self.type_of(obj["apiVersion"], obj["kind"])
         return self._create(rtype, namespace, obj, "Strict")
+
+    @contextlib.contextmanager
+    def outage(self) -> Iterator[None]:
+        """Answer every new request with 503 meanwhile, as a control plane that is down.
+
+        Watches already open stay open; they carry only what the pod runner
+        writes to the store directly, since no write over HTTP gets through.
+        """
+        self._in_outage = True
+        try:
+            yield
+        finally:
+            self._in_outage = False
 
     def write_kubeconfig(self, path: Path, namespace: str = "default") -> Path:
         """Write a kubeconfig for this server."""
@@ -257,6 +271,9 @@ class SandboxApi:
 
     async def route(self, request: kmock.Request) -> aiohttp.web.StreamResponse:
         """Answer one request."""
+        if self._in_outage:
+            outage = ApiError(503, "ServiceUnavailable", "the API server is unavailable (outage)")
+            return _json(outage.as_status(), 503)
         try:
             return await self._route(request)
         except ApiError as error:

@@ -231,6 +231,41 @@ async def test_emergency_stop_works_with_the_operator_down(
     await wait_phase(sandbox, namespace, "lonely", ("Paused", "Halted", "EmergencyStop"))
 
 
+async def test_a_bot_that_loses_the_api_server_goes_reduce_only_by_itself(
+    sandbox: Harness, venue: RunningVenueSim, namespace: str
+) -> None:
+    dead_man = {"deadMan": {"apiUnreachableSeconds": 2}}
+    await start_trading(sandbox, venue, namespace, "lonely", guards=dead_man)
+
+    def dead_man_reasons(own: Obj) -> list[str]:
+        return [r for r in own.get("modeReasons") or [] if r.startswith("control.deadMan")]
+
+    async def restricted_by_itself() -> bool:
+        own = await sandbox.bot_status(namespace, "lonely") or {}
+        return own.get("tradingMode") in ("ReduceOnly", "Halted") and bool(dead_man_reasons(own))
+
+    async def trading_again() -> bool:
+        own = await sandbox.bot_status(namespace, "lonely") or {}
+        return own.get("tradingMode") == "Active" and not dead_man_reasons(own)
+
+    with sandbox.parts.api.outage():
+        code, _, err = await sandbox.kubectl("get", "tb", "-n", namespace)
+        assert code != 0 and "unavailable" in err
+        await eventually(restricted_by_itself, "the bot to restrict itself without the API server")
+    await eventually(trading_again, "the bot to trade again once the API server is back")
+    # The operator's status writes failed during the outage; its probe carries on.
+    await wait_phase(sandbox, namespace, "lonely", ("Running", "Active", "Running"))
+    await kubectl_ok(
+        sandbox, "patch", "tb", "lonely", "-n", namespace, "--type=merge", "-p", json.dumps(HALT)
+    )
+    await wait_phase(sandbox, namespace, "lonely", ("Paused", "Halted", "EmergencyStop"))
+
+    log = await kubectl_ok(sandbox, "logs", "-n", namespace, "tb-lonely-0")
+    events = [json.loads(line)["event"] for line in log.splitlines() if line.startswith("{")]
+    assert "DEAD_MAN_TRIP" in events
+    assert events.index("DEAD_MAN_CLEAR") > events.index("DEAD_MAN_TRIP")
+
+
 # ---- 4. drift ----------------------------------------------------------------------------------
 
 
