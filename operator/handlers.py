@@ -40,6 +40,9 @@ CLEARED_BY_ANNOTATION = "tradewarden.io/cleared-by"
 DRAIN_REASON = "TradingBot deleted: the operator drains it before its children go"
 # Phases a person should look at: their flips are Warning events.
 WARNING_PHASES = frozenset({Phase.ABORTED, Phase.FAILED, Phase.DEGRADED, Phase.REDUCE_ONLY})
+# Retry delay of a failed reconcile or drain (kopf's default is a minute). They are
+# idempotent and their usual failure is the API server refusing a write for a moment.
+HANDLER_RETRY_SECONDS = 5.0
 
 PodIndex = Mapping[tuple[str, str], Any]
 # kopf always passes the index; the default only satisfies its handler protocols.
@@ -150,9 +153,11 @@ def register(registry: kopf.OperatorRegistry, state: OperatorState) -> None:
             return {}
         return {(namespace, bot): snapshot_pod(annotations, status)}
 
-    @kopf.on.resume(*resource, id="reconcile", registry=registry)
-    @kopf.on.create(*resource, id="reconcile", registry=registry)
-    @kopf.on.update(*resource, id="reconcile", registry=registry)
+    retry = HANDLER_RETRY_SECONDS
+
+    @kopf.on.resume(*resource, id="reconcile", backoff=retry, registry=registry)
+    @kopf.on.create(*resource, id="reconcile", backoff=retry, registry=registry)
+    @kopf.on.update(*resource, id="reconcile", backoff=retry, registry=registry)
     async def reconcile(body: kopf.Body, **_: Any) -> None:
         with state.metrics.reconcile_seconds.time():
             # Independent objects: one round trip's latency per bot instead of six.
@@ -184,7 +189,7 @@ def register(registry: kopf.OperatorRegistry, state: OperatorState) -> None:
                 logger.warning(f"probe round failed, retrying in the next one: {error!r}"[:500])
             await stopped.wait(config.probe_interval)
 
-    @kopf.on.delete(*resource, id="drain", registry=registry)
+    @kopf.on.delete(*resource, id="drain", backoff=retry, registry=registry)
     async def drain(
         *,
         body: kopf.Body,

@@ -117,6 +117,8 @@ class SandboxApi:
         # runner serves logs; ``kubectl logs`` reads pods/NAME/log.
         self.pod_logs: Callable[[str, str, str], Path] | None = None
         self._in_outage = False
+        # (method, path) of each request refused during an outage, oldest first.
+        self.refused: list[tuple[str, str]] = []
         GarbageCollector(self.store, self.registry.by_plural).attach()
         self.store.on_changed.append(self._crd_changed)
         self.store.on_removed.append(self._crd_removed)
@@ -272,6 +274,7 @@ class SandboxApi:
     async def route(self, request: kmock.Request) -> aiohttp.web.StreamResponse:
         """Answer one request."""
         if self._in_outage:
+            self.refused.append((str(request.method.value).upper(), request.url.path))
             outage = ApiError(503, "ServiceUnavailable", "the API server is unavailable (outage)")
             return _json(outage.as_status(), 503)
         try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
 import os
 import socket
@@ -458,3 +459,33 @@ async def test_kubectl_is_refused_what_the_crd_forbids(
             "patch", "tb", BOT, "-n", NAMESPACE, "--type=merge", "-p", '{"spec":{"paused":true}}'
         )
         assert paused.returncode == 0, paused.stderr
+
+
+async def test_a_spec_change_that_meets_an_api_outage_reaches_the_children_soon_after(
+    cluster: Cluster,
+) -> None:
+    applied = await cluster.kubectl("apply", "-f", str(EXAMPLE))
+    assert applied.returncode == 0, applied.stderr
+    await eventually(lambda: cluster.find("v1", "ConfigMap", f"tb-{BOT}-manifest"), "the ConfigMap")
+    rtype = cluster.api.type_of("tradewarden.io/v1alpha1", "TradingBot")
+    with cluster.api.outage():
+        # The change landed just before the outage; the operator's writes of the
+        # re-rendered children meet the outage and fail.
+        bot = copy.deepcopy(cluster.api.store.get(rtype, NAMESPACE, BOT))
+        bot["spec"]["risk"]["maxOrderNotional"] = "1234"
+        cluster.api.store.update(rtype, NAMESPACE, BOT, bot)
+
+        def config_map_write_refused() -> bool:
+            return any(
+                method in ("POST", "PATCH") and "/configmaps" in path
+                for method, path in cluster.api.refused
+            )
+
+        await eventually(config_map_write_refused, "the operator's ConfigMap write to fail")
+
+    def rendered() -> bool:
+        config_map = cluster.find("v1", "ConfigMap", f"tb-{BOT}-manifest") or {}
+        manifest = yaml.safe_load((config_map.get("data") or {}).get("tradingbot.yaml") or "{}")
+        return bool(manifest and manifest["spec"]["risk"]["maxOrderNotional"] == "1234")
+
+    await eventually(rendered, "the changed spec in the ConfigMap", within=15)
