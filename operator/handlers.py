@@ -153,11 +153,9 @@ def register(registry: kopf.OperatorRegistry, state: OperatorState) -> None:
             return {}
         return {(namespace, bot): snapshot_pod(annotations, status)}
 
-    retry = HANDLER_RETRY_SECONDS
-
-    @kopf.on.resume(*resource, id="reconcile", backoff=retry, registry=registry)
-    @kopf.on.create(*resource, id="reconcile", backoff=retry, registry=registry)
-    @kopf.on.update(*resource, id="reconcile", backoff=retry, registry=registry)
+    @kopf.on.resume(*resource, id="reconcile", backoff=HANDLER_RETRY_SECONDS, registry=registry)
+    @kopf.on.create(*resource, id="reconcile", backoff=HANDLER_RETRY_SECONDS, registry=registry)
+    @kopf.on.update(*resource, id="reconcile", backoff=HANDLER_RETRY_SECONDS, registry=registry)
     async def reconcile(body: kopf.Body, **_: Any) -> None:
         with state.metrics.reconcile_seconds.time():
             # Independent objects: one round trip's latency per bot instead of six.
@@ -189,7 +187,7 @@ def register(registry: kopf.OperatorRegistry, state: OperatorState) -> None:
                 logger.warning(f"probe round failed, retrying in the next one: {error!r}"[:500])
             await stopped.wait(config.probe_interval)
 
-    @kopf.on.delete(*resource, id="drain", backoff=retry, registry=registry)
+    @kopf.on.delete(*resource, id="drain", backoff=HANDLER_RETRY_SECONDS, registry=registry)
     async def drain(
         *,
         body: kopf.Body,

@@ -381,6 +381,23 @@ async def test_an_emergency_stop_during_a_pass_cancels_before_the_pass_reads_on(
     assert len(harness.reports) == 1
 
 
+def move_price_at_the_next_stops_read(path: OrderPath, price: str, *, after_read: bool) -> None:
+    """Move the venue's price once, just before or just after the next open-stops read."""
+    venue = path.venue
+    read_stops = venue.fetch_open_stops
+
+    async def read_once(symbol: str) -> Any:
+        venue.fetch_open_stops = read_stops  # type: ignore[method-assign]
+        if not after_read:
+            await path.sim.set_price("BTCUSDT", price)
+        stops = await read_stops(symbol)
+        if after_read:
+            await path.sim.set_price("BTCUSDT", price)
+        return stops
+
+    venue.fetch_open_stops = read_once  # type: ignore[method-assign]
+
+
 async def test_a_fill_between_the_reads_is_settled_without_a_false_mismatch(
     harness: Harness,
 ) -> None:
@@ -390,16 +407,8 @@ async def test_a_fill_between_the_reads_is_settled_without_a_false_mismatch(
         OrderIntent(SYMBOL, Side.BUY, OrderType.LIMIT, Decimal("0.004"), Decimal("49900"))
     )
     assert order.state is OrderState.OPEN
-    venue = path.venue
-    read_stops = venue.fetch_open_stops
-
-    async def fill_then_read_stops(symbol: str) -> Any:
-        # The order fills after the open-orders read listed it, before the position read.
-        await path.sim.set_price("BTCUSDT", "49850")
-        venue.fetch_open_stops = read_stops  # type: ignore[method-assign]
-        return await read_stops(symbol)
-
-    venue.fetch_open_stops = fill_then_read_stops  # type: ignore[method-assign]
+    # The order fills after the open-orders read listed it, before the position read.
+    move_price_at_the_next_stops_read(path, "49850", after_read=False)
     report = await harness.run()
 
     assert path.journal.get(order.client_order_id).state is OrderState.FILLED
@@ -416,17 +425,8 @@ async def test_a_stop_triggering_between_the_reads_is_settled_without_a_false_mi
     await buy_market(path, "0.004")
     await harness.run()  # places the stop at 49000
     [stop] = await harness.algo_orders()
-    venue = path.venue
-    read_stops = venue.fetch_open_stops
-
-    async def read_stops_then_trigger(symbol: str) -> Any:
-        # The stop triggers after the open-stops read listed it, before it is looked up.
-        stops = await read_stops(symbol)
-        await path.sim.set_price("BTCUSDT", "48900")
-        venue.fetch_open_stops = read_stops  # type: ignore[method-assign]
-        return stops
-
-    venue.fetch_open_stops = read_stops_then_trigger  # type: ignore[method-assign]
+    # The stop triggers after the open-stops read listed it, before it is looked up.
+    move_price_at_the_next_stops_read(path, "48900", after_read=True)
     report = await harness.run()
 
     assert path.journal.get(stop["clientAlgoId"]).state is OrderState.FILLED
