@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from itertools import combinations, product
 from typing import Any
 
 import pytest
@@ -9,6 +12,15 @@ import yaml
 from lupa import LuaRuntime
 
 from tests.ship.conftest import ROOT
+from tradewarden.api.tradingbot import AbortRecord, Phase, TradingBotStatus, TradingMode
+from tradewarden.bot.reliability.guards import GUARD_NAMES
+from tradewarden.operator.status_decision import (
+    CONDITION_TYPES,
+    POD_MISSING,
+    Observation,
+    PodState,
+    decide_status,
+)
 
 GITOPS = ROOT / "helm" / "gitops"
 LUA = (GITOPS / "argocd" / "tradingbot-health.lua").read_text()
@@ -21,23 +33,227 @@ def health(obj: dict[str, Any]) -> tuple[str, str]:
     return result["status"], result["message"]
 
 
+# The grid the operator's decision function is run over: pod states, the bot's own
+# findings (alone and in pairs), its trading mode, the spec's person-made controls and
+# the status the operator had before. Every status it writes for these is checked.
+PODS = {
+    "missing": POD_MISSING,
+    "starting": PodState(exists=True),
+    "restarted": PodState(exists=True, restarts=2),
+    "ready": PodState(exists=True, ready=True),
+    "crash-looping": PodState(exists=True, restarts=5, crash_looping=True),
+}
+FINDINGS: dict[str, dict[str, Any]] = {
+    "preflight running": {"preflight": {"passed": None}},
+    "recovering": {"recovered": False},
+    "preflight failed": {
+        "preflight": {"passed": False, "checks": [{"name": "balance", "ok": False}]}
+    },
+    "drift": {"drift": {"detected": True, "strays": ["x1"]}},
+    **{
+        f"guard {name}": {"guards": [{"name": name, "tripped": True, "reason": "tripped"}]}
+        for name in (*GUARD_NAMES, "deadMan")
+    },
+    "kill switch": {"killSwitch": {"engaged": True, "reason": "divergence"}},
+    "not ready": {"ready": False},
+    "mismatch": {"belief": {"mismatchStreak": 2}},
+    "unprotected": {"protection": {"protected": False}},
+    "protection unreported": {"protection": None},
+}
+CONTROLS: dict[str, dict[str, Any]] = {
+    "none": {},
+    "paused": {"paused": True},
+    **{
+        f"emergency stop {action}": {"emergencyStop": {"action": action, "reason": "desk call"}}
+        for action in ("ReduceOnly", "Halt", "Flatten")
+    },
+}
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+RUNNING_BEFORE = TradingBotStatus(phase=Phase.RUNNING, trading_mode=TradingMode.ACTIVE)
+ABORTED_BEFORE = TradingBotStatus(
+    phase=Phase.ABORTED,
+    trading_mode=TradingMode.HALTED,
+    abort=AbortRecord(reason="KillSwitch", message="divergence", time="2026-01-01T00:00:00Z"),
+)
+PREVIOUS = {"none": None, "running": RUNNING_BEFORE, "aborted": ABORTED_BEFORE}
+
+
+@dataclass(frozen=True)
+class Case:
+    """One point of the grid and the health a platform team expects for it."""
+
+    pod: str
+    findings: tuple[str, ...]
+    mode: str | None
+    control: str
+    previous: str
+
+    def bot_status(self) -> dict[str, Any] | None:
+        if self.mode is None:
+            return None
+        bot: dict[str, Any] = {
+            "tradingMode": self.mode,
+            "preflight": {"passed": True},
+            "protection": {"protected": True},
+        }
+        for finding in self.findings:
+            bot.update(FINDINGS[finding])
+        return bot
+
+    def expected(self) -> str:
+        """The health from what happened, not from the status written for it."""
+        found = set(self.findings)
+        pod = PODS[self.pod]
+        bot = self.bot_status()
+        guard = any(finding.startswith("guard ") for finding in found)
+        person = self.control != "none"
+        if self.previous == "aborted" or found & {"preflight failed", "kill switch"}:
+            return "Degraded"
+        if pod.crash_looping:
+            return "Degraded"
+        if bot is None:
+            starting = self.previous == "none" and pod.restarts == 0
+            return "Progressing" if not pod.exists or starting else "Degraded"
+        if found & {"preflight running", "recovering"}:
+            return "Progressing"
+        if guard or "drift" in found:
+            return "Degraded"
+        if not person and "not ready" in found:
+            return "Progressing"
+        if found & {"mismatch", "unprotected", "not ready"} or not pod.ready:
+            return "Degraded"
+        if person:
+            return "Suspended"
+        return "Healthy" if self.mode == TradingMode.ACTIVE.value else "Degraded"
+
+
+def grid() -> list[Case]:
+    pairs = [
+        (a, b) for a, b in combinations(FINDINGS, 2) if not FINDINGS[a].keys() & FINDINGS[b].keys()
+    ]
+    finding_sets = [(), *((f,) for f in FINDINGS), *pairs]
+    modes: list[str | None] = [None, *(mode.value for mode in TradingMode)]
+    return [
+        Case(pod, findings, mode, control, previous)
+        for pod, findings, mode, control, previous in product(
+            PODS, finding_sets, modes, CONTROLS, PREVIOUS
+        )
+        if mode is not None or not findings
+    ]
+
+
+def written_status(case: Case) -> dict[str, Any]:
+    decision = decide_status(
+        Observation(
+            bot_status=case.bot_status(),
+            pod=PODS[case.pod],
+            spec={"symbol": "BTC/USDT:USDT", **CONTROLS[case.control]},
+            generation=3,
+            previous=PREVIOUS[case.previous],
+            now=NOW,
+        )
+    )
+    return decision.status.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+def test_lua_health_over_every_status_the_operator_writes() -> None:
+    lua = LuaRuntime(unpack_returned_tuples=True)
+    check = lua.eval(f"function(obj) {LUA} end")
+    wrong = []
+    seen: set[tuple[str, str, tuple[tuple[str, str, str], ...]]] = set()
+    for case in grid():
+        status = written_status(case)
+        conditions = tuple((c["type"], c["status"], c["reason"]) for c in status["conditions"])
+        seen.add((status["phase"], status["tradingMode"], conditions))
+        obj = {"metadata": {"generation": 3}, "spec": {}, "status": status}
+        verdict = check(lua.table_from(obj, recursive=True))
+        got, message = verdict["status"], verdict["message"]
+        if got != case.expected():
+            wrong.append((case, got, message))
+        assert status["phase"] in message, message
+        if got in ("Degraded", "Suspended"):
+            assert any(c[2] in message for c in conditions), (case, message)
+        # The same status is Progressing while the bot is deleted or its spec is ahead.
+        for metadata in (
+            {"generation": 3, "deletionTimestamp": "2026-01-01T00:00:00Z"},
+            {"generation": 4},
+        ):
+            stale = check(lua.table_from({**obj, "metadata": metadata}, recursive=True))
+            assert stale["status"] == "Progressing", (case, metadata, stale["message"])
+    assert not wrong, wrong[:5]
+    phases = {phase for phase, _, _ in seen}
+    modes = {mode for _, mode, _ in seen}
+    assert phases == {phase.value for phase in Phase}
+    assert modes == {mode.value for mode in TradingMode}
+    for kind in CONDITION_TYPES:
+        written = {status for _, _, conditions in seen for k, status, _ in conditions if k == kind}
+        assert {"True", "False"} <= written, kind
+
+
 @pytest.mark.parametrize(
-    ("phase", "expected"),
+    ("status", "expected"),
     [
-        ("Running", "Healthy"),
-        ("Paused", "Suspended"),
-        ("ReduceOnly", "Suspended"),
-        ("Aborted", "Degraded"),
-        ("Degraded", "Degraded"),
-        ("Failed", "Degraded"),
-        ("Pending", "Progressing"),
-        ("Preflight", "Progressing"),
+        (
+            {
+                "phase": "Paused",
+                "conditions": [
+                    {"type": "Ready", "status": "False", "reason": "apiHealth", "message": "418"}
+                ],
+            },
+            ("Degraded", "Paused imposed by a guard, unknown mode: apiHealth: 418"),
+        ),
+        (
+            {
+                "phase": "ReduceOnly",
+                "tradingMode": "ReduceOnly",
+                "conditions": [
+                    {
+                        "type": "Ready",
+                        "status": "False",
+                        "reason": "EmergencyStop",
+                        "message": "ReduceOnly: desk call",
+                    }
+                ],
+            },
+            (
+                "Suspended",
+                "ReduceOnly by a person, ReduceOnly: EmergencyStop: ReduceOnly: desk call",
+            ),
+        ),
+        (
+            {
+                "phase": "Running",
+                "tradingMode": "Active",
+                "conditions": [{"type": "Ready", "status": "False", "reason": "BotUnhealthy"}],
+            },
+            ("Degraded", "Running, Ready is False: BotUnhealthy"),
+        ),
+        (
+            {"phase": "Halted", "tradingMode": "Halted"},
+            ("Unknown", "phase Halted is not one this health check knows"),
+        ),
     ],
 )
-def test_lua_health_maps_each_phase(phase: str, expected: str) -> None:
-    status, message = health({"status": {"phase": phase, "lastFlip": {"reason": "r"}}})
-    assert status == expected
-    assert message == f"{phase}: r"
+def test_lua_health_messages(status: dict[str, Any], expected: tuple[str, str]) -> None:
+    assert (
+        health({"metadata": {"generation": 1}, "status": {"observedGeneration": 1, **status}})
+        == expected
+    )
+
+
+def test_lua_health_calls_a_trading_halt_suspended() -> None:
+    """The hook for fleet halts: a reason naming TradingHalt, or its own True condition."""
+    by_reason = {"phase": "Paused", "tradingMode": "Halted", "lastFlip": {"reason": "TradingHalt"}}
+    by_condition = {
+        "phase": "Paused",
+        "tradingMode": "Halted",
+        "conditions": [
+            {"type": "Ready", "status": "False", "reason": "Halted", "message": "desk-red"},
+            {"type": "TradingHalt", "status": "True", "reason": "desk-red"},
+        ],
+    }
+    assert health({"status": by_reason})[0] == "Suspended"
+    assert health({"status": by_condition})[0] == "Suspended"
 
 
 def test_lua_health_without_status_is_progressing() -> None:
@@ -45,8 +261,10 @@ def test_lua_health_without_status_is_progressing() -> None:
 
 
 def test_lua_health_names_the_abort_reason() -> None:
-    status, message = health({"status": {"phase": "Aborted", "abort": {"reason": "KillSwitch"}}})
-    assert (status, message) == ("Degraded", "Aborted: KillSwitch")
+    status, message = health(
+        {"status": {"phase": "Aborted", "abort": {"reason": "KillSwitch", "message": "divergence"}}}
+    )
+    assert (status, message) == ("Degraded", "Aborted: KillSwitch: divergence")
 
 
 def test_argocd_cm_embeds_the_same_lua() -> None:
