@@ -19,11 +19,14 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import yaml
+from pydantic import BaseModel
 
 from tradewarden.api.tradingbot import API_GROUP, KIND, TradingBotSpec, TradingBotStatus
+from tradewarden.api.tradinghalt import HALT_KIND, TradingHaltSpec, TradingHaltStatus
 
 VERSION = "v1alpha1"
 PLURAL = "tradingbots"
@@ -37,9 +40,11 @@ Schema = dict[str, Any]
 _UNSIGNED_DECIMAL = r"^[0-9]+(\.[0-9]+)?$"
 _SIGNED_DECIMAL = r"^-?[0-9]+(\.[0-9]+)?$"
 
+_Rules = Mapping[str, list[Schema]]
+
 # Cross-field rules, keyed by the dotted path of the object they sit on. A rule
 # with ``oldSelf`` is a transition rule: it runs on updates only.
-_RULES: dict[str, list[Schema]] = {
+_RULES: _Rules = {
     "spec": [
         {
             "rule": "self.environment != 'prod' || self.risk.requireProtectiveStop",
@@ -98,7 +103,15 @@ _RULES: dict[str, list[Schema]] = {
 # Lists keyed by a field, so server-side apply merges them item by item.
 _MAP_LISTS: dict[str, str] = {"status.conditions": "type"}
 
-_COPIED_VALIDATIONS = ("minLength", "maxLength", "pattern", "minItems", "maxItems", "enum")
+_COPIED_VALIDATIONS = (
+    "minLength",
+    "maxLength",
+    "pattern",
+    "minItems",
+    "maxItems",
+    "enum",
+    "format",
+)
 
 
 class SchemaError(ValueError):
@@ -164,7 +177,7 @@ def _bounds(node: Mapping[str, Any], schema: Schema) -> None:
             schema[plain] = node[plain]
 
 
-def _convert(node: Mapping[str, Any], defs: Mapping[str, Any], path: str) -> Schema:
+def _convert(node: Mapping[str, Any], defs: Mapping[str, Any], path: str, rules: _Rules) -> Schema:
     node = _resolve(node, defs)
     description = node.get("description")
     if not description:
@@ -181,21 +194,21 @@ def _convert(node: Mapping[str, Any], defs: Mapping[str, Any], path: str) -> Sch
             inner = {**options[0], "description": description}
             if "default" in node:
                 inner["default"] = node["default"]
-            schema = _convert(inner, defs, path)
+            schema = _convert(inner, defs, path, rules)
             if nullable:
                 schema["nullable"] = True
             return schema
         else:
             raise SchemaError(f"{path}: a union the CRD cannot express: {node['anyOf']}")
     else:
-        schema = _convert_typed(node, defs, path)
+        schema = _convert_typed(node, defs, path, rules)
     schema["description"] = description
     if nullable:
         schema["nullable"] = True
     if node.get("default") is not None:
         schema["default"] = node["default"]
-    if path in _RULES:
-        schema.setdefault("x-kubernetes-validations", []).extend(copy.deepcopy(_RULES[path]))
+    if path in rules:
+        schema.setdefault("x-kubernetes-validations", []).extend(copy.deepcopy(rules[path]))
     if path in _MAP_LISTS:
         schema["x-kubernetes-list-type"] = "map"
         schema["x-kubernetes-list-map-keys"] = [_MAP_LISTS[path]]
@@ -204,7 +217,9 @@ def _convert(node: Mapping[str, Any], defs: Mapping[str, Any], path: str) -> Sch
     return {**leading, **schema}
 
 
-def _convert_typed(node: Mapping[str, Any], defs: Mapping[str, Any], path: str) -> Schema:
+def _convert_typed(
+    node: Mapping[str, Any], defs: Mapping[str, Any], path: str, rules: _Rules
+) -> Schema:
     kind = node.get("type")
     if kind is None and "enum" in node:
         kind = "string"
@@ -216,18 +231,19 @@ def _convert_typed(node: Mapping[str, Any], defs: Mapping[str, Any], path: str) 
             schema[key] = node[key]
     _bounds(node, schema)
     if kind == "object":
-        _convert_object(node, defs, path, schema)
+        _convert_object(node, defs, path, schema, rules)
     elif kind == "array":
         schema["items"] = _convert(
             {"description": f"An item of {path}.", **_resolve(node["items"], defs)},
             defs,
             f"{path}[]",
+            rules,
         )
     return schema
 
 
 def _convert_object(
-    node: Mapping[str, Any], defs: Mapping[str, Any], path: str, schema: Schema
+    node: Mapping[str, Any], defs: Mapping[str, Any], path: str, schema: Schema, rules: _Rules
 ) -> None:
     properties = node.get("properties", {})
     required = set(node.get("required", ()))
@@ -240,11 +256,12 @@ def _convert_object(
                 {"description": f"A value of {path}.", **_resolve(extra, defs)},
                 defs,
                 f"{path}.*",
+                rules,
             )
         return
     converted: Schema = {}
     for name, field in properties.items():
-        child = _convert(field, defs, f"{path}.{name}")
+        child = _convert(field, defs, f"{path}.{name}", rules)
         if child.get("type") == "object" and name not in required and "default" not in field:
             # A nested settings block made by default_factory: default it to {} so
             # the server fills in its defaults and ``kubectl get -o yaml`` shows them.
@@ -255,38 +272,49 @@ def _convert_object(
         schema["required"] = [name for name in properties if name in required]
 
 
-def _model_schema(model: type[TradingBotSpec] | type[TradingBotStatus], path: str) -> Schema:
+def _model_schema(model: type[BaseModel], path: str, rules: _Rules) -> Schema:
     document = model.model_json_schema(by_alias=True)
     defs = document.get("$defs", {})
-    return _convert(document, defs, path)
+    return _convert(document, defs, path, rules)
 
 
-def openapi_schema() -> Schema:
-    """The structural ``openAPIV3Schema`` of a TradingBot."""
-    spec = _model_schema(TradingBotSpec, "spec")
-    status = _model_schema(TradingBotStatus, "status")
-    return {
-        "type": "object",
-        "description": "A crypto trading bot that the Tradewarden operator runs and keeps safe.",
-        "required": ["spec"],
-        "properties": {
-            "apiVersion": {
-                "type": "string",
-                "description": "APIVersion defines the versioned schema of this object.",
-            },
-            "kind": {
-                "type": "string",
-                "description": "Kind is the REST resource this object represents.",
-            },
-            "metadata": {"type": "object", "description": "Standard object metadata."},
-            "spec": spec,
-            "status": status,
-        },
-    }
+@dataclass(frozen=True)
+class CrdKind:
+    """One custom resource kind: its names, scope, models, CEL rules and printer columns."""
+
+    kind: str
+    plural: str
+    singular: str
+    short_names: tuple[str, ...]
+    scope: str
+    description: str
+    spec: type[BaseModel]
+    status: type[BaseModel]
+    rules: _Rules
+    printer_columns: tuple[Schema, ...]
+
+    @property
+    def crd_name(self) -> str:
+        """``plural.group``, the CustomResourceDefinition's name."""
+        return f"{self.plural}.{API_GROUP}"
+
+    @property
+    def file_name(self) -> str:
+        """The checked-in file under ``crds/``."""
+        return f"{self.crd_name}.yaml"
 
 
-def _printer_columns() -> list[Schema]:
-    return [
+TRADING_BOT = CrdKind(
+    kind=KIND,
+    plural=PLURAL,
+    singular=SINGULAR,
+    short_names=SHORT_NAMES,
+    scope="Namespaced",
+    description="A crypto trading bot that the Tradewarden operator runs and keeps safe.",
+    spec=TradingBotSpec,
+    status=TradingBotStatus,
+    rules=_RULES,
+    printer_columns=(
         {"name": "Exchange", "type": "string", "jsonPath": ".spec.exchange.id"},
         {"name": "Symbol", "type": "string", "jsonPath": ".spec.symbol"},
         {"name": "Phase", "type": "string", "jsonPath": ".status.phase"},
@@ -309,24 +337,138 @@ def _printer_columns() -> list[Schema]:
             "priority": 1,
             "jsonPath": ".status.bot.position",
         },
+    ),
+)
+
+HALT_PLURAL = "tradinghalts"
+
+
+def _selector_present(field: str) -> str:
+    return (
+        f"(has(self.{field}) && ("
+        f"(has(self.{field}.matchLabels) && size(self.{field}.matchLabels) > 0) || "
+        f"(has(self.{field}.matchExpressions) && size(self.{field}.matchExpressions) > 0)))"
+    )
+
+
+_SCOPED = " || ".join(
+    [
+        "(has(self.namespaces) && size(self.namespaces) > 0)",
+        _selector_present("namespaceSelector"),
+        _selector_present("selector"),
     ]
+)
+_REQUIREMENT_RULES: list[Schema] = [
+    {
+        "rule": (
+            "!(self.operator in ['In', 'NotIn']) || (has(self.values) && size(self.values) > 0)"
+        ),
+        "message": "values must be non-empty for operator In and NotIn",
+        "fieldPath": ".values",
+    },
+    {
+        "rule": "self.operator in ['In', 'NotIn'] || !has(self.values) || size(self.values) == 0",
+        "message": "values must be empty for operator Exists and DoesNotExist",
+        "fieldPath": ".values",
+    },
+]
+_HALT_RULES: _Rules = {
+    "spec": [
+        {
+            "rule": f"(has(self.allBots) && self.allBots) || {_SCOPED}",
+            "message": (
+                "no namespaces, namespaceSelector or selector given; "
+                "set allBots: true to stop every bot"
+            ),
+            "fieldPath": ".allBots",
+        },
+        {
+            "rule": f"!(has(self.allBots) && self.allBots) || !({_SCOPED})",
+            "message": "allBots: true cannot be combined with namespaces or selectors",
+            "fieldPath": ".allBots",
+        },
+        {
+            "rule": "!has(oldSelf.release) || has(self.release)",
+            "message": "a released TradingHalt stays released; create a new one",
+            "fieldPath": ".release",
+        },
+    ],
+    "spec.selector.matchExpressions[]": _REQUIREMENT_RULES,
+    "spec.namespaceSelector.matchExpressions[]": _REQUIREMENT_RULES,
+}
+
+TRADING_HALT = CrdKind(
+    kind=HALT_KIND,
+    plural=HALT_PLURAL,
+    singular="tradinghalt",
+    short_names=("th",),
+    scope="Cluster",
+    description=(
+        "The desk's red button: stops every TradingBot it selects, "
+        "and reports when the venue confirms it."
+    ),
+    spec=TradingHaltSpec,
+    status=TradingHaltStatus,
+    rules=_HALT_RULES,
+    printer_columns=(
+        {"name": "Action", "type": "string", "jsonPath": ".spec.action"},
+        {"name": "State", "type": "string", "jsonPath": ".status.state"},
+        {"name": "Matched", "type": "integer", "jsonPath": ".status.matched"},
+        {"name": "Confirmed", "type": "integer", "jsonPath": ".status.confirmed"},
+        {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+        {"name": "Reason", "type": "string", "priority": 1, "jsonPath": ".spec.reason"},
+        {
+            "name": "By",
+            "type": "string",
+            "priority": 1,
+            "jsonPath": ".metadata.annotations.tradewarden\\.io/created-by",
+        },
+    ),
+)
+
+KINDS = (TRADING_BOT, TRADING_HALT)
 
 
-def custom_resource_definition() -> Schema:
+def openapi_schema(kind: CrdKind = TRADING_BOT) -> Schema:
+    """The structural ``openAPIV3Schema`` of a TradingBot (or another ``kind``)."""
+    spec = _model_schema(kind.spec, "spec", kind.rules)
+    status = _model_schema(kind.status, "status", kind.rules)
+    return {
+        "type": "object",
+        "description": kind.description,
+        "required": ["spec"],
+        "properties": {
+            "apiVersion": {
+                "type": "string",
+                "description": "APIVersion defines the versioned schema of this object.",
+            },
+            "kind": {
+                "type": "string",
+                "description": "Kind is the REST resource this object represents.",
+            },
+            # Nothing but the type: kube-apiserver refuses any other key on root metadata.
+            "metadata": {"type": "object"},
+            "spec": spec,
+            "status": status,
+        },
+    }
+
+
+def custom_resource_definition(kind: CrdKind = TRADING_BOT) -> Schema:
     """The whole ``apiextensions.k8s.io/v1`` CustomResourceDefinition object."""
     return {
         "apiVersion": "apiextensions.k8s.io/v1",
         "kind": "CustomResourceDefinition",
-        "metadata": {"name": CRD_NAME},
+        "metadata": {"name": kind.crd_name},
         "spec": {
             "group": API_GROUP,
-            "scope": "Namespaced",
+            "scope": kind.scope,
             "names": {
-                "kind": KIND,
-                "listKind": f"{KIND}List",
-                "plural": PLURAL,
-                "singular": SINGULAR,
-                "shortNames": list(SHORT_NAMES),
+                "kind": kind.kind,
+                "listKind": f"{kind.kind}List",
+                "plural": kind.plural,
+                "singular": kind.singular,
+                "shortNames": list(kind.short_names),
             },
             "versions": [
                 {
@@ -334,18 +476,28 @@ def custom_resource_definition() -> Schema:
                     "served": True,
                     "storage": True,
                     "subresources": {"status": {}},
-                    "additionalPrinterColumns": _printer_columns(),
-                    "schema": {"openAPIV3Schema": openapi_schema()},
+                    "additionalPrinterColumns": [dict(c) for c in kind.printer_columns],
+                    "schema": {"openAPIV3Schema": openapi_schema(kind)},
                 }
             ],
         },
     }
 
 
-def render_yaml() -> str:
+class _PlainDumper(yaml.SafeDumper):
+    """Writes a repeated node (one enum in two selectors) out in full, never as an alias."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+def render_yaml(kind: CrdKind = TRADING_BOT) -> str:
     """The CRD as the YAML document checked in under ``crds/``."""
-    header = "# Generated by `tradewarden crds` from api/tradingbot.py. Do not edit.\n"
-    body = yaml.safe_dump(custom_resource_definition(), sort_keys=False, width=100)
+    source = "api/tradingbot.py" if kind is TRADING_BOT else "api/tradinghalt.py"
+    header = f"# Generated by `tradewarden crds` from {source}. Do not edit.\n"
+    body = yaml.dump(
+        custom_resource_definition(kind), Dumper=_PlainDumper, sort_keys=False, width=100
+    )
     return header + body
 
 

@@ -1,4 +1,4 @@
-"""``tradewarden crds``: print the TradingBot CRD, or write the checked-in copies."""
+"""``tradewarden crds``: print the CRDs, or write the checked-in copies."""
 
 from __future__ import annotations
 
@@ -6,16 +6,16 @@ import argparse
 import sys
 from pathlib import Path
 
-from tradewarden.api.crd import CRD_FILE_NAME, render_yaml
+from tradewarden.api.crd import KINDS, render_yaml
 
-# Where the CRD is checked in, relative to the repository root: the plain copy
-# for `kubectl apply -f crds/` and the one the Helm chart installs.
+# Where the CRDs are checked in, relative to the repository root: the plain copies
+# for `kubectl apply -f crds/` and the ones the Helm chart installs.
 CRD_LOCATIONS = (Path("crds"), Path("helm") / "tradewarden" / "crds")
 
 
 def crd_paths(root: Path) -> list[Path]:
-    """Every checked-in copy of the CRD under the repository ``root``."""
-    return [root / folder / CRD_FILE_NAME for folder in CRD_LOCATIONS]
+    """Every checked-in copy of every CRD under the repository ``root``."""
+    return [root / folder / kind.file_name for folder in CRD_LOCATIONS for kind in KINDS]
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -31,13 +31,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Print the CRD YAML, or write every checked-in copy with ``--write``."""
-    text = render_yaml()
+    """Print every CRD as one YAML stream, or write every checked-in copy with ``--write``."""
     if not args.write:
-        sys.stdout.write(text)
+        sys.stdout.write("---\n".join(render_yaml(kind) for kind in KINDS))
         return 0
-    for path in crd_paths(args.root):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-        print(f"wrote {path}")
+    for folder in CRD_LOCATIONS:
+        for kind in KINDS:
+            path = args.root / folder / kind.file_name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(render_yaml(kind), encoding="utf-8")
+            print(f"wrote {path}")
     return 0

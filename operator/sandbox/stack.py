@@ -37,7 +37,9 @@ from tradewarden.operator.sandbox.apiserver import SandboxApi, running_api_serve
 from tradewarden.operator.sandbox.pods import PodRunner, RunnerSettings, running_pod_runner
 from tradewarden.operator.sandbox.resources import Obj
 
-CRD_PATH = Path(__file__).resolve().parents[2] / "crds" / "tradingbots.tradewarden.io.yaml"
+CRD_DIR = Path(__file__).resolve().parents[2] / "crds"
+CRD_PATH = CRD_DIR / "tradingbots.tradewarden.io.yaml"
+HALT_CRD_PATH = CRD_DIR / "tradinghalts.tradewarden.io.yaml"
 OPERATOR_STOP_GRACE_S = 10.0
 # Order states in which an order still works at the venue.
 WORKING = frozenset({"NEW", "PARTIALLY_FILLED"})
@@ -50,6 +52,8 @@ class SandboxOptions:
     directory: Path
     # None: no CRD is installed (one is applied later, e.g. a Helm chart's).
     crd_path: Path | None = CRD_PATH
+    # The cluster-scoped TradingHalt CRD (None: not installed).
+    halt_crd_path: Path | None = HALT_CRD_PATH
     venue: SimSettings = field(default_factory=SimSettings)
     runner: RunnerSettings = field(default_factory=RunnerSettings)
     # False: the operator is not started (``sandbox.operator.start()`` starts it later).
@@ -160,9 +164,11 @@ def working_orders(state: Mapping[str, Any], prefix: str) -> list[Obj]:
 @contextlib.asynccontextmanager
 async def running_sandbox(options: SandboxOptions) -> AsyncIterator[Sandbox]:
     """Start every part of the sandbox; stop them all on exit."""
-    crds: list[Obj] = []
-    if options.crd_path is not None:
-        crds.append(yaml.safe_load(options.crd_path.read_text(encoding="utf-8")))
+    crds = [
+        yaml.safe_load(path.read_text(encoding="utf-8"))
+        for path in (options.crd_path, options.halt_crd_path)
+        if path is not None
+    ]
     directory = options.directory.resolve()
     directory.mkdir(parents=True, exist_ok=True)
     kubeconfig = directory / "kubeconfig"

@@ -30,7 +30,13 @@ from tradewarden.bot.venue_sim.server import RunningVenueSim, running_venue_sim
 from tradewarden.bot.venue_sim.settings import SimSettings
 from tradewarden.operator.probe import STATUS_URL_ANNOTATION
 from tradewarden.operator.sandbox.pods import RunnerSettings
-from tradewarden.operator.sandbox.stack import CRD_PATH, Sandbox, SandboxOptions, running_sandbox
+from tradewarden.operator.sandbox.stack import (
+    CRD_PATH,
+    HALT_CRD_PATH,
+    Sandbox,
+    SandboxOptions,
+    running_sandbox,
+)
 from tradewarden.operator.toolchain import venv_bin
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "tradingbot-sim.yaml"
@@ -243,6 +249,7 @@ async def running_harness(
     options = SandboxOptions(
         directory=directory,
         crd_path=CRD_PATH if crd else None,
+        halt_crd_path=HALT_CRD_PATH if crd else None,
         venue=SimSettings(port=0),
         runner=FAST_PODS,
         operator=operator,

@@ -1,0 +1,131 @@
+"""The TradingHalt CRD: cluster-scoped, its columns, and model and CRD refusing the same halts."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from tradewarden.api.crd import TRADING_HALT, custom_resource_definition, openapi_schema
+from tradewarden.api.tradinghalt import TradingHaltSpec
+from tradewarden.operator.sandbox.validation import SchemaValidator
+
+SCHEMA = openapi_schema(TRADING_HALT)
+# The sandbox API server's validation: schema, defaults and CEL as kube-apiserver does them.
+VALIDATOR = SchemaValidator(SCHEMA)
+
+
+def halt(**spec: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {"action": "Halt", "reason": "venue misbehaving"}
+    body.update(spec)
+    return {
+        "apiVersion": "tradewarden.io/v1alpha1",
+        "kind": "TradingHalt",
+        "metadata": {"name": "desk-stop"},
+        "spec": {key: value for key, value in body.items() if value is not None},
+    }
+
+
+def crd_errors(document: dict[str, Any], old: dict[str, Any] | None = None) -> list[str]:
+    before = VALIDATOR.default(old) if old is not None else None
+    return [error.render() for error in VALIDATOR.validate(VALIDATOR.default(document), before)]
+
+
+def model_error(document: dict[str, Any]) -> str | None:
+    try:
+        TradingHaltSpec.model_validate(document["spec"])
+    except ValidationError as error:
+        return str(error)
+    return None
+
+
+def test_cluster_scoped_with_short_name_status_and_columns() -> None:
+    spec = custom_resource_definition(TRADING_HALT)["spec"]
+    assert spec["scope"] == "Cluster"
+    assert spec["names"]["kind"] == "TradingHalt"
+    assert spec["names"]["shortNames"] == ["th"]
+    (version,) = spec["versions"]
+    assert version["subresources"] == {"status": {}}
+    shown = [c["name"] for c in version["additionalPrinterColumns"] if not c.get("priority")]
+    assert shown == ["Action", "State", "Matched", "Confirmed", "Age"]
+    # kube-apiserver refuses anything but the type on the root metadata.
+    assert version["schema"]["openAPIV3Schema"]["properties"]["metadata"] == {"type": "object"}
+
+
+def test_no_object_with_rules_gets_an_empty_default() -> None:
+    def walk(node: dict[str, Any], path: str) -> None:
+        if node.get("x-kubernetes-validations"):
+            assert "default" not in node, path
+        for name, child in node.get("properties", {}).items():
+            walk(child, f"{path}.{name}")
+        if "items" in node:
+            walk(node["items"], f"{path}[]")
+
+    walk(SCHEMA, "")
+
+
+GOOD = [
+    {"allBots": True},
+    {"namespaces": ["desk-a"]},
+    {"selector": {"matchLabels": {"desk": "a"}}},
+    {"namespaceSelector": {"matchExpressions": [{"key": "desk", "operator": "Exists"}]}},
+    {
+        "namespaces": ["desk-a", "desk-b"],
+        "selector": {"matchExpressions": [{"key": "tier", "operator": "In", "values": ["x"]}]},
+        "action": "Flatten",
+        "expiresAt": "2026-12-03T21:00:00Z",
+    },
+]
+
+
+def test_an_expiry_must_be_a_time() -> None:
+    assert "expiresAt" in str(model_error(halt(allBots=True, expiresAt="tomorrow")))
+    assert SCHEMA["properties"]["spec"]["properties"]["expiresAt"]["format"] == "date-time"
+
+
+@pytest.mark.parametrize("spec", GOOD, ids=[str(i) for i in range(len(GOOD))])
+def test_good_halts_are_accepted_by_model_and_crd(spec: dict[str, Any]) -> None:
+    document = halt(**spec)
+    assert model_error(document) is None
+    assert crd_errors(document) == []
+
+
+BAD: list[tuple[dict[str, Any], str]] = [
+    ({"allBots": True, "reason": None}, "reason"),
+    ({"allBots": True, "reason": ""}, "reason"),
+    ({}, "allBots"),
+    ({"selector": {}}, "allBots"),
+    ({"selector": {"matchLabels": {}}, "namespaces": []}, "allBots"),
+    ({"allBots": True, "namespaces": ["desk-a"]}, "allBots"),
+    ({"allBots": True, "action": "Panic"}, "action"),
+    ({"allBots": True, "action": None}, "action"),
+    ({"selector": {"matchExpressions": [{"key": "desk", "operator": "In"}]}}, "values"),
+    (
+        {"selector": {"matchExpressions": [{"key": "d", "operator": "Exists", "values": ["a"]}]}},
+        "values",
+    ),
+]
+
+
+@pytest.mark.parametrize(("spec", "field"), BAD, ids=[f"{i}-{f}" for i, (_, f) in enumerate(BAD)])
+def test_bad_halts_are_refused_by_model_and_crd_naming_the_field(
+    spec: dict[str, Any], field: str
+) -> None:
+    document = halt(**spec)
+    refusal = model_error(document)
+    assert refusal is not None and field in refusal
+    errors = crd_errors(document)
+    assert errors and all(field in error for error in errors), errors
+
+
+def test_a_release_is_final() -> None:
+    released = halt(allBots=True, release={"reason": "venue fixed"})
+    assert crd_errors(released) == []
+    unreleased = copy.deepcopy(released)
+    del unreleased["spec"]["release"]
+    (refusal,) = crd_errors(unreleased, old=released)
+    assert refusal.startswith("spec.release: ")
+    assert refusal.endswith("a released TradingHalt stays released; create a new one")
+    assert crd_errors(released, old=unreleased) == []
