@@ -1,9 +1,16 @@
 """Venue API health: rolling error rate, rate-limit usage and a circuit breaker.
 
 Pure state fed with request outcomes and the time they happened; it decides
-nothing about posture, it only says whether the API is unhealthy and why. The
-venue adapter reports every call it makes (see ``VenueAdapter``), and the bot
-sets the weight budget the venue publishes.
+nothing about posture, it only says whether the API is unhealthy, why, and
+until when. The venue adapter reports every call it makes (see
+``VenueAdapter``), and the bot sets the weight budget the venue publishes.
+
+Invariant: a pause is dated by the trouble itself (the last failed request,
+the used-weight reading), never by when someone asks: looking at the health,
+or a request that went through while the circuit was open, does not push the
+pause out. Once the pause is over the circuit half-opens and the next
+request, the probe, decides: it closes the circuit or opens it for another
+pause.
 """
 
 from __future__ import annotations
@@ -55,6 +62,14 @@ def used_weight(headers: Mapping[str, str] | None) -> int | None:
     return None
 
 
+@dataclass(frozen=True)
+class ApiTrouble:
+    """Why the API counts as unhealthy, and until when (``None``: until the probe answers)."""
+
+    reason: str
+    until: float | None
+
+
 @dataclass
 class ApiHealth:
     """Request outcomes over a rolling window, the last used weight, and the breaker."""
@@ -68,6 +83,8 @@ class ApiHealth:
         self._consecutive_failures = 0
         self._circuit = Circuit.CLOSED
         self._open_until = 0.0
+        self._last_failure: float | None = None
+        self._opened_after = 0  # failures in a row that opened the circuit
 
     def record(self, now: float, failed: bool, weight: int | None = None) -> None:
         """Take in one request's outcome (and its used-weight header, if it had one)."""
@@ -81,10 +98,12 @@ class ApiHealth:
                 self._circuit = Circuit.CLOSED
             return
         self._consecutive_failures += 1
+        self._last_failure = now
         probe_failed = circuit is Circuit.HALF_OPEN
         if probe_failed or self._consecutive_failures >= CIRCUIT_OPEN_AFTER:
             self._circuit = Circuit.OPEN
             self._open_until = now + self.settings.pause_seconds
+            self._opened_after = self._consecutive_failures
 
     def circuit(self, now: float) -> Circuit:
         """The breaker's state at ``now``: an open circuit half-opens after the pause."""
@@ -107,14 +126,32 @@ class ApiHealth:
             return 0.0
         return self._weight[1] / self.weight_limit
 
-    def trouble(self, now: float) -> str | None:
-        """Why the API counts as unhealthy at ``now``, or ``None``."""
+    def trouble(self, now: float) -> ApiTrouble | None:
+        """Why the API counts as unhealthy at ``now`` and until when, or ``None``.
+
+        Each kind of trouble pauses from the event that showed it: the error
+        rate from the last failed request, the usage from its reading, an open
+        circuit from the failure that (re)opened it. When several apply, the
+        latest end wins; a half-open circuit holds until its probe answers.
+        """
+        pause = self.settings.pause_seconds
+        found: list[ApiTrouble] = []
         rate = self.error_rate(now)
-        if rate >= self.settings.error_rate:
-            return f"error rate {rate:.2f} >= {self.settings.error_rate}"
+        if rate >= self.settings.error_rate and self._last_failure is not None:
+            reason = f"error rate {rate:.2f} >= {self.settings.error_rate}"
+            found.append(ApiTrouble(reason, self._last_failure + pause))
         usage = self.usage(now)
-        if usage >= self.settings.rate_limit_usage:
-            return f"rate-limit usage {usage:.2f} >= {self.settings.rate_limit_usage}"
-        if self.circuit(now) is Circuit.OPEN:
-            return f"circuit open after {self._consecutive_failures} failures in a row"
-        return None
+        if usage >= self.settings.rate_limit_usage and self._weight is not None:
+            reason = f"rate-limit usage {usage:.2f} >= {self.settings.rate_limit_usage}"
+            found.append(ApiTrouble(reason, self._weight[0] + pause))
+        circuit = self.circuit(now)
+        if circuit is Circuit.OPEN:
+            reason = f"circuit open after {self._opened_after} failures in a row"
+            found.append(ApiTrouble(reason, self._open_until))
+        elif circuit is Circuit.HALF_OPEN:
+            reason = f"circuit half-open after {self._opened_after} failures in a row"
+            found.append(ApiTrouble(f"{reason}: the next request is the probe", None))
+        found = [t for t in found if t.until is None or now < t.until]
+        if not found:
+            return None
+        return max(found, key=lambda t: float("inf") if t.until is None else t.until)

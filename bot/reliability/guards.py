@@ -248,16 +248,23 @@ class GuardBoard:
     # -- internals --------------------------------------------------------------
 
     def _check_api(self, now: float) -> None:
+        """Hold the API trip to the end the health dates from its trouble, not from ``now``.
+
+        A trip held for a half-open circuit (no end) lifts when its probe closes
+        the circuit; one with an end runs out by itself.
+        """
+        key = (API_HEALTH, None)
+        current = self._trips.get(key)
         trouble = self.api.trouble(now)
-        if trouble is not None:
-            self._trip(
-                Trip(
-                    API_HEALTH,
-                    TradingMode.REDUCE_ONLY,
-                    trouble,
-                    now + self.spec.api_health.pause_seconds,
-                )
-            )
+        if trouble is None:
+            if current is not None and current.until is None:
+                del self._trips[key]
+            return
+        until = trouble.until
+        if current is not None and current.until is not None and until is not None:
+            until = max(current.until, until)
+        reason = trouble.reason if current is None else current.reason
+        self._trips[key] = Trip(API_HEALTH, TradingMode.REDUCE_ONLY, reason, until)
 
     def _trip(self, trip: Trip) -> None:
         """Trip a guard, or extend a trip in force (keeping the reason it tripped with)."""

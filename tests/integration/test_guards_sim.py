@@ -38,10 +38,15 @@ VENUE_SYMBOL = "BTCUSDT"
 WAIT_SECONDS = 30.0
 
 
-def manifest(sim: RunningVenueSim) -> TradingBot:
-    document = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
-    document["spec"]["exchange"]["urlOverride"] = sim.base_url
+def manifest_dict() -> dict[str, Any]:
+    document: dict[str, Any] = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
     document["spec"]["exchange"]["requestTimeoutMs"] = 2000
+    return document
+
+
+def manifest(sim: RunningVenueSim) -> TradingBot:
+    document = manifest_dict()
+    document["spec"]["exchange"]["urlOverride"] = sim.base_url
     return TradingBot.model_validate(document)
 
 
@@ -99,6 +104,57 @@ async def test_rate_limit_storm_trips_api_health(tmp_path: Path) -> None:
     assert trip["until"] > trip["ts"]
     assert metric(bot, "tradewarden_guard_trips_total", {"guard": "apiHealth"}) == 1
     assert metric(bot, "tradewarden_rate_limit_usage") > 0
+
+
+async def test_an_api_health_pause_ends_at_the_first_good_probe_after_its_time(
+    tmp_path: Path,
+) -> None:
+    """Issue 12 item 9: reads that go through during the pause must not prolong it.
+
+    The venue answers 503 to five reads in a row (the circuit opens), then is
+    healthy; the bot keeps reading every 10 s of its clock. It stays
+    reduce-only for the configured pause from the last failure, and the first
+    read after it, the half-open probe, lets it trade again.
+    """
+    time = FakeTime()
+    document = manifest_dict()
+    pause = 120.0
+    document["spec"].setdefault("guards", {})["apiHealth"] = {"pauseSeconds": pause}
+    async with running_venue_sim(SimSettings(price_tick_s=0, seed=3)) as sim:
+        document["spec"]["exchange"]["urlOverride"] = sim.base_url
+        bot = BotRuntime(
+            TradingBot.model_validate(document),
+            sim_client(sim, timeout_ms=2000),
+            tmp_path,
+            clocks=BotClocks(clock=time.clock),
+        )
+        recorder = Recorder(bot.events)
+        try:
+            await bot.venue.load_markets()
+            await sim.set_faults(
+                [{"match": {"method": "GET"}, "times": 5, "action": {"error": {"status": 503}}}]
+            )
+            for _ in range(5):
+                with pytest.raises(ccxt.OperationFailed):
+                    await bot.venue.fetch_mark_price(SYMBOL)
+                time.now += 0.1
+            last_failure = time.now - 0.1
+            assert bot.posture.mode is TradingMode.REDUCE_ONLY
+            modes = []
+            while time.now < last_failure + pause - 10:
+                time.now += 10
+                await bot.venue.fetch_mark_price(SYMBOL)  # healthy again
+                modes.append(bot.posture.mode)
+            time.now = last_failure + pause + 1
+            await bot.venue.fetch_mark_price(SYMBOL)  # the probe
+        finally:
+            await bot.venue.close()
+
+    assert set(modes) == {TradingMode.REDUCE_ONLY}
+    assert bot.posture.mode is TradingMode.ACTIVE
+    [trip] = recorder.named("GUARD_TRIP")
+    assert trip["until"] == pytest.approx(last_failure + pause)
+    assert [r["guard"] for r in recorder.named("GUARD_CLEAR")] == ["guard.apiHealth"]
 
 
 async def test_persistent_clock_skew_fails_safe(

@@ -75,15 +75,55 @@ def test_api_health(feed: Feed, trips: bool) -> None:
     assert (("apiHealth", None, REDUCE) in tripped(guards, T0 + 1)) is trips
 
 
-def test_api_health_pause_lasts_from_the_last_trouble_seen() -> None:
+def test_api_health_pause_runs_from_the_reading_not_from_when_it_is_read() -> None:
     guards = board()
     requests(guards, T0, "..", weight=2300)
     [trip] = guards.active(T0 + 30)
-    # The reading still applies 30 s later (one-minute window), so the pause runs from then.
-    assert trip.until == pytest.approx(T0 + 30 + 300)
+    # Looking again 30 s later (the reading still applies) does not move the end.
+    assert trip.until == pytest.approx(T0 + 0.01 + 300)
     assert "rate-limit usage" in trip.reason
-    assert guards.active(T0 + 329) != []
-    assert guards.active(T0 + 331) == []
+    assert guards.active(T0 + 299) != []
+    assert guards.active(T0 + 301) == []
+
+
+def test_requests_that_go_through_while_the_circuit_is_open_do_not_extend_the_pause() -> None:
+    """Issue 12 item 9: a 300 s pause held the bot for 9.5 minutes after the venue was healthy."""
+    guards = board()
+    requests(guards, T0, "x" * CIRCUIT_OPEN_AFTER)
+    last_failure = T0 + (CIRCUIT_OPEN_AFTER - 1) * 0.01
+    # The venue is healthy again: reconcile reads go through every 5 s, the
+    # posture is looked at every second, all through the pause.
+    second = 1
+    while T0 + second < last_failure + 300:
+        if second % 5 == 0:
+            guards.api_request(T0 + second, failed=False)
+        assert ("apiHealth", None, REDUCE) in tripped(guards, T0 + second)
+        second += 1
+    # The pause is over: half-open, held until the probe answers, not a moment longer.
+    assert guards.api.circuit(last_failure + 300) is Circuit.HALF_OPEN
+    assert ("apiHealth", None, REDUCE) in tripped(guards, last_failure + 300.5)
+    guards.api_request(last_failure + 301, failed=False)
+    assert guards.api.circuit(last_failure + 301) is Circuit.CLOSED
+    assert tripped(guards, last_failure + 301) == set()
+
+
+def test_failures_while_the_circuit_is_open_extend_the_pause_from_the_last_one() -> None:
+    guards = board()
+    requests(guards, T0, "x" * CIRCUIT_OPEN_AFTER)
+    guards.api_request(T0 + 100, failed=True)  # the venue is still down
+    [trip] = guards.active(T0 + 200)
+    assert trip.until == pytest.approx(T0 + 400)
+    assert guards.api.circuit(T0 + 399) is Circuit.OPEN
+    assert guards.api.circuit(T0 + 400) is Circuit.HALF_OPEN
+
+
+def test_an_error_rate_pause_runs_from_the_last_failed_request() -> None:
+    guards = board()
+    requests(guards, T0, "....x" * 4)  # last failure at T0 + 0.19
+    for second in range(1, 300):
+        guards.api_request(T0 + second, failed=False)
+        assert ("apiHealth", None, REDUCE) in tripped(guards, T0 + second)
+    assert tripped(guards, T0 + 300.2) == set()
 
 
 def test_circuit_half_opens_and_a_good_probe_closes_it() -> None:
@@ -100,7 +140,8 @@ def test_a_failed_probe_opens_the_circuit_again() -> None:
     requests(guards, T0, "x" * CIRCUIT_OPEN_AFTER)
     guards.api_request(T0 + 301, failed=True)
     assert guards.api.circuit(T0 + 302) is Circuit.OPEN
-    assert ("apiHealth", None, REDUCE) in tripped(guards, T0 + 302)
+    [trip] = guards.active(T0 + 302)
+    assert trip.until == pytest.approx(T0 + 601)
 
 
 @pytest.mark.parametrize(
