@@ -1,7 +1,8 @@
 """The effective trading mode: the one place that decides what the bot may send.
 
 The most restrictive of ``spec.paused``, ``spec.emergencyStop`` and every
-restriction the guards or the operator impose wins. A restriction may be
+restriction the guards, a TradingHalt or the operator impose wins; a Flatten
+(the bot's own or a halt's) beats a plain Halt. A restriction may be
 scoped to one symbol (a per-symbol pause): it then binds that symbol only.
 Pure logic.
 """
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 from tradewarden.api.tradingbot import EmergencyAction, EmergencyStop, TradingMode
 
 _SEVERITY = {TradingMode.ACTIVE: 0, TradingMode.REDUCE_ONLY: 1, TradingMode.HALTED: 2}
-_EMERGENCY_MODE = {
+EMERGENCY_MODE = {
     EmergencyAction.REDUCE_ONLY: TradingMode.REDUCE_ONLY,
     EmergencyAction.HALT: TradingMode.HALTED,
     EmergencyAction.FLATTEN: TradingMode.HALTED,
@@ -28,6 +29,8 @@ class Restriction:
     mode: TradingMode
     reason: str
     symbol: str | None = None  # None: binds every symbol
+    # Flatten (a TradingHalt's): reduce-only closing orders may still go out while halted.
+    flatten: bool = False
 
 
 @dataclass(frozen=True)
@@ -48,7 +51,8 @@ class Posture:
     # stricter than ``mode`` changes no order, but its reason is still shown:
     # it is what binds the symbol once the global restriction lifts.
     symbols: tuple[tuple[str, SymbolPosture], ...] = ()
-    # emergencyStop Flatten: reduce-only closing orders may still go out while halted.
+    # Flatten (emergencyStop or a TradingHalt): reduce-only closing orders may still go
+    # out while halted.
     flatten: bool = False
 
     @property
@@ -82,7 +86,7 @@ def decide_posture(
         demands.append(
             Restriction(
                 "spec.emergencyStop",
-                _EMERGENCY_MODE[emergency_stop.action],
+                EMERGENCY_MODE[emergency_stop.action],
                 f"emergency stop {emergency_stop.action.value}: {emergency_stop.reason}",
             )
         )
@@ -96,7 +100,9 @@ def decide_posture(
         held, why = _strictest(by_symbol[symbol])
         if held is not TradingMode.ACTIVE and _SEVERITY[held] >= _SEVERITY[mode]:
             symbols.append((symbol, SymbolPosture(held, why)))
-    flatten = emergency_stop is not None and emergency_stop.action is EmergencyAction.FLATTEN
+    flatten = (
+        emergency_stop is not None and emergency_stop.action is EmergencyAction.FLATTEN
+    ) or any(demand.flatten for demand in demands)
     return Posture(mode, reasons, tuple(symbols), flatten)
 
 
