@@ -89,7 +89,6 @@ def run(args: argparse.Namespace) -> int:
         image=os.environ.get(IMAGE_ENV, DEFAULT_BOT_IMAGE),
         probe_interval=args.probe_interval,
         drain_timeout=args.drain_timeout,
-        prefer_kubeconfig="KUBECONFIG" in os.environ,
     )
     metrics = OperatorMetrics()
     server, _ = start_http_server(args.metrics_port, args.metrics_host, metrics.registry)

@@ -24,7 +24,7 @@ from pydantic import ValidationError
 from tradewarden.api.crd import PLURAL, VERSION
 from tradewarden.api.tradingbot import API_GROUP, Phase, TradingBotStatus, TradingMode
 from tradewarden.operator.children import DEFAULT_BOT_IMAGE, MANAGED_BY, render_children
-from tradewarden.operator.kube import OperatorApi
+from tradewarden.operator.kube import OperatorApi, connection_info
 from tradewarden.operator.metrics import OperatorMetrics
 from tradewarden.operator.probe import PodSnapshot, fetch_status, snapshot_pod
 from tradewarden.operator.status_decision import (
@@ -58,7 +58,6 @@ class OperatorConfig:
     status_timeout: float = 1.5
     drain_timeout: float = 60.0
     drain_poll: float = 1.0
-    prefer_kubeconfig: bool = True
 
 
 @dataclass
@@ -122,10 +121,9 @@ def register(registry: kopf.OperatorRegistry, state: OperatorState) -> None:
     resource = (API_GROUP, VERSION, PLURAL)
 
     @kopf.on.login(id="login", registry=registry)
-    def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
-        if config.prefer_kubeconfig:
-            return kopf.login_with_kubeconfig(**kwargs)
-        return kopf.login_with_service_account(**kwargs) or kopf.login_with_kubeconfig(**kwargs)
+    def login(**_: Any) -> kopf.ConnectionInfo:
+        # The identity the operator's own writes use, re-read on every (re-)login.
+        return connection_info(state.api.configuration)
 
     @kopf.on.cleanup(id="close_session", registry=registry)
     async def close_session(**_: Any) -> None:

@@ -1,8 +1,14 @@
 """The operator's writes to the API server: asynchronous HTTP on the client's configuration.
 
 Connection settings (server, credentials, TLS) come from a ``kubernetes``
-client configuration, as everywhere else in the project; the requests
-themselves go through one ``aiohttp`` session on the operator's event loop.
+client configuration loaded by the client's own kubeconfig or in-cluster
+loader, as everywhere else in the project: bearer tokens (static, token files,
+exec plugins and auth providers, refreshed by the loader's hook), client
+certificates, the cluster CA and ``tls-server-name``. The credentials are read
+through the configuration's ``auth_settings()``, which knows where each client
+version keeps them, and kopf's own calls log in with the same configuration
+(:func:`connection_info`), so both authenticate as the same identity. The
+requests themselves go through one ``aiohttp`` session on the operator's event loop.
 The synchronous client needed a worker thread per call, and for a fleet the
 thread hand-offs and GIL contention cost more than the requests. Children are
 created, or merge-patched when they already exist, so a re-render after a spec
@@ -18,6 +24,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import aiohttp
+import kopf
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
@@ -57,6 +64,35 @@ def _ssl_context(config: k8s.Configuration) -> ssl.SSLContext | bool:
     return context
 
 
+def auth_headers(config: k8s.Configuration) -> dict[str, str]:
+    """The credential headers the configuration holds (``Authorization: Bearer ...``).
+
+    Runs the loader's refresh hook (token file re-read, exec plugin), so call it
+    at most once a minute. Empty when the identity is a client certificate.
+    """
+    # The one credential the client's configuration models, under one name in every
+    # version (the key it is stored under moved from "authorization" to "BearerToken").
+    bearer = config.auth_settings().get("BearerToken")
+    if bearer is None or not bearer["value"]:
+        return {}
+    return {bearer["key"]: bearer["value"]}
+
+
+def connection_info(config: k8s.Configuration) -> kopf.ConnectionInfo:
+    """kopf's login with the configuration the operator's own writes use."""
+    authorization = auth_headers(config).get("authorization", "")
+    scheme, _, token = authorization.partition(" ")
+    return kopf.ConnectionInfo(
+        server=str(config.host),
+        ca_path=config.ssl_ca_cert,
+        insecure=not config.verify_ssl,
+        scheme=scheme if token else None,
+        token=token or None,
+        certificate_path=config.cert_file,
+        private_key_path=config.key_file,
+    )
+
+
 class OperatorApi:
     """Create-or-patch of children, and patches of a TradingBot's spec and status."""
 
@@ -68,16 +104,21 @@ class OperatorApi:
         self._ssl = _ssl_context(self._config)
         self._session: aiohttp.ClientSession | None = None
         self._clock = clock
-        self._token: str | None = None
-        self._token_read_at: float | None = None
+        self._auth: dict[str, str] = {}
+        self._auth_read_at: float | None = None
 
-    def _authorization(self) -> str | None:
-        """The Authorization header value, re-read from the configuration once a minute."""
+    @property
+    def configuration(self) -> k8s.Configuration:
+        """The client configuration the requests are made with."""
+        return self._config
+
+    def _auth_headers(self) -> dict[str, str]:
+        """The credential headers, re-read from the configuration once a minute."""
         now = self._clock()
-        if self._token_read_at is None or now - self._token_read_at >= TOKEN_REUSE_SECONDS:
-            self._token = self._config.get_api_key_with_prefix("authorization")
-            self._token_read_at = now
-        return self._token
+        if self._auth_read_at is None or now - self._auth_read_at >= TOKEN_REUSE_SECONDS:
+            self._auth = auth_headers(self._config)
+            self._auth_read_at = now
+        return self._auth
 
     def _http(self) -> aiohttp.ClientSession:
         # Created on first use: the session belongs to the loop kopf runs.
@@ -91,12 +132,17 @@ class OperatorApi:
     async def _request(
         self, method: str, path: str, body: Mapping[str, Any], content_type: str
     ) -> int:
-        headers = {"Content-Type": content_type, "Accept": "application/json"}
-        token = self._authorization()
-        if token:
-            headers["Authorization"] = token
+        headers = {
+            "Content-Type": content_type,
+            "Accept": "application/json",
+            **self._auth_headers(),
+        }
         async with self._http().request(
-            method, self._base + path, data=json.dumps(body), headers=headers
+            method,
+            self._base + path,
+            data=json.dumps(body),
+            headers=headers,
+            server_hostname=self._config.tls_server_name or None,
         ) as response:
             text = await response.text()
             if response.status >= 300:
