@@ -16,6 +16,7 @@ from tradewarden.bot.execution.journal import JournalError
 from tradewarden.bot.observability.events import Event, EventLog
 from tradewarden.bot.runtime.bot import BotRuntime
 from tradewarden.bot.runtime.http_server import serving
+from tradewarden.bot.runtime.state_lock import StateDirBusy, locked_state_dir
 from tradewarden.bot.venue.ccxt_client import exchange_for
 from tradewarden.bot.venue.credentials import CredentialsError, load_credentials
 
@@ -38,7 +39,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the bot; exit 2 on a configuration or journal error."""
+    """Run the bot; exit 2 on a configuration or journal error or a state directory in use.
+
+    The state directory is locked before anything with a side effect (the
+    journal, the HTTP server, the venue): a second process on it exits at once.
+    """
     try:
         manifest = load_manifest(args.config)
         credentials = load_credentials()
@@ -79,4 +84,9 @@ def run(args: argparse.Namespace) -> int:
                 print(f"tradewarden bot: {error}", file=sys.stderr)
                 return EXIT_CONFIG
 
-    return asyncio.run(serve())
+    try:
+        with locked_state_dir(args.state_dir):
+            return asyncio.run(serve())
+    except StateDirBusy as error:
+        print(f"tradewarden bot: {error}", file=sys.stderr)
+        return EXIT_CONFIG

@@ -169,6 +169,27 @@ def journal_rows(state_dir: Path) -> list[dict[str, Any]]:
         return [dict(row) for row in db.execute("SELECT * FROM intents ORDER BY sequence")]
 
 
+def cancelled_behind_its_back(venue_state: dict[str, Any], state_dir: Path) -> list[str]:
+    """Orders and stops of the bot at ``state_dir`` the venue shows cancelled though the
+    bot never asked: no CANCELING in their journal history. Someone else cancelled them."""
+    with sqlite3.connect(state_dir / "journal.sqlite") as db:
+        ours = {
+            str(vid): str(coid)
+            for coid, vid in db.execute("SELECT client_order_id, venue_client_id FROM intents")
+        }
+        asked = {
+            str(coid)
+            for (coid,) in db.execute(
+                "SELECT DISTINCT client_order_id FROM transitions WHERE to_state = 'CANCELING'"
+            )
+        }
+    cancelled = [o["clientOrderId"] for o in venue_state["orders"] if o["status"] == "CANCELED"]
+    cancelled += [
+        a["clientAlgoId"] for a in venue_state["algoOrders"] if a["algoStatus"] == "CANCELED"
+    ]
+    return sorted(vid for vid in cancelled if vid in ours and ours[vid] not in asked)
+
+
 # ---- the whole sandbox: the product's stack with test-sized timings ---------------------------
 
 Obj = dict[str, Any]

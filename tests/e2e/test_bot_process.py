@@ -15,7 +15,7 @@ from tradewarden.bot.runtime.bot import JOURNAL_FILE
 from tradewarden.bot.runtime.command import tradewarden_command
 from tradewarden.bot.venue_sim.server import RunningVenueSim
 
-from .conftest import EXAMPLE, journal_rows, write_manifest
+from .conftest import EXAMPLE, cancelled_behind_its_back, journal_rows, write_manifest
 
 UNSETTLED = {"SUBMITTING"}
 
@@ -182,3 +182,27 @@ async def test_reconcile_failing_past_tight_loop_timeout_exits_nonzero(
     assert await restarted.exit_code() == 0
     venue_ids = [o["clientOrderId"] for o in (await sim.state())["orders"]]
     assert len(venue_ids) == len(set(venue_ids))
+
+
+async def test_second_process_on_the_same_state_dir_exits_at_once_naming_the_holder(
+    sim: RunningVenueSim, start_bot, tmp_path: Path
+) -> None:
+    manifest = write_manifest(tmp_path, sim, absentGraceSeconds=0.5)
+    first = await start_bot(manifest)
+    await first.wait_for("ORDER_RESPONSE", count=4)
+
+    second = await start_bot(manifest)
+    assert await second.exit_code() == 2
+    assert second.process.stderr is not None
+    stderr = (await second.process.stderr.read()).decode()
+    assert f"in use by pid {first.process.pid}" in stderr
+    assert "one bot per state directory" in stderr
+    # Refused before anything else: no HTTP server, no journal, no venue call.
+    assert second.events == []
+
+    # The first bot's orders are untouched and it still trades and stops cleanly.
+    assert cancelled_behind_its_back(await sim.state(), tmp_path / "state") == []
+    assert first.process.returncode is None
+    first.process.send_signal(signal.SIGTERM)
+    assert await first.exit_code() == 0
+    assert every_submit_answered(first.events)
