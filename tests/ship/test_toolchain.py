@@ -41,7 +41,7 @@ def test_first_executable_wins(executables: set[str], expected: str | None) -> N
 
 @pytest.mark.parametrize(
     ("kubectl_on_path", "expected"),
-    [(True, ("helm",)), (False, ("helm", "kubectl"))],
+    [(True, ("helm", "promtool")), (False, ("helm", "kubectl", "promtool"))],
 )
 def test_kubectl_only_installed_when_none_is_on_path(
     kubectl_on_path: bool, expected: tuple[str, ...]

@@ -81,3 +81,16 @@ seccompProfile:
 {{- define "tradewarden.runbook" -}}
 {{- printf "%s/%s" (trimSuffix "/" .root.Values.runbookBaseUrl) .page -}}
 {{- end -}}
+
+{{/*
+The events a counter counted in the last window, its first one included.
+increase() needs two samples, so it misses the events that made a labelled
+counter appear (its first sample is already 1 or more): a series that did not
+exist a window ago counts from zero, which is its current value.
+Usage: include "tradewarden.eventsIn" (list "metric{label=\"x\"}" "10m")
+*/}}
+{{- define "tradewarden.eventsIn" -}}
+{{- $selector := index . 0 -}}
+{{- $window := index . 1 -}}
+(increase({{ $selector }}[{{ $window }}]) and {{ $selector }} offset {{ $window }}) or {{ $selector }}
+{{- end -}}
