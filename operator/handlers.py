@@ -103,7 +103,7 @@ def _post_flip(body: kopf.Body, decision: StatusDecision, metrics: OperatorMetri
     if flip is None:
         return
     phase = decision.status.phase
-    before = decision.previous_phase.value if decision.previous_phase else "None"
+    before = decision.previous_phase.value if decision.previous_phase else "no status yet"
     ready = next((c for c in decision.status.conditions if c.type == "Ready"), None)
     detail = f": {ready.message}" if ready and ready.message else ""
     kopf.event(

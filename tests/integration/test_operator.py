@@ -170,6 +170,12 @@ async def test_operator_renders_children_writes_status_and_drains_on_delete(
     }  # fmt: skip
     listed = await cluster.kubectl("get", "tb", "-n", NAMESPACE)
     assert "Pending" in listed.stdout, listed.stderr
+    (first,) = [
+        e for e in await events_with(cluster, {"PodMissing"}) if e["reason"] == "PodMissing"
+    ]
+    assert first["message"] == (
+        "no status yet -> Pending (Halted): the bot's pod does not exist yet"
+    ), first["message"]
 
     stored = cluster.find("tradewarden.io/v1alpha1", "TradingBot", BOT)
     assert stored is not None

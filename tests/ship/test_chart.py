@@ -251,7 +251,6 @@ def test_dashboard_shows_the_key_series(render: Render) -> None:
         ("dev", "environment=staging", "/environment"),
         ("canary", "botDefaults.exchange.sandbox=false", "/botDefaults/exchange/sandbox"),
         ("prod", "botDefaults.exchange.allowLive=false", "/botDefaults/exchange/allowLive"),
-        ("prod", "bots[0].spec.emergencyStop.action=Halt", "/bots/0/spec/emergencyStop"),
         ("prod", "bots[0].name=Bad_Name", "/bots/0/name"),
         ("prod", "operator.metricsPort=80", "/operator/metricsPort"),
         ("prod", "networkPolicy.apiServer.cidrs=null", "/networkPolicy/apiServer"),
@@ -265,6 +264,38 @@ def test_values_schema_rejects_bad_values(
     assert done.returncode != 0
     assert "values don't meet the specifications of the schema" in done.stderr
     assert message in done.stderr, done.stderr
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        (
+            "bots[0].spec.emergencyStop.action=Halt",
+            "bots[0] (btc-grid).spec.emergencyStop: an emergency stop is never set in values (Git)",
+        ),
+        (
+            "botDefaults.environment=dev",
+            "botDefaults.environment: the chart sets every bot's environment",
+        ),
+        (
+            "bots[0].spec.risk.maxPosition=-1",
+            "bots[0] (btc-grid).spec.risk.maxPosition: -1 is not a positive decimal number",
+        ),
+        (
+            "botDefaults.risk.maxOrderNotional=lots",
+            "botDefaults.risk.maxOrderNotional: lots is not a positive decimal number",
+        ),
+        (
+            "bots[0].spec.risk.stopDistancePct=0",
+            "bots[0] (btc-grid).spec.risk.stopDistancePct: 0 is not a positive decimal number",
+        ),
+    ],
+)
+def test_refused_bot_values_are_named_in_words(helm: Path, override: str, message: str) -> None:
+    done = run_helm(helm, *template_args("prod", "--set", override))
+    assert done.returncode != 0
+    assert message in done.stderr, done.stderr
+    assert "failed" not in done.stderr, done.stderr
 
 
 def test_merged_bot_spec_without_live_opt_in_fails_with_its_name(helm: Path) -> None:

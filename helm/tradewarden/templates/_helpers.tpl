@@ -94,3 +94,32 @@ Usage: include "tradewarden.eventsIn" (list "metric{label=\"x\"}" "10m")
 {{- $window := index . 1 -}}
 (increase({{ $selector }}[{{ $window }}]) and {{ $selector }} offset {{ $window }}) or {{ $selector }}
 {{- end -}}
+
+{{/*
+What values.schema.json cannot say in words: fails naming the values location.
+Usage: include "tradewarden.checkSpec" (dict "where" "bots[0] (btc-grid).spec" "spec" .spec)
+*/}}
+{{- define "tradewarden.checkSpec" -}}
+{{- $spec := default dict .spec -}}
+{{- if hasKey $spec "emergencyStop" -}}
+{{- fail (printf "%s.emergencyStop: an emergency stop is never set in values (Git); stop a bot with `kubectl tradewarden stop NAME` or `kubectl patch`, which Argo CD and Flux leave alone" .where) -}}
+{{- end -}}
+{{- if hasKey $spec "environment" -}}
+{{- fail (printf "%s.environment: the chart sets every bot's environment from the top-level `environment` value; remove it here" .where) -}}
+{{- end -}}
+{{- $risk := default dict $spec.risk -}}
+{{- range $field := list "maxPosition" "maxOrderNotional" "stopDistancePct" -}}
+{{- if hasKey $risk $field -}}
+{{- $value := index $risk $field -}}
+{{- $positive := false -}}
+{{- if kindIs "string" $value -}}
+{{- $positive = and (regexMatch "^[0-9]+(\\.[0-9]+)?$" $value) (not (regexMatch "^0+(\\.0+)?$" $value)) -}}
+{{- else if or (kindIs "int" $value) (kindIs "int64" $value) (kindIs "float64" $value) -}}
+{{- $positive = gt (float64 $value) 0.0 -}}
+{{- end -}}
+{{- if not $positive -}}
+{{- fail (printf "%s.risk.%s: %v is not a positive decimal number; write one like \"0.01\" (quoted)" $.where $field $value) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
