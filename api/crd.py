@@ -25,7 +25,13 @@ from typing import Any
 import yaml
 from pydantic import BaseModel
 
-from tradewarden.api.tradingbot import API_GROUP, KIND, TradingBotSpec, TradingBotStatus
+from tradewarden.api.tradingbot import (
+    API_GROUP,
+    KIND,
+    LOCAL_VENUE_URL,
+    TradingBotSpec,
+    TradingBotStatus,
+)
 from tradewarden.api.tradinghalt import HALT_KIND, TradingHaltSpec, TradingHaltStatus
 
 VERSION = "v1alpha1"
@@ -51,18 +57,26 @@ _RULES: _Rules = {
             "message": "environment prod requires risk.requireProtectiveStop: true",
             "fieldPath": ".risk.requireProtectiveStop",
         },
+        {
+            # On spec, which is required, so the rule always has an old value on update.
+            "rule": "self.symbol == oldSelf.symbol",
+            "message": "symbol is immutable; create a new TradingBot for another symbol",
+            "fieldPath": ".symbol",
+        },
     ],
     "spec.exchange": [
         {
-            # The same rule as the model's validator: a URL override points the bot
-            # at a simulator or proxy chosen by whoever deploys it, so only the
-            # venue's own non-testnet endpoints need the opt-in.
+            # The same rule as the model's validator: live is everything but a
+            # testnet or the simulator. A URL override replaces every endpoint, so
+            # it alone decides: loopback or in-cluster (*.svc) only, else allowLive.
             "rule": (
-                "self.sandbox || self.allowLive || "
-                "(has(self.urlOverride) && size(self.urlOverride) > 0)"
+                "(has(self.allowLive) && self.allowLive) || (has(self.urlOverride) ? "
+                f"self.urlOverride.matches(r'{LOCAL_VENUE_URL}') : "
+                "(!has(self.sandbox) || self.sandbox))"
             ),
             "message": (
-                "a non-testnet venue (sandbox: false, no urlOverride) needs allowLive: true"
+                "a live venue (sandbox: false, or a urlOverride that is not loopback or "
+                "in-cluster *.svc) needs allowLive: true"
             ),
             "fieldPath": ".allowLive",
         },

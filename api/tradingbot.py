@@ -8,6 +8,7 @@ Unknown fields are rejected so that a typo is an error, not a silent default.
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Literal
@@ -18,6 +19,20 @@ from pydantic.alias_generators import to_camel
 API_GROUP = "tradewarden.io"
 API_VERSION = f"{API_GROUP}/v1alpha1"
 KIND = "TradingBot"
+
+# A venue URL that cannot reach a live exchange: a loopback address (127.0.0.0/8,
+# ::1, localhost) or an in-cluster Service (``*.svc``, ``*.svc.cluster.local``),
+# where only the venue simulator runs. Anything else may be a live venue, whatever
+# its name says. One regex (RE2 and Python agree on it) for the model and the CRD.
+LOCAL_VENUE_URL = (
+    r"^https?://(localhost|127(\.[0-9]{1,3}){3}|\[::1\]|[a-z0-9]([-a-z0-9.]*[a-z0-9])?"
+    r"\.svc(\.cluster\.local)?)(:[0-9]{1,5})?(/[^\s?#]*)?$"
+)
+
+
+def is_local_venue_url(url: str) -> bool:
+    """True when ``url`` points at a loopback or in-cluster address (the simulator)."""
+    return re.fullmatch(LOCAL_VENUE_URL, url) is not None
 
 
 class _Model(BaseModel):
@@ -51,24 +66,41 @@ class ExchangeSpec(_Model):
     )
     url_override: str | None = Field(
         default=None,
+        max_length=512,
         pattern=r"^https?://",
-        description="Base URL replacing every venue endpoint (the venue simulator).",
+        description=(
+            "Base URL replacing every venue endpoint (the venue simulator); one that is "
+            "not loopback or in-cluster (*.svc) counts as live and needs allowLive."
+        ),
     )
     allow_live: bool = Field(
         default=False,
-        description="Explicit opt-in required before a non-testnet venue may trade.",
+        description=(
+            "Explicit opt-in required before a live venue may trade: sandbox false, or a "
+            "urlOverride that is not loopback or in-cluster."
+        ),
     )
     request_timeout_ms: int = Field(
         default=10_000, ge=100, le=120_000, description="Per-request timeout."
     )
 
+    @property
+    def is_live(self) -> bool:
+        """Whether the client may reach a live venue: everything but a testnet or the simulator.
+
+        A URL override replaces every endpoint, so it alone decides; without one
+        the ``sandbox`` switch does.
+        """
+        if self.url_override is not None:
+            return not is_local_venue_url(self.url_override)
+        return not self.sandbox
+
     @model_validator(mode="after")
     def _live_needs_opt_in(self) -> ExchangeSpec:
-        is_live = not self.sandbox and self.url_override is None
-        if is_live and not self.allow_live:
+        if self.is_live and not self.allow_live:
             raise ValueError(
-                "allowLive: a non-testnet venue (sandbox: false, no urlOverride) "
-                "needs allowLive: true"
+                "allowLive: a live venue (sandbox: false, or a urlOverride that is not "
+                "loopback or in-cluster *.svc) needs allowLive: true"
             )
         return self
 

@@ -148,6 +148,32 @@ class Journal:
         self._db.execute("COMMIT")
         self.bot_identity = bot_identity
 
+    def claim_symbol(self, symbol: str) -> None:
+        """Bind the journal to the one symbol its bot trades; refuse any other.
+
+        The symbol is immutable: a bot restarted on another symbol would stop
+        managing the orders and position of the first. A journal from before the
+        symbol was recorded is bound to the symbol its intents name.
+        """
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            row = self._db.execute("SELECT value FROM meta WHERE key = 'symbol'").fetchone()
+            if row is None:
+                row = self._db.execute(
+                    "SELECT symbol FROM intents WHERE symbol != ? LIMIT 1", (symbol,)
+                ).fetchone()
+                if row is None:
+                    self._db.execute("INSERT INTO meta VALUES ('symbol', ?)", (symbol,))
+            if row is not None and row[0] != symbol:
+                raise JournalError(
+                    f"spec.symbol: {symbol!r} differs from the journal's symbol {row[0]!r}; "
+                    "the symbol is immutable: create a new TradingBot for another symbol"
+                )
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
     def _load(self) -> None:
         (highest,) = self._db.execute("SELECT MAX(sequence) FROM intents").fetchone()
         self._next_sequence = (highest or 0) + 1

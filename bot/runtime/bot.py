@@ -24,7 +24,7 @@ from tradewarden.api.tradingbot import EmergencyStop, TradingBot, TradingMode
 from tradewarden.bot.execution.admission import Exposure, refusal, working_orders
 from tradewarden.bot.execution.client_ids import bot_prefix
 from tradewarden.bot.execution.intent import Cancel, OrderIntent, Place
-from tradewarden.bot.execution.journal import Journal
+from tradewarden.bot.execution.journal import Journal, JournalError
 from tradewarden.bot.execution.retry_policy import RetryPolicy
 from tradewarden.bot.execution.router import OrderRouter, RouterContext
 from tradewarden.bot.execution.sweep import sweep
@@ -175,15 +175,29 @@ class BotRuntime:
         """Recovered, markets known, a mark price seen: safe to trade."""
         return self.recovered and self.spec.symbol in self.market.marks
 
+    def open_journal(self) -> Journal:
+        """Open the journal and bind it to this bot and its symbol (once).
+
+        Raises :class:`JournalError` naming the file and what is wrong with it.
+        """
+        if self.journal is None:
+            path = self.state_dir / JOURNAL_FILE
+            journal = Journal.open(path, bot_identity(self.manifest), self.clocks.clock)
+            try:
+                journal.claim_symbol(self.spec.symbol)
+            except JournalError as error:
+                journal.close()
+                raise JournalError(f"{path}: {error}") from error
+            self.journal = journal
+        return self.journal
+
     async def run(self, stop: asyncio.Event) -> int:
         """Run until ``stop`` is set; the exit code says how it ended."""
-        self.journal = Journal.open(
-            self.state_dir / JOURNAL_FILE, bot_identity(self.manifest), self.clocks.clock
-        )
+        journal = self.open_journal()
         try:
-            return await self._run(self.journal, stop)
+            return await self._run(journal, stop)
         finally:
-            self.journal.close()
+            journal.close()
             await self.venue.close()
             if self.lane is not None:
                 await self.lane.close()

@@ -76,13 +76,17 @@ def run(args: argparse.Namespace) -> int:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
-        async with serving(bot, args.http_host, args.http_port) as port:
-            bot.events.emit(Event.HTTP_LISTENING, host=args.http_host, port=port)
-            try:
+        try:
+            # /status reads the journal: nothing is served before it opened.
+            bot.open_journal()
+            async with serving(bot, args.http_host, args.http_port) as port:
+                bot.events.emit(Event.HTTP_LISTENING, host=args.http_host, port=port)
                 return await bot.run(stop)
-            except JournalError as error:
-                print(f"tradewarden bot: {error}", file=sys.stderr)
-                return EXIT_CONFIG
+        except JournalError as error:
+            await exchange.close()
+            await lane.close()
+            print(f"tradewarden bot: {error}", file=sys.stderr)
+            return EXIT_CONFIG
 
     try:
         with locked_state_dir(args.state_dir):

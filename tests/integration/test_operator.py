@@ -442,6 +442,8 @@ async def test_an_abort_sticks_through_spec_changes_until_the_clear_annotation(
         ({"exchange": {"id": "bybit"}}, "exchange.id is immutable"),
         ({"exchange": {"account": "other"}}, "exchange.account is immutable"),
         ({"exchange": {"urlOverride": None, "sandbox": False}}, "needs allowLive: true"),
+        ({"exchange": {"urlOverride": "https://fapi.binance.com"}}, "needs allowLive: true"),
+        ({"symbol": "ETH/USDT:USDT"}, "symbol is immutable"),
         ({"emergencyStop": {"action": "Panic", "reason": "x"}}, 'Unsupported value: "Panic"'),
         ({"risk": {"maxPosition": 0.5}}, "spec.risk.maxPosition"),
         ({"environment": "prod", "risk": {"requireProtectiveStop": False}}, "requireProtective"),

@@ -75,6 +75,27 @@ async def test_cel_rules_reject_live_without_opt_in_and_account_change(
     assert "immutable" in err
 
 
+async def test_cel_rules_refuse_a_live_url_override_and_a_symbol_change(
+    api: SandboxApi, kubectl: Kubectl
+) -> None:
+    exchange = {"id": "binanceusdm", "account": "sim", "sandbox": False}
+    live = bot_manifest(exchange={**exchange, "urlOverride": "https://fapi.binance.com"})
+    code, _, err = await kubectl("apply", "-f", "-", stdin=yaml.safe_dump(live))
+    assert code != 0
+    assert "spec.exchange.allowLive" in err
+    in_cluster = {**exchange, "urlOverride": "http://venue-sim.dev.svc.cluster.local:8080"}
+    code, _, err = await kubectl(
+        "apply", "-f", "-", stdin=yaml.safe_dump(bot_manifest(exchange=in_cluster))
+    )
+    assert code == 0, err
+    code, _, err = await kubectl(
+        "patch", "tb", "alpha", "--type=merge", "-p", '{"spec":{"symbol":"ETH/USDT:USDT"}}'
+    )
+    assert code != 0
+    assert "spec.symbol" in err
+    assert "immutable" in err
+
+
 async def test_get_watch_streams_an_update(api: SandboxApi, kubectl: Kubectl) -> None:
     api.create(bot_manifest())
     watcher = await asyncio.create_subprocess_exec(

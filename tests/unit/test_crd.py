@@ -252,6 +252,19 @@ def live(document: dict[str, Any], **exchange: Any) -> dict[str, Any]:
         ({"sandbox": False, "allowLive": True}, False),
         ({"sandbox": False, "urlOverride": "http://127.0.0.1:1"}, False),
         ({"sandbox": True}, False),
+        # A URL override replaces every endpoint: only loopback or in-cluster is not live.
+        ({"sandbox": False, "urlOverride": "https://fapi.binance.com"}, True),
+        ({"sandbox": True, "urlOverride": "https://fapi.binance.com"}, True),
+        ({"urlOverride": "https://fapi.binance.com", "allowLive": True}, False),
+        ({"sandbox": False, "urlOverride": "http://localhost:18080"}, False),
+        ({"sandbox": False, "urlOverride": "http://127.3.4.5"}, False),
+        ({"sandbox": False, "urlOverride": "http://[::1]:8080/"}, False),
+        ({"sandbox": False, "urlOverride": "http://venue-sim.dev.svc:8080"}, False),
+        ({"sandbox": False, "urlOverride": "http://venue-sim.dev.svc.cluster.local"}, False),
+        ({"sandbox": False, "urlOverride": "http://127.0.0.1.example.com"}, True),
+        ({"sandbox": False, "urlOverride": "http://127.0.0.1@fapi.binance.com"}, True),
+        ({"sandbox": False, "urlOverride": "http://x.svc.example.com"}, True),
+        ({"sandbox": False, "urlOverride": "http://10.0.0.7:8080"}, True),
     ],
 )
 def test_a_live_venue_needs_an_explicit_opt_in(exchange: dict[str, Any], rejected: bool) -> None:
@@ -269,6 +282,17 @@ def test_exchange_and_account_are_immutable(field: str, value: str) -> None:
     assert cel_errors(SCHEMA, defaulted(new)) == []  # fine on create
     assert crd_rejects(new, old=old)  # refused on update
     assert not crd_rejects(set_path(old, "spec.paused", True), old=old)
+
+
+def test_symbol_is_immutable() -> None:
+    old = example()
+    new = set_path(old, "spec.symbol", "ETH/USDT:USDT")
+    assert not crd_rejects(new)  # fine on create
+    assert crd_rejects(new, old=old)  # refused on update
+    # The rule sits on spec, which is required: it always has an old value on update.
+    spec = SCHEMA["properties"]["spec"]
+    assert "spec" in SCHEMA["required"] and "symbol" in spec["required"]
+    assert "self.symbol == oldSelf.symbol" in [r["rule"] for r in spec["x-kubernetes-validations"]]
 
 
 def test_prod_requires_a_protective_stop() -> None:

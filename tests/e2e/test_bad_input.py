@@ -1,0 +1,145 @@
+"""Bad input meets the real ``tradewarden bot`` and ``tradewarden preflight`` processes.
+
+Every case exits 2 with one line naming the file or field, never a traceback, and
+leaves what it was given as it was: no journal written over, no order sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tradewarden.bot.execution.journal import Journal
+from tradewarden.bot.runtime.bot import JOURNAL_FILE
+from tradewarden.bot.runtime.command import tradewarden_command
+from tradewarden.bot.venue_sim.server import RunningVenueSim
+
+from .conftest import EVENT_TIMEOUT, journal_rows, write_manifest
+
+
+@dataclass(frozen=True)
+class Finished:
+    code: int
+    stdout: str
+    stderr: str
+
+
+async def run_cli(sim: RunningVenueSim, *args: str) -> Finished:
+    """Run ``tradewarden ARGS`` to its end with the simulator's credentials."""
+    process = await asyncio.create_subprocess_exec(
+        *tradewarden_command(*args),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env={
+            **os.environ,
+            "TRADEWARDEN_API_KEY": sim.settings.api_key,
+            "TRADEWARDEN_API_SECRET": sim.settings.api_secret,
+        },
+    )
+    try:
+        stdout, stderr = await asyncio.wait_for(process.communicate(), EVENT_TIMEOUT)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    assert process.returncode is not None
+    return Finished(process.returncode, stdout.decode(), stderr.decode())
+
+
+async def run_bot(sim: RunningVenueSim, manifest: Path, state_dir: Path) -> Finished:
+    return await run_cli(
+        sim, "bot", "--config", str(manifest), "--state-dir", str(state_dir), "--http-port", "0"
+    )
+
+
+def refused(finished: Finished, *named: str) -> None:
+    """Exit 2, each of ``named`` in the message, no traceback, nothing served."""
+    assert finished.code == 2, finished
+    for text in named:
+        assert text in finished.stderr, finished.stderr
+    assert "Traceback" not in finished.stderr + finished.stdout
+    assert "HTTP_LISTENING" not in finished.stdout
+
+
+def edited(directory: Path, sim: RunningVenueSim, **changes: Any) -> Path:
+    """The example manifest on ``sim`` with dotted-path changes (``spec.symbol=...``)."""
+    path = write_manifest(directory, sim)
+    document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    for dotted, value in changes.items():
+        node = document
+        *parents, last = dotted.split("__")
+        for part in parents:
+            node = node[part]
+        node[last] = value
+    path.write_text(yaml.safe_dump(document), encoding="utf-8")
+    return path
+
+
+INSERT_INTENT = (
+    "INSERT INTO intents (client_order_id, sequence, symbol, side, order_type, quantity, "
+    "price, reduce_only, purpose, state, filled, attempts, created_at, updated_at, "
+    "venue_client_id) VALUES (:coid, 1, 'BTC/USDT:USDT', 'buy', 'limit', :quantity, "
+    "'50000', 0, 'entry', :state, :filled, 1, 0, 0, :coid)"
+)
+A_ROW = {"coid": "x-1", "quantity": "0.003", "state": "OPEN", "filled": "0"}
+
+
+# ---- item 6: the live opt-in ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("sandbox", [False, True])
+async def test_a_live_url_override_needs_allow_live(
+    sim: RunningVenueSim, tmp_path: Path, sandbox: bool
+) -> None:
+    manifest = edited(
+        tmp_path,
+        sim,
+        spec__exchange__sandbox=sandbox,
+        spec__exchange__urlOverride="https://fapi.binance.com",
+    )
+    for command in ("bot", "preflight"):
+        args = ["--state-dir", str(tmp_path / "state")] if command == "bot" else []
+        finished = await run_cli(sim, command, "--config", str(manifest), *args)
+        refused(finished, str(manifest), "spec.exchange", "allowLive")
+    assert not (tmp_path / "state").exists()
+
+
+# ---- item 5: the symbol is immutable ----------------------------------------------------------
+
+
+async def test_a_bot_refuses_a_symbol_other_than_its_journals(
+    sim: RunningVenueSim, start_bot, tmp_path: Path
+) -> None:
+    state = tmp_path / "state"
+    bot = await start_bot(write_manifest(tmp_path, sim))
+    await bot.wait_for("ORDER_RESPONSE")
+    bot.process.terminate()
+    assert await bot.exit_code() == 0
+    await sim.pause_walk()  # the venue holds still: any change would be the second bot's
+    venue_before = await sim.state()
+    rows_before = journal_rows(state)
+
+    moved = edited(tmp_path, sim, spec__symbol="ETH/USDT:USDT")
+    refused(await run_bot(sim, moved, state), str(state / JOURNAL_FILE), "spec.symbol")
+    assert await sim.state() == venue_before
+    assert journal_rows(state) == rows_before
+
+
+async def test_a_journal_without_a_recorded_symbol_is_bound_to_its_intents(
+    sim: RunningVenueSim, tmp_path: Path
+) -> None:
+    """A journal written before the symbol was recorded: its intents name the symbol."""
+    state = tmp_path / "state"
+    Journal.open(state / JOURNAL_FILE, "dev/btc-grid-sim", time.time).close()
+    with sqlite3.connect(state / JOURNAL_FILE) as db:
+        db.execute(INSERT_INTENT, {**A_ROW, "state": "CANCELED"})
+    moved = edited(tmp_path, sim, spec__symbol="ETH/USDT:USDT")
+    refused(await run_bot(sim, moved, state), "spec.symbol", "'BTC/USDT:USDT'")
