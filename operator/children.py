@@ -122,7 +122,9 @@ def service_account(bot: BotRef) -> Json:
 
 
 def role(bot: BotRef) -> Json:
-    """Read its own TradingBot; hold its own Lease. Nothing else."""
+    """Read its own TradingBot and its own Namespace (whose labels TradingHalts select);
+    hold its own Lease. Nothing else. (TradingHalts, cluster-scoped, are read through
+    the chart's ClusterRole ``tradewarden-halt-reader``.)"""
     return {
         "apiVersion": "rbac.authorization.k8s.io/v1",
         "kind": "Role",
@@ -139,6 +141,14 @@ def role(bot: BotRef) -> Json:
                 "resources": ["leases"],
                 "resourceNames": [bot_lease_name(bot)],
                 "verbs": ["get", "update"],
+            },
+            {
+                # A namespaced Role may grant its own Namespace: the request's namespace
+                # is the Namespace's name.
+                "apiGroups": [""],
+                "resources": ["namespaces"],
+                "resourceNames": [bot.namespace],
+                "verbs": ["get"],
             },
             {
                 # RBAC cannot restrict create by name: the name is not known yet.

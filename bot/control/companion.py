@@ -6,6 +6,11 @@ Three loops beside the bot, each a thin shell around the pure logic in
 - the watch applies ``spec.paused``, ``spec.emergencyStop`` and ``status.abort``
   on the event that carries them, straight from the API server, so a patch
   takes effect with the operator down;
+- the halt watch does the same for TradingHalts (cluster-scoped): on every
+  event the most restrictive halt that selects this bot (its namespace, the
+  namespace's labels, its own labels) binds it, and an expiry lifts it on the
+  next tick. A bot that cannot read TradingHalts for ``apiUnreachableSeconds``
+  goes reduce-only like the dead-man: it could not hear the desk's red button;
 - the Lease loop creates, renews or takes over the account+symbol Lease every
   few seconds; the order gate it installs refuses every order while the Lease
   is not held (judged on the local clock);
@@ -20,11 +25,22 @@ import contextlib
 import os
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from tradewarden.api.tradingbot import TradingBot, TradingMode
 from tradewarden.bot.control.controls import Controls, interpret_event
 from tradewarden.bot.control.dead_man import DeadMan, DeadManChange, heartbeat_seconds
+from tradewarden.bot.control.halts import (
+    SOURCE as SOURCE_TRADING_HALT,
+)
+from tradewarden.bot.control.halts import (
+    Halt,
+    HaltError,
+    binding_halt,
+    halt_from_object,
+    halt_restriction,
+)
 from tradewarden.bot.control.kube import ApiCallFailed, ControlApi, api_client_from_environment
 from tradewarden.bot.control.lease import (
     LEASE_DURATION_SECONDS,
@@ -46,6 +62,7 @@ ENV_BOT_NAME = "TRADEWARDEN_BOT_NAME"
 ENV_NAMESPACE = "TRADEWARDEN_NAMESPACE"
 SOURCE_DEAD_MAN = "control.deadMan"
 SOURCE_OPERATOR_ABORT = "control.operatorAbort"
+SOURCE_HALTS_UNREADABLE = "control.haltsUnreadable"
 
 
 @dataclass(frozen=True)
@@ -82,18 +99,24 @@ class KubernetesControl:
         self._last_call_ok = False
         self._last_contact: float | None = None
         self._rival: str | None = None
+        # TradingHalts as last listed/watched, the Namespace's labels (None until read),
+        # the halt binding this bot now, and a dead-man of its own for the halt feed.
+        self._halts: dict[str, Halt] = {}
+        self._namespace_labels: dict[str, str] | None = None
+        self._binding: Halt | None = None
+        self._halt_feed: DeadMan | None = None
 
     async def run(self, bot: BotRuntime) -> None:
         """Run the watch, the Lease loop and the dead-man until cancelled."""
         # The gate goes in before the first await: no order may slip out unfenced.
         bot.order_gates.append(self.gate)
         self._bot = bot
-        self._dead_man = DeadMan(
-            timeout=bot.spec.guards.dead_man.api_unreachable_seconds,
-            last_contact=bot.clocks.clock(),
-        )
+        timeout = bot.spec.guards.dead_man.api_unreachable_seconds
+        self._dead_man = DeadMan(timeout=timeout, last_contact=bot.clocks.clock())
+        self._halt_feed = DeadMan(timeout=timeout, last_contact=bot.clocks.clock())
         loops = {
             "watch": self._watch_loop,
+            "halts": self._halt_loop,
             "lease": self._lease_loop,
             "deadMan": self._dead_man_loop,
         }
@@ -144,7 +167,16 @@ class KubernetesControl:
         """The ``control`` section of ``/status``."""
         abort = self._controls.abort if self._controls else None
         dead = self._dead_man is not None and self._dead_man.tripped
+        binding = self._binding
         return {
+            "tradingHalt": None
+            if binding is None
+            else {
+                "name": binding.name,
+                "action": binding.spec.action.value,
+                "reason": binding.spec.reason,
+            },
+            "haltsReadable": self._halt_feed is not None and not self._halt_feed.tripped,
             "enabled": True,
             "apiServerReachable": self._last_call_ok and not dead,
             "lastContact": self._last_contact,
@@ -200,8 +232,9 @@ class KubernetesControl:
         if controls is None or controls == self._controls:
             return
         self._controls = controls
-        if self._dead_man is not None:
-            self._dead_man.timeout = controls.dead_man.api_unreachable_seconds
+        for dead_man in (self._dead_man, self._halt_feed):
+            if dead_man is not None:
+                dead_man.timeout = controls.dead_man.api_unreachable_seconds
         abort = controls.abort
         bot.restrict(
             SOURCE_OPERATOR_ABORT,
@@ -218,6 +251,105 @@ class KubernetesControl:
             operator_abort=abort.reason if abort else None,
             mode=bot.posture.mode,
         )
+        # The bot's labels may have changed what selects it.
+        self._apply_halts(bot)
+
+    # -- TradingHalts --------------------------------------------------------------
+
+    def _halt_watch_seconds(self) -> int:
+        # An idle watch is no contact; relisting three times per dead-man timeout keeps a
+        # healthy but quiet halt feed from tripping it.
+        assert self._halt_feed is not None
+        third = int(self._halt_feed.timeout / 3)
+        return max(1, min(self.settings.watch_timeout_seconds, third))
+
+    async def _halt_loop(self, bot: BotRuntime) -> None:
+        failures = 0
+        while True:
+            try:
+                await self._list_and_watch_halts(bot)
+                failures = 0
+                await bot.clocks.sleep(self.settings.retry_base_seconds)
+            except ApiCallFailed as error:
+                failures += 1
+                bot.events.emit(Event.CONTROL_API_ERROR, call="haltWatch", error=str(error))
+                await bot.clocks.sleep(self._backoff(failures))
+
+    async def _list_and_watch_halts(self, bot: BotRuntime) -> None:
+        listing = await self.api.list_halts()
+        await self._read_namespace_labels(bot)
+        self._halts = {}
+        for item in listing.get("items") or []:
+            self._take_halt(bot, "ADDED", item)
+        self._halt_contact(bot)
+        version = (listing.get("metadata") or {}).get("resourceVersion")
+        async with contextlib.aclosing(
+            self.api.watch_halts(version, self._halt_watch_seconds())
+        ) as events:
+            async for event in events:
+                kind, resource = event.get("type"), event.get("object")
+                if kind == "ERROR" or not isinstance(resource, Mapping):
+                    # 410 Gone and other watch errors: start over from a fresh list.
+                    bot.events.emit(
+                        Event.CONTROL_API_ERROR, call="haltWatch", error=str(resource)[:300]
+                    )
+                    return
+                if kind != "BOOKMARK":
+                    self._take_halt(bot, str(kind), resource)
+                self._halt_contact(bot)
+
+    async def _read_namespace_labels(self, bot: BotRuntime) -> None:
+        try:
+            namespace = await self.api.read_namespace()
+        except ApiCallFailed as error:
+            # The last labels read stay; none read yet fails closed (see halts.selects).
+            bot.events.emit(Event.CONTROL_API_ERROR, call="namespace", error=str(error))
+            return
+        labels = (namespace.get("metadata") or {}).get("labels") or {}
+        self._namespace_labels = {str(k): str(v) for k, v in labels.items()}
+
+    def _take_halt(self, bot: BotRuntime, kind: str, resource: Mapping[str, Any]) -> None:
+        name = str((resource.get("metadata") or {}).get("name"))
+        if kind == "DELETED":
+            self._halts.pop(name, None)
+        else:
+            try:
+                self._halts[name] = halt_from_object(resource)
+            except HaltError as error:
+                # Kept as it was: a halt the bot cannot read must not lift one it could.
+                bot.events.emit(Event.CONTROL_INVALID, error=str(error), kept="last good halt")
+        self._apply_halts(bot)
+
+    def _apply_halts(self, bot: BotRuntime) -> None:
+        """Bind the bot to the most restrictive halt in force that selects it (or none)."""
+        labels = self._controls.labels if self._controls is not None else None
+        if labels is None:
+            return  # the bot's own TradingBot is not read yet; its labels decide
+        now = datetime.fromtimestamp(bot.clocks.clock(), UTC)
+        binding = binding_halt(
+            self._halts.values(), self.api.namespace, self._namespace_labels, labels, now
+        )
+        if binding == self._binding:
+            return
+        self._binding = binding
+        if binding is None:
+            bot.restrict(SOURCE_TRADING_HALT, None)
+        else:
+            demand = halt_restriction(binding)
+            bot.restrict(demand.source, demand.mode, demand.reason, flatten=demand.flatten)
+        bot.events.emit(
+            Event.TRADING_HALT,
+            halt=binding.name if binding else None,
+            action=binding.spec.action.value if binding else None,
+            reason=binding.spec.reason if binding else None,
+            mode=bot.posture.mode,
+        )
+
+    def _halt_contact(self, bot: BotRuntime) -> None:
+        assert self._halt_feed is not None
+        if self._halt_feed.contact(bot.clocks.clock()) is DeadManChange.RECOVERED:
+            bot.restrict(SOURCE_HALTS_UNREADABLE, None)
+            bot.events.emit(Event.HALT_FEED_RESTORED, mode=bot.posture.mode)
 
     # -- the Lease ---------------------------------------------------------------
 
@@ -291,7 +423,7 @@ class KubernetesControl:
     # -- the dead-man -----------------------------------------------------------
 
     async def _dead_man_loop(self, bot: BotRuntime) -> None:
-        assert self._dead_man is not None
+        assert self._dead_man is not None and self._halt_feed is not None
         while True:
             now = bot.clocks.clock()
             if self._dead_man.tick(now) is DeadManChange.TRIPPED:
@@ -299,6 +431,13 @@ class KubernetesControl:
                 reason = f"API server unreachable for {silent:.0f}s"
                 bot.restrict(SOURCE_DEAD_MAN, TradingMode.REDUCE_ONLY, reason)
                 bot.events.emit(Event.DEAD_MAN_TRIP, reason=reason, mode=bot.posture.mode)
+            if self._halt_feed.tick(now) is DeadManChange.TRIPPED:
+                silent = self._halt_feed.unreachable_for(now)
+                reason = f"TradingHalts unreadable for {silent:.0f}s"
+                bot.restrict(SOURCE_HALTS_UNREADABLE, TradingMode.REDUCE_ONLY, reason)
+                bot.events.emit(Event.HALT_FEED_LOST, reason=reason, mode=bot.posture.mode)
+            # An expiry lifts its halt on the next tick.
+            self._apply_halts(bot)
             tick = min(self.settings.dead_man_tick_seconds, self._dead_man.timeout / 4)
             await bot.clocks.sleep(tick)
 
@@ -324,6 +463,8 @@ def render_control(bot: BotRuntime) -> dict[str, Any]:
         if isinstance(companion, KubernetesControl):
             return companion.status()
     return {
+        "tradingHalt": None,
+        "haltsReadable": False,
         "enabled": False,
         "apiServerReachable": False,
         "lastContact": None,

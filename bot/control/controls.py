@@ -1,4 +1,4 @@
-"""What the bot takes from its own TradingBot: pause, emergency stop, abort. Pure parsing.
+"""What the bot takes from its own TradingBot: pause, emergency stop, abort, labels. Pure parsing.
 
 Only the fields the bot acts on are parsed (with the api models), not the whole
 object: a field this bot's version does not know yet (a newer CRD rolled out
@@ -18,6 +18,7 @@ from pydantic import TypeAdapter, ValidationError
 from tradewarden.api.tradingbot import AbortRecord, DeadManGuard, EmergencyStop
 
 _PAUSED = TypeAdapter(bool)
+_LABELS = TypeAdapter(dict[str, str])
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,8 @@ class Controls:
     emergency_stop: EmergencyStop | None
     abort: AbortRecord | None
     dead_man: DeadManGuard
+    # The TradingBot's labels: what a TradingHalt's selector matches.
+    labels: Mapping[str, str]
 
 
 class ControlsError(ValueError):
@@ -40,6 +43,7 @@ def controls_from_object(resource: Mapping[str, Any]) -> Controls:
     if not isinstance(spec, Mapping):
         raise ControlsError("spec: missing or not an object")
     status = resource.get("status") or {}
+    metadata = resource.get("metadata") or {}
     if not isinstance(status, Mapping):
         raise ControlsError("status: not an object")
     guards = spec.get("guards") or {}
@@ -51,6 +55,7 @@ def controls_from_object(resource: Mapping[str, Any]) -> Controls:
             emergency_stop=None if stop is None else EmergencyStop.model_validate(stop),
             abort=None if abort is None else AbortRecord.model_validate(abort),
             dead_man=DeadManGuard.model_validate(dead_man or {}),
+            labels=_LABELS.validate_python(metadata.get("labels") or {}, strict=True),
         )
     except ValidationError as error:
         raise ControlsError(_describe(error)) from error

@@ -28,7 +28,7 @@ from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 from kubernetes.watch.watch import iter_resp_lines
 
-from tradewarden.api.crd import PLURAL, VERSION
+from tradewarden.api.crd import HALT_PLURAL, PLURAL, VERSION
 from tradewarden.api.tradingbot import API_GROUP
 
 REQUEST_TIMEOUT_SECONDS = 5.0
@@ -76,7 +76,8 @@ def api_client_from_environment(environ: Mapping[str, str] = os.environ) -> k8s.
 
 
 class ControlApi:
-    """Reads and watches one TradingBot and reads/writes one Lease, in one namespace."""
+    """Reads and watches one TradingBot, reads/writes one Lease, in one namespace; reads and
+    watches TradingHalts (cluster-scoped) and reads its own Namespace (for its labels)."""
 
     def __init__(
         self,
@@ -91,8 +92,10 @@ class ControlApi:
         self._client = api_client
         self._custom = k8s.CustomObjectsApi(api_client)
         self._leases = k8s.CoordinationV1Api(api_client)
+        self._core = k8s.CoreV1Api(api_client)
         self._timeout = request_timeout
-        self._threads = ThreadPoolExecutor(max_workers=4, thread_name_prefix="k8s-control")
+        # Two watches block a thread each while they wait; the Lease and reads use the rest.
+        self._threads = ThreadPoolExecutor(max_workers=6, thread_name_prefix="k8s-control")
 
     async def list_bot(self) -> Json:
         """List the bot's own TradingBot (a list of at most one item, with its resourceVersion)."""
@@ -105,13 +108,11 @@ class ControlApi:
             field_selector=f"metadata.name={self.name}",
         )
 
-    async def watch_bot(
+    def watch_bot(
         self, resource_version: str | None, timeout_seconds: int
     ) -> AsyncGenerator[Json, None]:
         """Yield watch events (``{"type", "object"}``) until the server ends the watch."""
-        # With _preload_content=False the client hands back the raw urllib3 response.
-        open_watch = cast(
-            Callable[[], urllib3.BaseHTTPResponse],
+        return self._watch(
             functools.partial(
                 self._custom.list_namespaced_custom_object,
                 API_GROUP,
@@ -119,6 +120,44 @@ class ControlApi:
                 self.namespace,
                 PLURAL,
                 field_selector=f"metadata.name={self.name}",
+            ),
+            resource_version,
+            timeout_seconds,
+        )
+
+    async def list_halts(self) -> Json:
+        """List every TradingHalt (cluster-scoped), with the list's resourceVersion."""
+        return await self._json(
+            self._custom.list_cluster_custom_object, API_GROUP, VERSION, HALT_PLURAL
+        )
+
+    def watch_halts(
+        self, resource_version: str | None, timeout_seconds: int
+    ) -> AsyncGenerator[Json, None]:
+        """Yield TradingHalt watch events until the server ends the watch."""
+        return self._watch(
+            functools.partial(
+                self._custom.list_cluster_custom_object, API_GROUP, VERSION, HALT_PLURAL
+            ),
+            resource_version,
+            timeout_seconds,
+        )
+
+    async def read_namespace(self) -> Json:
+        """The bot's own Namespace object (its labels select TradingHalts)."""
+        return await self._json(self._core.read_namespace, self.namespace)
+
+    async def _watch(
+        self,
+        list_call: Callable[..., Any],
+        resource_version: str | None,
+        timeout_seconds: int,
+    ) -> AsyncGenerator[Json, None]:
+        # With _preload_content=False the client hands back the raw urllib3 response.
+        open_watch = cast(
+            Callable[[], urllib3.BaseHTTPResponse],
+            functools.partial(
+                list_call,
                 watch=True,
                 allow_watch_bookmarks=True,
                 resource_version=resource_version,

@@ -462,12 +462,15 @@ class BotRuntime:
         mode: TradingMode | None,
         reason: str = "",
         symbol: str | None = None,
+        *,
+        flatten: bool = False,
     ) -> None:
         """Set one source's demand on the trading mode (``None`` withdraws it).
 
-        With ``symbol`` the demand binds that symbol only (a per-symbol pause).
+        With ``symbol`` the demand binds that symbol only (a per-symbol pause); with
+        ``flatten`` (a TradingHalt's Flatten) positions are closed while halted.
         """
-        restriction = Restriction(source, mode or TradingMode.ACTIVE, reason, symbol)
+        restriction = Restriction(source, mode or TradingMode.ACTIVE, reason, symbol, flatten)
         if mode is None:
             self._restrictions.pop(restriction_key(restriction), None)
         else:

@@ -12,6 +12,7 @@ import json
 import shutil
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -20,7 +21,7 @@ import pytest
 import yaml
 
 from tests.integration.conftest import sim_client
-from tradewarden.api.crd import custom_resource_definition
+from tradewarden.api.crd import KINDS, custom_resource_definition
 from tradewarden.api.tradingbot import TradingBot, TradingMode
 from tradewarden.bot.control.companion import ControlSettings, KubernetesControl
 from tradewarden.bot.control.kube import ControlApi, api_client_from_environment
@@ -97,7 +98,7 @@ class ApiServer:
 
     async def start(self) -> SandboxApi:
         self._stack = contextlib.AsyncExitStack()
-        crds = [custom_resource_definition()]
+        crds = [custom_resource_definition(kind) for kind in KINDS]
         self._api = await self._stack.enter_async_context(
             running_api_server(crds=crds, port=self.port)
         )
@@ -131,8 +132,12 @@ async def start_bot(
 ) -> AsyncIterator[StartBot]:
     running: list[tuple[asyncio.Event, asyncio.Task[int]]] = []
 
-    async def start(name: str, dead_man_seconds: float = 60) -> Watched:
+    async def start(
+        name: str, dead_man_seconds: float = 60, labels: dict[str, str] | None = None
+    ) -> Watched:
         document = resource(name, sim, dead_man_seconds)
+        if labels:
+            document["metadata"]["labels"] = labels
         server.api.create(document)
         manifest = TradingBot.model_validate(document)
         control = KubernetesControl(
@@ -268,3 +273,99 @@ async def test_dead_man_goes_reduce_only_when_the_api_server_is_gone(
     await bot.until(bot.mode_is(TradingMode.ACTIVE), within=10)
     assert bot.named(Event.DEAD_MAN_CLEAR)
     assert render_status(bot.bot)["control"]["apiServerReachable"] is True
+
+
+async def apply_halt(kubeconfig: Path, name: str, **spec: Any) -> None:
+    """Create or change a TradingHalt with the real kubectl (cluster-scoped: no namespace)."""
+    body = {"action": "Halt", "reason": "desk: venue incident", **spec}
+    document = {
+        "apiVersion": "tradewarden.io/v1alpha1",
+        "kind": "TradingHalt",
+        "metadata": {"name": name},
+        "spec": body,
+    }
+    process = await asyncio.create_subprocess_exec(
+        KUBECTL, "--kubeconfig", str(kubeconfig), "apply", "-f", "-",
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await process.communicate(json.dumps(document).encode())
+    assert process.returncode == 0, f"kubectl apply {name}: {err.decode()} {out.decode()}"
+
+
+def halted_by(watched: Watched, name: str | None) -> Callable[[], bool]:
+    def check() -> bool:
+        binding = render_status(watched.bot)["control"]["tradingHalt"]
+        return (binding or {}).get("name") == name if name else binding is None
+
+    return check
+
+
+async def test_a_trading_halt_binds_the_bots_it_selects_without_an_operator(
+    start_bot: StartBot, kubeconfig: Path
+) -> None:
+    desk_a = await start_bot("desk-a-grid", labels={"desk": "a"})
+    desk_b = await start_bot("desk-b-grid", labels={"desk": "b"})
+    # One Lease per account and symbol: only one of them trades, but both obey halts.
+    for bot in (desk_a, desk_b):
+        await bot.until(lambda bot=bot: bool(bot.named(Event.CONTROL_UPDATE)))
+
+    await apply_halt(kubeconfig, "desk-a-stop", selector={"matchLabels": {"desk": "a"}})
+    await desk_a.until(desk_a.mode_is(TradingMode.HALTED), within=5)
+    (applied,) = desk_a.named(Event.TRADING_HALT)
+    assert (applied["halt"], applied["action"]) == ("desk-a-stop", "Halt")
+    assert any("TradingHalt desk-a-stop Halt: desk: venue incident" in r
+               for r in desk_a.bot.posture.reasons)  # fmt: skip
+    # A stronger halt that selects desk b only: desk a keeps its own, desk b flattens.
+    await apply_halt(
+        kubeconfig, "desk-b-flatten", action="Flatten", selector={"matchLabels": {"desk": "b"}}
+    )
+    await desk_b.until(halted_by(desk_b, "desk-b-flatten"), within=5)
+    assert desk_b.bot.posture.flatten and not desk_a.bot.posture.flatten
+    assert halted_by(desk_a, "desk-a-stop")()
+
+    # A desk-wide ReduceOnly on top: the Halt still binds desk a (most restrictive wins).
+    await apply_halt(kubeconfig, "everyone", action="ReduceOnly", allBots=True)
+    await desk_a.until(lambda: len(desk_a.named(Event.TRADING_HALT)) == 1, within=1)
+    # Releasing the Halt leaves the desk-wide ReduceOnly binding desk a.
+    await apply_halt(
+        kubeconfig, "desk-a-stop", selector={"matchLabels": {"desk": "a"}},
+        release={"reason": "venue fixed"},
+    )  # fmt: skip
+    await desk_a.until(halted_by(desk_a, "everyone"), within=5)
+    assert desk_a.bot.posture.mode is TradingMode.REDUCE_ONLY
+    # Deleting a halt releases too.
+    await kubectl(kubeconfig, "delete", "tradinghalt", "everyone")
+    await desk_a.until(desk_a.mode_is(TradingMode.ACTIVE), within=5)
+    assert halted_by(desk_a, None)()
+
+
+async def test_an_expired_halt_lets_the_bot_trade_again(
+    start_bot: StartBot, kubeconfig: Path
+) -> None:
+    bot = await start_bot("expiring", labels={"desk": "a"})
+    await bot.until(lease_held(bot))
+    expires = datetime.now(UTC) + timedelta(seconds=2)
+    await apply_halt(
+        kubeconfig, "short", action="ReduceOnly", namespaces=[NAMESPACE],
+        expiresAt=expires.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+    )  # fmt: skip
+    await bot.until(bot.mode_is(TradingMode.REDUCE_ONLY), within=5)
+    await bot.until(bot.mode_is(TradingMode.ACTIVE), within=5)
+    assert datetime.now(UTC) >= expires
+    assert [record["halt"] for record in bot.named(Event.TRADING_HALT)] == ["short", None]
+
+
+async def test_a_bot_that_cannot_read_trading_halts_goes_reduce_only(
+    start_bot: StartBot, kubeconfig: Path
+) -> None:
+    bot = await start_bot("deaf", dead_man_seconds=1.5)
+    await bot.until(lease_held(bot))
+    assert bot.bot.posture.mode is TradingMode.ACTIVE
+    # Without the CRD the halt list answers 404: the bot could not hear a red button.
+    await kubectl(kubeconfig, "delete", "crd", "tradinghalts.tradewarden.io")
+    await bot.until(bot.mode_is(TradingMode.REDUCE_ONLY), within=6)
+    (lost,) = bot.named(Event.HALT_FEED_LOST)
+    assert lost["reason"].startswith("TradingHalts unreadable for")
+    assert render_status(bot.bot)["control"]["haltsReadable"] is False
+    assert not bot.named(Event.DEAD_MAN_TRIP)  # the API server itself is fine

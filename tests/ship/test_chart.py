@@ -120,12 +120,17 @@ def _allowed(rules: list[dict[str, Any]], group: str, resource: str, verb: str) 
 
 
 def test_operator_holds_what_it_grants_and_what_it_manages(render: Render) -> None:
-    (role,) = _of_kind(render("prod"), "ClusterRole")
+    (role,) = [
+        role
+        for role in _of_kind(render("prod"), "ClusterRole")
+        if not role["metadata"]["name"].endswith("-halt-reader")
+    ]
     rules = role["rules"]
     # RBAC escalation prevention: the bot Role's grants (contract) must be held.
     bot_role = [
         ("tradewarden.io", "tradingbots", ("get", "list", "watch")),
         ("coordination.k8s.io", "leases", ("get", "update", "create")),
+        ("", "namespaces", ("get",)),
     ]
     children = [
         ("", resource, ("get", "list", "watch", "create", "patch", "delete"))
@@ -135,6 +140,8 @@ def test_operator_holds_what_it_grants_and_what_it_manages(render: Render) -> No
         ("rbac.authorization.k8s.io", "roles", ("create", "patch", "delete")),
         ("rbac.authorization.k8s.io", "rolebindings", ("create", "patch", "delete")),
         ("tradewarden.io", "tradingbots/status", ("get", "patch")),
+        ("tradewarden.io", "tradinghalts", ("get", "list", "watch")),
+        ("tradewarden.io", "tradinghalts/status", ("get", "patch")),
         ("", "events", ("create",)),
         ("", "pods", ("get", "list", "watch")),
         ("", "namespaces", ("list", "watch")),
@@ -303,3 +310,28 @@ def test_merged_bot_spec_without_live_opt_in_fails_with_its_name(helm: Path) -> 
     done = run_helm(helm, *template_args("prod", "--set", "bots[0].spec.exchange.allowLive=false"))
     assert done.returncode != 0
     assert "btc-grid trades a live venue (exchange.sandbox: false) without" in done.stderr
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_bots_read_trading_halts_and_nothing_else_cluster_wide(render: Render, env: str) -> None:
+    docs = render(env)
+    (reader,) = [
+        r for r in _of_kind(docs, "ClusterRole") if r["metadata"]["name"].endswith("halt-reader")
+    ]
+    assert reader["rules"] == [
+        {
+            "apiGroups": ["tradewarden.io"],
+            "resources": ["tradinghalts"],
+            "verbs": ["get", "list", "watch"],
+        }
+    ]
+    bindings = [
+        b
+        for b in _of_kind(docs, "ClusterRoleBinding")
+        if b["roleRef"]["name"] == reader["metadata"]["name"]
+    ]
+    (binding,) = bindings
+    groups = {subject["name"] for subject in binding["subjects"]}
+    bot_namespaces = {bot["metadata"]["namespace"] for bot in _of_kind(docs, "TradingBot")}
+    assert {f"system:serviceaccounts:{ns}" for ns in bot_namespaces} <= groups
+    assert all(subject["kind"] == "Group" for subject in binding["subjects"])

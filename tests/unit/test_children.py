@@ -76,7 +76,7 @@ def test_children_are_valid_kubernetes_objects(index: int) -> None:
     kubernetes_validate.validate(child, "1.32", strict=True)
 
 
-def test_role_grants_only_its_own_bot_and_lease() -> None:
+def test_role_grants_only_its_own_bot_namespace_and_lease() -> None:
     rules = children()["Role"]["rules"]
     assert rules == [
         {
@@ -90,6 +90,12 @@ def test_role_grants_only_its_own_bot_and_lease() -> None:
             "resources": ["leases"],
             "resourceNames": ["tw-sim-btc-usdt-usdt"],
             "verbs": ["get", "update"],
+        },
+        {
+            "apiGroups": [""],
+            "resources": ["namespaces"],
+            "resourceNames": ["dev"],
+            "verbs": ["get"],
         },
         {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["create"]},
     ]
