@@ -7,6 +7,7 @@ alerts that link to an existing runbook, values that fail early.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -185,6 +186,24 @@ def test_operator_is_a_single_recreated_replica(render: Render) -> None:
     assert env["TRADEWARDEN_BOT_IMAGE"] == container["image"]
 
 
+def test_prod_pins_every_image_by_digest(render: Render) -> None:
+    """Operator, bots (through TRADEWARDEN_BOT_IMAGE) and any other container: tag@digest."""
+    docs = render("prod")
+    images = [
+        container["image"]
+        for doc in docs
+        if doc["kind"] in ("Deployment", "StatefulSet")
+        for container in doc["spec"]["template"]["spec"]["containers"]
+    ]
+    assert images
+    for image in images:
+        assert re.fullmatch(r"ghcr\.io/tradewarden/tradewarden:0\.1\.0@sha256:[0-9a-f]{64}", image)
+    (deployment,) = _of_kind(docs, "Deployment")
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    env = {item["name"]: item.get("value") for item in container["env"]}
+    assert env["TRADEWARDEN_BOT_IMAGE"] == container["image"]
+
+
 def test_network_policy_limits_bots_to_dns_api_and_exchange(render: Render) -> None:
     policies = [
         p
@@ -262,6 +281,10 @@ def test_dashboard_shows_the_key_series(render: Render) -> None:
         ("prod", "operator.metricsPort=80", "/operator/metricsPort"),
         ("prod", "networkPolicy.apiServer.cidrs=null", "/networkPolicy/apiServer"),
         ("prod", "operatr.replicas=2", "operatr"),
+        ("prod", "image.tag=latest", "/image/tag"),
+        ("prod", "image.tag=main", "/image/tag"),
+        ("prod", "image.digest=", "/image/digest"),
+        ("canary", "image.digest=sha256:abc", "/image/digest"),
     ],
 )
 def test_values_schema_rejects_bad_values(

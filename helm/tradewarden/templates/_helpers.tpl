@@ -26,8 +26,15 @@
 {{- end -}}
 {{- end -}}
 
+{{/* repository:tag, and @digest when image.digest is set (the runtime then pulls by
+digest; the tag stays for people). The operator passes the same reference to
+every bot StatefulSet (TRADEWARDEN_BOT_IMAGE). */}}
 {{- define "tradewarden.image" -}}
-{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
+{{- $reference := printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
+{{- with .Values.image.digest -}}
+{{- $reference = printf "%s@%s" $reference . -}}
+{{- end -}}
+{{- $reference -}}
 {{- end -}}
 
 {{- define "tradewarden.labels" -}}
