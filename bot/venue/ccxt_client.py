@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
+import ccxt
 import ccxt.async_support as ccxt_async
 import ccxt.pro as ccxt_pro
 
@@ -82,6 +83,32 @@ def _point_at_simulator(exchange: Any, base_url: str) -> None:
         # Only linear streams exist on the simulator; other stream types fail inside ccxt.
         rest["ws"] = {"linear": local_ws_url(base_url)}  # type: ignore[assignment]
     exchange.urls["api"] = rest
+
+
+def _refuse_garbled_replies(exchange: Any) -> None:
+    """Make a successful reply that is not a JSON object or array a ``ccxt.BadResponse``.
+
+    Binance answers every REST request with a JSON object or array. ccxt hands
+    anything else (a JSON string or number, a truncated body, HTML) to its
+    parsers as text, which then read it as "no positions" or fail with an
+    ``AttributeError``. Checked per reply where ccxt checks for venue errors,
+    after its own check, so venue error codes keep their meaning; the message
+    names the path only, never the signed query string.
+    """
+    handle_errors = exchange.handle_errors
+
+    def checked(code: Any, reason: Any, url: Any, method: Any, *rest: Any) -> Any:
+        handled = handle_errors(code, reason, url, method, *rest)
+        body, response = rest[1], rest[2]  # after the headers, as ccxt passes them
+        if isinstance(code, int) and 200 <= code < 300 and not isinstance(response, dict | list):
+            path = urlsplit(str(url)).path
+            raise ccxt.BadResponse(
+                f"{exchange.id} {method} {path}: reply is not a JSON object or array: "
+                f"{str(body)[:60]!r}"
+            )
+        return handled
+
+    exchange.handle_errors = checked
 
 
 def build_exchange(
@@ -206,6 +233,7 @@ def _build(
         exchange = exchange_class(config)
         if sandbox:
             exchange.set_sandbox_mode(True)
+        _refuse_garbled_replies(exchange)
         return exchange
     if exchange_id != SIMULATED_EXCHANGE_ID:
         raise ValueError(f"url_override is only supported for {SIMULATED_EXCHANGE_ID}")
@@ -223,4 +251,5 @@ def _build(
     )
     local = local_class(config, base_url)
     _point_at_simulator(local, base_url)
+    _refuse_garbled_replies(local)
     return local

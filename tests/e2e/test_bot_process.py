@@ -127,9 +127,11 @@ async def test_garbled_venue_replies_never_crash_the_loop(
                 "action": {"drop_fields": ["status", "orderId"]},
             },
             {
+                # Once: a garbled position read is a failed broker read, and
+                # failures in a row trip the brokerReads guard (not this test's subject).
                 "match": {"method": "GET", "path": "/fapi/v3/positionRisk"},
                 "after": 2,
-                "times": 2,
+                "times": 1,
                 "action": garbage,
             },
             {

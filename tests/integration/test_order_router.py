@@ -6,11 +6,13 @@ on: the order exists at the venue exactly once, and the journal agrees.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
+from tradewarden.bot.execution.classification import ErrorClass, Operation, classify
 from tradewarden.bot.execution.intent import OrderIntent, OrderType, Side
 from tradewarden.bot.execution.order_state import OrderState
 from tradewarden.bot.execution.sweep import sweep
@@ -145,6 +147,55 @@ async def test_garbled_create_reply_loses_nothing(
 
     assert placed.state is OrderState.OPEN
     assert len(await venue_orders(order_path, order.client_order_id)) == 1
+
+
+# A body that is JSON but not an object or array (a corrupted reply): ccxt passes
+# it to its parsers as text.
+GARBLED_JSON = {
+    "raw": {"status": 200, "body": '"\\u0000garbled"', "content_type": "application/json"}
+}
+
+
+async def test_a_garbled_json_create_reply_is_ambiguous_and_looked_up(
+    order_path: OrderPath,
+) -> None:
+    """Issue 12 item 10: classified like any other garbled reply, the order found not resent."""
+    await order_path.sim.set_faults([{"match": CREATE, "times": 1, "action": GARBLED_JSON}])
+    order = order_path.journal.record_intent(LIMIT_BUY)
+    placed = await order_path.router.submit(order)
+
+    assert placed.state is OrderState.OPEN
+    assert len(await venue_orders(order_path, order.client_order_id)) == 1
+    [error] = [e for e in order_path.events if e["event"] == "ORDER_ERROR"]
+    assert error["error_class"] == "ambiguous"
+    assert error["error"].startswith("BadResponse: binanceusdm POST /fapi/v1/order: reply is not")
+    assert order_path.events_for(order.client_order_id).count("ORDER_SUBMIT") == 1
+
+
+Read = Callable[[OrderPath], Awaitable[object]]
+READS: list[tuple[str, str, Read]] = [
+    ("open orders", "/fapi/v1/openOrders", lambda p: p.venue.fetch_open_orders(SYMBOL)),
+    ("open stops", "/fapi/v1/openAlgoOrders", lambda p: p.venue.fetch_open_stops(SYMBOL)),
+    ("position", "/fapi/v3/positionRisk", lambda p: p.venue.fetch_position(SYMBOL)),
+    ("mark", "/fapi/v1/ticker/24hr", lambda p: p.venue.fetch_mark_price(SYMBOL)),
+    ("batch cancel", "/fapi/v1/batchOrders", lambda p: p.venue.cancel_orders(["x"], SYMBOL)),
+]
+
+
+@pytest.mark.parametrize(("path", "read"), [pytest.param(*r[1:], id=r[0]) for r in READS])
+async def test_a_garbled_json_read_is_retryable_never_an_empty_answer(
+    order_path: OrderPath, path: str, read: Read
+) -> None:
+    """A corrupted reply is an error to retry, not "no orders" or "no position"."""
+    await order_path.router.place(MARKET_BUY)  # a position the garbled read must not hide
+    await order_path.sim.set_faults([{"match": {"path": path}, "times": 1, "action": GARBLED_JSON}])
+    with pytest.raises(Exception) as raised:
+        await read(order_path)
+
+    assert classify(raised.value, Operation.READ).error_class is ErrorClass.RETRYABLE
+    assert not isinstance(raised.value, AttributeError | TypeError | KeyError)
+    assert f"{path}: reply is not a JSON object or array" in str(raised.value)
+    assert await order_path.venue.fetch_position(SYMBOL) == Decimal("0.003")
 
 
 async def test_give_up_leaves_order_unknown_and_flags_it(order_path: OrderPath) -> None:

@@ -115,14 +115,15 @@ async def test_lag_ages_signed_requests_past_recv_window_and_a_resync_cannot_hel
 async def test_raw_replaces_the_reply_after_processing(
     exchange: Any, venue_sim: RunningVenueSim
 ) -> None:
-    """ccxt does not raise on a non-JSON 200: it returns an empty order around the raw text."""
+    """The order is processed; the bot's client refuses the non-JSON 200 as a bad response.
+
+    (Bare ccxt would return an empty order around the raw text.)
+    """
     await venue_sim.set_faults(
         [{"match": NEW_ORDER, "times": 1, "action": {"raw": {"status": 200, "body": "<html>oops"}}}]
     )
-    order = await exchange.create_order(
-        BTC, "market", "buy", 0.01, None, {"clientOrderId": "raw-1"}
-    )
-    assert (order["id"], order["status"], order["info"]) == (None, None, "<html>oops")
+    with pytest.raises(ccxt.BadResponse, match="POST /fapi/v1/order: reply is not a JSON"):
+        await exchange.create_order(BTC, "market", "buy", 0.01, None, {"clientOrderId": "raw-1"})
     assert [o["clientOrderId"] for o in (await venue_sim.state())["orders"]] == ["raw-1"]
 
 
