@@ -55,4 +55,8 @@ def load_manifest(path: Path) -> TradingBot:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ManifestError(str(path), [f"<file>: cannot read: {exc.strerror}"]) from exc
+    except UnicodeDecodeError as exc:
+        raise ManifestError(
+            str(path), [f"<file>: not UTF-8 text: byte {exc.start} is {exc.object[exc.start]:#04x}"]
+        ) from exc
     return parse_manifest(text, str(path))

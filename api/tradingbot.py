@@ -117,9 +117,18 @@ class StrategySpec(_Model):
 class RiskSpec(_Model):
     """Hard limits the bot enforces on every intent."""
 
-    max_position: Decimal = Field(gt=0, description="Largest absolute position, in base units.")
+    # Bounded digits, so a value such as "1e400" is refused at load, not in the order path.
+    max_position: Decimal = Field(
+        gt=0,
+        max_digits=30,
+        decimal_places=18,
+        description="Largest absolute position, in base units.",
+    )
     max_order_notional: Decimal = Field(
-        gt=0, description="Largest notional of one order, in quote units."
+        gt=0,
+        max_digits=30,
+        decimal_places=18,
+        description="Largest notional of one order, in quote units.",
     )
     stop_distance_pct: Decimal = Field(
         default=Decimal("2"),

@@ -12,8 +12,9 @@ import json
 import sys
 from pathlib import Path
 
-from tradewarden.api.manifest import ManifestError, load_manifest
+from tradewarden.api.manifest import ManifestError
 from tradewarden.api.tradingbot import TradingBot
+from tradewarden.bot.manifest import load_bot_manifest
 from tradewarden.bot.preflight.checks import PreflightReport
 from tradewarden.bot.preflight.runner import run_preflight
 from tradewarden.bot.venue.ccxt_client import exchange_for
@@ -55,7 +56,7 @@ def _print_text(report: PreflightReport) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run every check once and print the report."""
     try:
-        manifest = load_manifest(args.config)
+        manifest = load_bot_manifest(args.config)
         credentials = load_credentials()
     except (ManifestError, CredentialsError) as error:
         print(f"tradewarden preflight: {error}", file=sys.stderr)

@@ -57,7 +57,7 @@ from tradewarden.bot.reliability.protection import ProtectionSettings
 from tradewarden.bot.reliability.reconciler import Reconciler, ReconcilerSettings
 from tradewarden.bot.reliability.report import ReconcileReport
 from tradewarden.bot.strategy.base import MarketView, Strategy
-from tradewarden.bot.strategy.registry import strategy_factory
+from tradewarden.bot.strategy.registry import load_strategy
 from tradewarden.bot.venue.adapter import VenueAdapter
 from tradewarden.bot.venue.ccxt_client import streams_for
 
@@ -138,9 +138,7 @@ class BotRuntime:
         self.lane = None if lane is None else VenueAdapter(lane, self._observe_request)
         self.state_dir = state_dir
         self.dry_run = dry_run
-        self.strategy: Strategy = strategy_factory(self.spec.strategy.type)(
-            self.spec.strategy.params
-        )
+        self.strategy: Strategy = load_strategy(self.spec.strategy)
         self.market = MarketState()
         # False, or a venue ccxt.pro cannot stream, leaves market data on REST polling.
         self.market_streams = market_streams

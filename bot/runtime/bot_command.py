@@ -9,10 +9,11 @@ import sys
 import time
 from pathlib import Path
 
-from tradewarden.api.manifest import ManifestError, load_manifest
+from tradewarden.api.manifest import ManifestError
 from tradewarden.bot.control.companion import KubernetesControl
 from tradewarden.bot.control.kube import ApiConfigError
 from tradewarden.bot.execution.journal import JournalError
+from tradewarden.bot.manifest import load_bot_manifest
 from tradewarden.bot.observability.events import Event, EventLog
 from tradewarden.bot.runtime.bot import BotRuntime
 from tradewarden.bot.runtime.http_server import serving
@@ -45,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     journal, the HTTP server, the venue): a second process on it exits at once.
     """
     try:
-        manifest = load_manifest(args.config)
+        manifest = load_bot_manifest(args.config)
         credentials = load_credentials()
         companions = (
             [KubernetesControl.from_environment(manifest)] if args.control == "kubernetes" else []
@@ -57,21 +58,15 @@ def run(args: argparse.Namespace) -> int:
     async def serve() -> int:
         exchange = exchange_for(manifest.spec.exchange, credentials)
         lane = exchange_for(manifest.spec.exchange, credentials)
-        try:
-            bot = BotRuntime(
-                manifest,
-                exchange,
-                args.state_dir,
-                dry_run=args.dry_run,
-                events=EventLog(time.time, sys.stdout),
-                companions=companions,
-                lane=lane,
-            )
-        except ValueError as error:
-            await exchange.close()
-            await lane.close()
-            print(f"tradewarden bot: {error}", file=sys.stderr)
-            return EXIT_CONFIG
+        bot = BotRuntime(
+            manifest,
+            exchange,
+            args.state_dir,
+            dry_run=args.dry_run,
+            events=EventLog(time.time, sys.stdout),
+            companions=companions,
+            lane=lane,
+        )
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):

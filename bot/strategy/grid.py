@@ -32,8 +32,9 @@ class GridParams(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
 
     levels: int = Field(default=2, ge=1, le=20)
-    spacing_pct: Decimal = Field(default=Decimal("0.2"), gt=0, lt=20)
-    order_quantity: Decimal = Field(gt=0)
+    spacing_pct: Decimal = Field(default=Decimal("0.2"), gt=0, lt=20, decimal_places=18)
+    # Bounded digits: a quantity such as "1e400" is refused here, not deep in the order path.
+    order_quantity: Decimal = Field(gt=0, max_digits=30, decimal_places=18)
 
 
 class GridStrategy:
@@ -48,7 +49,7 @@ class GridStrategy:
         try:
             return cls(GridParams.model_validate(dict(params)))
         except ValidationError as exc:
-            fields = ", ".join(
+            fields = "\n".join(
                 f"spec.strategy.params.{'.'.join(map(str, e['loc']))}: {e['msg']}"
                 for e in exc.errors()
             )

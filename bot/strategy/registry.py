@@ -5,7 +5,8 @@ from __future__ import annotations
 from importlib.metadata import entry_points
 from typing import cast
 
-from tradewarden.bot.strategy.base import StrategyFactory
+from tradewarden.api.tradingbot import StrategySpec
+from tradewarden.bot.strategy.base import Strategy, StrategyFactory
 from tradewarden.bot.strategy.grid import GridStrategy
 
 ENTRY_POINT_GROUP = "tradewarden.strategies"
@@ -21,3 +22,20 @@ def strategy_factory(name: str) -> StrategyFactory:
             return cast(StrategyFactory, entry.load())
     known = sorted({*BUILT_INS, *(e.name for e in entry_points(group=ENTRY_POINT_GROUP))})
     raise ValueError(f"spec.strategy.type: unknown strategy {name!r}; known: {', '.join(known)}")
+
+
+def load_strategy(spec: StrategySpec) -> Strategy:
+    """The strategy ``spec`` names, built from (and so validating) its params.
+
+    The one check the bot and ``tradewarden preflight`` both run: ValueError,
+    one line per bad field, for an unknown strategy or params it refuses.
+    """
+    factory = strategy_factory(spec.type)
+    try:
+        return factory(spec.params)
+    except ValueError:
+        raise
+    except Exception as error:  # a plug-in's own failure, whatever its type
+        raise ValueError(
+            f"spec.strategy.params: strategy {spec.type!r} refused its params: {error}"
+        ) from error

@@ -143,3 +143,39 @@ async def test_a_journal_without_a_recorded_symbol_is_bound_to_its_intents(
         db.execute(INSERT_INTENT, {**A_ROW, "state": "CANCELED"})
     moved = edited(tmp_path, sim, spec__symbol="ETH/USDT:USDT")
     refused(await run_bot(sim, moved, state), "spec.symbol", "'BTC/USDT:USDT'")
+
+
+# ---- items 7 and 8: manifests the bot refuses, and preflight with it --------------------------
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"spec__strategy__type": "martingale"}, "spec.strategy.type"),
+        ({"spec__strategy__params__spacingPct": "abc"}, "spec.strategy.params.spacingPct"),
+        ({"spec__strategy__params__levels": "two"}, "spec.strategy.params.levels"),
+        ({"spec__strategy__params__orderQuantity": "1e400"}, "spec.strategy.params.orderQuantity"),
+        ({"spec__risk__maxPosition": "1e400"}, "spec.risk.maxPosition"),
+    ],
+    ids=["unknown-strategy", "spacing-abc", "levels-two", "quantity-1e400", "max-position-1e400"],
+)
+async def test_preflight_refuses_what_the_bot_refuses(
+    sim: RunningVenueSim, tmp_path: Path, changes: dict[str, Any], field: str
+) -> None:
+    manifest = edited(tmp_path, sim, **changes)
+    state = tmp_path / "state"
+    refused(await run_cli(sim, "preflight", "--config", str(manifest)), str(manifest), field)
+    refused(await run_bot(sim, manifest, state), str(manifest), field)
+    assert not state.exists()
+    assert (await sim.state())["orders"] == []
+
+
+async def test_a_manifest_that_is_not_utf8_is_refused(sim: RunningVenueSim, tmp_path: Path) -> None:
+    manifest = write_manifest(tmp_path, sim)
+    manifest.write_bytes(manifest.read_bytes().replace(b"btc-grid-sim", b"btc-\xff\xfe-sim"))
+    for finished in (
+        await run_cli(sim, "preflight", "--config", str(manifest)),
+        await run_bot(sim, manifest, tmp_path / "state"),
+    ):
+        refused(finished, str(manifest), "UTF-8")
+    assert not (tmp_path / "state").exists()
