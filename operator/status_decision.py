@@ -29,6 +29,8 @@ from tradewarden.api.tradingbot import (
 
 PROTECTIVE_ORDER_TYPES = frozenset({"stop_market"})
 CONDITION_TYPES = ("Ready", "PreflightPassed", "BotHealthy", "InSync", "Protected")
+# What Ready sums up: it is never True while one of these is False.
+READY_DEPENDS_ON = ("PreflightPassed", "BotHealthy", "InSync", "Protected")
 
 ConditionStatus = Literal["True", "False", "Unknown"]
 _MODES = frozenset(mode.value for mode in TradingMode)
@@ -188,12 +190,31 @@ def _tri(value: bool | None) -> ConditionStatus:
 def _conditions(
     observation: Observation, verdict: _Verdict
 ) -> dict[str, tuple[ConditionStatus, str, str]]:
+    found = _component_conditions(observation, verdict)
+    blocking = next((kind for kind in READY_DEPENDS_ON if found[kind][0] == "False"), None)
+    if verdict.phase is not Phase.RUNNING:
+        found["Ready"] = ("False", verdict.reason, verdict.message)
+    elif blocking is not None:
+        # The phase follows the bot's own readiness, which the pod's lags by a probe
+        # period; Ready waits for both, and for every other condition it depends on.
+        _, reason, message = found[blocking]
+        found["Ready"] = (
+            "False",
+            reason,
+            f"{blocking} is False" + (f": {message}" if message else ""),
+        )
+    else:
+        found["Ready"] = ("True", verdict.reason, verdict.message)
+    return found
+
+
+def _component_conditions(
+    observation: Observation, verdict: _Verdict
+) -> dict[str, tuple[ConditionStatus, str, str]]:
+    """Every condition but Ready."""
     bot = observation.bot_status
     pod = observation.pod
-    ready = verdict.phase is Phase.RUNNING
-    result: dict[str, tuple[ConditionStatus, str, str]] = {
-        "Ready": (_tri(ready), verdict.reason, verdict.message),
-    }
+    result: dict[str, tuple[ConditionStatus, str, str]] = {}
     if bot is None:
         reason = "CrashLoopBackOff" if pod.crash_looping else verdict.reason
         for kind in ("PreflightPassed", "InSync", "Protected"):

@@ -187,6 +187,25 @@ def test_conditions_report_what_is_wrong(
     assert conditions(decide(bot))[condition] == expected
 
 
+@pytest.mark.parametrize(
+    ("bot", "pod", "blocking", "reason"),
+    [
+        # The bot says ready; the pod's readiness probe has not caught up (or failed).
+        (healthy(), PodState(exists=True, ready=False), "BotHealthy", "NotReady"),
+        (healthy(belief={"confidence": 0.4, "mismatchStreak": 2}), READY_POD, "InSync", "Mismatch"),
+        (healthy(protection={"protected": False}), READY_POD, "Protected", "StopMissing"),
+    ],
+)
+def test_ready_is_never_true_while_a_condition_it_depends_on_is_false(
+    bot: dict[str, Any], pod: PodState, blocking: str, reason: str
+) -> None:
+    decision = decide(bot, pod)
+    found = {c.type: c for c in decision.status.conditions}
+    assert found[blocking].status == "False"
+    assert (found["Ready"].status, found["Ready"].reason) == ("False", reason)
+    assert found["Ready"].message.startswith(f"{blocking} is False")
+
+
 def test_transition_time_changes_only_when_the_condition_status_changes() -> None:
     first = decide(healthy()).status
     later = T0 + timedelta(seconds=30)
