@@ -69,10 +69,10 @@ kopf.run(registry=registry, settings=operator_settings(), standalone=True, clust
 # handler), a daemon and one status write per bot, with the operator's own renderer,
 # client and GC thresholds.
 CONTRACT_FLOOR_OPERATOR = """
-import asyncio, gc, os, sys, kopf
+import gc, os, sys, kopf
 os.environ["KUBECONFIG"] = sys.argv[1]
 from tradewarden.bot.control.kube import api_client_from_environment
-from tradewarden.operator.children import render_children
+from tradewarden.operator.children import creation_waves
 from tradewarden.operator.command import GC_THRESHOLDS, operator_settings
 from tradewarden.operator.kube import OperatorApi
 api = OperatorApi(api_client_from_environment())
@@ -83,7 +83,7 @@ def login(**kwargs):
     return kopf.login_with_kubeconfig(**kwargs)
 @kopf.on.create(*BOTS, registry=registry)
 async def created(body, **_):
-    await asyncio.gather(*(api.apply(child) for child in render_children(body)))
+    await api.apply_waves(creation_waves(body))
 @kopf.on.delete(*BOTS, registry=registry)
 def deleted(**_):
     pass

@@ -374,14 +374,22 @@ def service(bot: BotRef) -> Json:
     }
 
 
-def render_children(body: Mapping[str, Any], image: str = DEFAULT_BOT_IMAGE) -> list[Json]:
-    """Every child in creation order (identity and RBAC before the pod that uses them)."""
+def creation_waves(body: Mapping[str, Any], image: str = DEFAULT_BOT_IMAGE) -> list[list[Json]]:
+    """Every child, in waves: a wave needs only what earlier waves created.
+
+    The API server refuses a RoleBinding whose Role does not exist yet (its RBAC
+    escalation check finds no rules to compare), and the StatefulSet's pod needs its
+    ServiceAccount, ConfigMap and rights from its first start, so: the independent
+    ServiceAccount, Role, ConfigMap and Service; then the RoleBinding; then the StatefulSet.
+    """
     bot = BotRef.from_body(body)
     return [
-        service_account(bot),
-        role(bot),
-        role_binding(bot),
-        config_map(bot),
-        stateful_set(bot, image),
-        service(bot),
+        [service_account(bot), role(bot), config_map(bot), service(bot)],
+        [role_binding(bot)],
+        [stateful_set(bot, image)],
     ]
+
+
+def render_children(body: Mapping[str, Any], image: str = DEFAULT_BOT_IMAGE) -> list[Json]:
+    """Every child in creation order (the waves of :func:`creation_waves`, one after another)."""
+    return [child for wave in creation_waves(body, image) for child in wave]

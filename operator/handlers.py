@@ -23,7 +23,7 @@ from pydantic import ValidationError
 
 from tradewarden.api.crd import PLURAL, VERSION
 from tradewarden.api.tradingbot import API_GROUP, Phase, TradingBotStatus, TradingMode
-from tradewarden.operator.children import DEFAULT_BOT_IMAGE, MANAGED_BY, render_children
+from tradewarden.operator.children import DEFAULT_BOT_IMAGE, MANAGED_BY, creation_waves
 from tradewarden.operator.kube import OperatorApi, connection_info
 from tradewarden.operator.metrics import OperatorMetrics
 from tradewarden.operator.probe import PodSnapshot, fetch_status, snapshot_pod
@@ -156,10 +156,8 @@ def register(registry: kopf.OperatorRegistry, state: OperatorState) -> None:
     @kopf.on.update(*resource, id="reconcile", backoff=HANDLER_RETRY_SECONDS, registry=registry)
     async def reconcile(body: kopf.Body, **_: Any) -> None:
         with state.metrics.reconcile_seconds.time():
-            # Independent objects: one round trip's latency per bot instead of six.
-            await asyncio.gather(
-                *(state.api.apply(child) for child in render_children(body, config.image))
-            )
+            # Three round trips' latency per bot instead of six, each child first time right.
+            await state.api.apply_waves(creation_waves(body, config.image))
 
     # A daemon, not a timer: one cheap loop per bot instead of kopf's handler machinery
     # on every tick (1,000 bots at 2 s are 500 ticks a second).

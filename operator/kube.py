@@ -17,10 +17,11 @@ change or an operator restart converges on the same objects.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import ssl
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import aiohttp
@@ -162,6 +163,11 @@ class OperatorApi:
             return "created"
         await self._request("PATCH", f"{collection}/{meta['name']}", child, MERGE_PATCH)
         return "patched"
+
+    async def apply_waves(self, waves: Sequence[Sequence[Mapping[str, Any]]]) -> None:
+        """Apply each wave's children together, and a wave only once the one before is in."""
+        for wave in waves:
+            await asyncio.gather(*(self.apply(child) for child in wave))
 
     async def patch_bot(self, namespace: str, name: str, patch: Mapping[str, Any]) -> None:
         """Merge-patch a TradingBot (its spec or metadata, not its status)."""

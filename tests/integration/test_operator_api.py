@@ -10,12 +10,13 @@ login carries the same identity.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import datetime
 import ipaddress
 import ssl
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,9 +28,11 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
 from tradewarden.bot.control.kube import api_client_from_environment
+from tradewarden.operator.children import creation_waves
 from tradewarden.operator.kube import OperatorApi, connection_info
 
 CHILD = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a", "namespace": "n"}}
@@ -272,3 +275,36 @@ async def test_an_exec_plugins_rotated_token_is_picked_up_within_a_minute(
         await api.close()
 
     assert server.created_by == ["token:first", "token:first", "token:second"]
+
+
+class GatedApi(OperatorApi):
+    """Records which children were sent; the Role's create waits for the test's go."""
+
+    def __init__(self) -> None:
+        super().__init__(k8s.ApiClient(k8s.Configuration(host="http://127.0.0.1:9")))
+        self.started: list[str] = []
+        self.role_sent = asyncio.Event()
+        self.role_done = asyncio.Event()
+
+    async def apply(self, child: Mapping[str, Any]) -> str:
+        self.started.append(child["kind"])
+        if child["kind"] == "Role":
+            self.role_sent.set()
+            await self.role_done.wait()
+        return "created"
+
+
+async def test_a_rolebinding_is_not_sent_before_its_role_exists() -> None:
+    api = GatedApi()
+    body = {
+        "metadata": {"name": "b", "namespace": "dev", "uid": "u-1"},
+        "spec": {"symbol": "BTC/USDT:USDT", "risk": {}},
+    }
+    reconcile = asyncio.create_task(api.apply_waves(creation_waves(body, "img:1")))
+    await api.role_sent.wait()
+    # Every create of the Role's wave has started by now; nothing that needs the Role has.
+    assert "RoleBinding" not in api.started
+    assert "StatefulSet" not in api.started
+    api.role_done.set()
+    await reconcile
+    assert api.started[-2:] == ["RoleBinding", "StatefulSet"]

@@ -13,6 +13,7 @@ import yaml
 from tradewarden.api.manifest import parse_manifest
 from tradewarden.operator.children import (
     CONFIG_HASH_ANNOTATION,
+    creation_waves,
     render_children,
 )
 
@@ -42,10 +43,10 @@ def test_every_child_is_named_labelled_and_owned_per_the_contract() -> None:
     assert [(c["kind"], c["metadata"]["name"]) for c in kids] == [
         ("ServiceAccount", "tb-btc-grid-sim"),
         ("Role", "tb-btc-grid-sim"),
-        ("RoleBinding", "tb-btc-grid-sim"),
         ("ConfigMap", "tb-btc-grid-sim-manifest"),
-        ("StatefulSet", "tb-btc-grid-sim"),
         ("Service", "tb-btc-grid-sim"),
+        ("RoleBinding", "tb-btc-grid-sim"),
+        ("StatefulSet", "tb-btc-grid-sim"),
     ]
     for child in kids:
         meta = child["metadata"]
@@ -66,6 +67,31 @@ def test_every_child_is_named_labelled_and_owned_per_the_contract() -> None:
                 "blockOwnerDeletion": True,
             }
         ]
+
+
+# What each child needs to exist first on a real API server: a RoleBinding is refused
+# before its Role; the pod must start with its identity, rights and configuration.
+NEEDS = {
+    "RoleBinding": {"Role", "ServiceAccount"},
+    "StatefulSet": {"ServiceAccount", "RoleBinding", "ConfigMap"},
+}
+
+
+def test_each_wave_needs_only_what_earlier_waves_created() -> None:
+    created: set[str] = set()
+    for wave in creation_waves(bot_body(), "img:1"):
+        kinds = {child["kind"] for child in wave}
+        for kind in kinds:
+            assert NEEDS.get(kind, set()) <= created, kind
+        created |= kinds
+    assert created == {
+        "ServiceAccount",
+        "Role",
+        "RoleBinding",
+        "ConfigMap",
+        "Service",
+        "StatefulSet",
+    }
 
 
 @pytest.mark.parametrize("index", range(6))
