@@ -36,9 +36,15 @@ IMAGE_ENV = "TRADEWARDEN_BOT_IMAGE"
 GC_THRESHOLDS = (700, 10, 1000)
 
 
-def operator_settings() -> kopf.OperatorSettings:
-    """kopf's settings for Tradewarden (see the module docstring for why)."""
+def operator_settings(*, namespaced: bool = False) -> kopf.OperatorSettings:
+    """kopf's settings for Tradewarden (see the module docstring for why).
+
+    ``namespaced``: only named namespaces are served, so kopf neither lists
+    namespaces nor watches CRDs, both cluster-wide reads a namespaced install's
+    Roles do not grant (kopf would log a warning for each and fall back to this).
+    """
     settings = kopf.OperatorSettings()
+    settings.scanning.disabled = namespaced
     settings.persistence.finalizer = FINALIZER
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(
         prefix=KOPF_STATE_PREFIX
@@ -61,7 +67,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``tradewarden operator``."""
     parser.add_argument("--kubeconfig", type=Path, help="kubeconfig file (default: in-cluster)")
     scope = parser.add_mutually_exclusive_group()
-    scope.add_argument("--namespace", help="watch only this namespace")
+    scope.add_argument(
+        "--namespace",
+        action="append",
+        help="manage bots only in this namespace (repeat for several); needs no cluster-wide "
+        "permission, and the TradingBot CRD must exist before the operator starts",
+    )
     scope.add_argument(
         "--all-namespaces", action="store_true", help="watch every namespace (the default)"
     )
@@ -105,10 +116,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         kopf.run(
             registry=registry,
-            settings=operator_settings(),
+            settings=operator_settings(namespaced=bool(args.namespace)),
             standalone=True,
-            clusterwide=args.namespace is None,
-            namespaces=[args.namespace] if args.namespace else (),
+            clusterwide=not args.namespace,
+            namespaces=args.namespace or (),
         )
     finally:
         server.shutdown()

@@ -195,6 +195,37 @@ async def test_operator_renders_children_writes_status_and_drains_on_delete(
     await events_with(cluster, {"Draining", "Drained"})
 
 
+async def test_a_namespaced_operator_manages_only_its_namespaces(tmp_path: Path) -> None:
+    async with operator_cluster(
+        tmp_path, "--namespace", NAMESPACE, "--namespace", "desk-b"
+    ) as cluster:
+        cluster.api.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "other"}})
+        outside = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
+        outside["metadata"]["namespace"] = "other"
+        manifest = tmp_path / "outside.yaml"
+        manifest.write_text(yaml.safe_dump(outside), encoding="utf-8")
+        applied = await cluster.kubectl("apply", "-f", str(manifest))
+        assert applied.returncode == 0, applied.stderr
+        applied = await cluster.kubectl("apply", "-f", str(EXAMPLE))
+        assert applied.returncode == 0, applied.stderr
+        await eventually(
+            lambda: cluster.find("apps/v1", "StatefulSet", f"tb-{BOT}"), "the dev bot's children"
+        )
+        # The bot outside the operator's namespaces was applied first and is left alone.
+        ignored = cluster.api.store.find(
+            cluster.api.type_of("tradewarden.io/v1alpha1", "TradingBot"), "other", BOT
+        )
+        assert ignored is not None
+        assert not ignored["metadata"].get("finalizers")
+        assert "status" not in ignored
+        assert (
+            cluster.api.store.find(
+                cluster.api.type_of("apps/v1", "StatefulSet"), "other", f"tb-{BOT}"
+            )
+            is None
+        )
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

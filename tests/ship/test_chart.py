@@ -120,13 +120,96 @@ def _allowed(rules: list[dict[str, Any]], group: str, resource: str, verb: str) 
     )
 
 
-def test_operator_holds_what_it_grants_and_what_it_manages(render: Render) -> None:
-    (role,) = [
+def _operator_args(docs: list[dict[str, Any]]) -> list[str]:
+    (deployment,) = _of_kind(docs, "Deployment")
+    args: list[str] = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
+    return args
+
+
+NAMESPACED = ("--set", "operator.watchNamespaces={tradewarden-prod,desk-b}")
+
+
+def _operator_cluster_roles(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
         role
-        for role in _of_kind(render("prod"), "ClusterRole")
+        for role in _of_kind(docs, "ClusterRole")
         if not role["metadata"]["name"].endswith("-halt-reader")
     ]
-    rules = role["rules"]
+
+
+@pytest.mark.parametrize("scope", ["cluster-wide", "namespaced"])
+def test_operator_holds_what_it_grants_and_what_it_manages(render: Render, scope: str) -> None:
+    if scope == "cluster-wide":
+        (role,) = _operator_cluster_roles(render("prod"))
+        _check_operator_rules(role["rules"])
+    else:
+        docs = render("prod", *NAMESPACED)
+        (halts,) = _operator_cluster_roles(docs)
+        roles = _of_kind(docs, "Role")
+        assert {role["metadata"]["namespace"] for role in roles} == {"tradewarden-prod", "desk-b"}
+        for role in roles:
+            _check_operator_rules(role["rules"] + halts["rules"], cluster_scoped=False)
+
+
+def test_cluster_wide_install_binds_a_cluster_role_and_watches_every_namespace(
+    render: Render,
+) -> None:
+    docs = render("prod")
+    assert [d["kind"] for d in docs if d["kind"] in ("Role", "RoleBinding")] == []
+    (role,) = _operator_cluster_roles(docs)
+    assert [
+        b
+        for b in _of_kind(docs, "ClusterRoleBinding")
+        if b["roleRef"]["name"] == role["metadata"]["name"]
+    ]
+    assert "--all-namespaces" in _operator_args(docs)
+    assert "--namespace" not in _operator_args(docs)
+
+
+def test_namespaced_install_grants_only_trading_halts_cluster_wide(render: Render) -> None:
+    docs = render("prod", *NAMESPACED)
+    (halts,) = _operator_cluster_roles(docs)
+    # TradingHalts are cluster-scoped; everything else is in the watched namespaces.
+    assert {resource for rule in halts["rules"] for resource in rule["resources"]} == {
+        "tradinghalts",
+        "tradinghalts/status",
+    }
+    bindings = _of_kind(docs, "RoleBinding")
+    assert {b["metadata"]["namespace"] for b in bindings} == {"tradewarden-prod", "desk-b"}
+    for binding in bindings:
+        assert binding["roleRef"] == {
+            "apiGroup": "rbac.authorization.k8s.io",
+            "kind": "Role",
+            "name": "tradewarden-operator",
+        }
+        assert binding["subjects"] == [
+            {
+                "kind": "ServiceAccount",
+                "name": "tradewarden-operator",
+                "namespace": "tradewarden-prod",
+            }
+        ]
+    args = _operator_args(docs)
+    assert "--all-namespaces" not in args
+    scope = [args[i + 1] for i, arg in enumerate(args) if arg == "--namespace"]
+    assert scope == ["tradewarden-prod", "desk-b"]
+    (reader,) = [
+        b
+        for b in _of_kind(docs, "ClusterRoleBinding")
+        if b["metadata"]["name"].endswith("halt-reader")
+    ]
+    assert {"system:serviceaccounts:desk-b"} <= {s["name"] for s in reader["subjects"]}
+
+
+def test_namespaced_install_refuses_a_bot_outside_its_namespaces(helm: Path) -> None:
+    done = run_helm(helm, *template_args("prod", "--set", "operator.watchNamespaces={desk-b}"))
+    assert done.returncode != 0
+    assert "btc-grid is in namespace tradewarden-prod, which operator.watchNamespaces" in (
+        done.stderr
+    )
+
+
+def _check_operator_rules(rules: list[dict[str, Any]], *, cluster_scoped: bool = True) -> None:
     # RBAC escalation prevention: the bot Role's grants (contract) must be held.
     bot_role = [
         ("tradewarden.io", "tradingbots", ("get", "list", "watch")),
@@ -141,13 +224,21 @@ def test_operator_holds_what_it_grants_and_what_it_manages(render: Render) -> No
         ("rbac.authorization.k8s.io", "roles", ("create", "patch", "delete")),
         ("rbac.authorization.k8s.io", "rolebindings", ("create", "patch", "delete")),
         ("tradewarden.io", "tradingbots/status", ("get", "patch")),
+        # Children carry blockOwnerDeletion: true (OwnerReferencesPermissionEnforcement).
+        ("tradewarden.io", "tradingbots/finalizers", ("update",)),
         ("tradewarden.io", "tradinghalts", ("get", "list", "watch")),
         ("tradewarden.io", "tradinghalts/status", ("get", "patch")),
         ("", "events", ("create",)),
         ("", "pods", ("get", "list", "watch")),
+    ]
+    # kopf observes namespaces and CRDs only when it watches every namespace.
+    cluster = [
         ("", "namespaces", ("list", "watch")),
         ("apiextensions.k8s.io", "customresourcedefinitions", ("list", "watch")),
     ]
+    for group, resource, verbs in cluster:
+        for verb in verbs:
+            assert _allowed(rules, group, resource, verb) == cluster_scoped, (resource, verb)
     for group, resource, verbs in bot_role + children:
         for verb in verbs:
             assert _allowed(rules, group, resource, verb), (group, resource, verb)

@@ -50,13 +50,16 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end -}}
 
 {{/* Namespaces that run bots: the release namespace, every namespace a declared
-bot names, and networkPolicy.extraBotNamespaces. */}}
+bot names, networkPolicy.extraBotNamespaces and operator.watchNamespaces. */}}
 {{- define "tradewarden.botNamespaces" -}}
 {{- $namespaces := list .Release.Namespace -}}
 {{- range .Values.bots -}}
 {{- $namespaces = append $namespaces (default $.Release.Namespace .namespace) -}}
 {{- end -}}
 {{- range .Values.networkPolicy.extraBotNamespaces -}}
+{{- $namespaces = append $namespaces . -}}
+{{- end -}}
+{{- range .Values.operator.watchNamespaces -}}
 {{- $namespaces = append $namespaces . -}}
 {{- end -}}
 {{- $namespaces | uniq | sortAlpha | join "," -}}
@@ -130,3 +133,66 @@ Usage: include "tradewarden.checkSpec" (dict "where" "bots[0] (btc-grid).spec" "
 {{- end -}}
 {{- end -}}
 {{- end -}}
+
+{{/*
+What the operator does to TradingBots and their children in a namespace it
+manages: the rules of its ClusterRole (cluster-wide) or of its Role in each
+watched namespace (namespaced install).
+*/}}
+{{- define "tradewarden.operatorRules" -}}
+# The resource it reconciles; patch covers kopf's finalizer and progress annotations.
+- apiGroups: ["tradewarden.io"]
+  resources: ["tradingbots"]
+  verbs: ["get", "list", "watch", "patch"]
+- apiGroups: ["tradewarden.io"]
+  resources: ["tradingbots/status"]
+  verbs: ["get", "patch"]
+# Children carry blockOwnerDeletion: true, which the OwnerReferencesPermissionEnforcement
+# admission plugin (OpenShift's default) allows only to who may update the owner's finalizers.
+- apiGroups: ["tradewarden.io"]
+  resources: ["tradingbots/finalizers"]
+  verbs: ["update"]
+# Events on every flip, and kopf's handler progress events.
+- apiGroups: [""]
+  resources: ["events"]
+  verbs: ["create", "patch"]
+- apiGroups: ["events.k8s.io"]
+  resources: ["events"]
+  verbs: ["create", "patch"]
+# The bot's children.
+- apiGroups: [""]
+  resources: ["serviceaccounts", "configmaps", "services"]
+  verbs: ["get", "list", "watch", "create", "patch", "delete"]
+- apiGroups: ["apps"]
+  resources: ["statefulsets"]
+  verbs: ["get", "list", "watch", "create", "patch", "delete"]
+- apiGroups: ["rbac.authorization.k8s.io"]
+  resources: ["roles", "rolebindings"]
+  verbs: ["get", "list", "watch", "create", "patch", "delete"]
+# Probe: pod readiness, restarts, crash loops.
+- apiGroups: [""]
+  resources: ["pods"]
+  verbs: ["get", "list", "watch"]
+# Held so that it may grant the bot Role's lease permissions.
+- apiGroups: ["coordination.k8s.io"]
+  resources: ["leases"]
+  verbs: ["get", "list", "watch", "create", "update"]
+# Held so that it may grant each bot Role the read of its own Namespace (in a Role,
+# this is the get of that namespace only).
+- apiGroups: [""]
+  resources: ["namespaces"]
+  verbs: ["get"]
+{{- end }}
+
+{{/*
+TradingHalts are cluster-scoped: the operator confirms them in their status and
+reads them for each bot's, in either install scope.
+*/}}
+{{- define "tradewarden.haltRules" -}}
+- apiGroups: ["tradewarden.io"]
+  resources: ["tradinghalts"]
+  verbs: ["get", "list", "watch", "patch"]
+- apiGroups: ["tradewarden.io"]
+  resources: ["tradinghalts/status"]
+  verbs: ["get", "patch"]
+{{- end }}
