@@ -46,7 +46,13 @@ class LookupFailed(RuntimeError):
 
 @dataclass
 class RouterContext:
-    """What the router needs besides the venue: clock, sleep, randomness, telemetry."""
+    """What the router needs besides the venue: clock, sleep, randomness, telemetry.
+
+    ``dry_run``: nothing that changes the venue is sent. Whoever would send
+    (the worker, the reconciler, this router) logs WOULD_SUBMIT or
+    WOULD_CANCEL instead; the venue adapter refuses any create or cancel
+    behind them (:class:`ReadOnlyVenue`).
+    """
 
     journal: Journal
     policy: RetryPolicy
@@ -55,6 +61,7 @@ class RouterContext:
     clock: Callable[[], float]
     sleep: Sleep
     rng: random.Random
+    dry_run: bool = False
 
 
 class OrderRouter:
@@ -168,6 +175,9 @@ class OrderRouter:
         ctx, coid = self._ctx, order.client_order_id
         if order.state.is_terminal:
             return order
+        if ctx.dry_run:
+            ctx.events.emit(Event.WOULD_CANCEL, coid, venue_client_id=order.venue_client_id)
+            return order
         if order.state is OrderState.SUBMITTING:
             # Cancelling what may not exist yet would race the create: settle it first.
             resolved = await self.resolve(order)
@@ -226,7 +236,7 @@ class OrderRouter:
         """
         batched: dict[str, list[JournaledOrder]] = {}
         for order in orders:
-            if order.state in _CANCELLABLE and not _is_stop(order):
+            if order.state in _CANCELLABLE and not _is_stop(order) and not self._ctx.dry_run:
                 batched.setdefault(order.intent.symbol, []).append(order)
         settled: dict[str, JournaledOrder] = {}
         for symbol, group in batched.items():

@@ -186,7 +186,6 @@ class WorkerSettings:
     tight_loop_timeout: float
     absent_grace_seconds: float
     queue_size: int = 64
-    dry_run: bool = False
     # Cancel commands in a row that may leave one order working, and how long
     # further cancels of it are then dropped (spec.execution.maxCancelReplace,
     # maxElapsedSeconds).
@@ -390,7 +389,7 @@ class ExecutionWorker:
             ctx.metrics.intents_refused.labels(reason=refusal.split(":")[0]).inc()
             ctx.events.emit(Event.INTENT_REFUSED, symbol=intent.symbol, reason=refusal)
             return None
-        if self._settings.dry_run:
+        if ctx.dry_run:
             ctx.events.emit(
                 Event.WOULD_SUBMIT,
                 symbol=intent.symbol,

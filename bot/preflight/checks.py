@@ -210,6 +210,11 @@ def leverage(value: int, error: str | None) -> CheckResult:
     )
 
 
+def leverage_left_alone(value: int) -> CheckResult:
+    """A dry run changes nothing at the venue, the leverage included."""
+    return CheckResult(LEVERAGE, True, f"dry run: leverage not set (the bot trades at {value}x)")
+
+
 def preflight_status(report: PreflightReport | None, warn_only: bool) -> dict[str, Any]:
     """``/status``'s ``preflight``: the last report, or ``passed: null`` before the first run."""
     if report is None:

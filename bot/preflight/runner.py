@@ -80,6 +80,7 @@ async def _account(
     spec: TradingBotSpec,
     market: dict[str, Any] | None,
     mark: Decimal | None,
+    change_leverage: bool,
 ) -> list[CheckResult]:
     configured = bool(exchange.apiKey and exchange.secret)
     if not configured:
@@ -104,6 +105,8 @@ async def _account(
     account = checks.account(free, largest / BOT_LEVERAGE, currency)
     if market is None:
         return [checks.credentials(True, None), account, checks.skipped(checks.LEVERAGE, "symbol")]
+    if not change_leverage:
+        return [checks.credentials(True, None), account, checks.leverage_left_alone(BOT_LEVERAGE)]
     try:
         await exchange.set_leverage(BOT_LEVERAGE, spec.symbol)
     except Exception as error:
@@ -114,11 +117,17 @@ async def _account(
 
 
 async def run_preflight(
-    exchange: ccxt_async.Exchange, spec: TradingBotSpec, *, warn_only: bool = False
+    exchange: ccxt_async.Exchange,
+    spec: TradingBotSpec,
+    *,
+    warn_only: bool = False,
+    change_leverage: bool = True,
 ) -> PreflightReport:
     """Every preflight check of ``spec`` against ``exchange``, in a fixed order.
 
     Credentials are whatever the client was built with (``apiKey``/``secret``).
+    ``change_leverage=False`` (a dry run) leaves the account's leverage alone:
+    the leverage check passes as not applied.
     """
     recv_window = int(exchange.options.get("recvWindow") or DEFAULT_RECV_WINDOW_MS)
     reach = await _reachability(exchange, recv_window)
@@ -130,7 +139,7 @@ async def run_preflight(
         leverage = checks.skipped(checks.LEVERAGE, checks.API_REACHABLE)
         return PreflightReport((reach[0], *rest, reach[1], leverage), warn_only)
     market_checks, market, mark = await _market(exchange, spec)
-    credentials, account, leverage = await _account(exchange, spec, market, mark)
+    credentials, account, leverage = await _account(exchange, spec, market, mark, change_leverage)
     return PreflightReport(
         (reach[0], credentials, account, *market_checks, reach[1], leverage), warn_only
     )

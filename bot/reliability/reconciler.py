@@ -56,7 +56,6 @@ class ReconcilerSettings:
     absent_grace_seconds: float
     drift_detections: int  # guards.drift.detectionsInARow
     protection: ProtectionSettings
-    dry_run: bool = False
     # Least time drift stays detected after a confirmation (see track_strays).
     drift_hold_seconds: float = 0.0
 
@@ -167,15 +166,17 @@ class Reconciler:
             hold_seconds=self._settings.drift_hold_seconds,
         )
         for venue_id in watch.drift.confirmed:
-            gone = await self._router.cancel_unjournaled(
-                venue_id, symbol, stop=venue_id in stop_ids
-            )
+            if ctx.dry_run:
+                # A dry run's strays are often a live bot's orders: never touch them.
+                ctx.events.emit(Event.WOULD_CANCEL, venue_id, symbol=symbol, reason="stray")
+                action = "would-cancel"
+            else:
+                gone = await self._router.cancel_unjournaled(
+                    venue_id, symbol, stop=venue_id in stop_ids
+                )
+                action = "cancelled" if gone else "cancel-failed"
             ctx.events.emit(
-                Event.RECONCILE_MISMATCH,
-                venue_id,
-                symbol=symbol,
-                verdict="stray",
-                action="cancelled" if gone else "cancel-failed",
+                Event.RECONCILE_MISMATCH, venue_id, symbol=symbol, verdict="stray", action=action
             )
 
         watch.protected = await self._protect(
@@ -285,7 +286,7 @@ class Reconciler:
         if (refused := self._gate(intent)) is not None:
             self._repaired(None, symbol, f"{reason}; refused: {refused}", "refused", plan)
             return False
-        if self._settings.dry_run:
+        if ctx.dry_run:
             ctx.events.emit(
                 Event.WOULD_SUBMIT,
                 symbol=symbol,

@@ -132,10 +132,13 @@ class BotRuntime:
         self.clocks = clocks or BotClocks()
         self.events = events or EventLog(self.clocks.clock)
         self.metrics = metrics or BotMetrics()
-        self.venue = VenueAdapter(exchange, self._observe_request)
+        # A dry run's adapters refuse every create and cancel (see VenueAdapter).
+        self.venue = VenueAdapter(exchange, self._observe_request, read_only=dry_run)
         # A second client of the account for emergency batch cancels: its throttle is
         # never drawn down by the bot's own orders (see OrderRouter.cancel_many).
-        self.lane = None if lane is None else VenueAdapter(lane, self._observe_request)
+        self.lane = (
+            None if lane is None else VenueAdapter(lane, self._observe_request, read_only=dry_run)
+        )
         self.state_dir = state_dir
         self.dry_run = dry_run
         self.strategy: Strategy = load_strategy(self.spec.strategy)
@@ -216,6 +219,7 @@ class BotRuntime:
             clock=self.clocks.clock,
             sleep=self.clocks.sleep,
             rng=self.clocks.rng,
+            dry_run=self.dry_run,
         )
         router = OrderRouter(self.venue, context, lane=self.lane)
         self.worker = ExecutionWorker(
@@ -226,7 +230,6 @@ class BotRuntime:
                 symbols=(self.spec.symbol,),
                 tight_loop_timeout=execution.tight_loop_timeout_seconds,
                 absent_grace_seconds=execution.absent_grace_seconds,
-                dry_run=self.dry_run,
                 max_cancel_replace=execution.max_cancel_replace,
                 cancel_giveup_seconds=execution.max_elapsed_seconds,
             ),
@@ -290,7 +293,6 @@ class BotRuntime:
                 self.spec.risk.stop_distance_pct,
                 required=self.spec.risk.require_protective_stop,
             ),
-            dry_run=self.dry_run,
         )
         self.reconciler = Reconciler(
             self.venue,
@@ -370,7 +372,10 @@ class BotRuntime:
         """
         while True:
             report = await run_preflight(
-                self.venue.exchange, self.spec, warn_only=self.preflight_warn_only
+                self.venue.exchange,
+                self.spec,
+                warn_only=self.preflight_warn_only,
+                change_leverage=not self.dry_run,
             )
             self.preflight = report
             self.metrics.preflight_passed.set(1 if report.passed else 0)

@@ -27,6 +27,10 @@ class GarbledReply(Exception):
     """The venue answered, but not with something the bot can trust."""
 
 
+class ReadOnlyVenue(RuntimeError):
+    """A create or cancel reached a read-only (dry-run) adapter; nothing was sent."""
+
+
 # Told each venue call's error (None on success) and its reply's headers (None if none came).
 RequestObserver = Callable[[BaseException | None, Mapping[str, str] | None], None]
 
@@ -134,13 +138,26 @@ def parse_stop(raw: Any) -> VenueStop:
 
 
 class VenueAdapter:
-    """Order and account calls the execution path needs, on one ccxt client."""
+    """Order and account calls the execution path needs, on one ccxt client.
+
+    ``read_only`` (a dry run): every create and cancel raises
+    :class:`ReadOnlyVenue` before a byte leaves, whichever path asked.
+    """
 
     def __init__(
-        self, exchange: ccxt_async.Exchange, observer: RequestObserver | None = None
+        self,
+        exchange: ccxt_async.Exchange,
+        observer: RequestObserver | None = None,
+        *,
+        read_only: bool = False,
     ) -> None:
         self._exchange = exchange
         self._observer = observer
+        self._read_only = read_only
+
+    def _writable(self, what: str) -> None:
+        if self._read_only:
+            raise ReadOnlyVenue(f"dry run: {what} not sent")
 
     @property
     def exchange(self) -> ccxt_async.Exchange:
@@ -199,6 +216,7 @@ class VenueAdapter:
         ccxt routes any order carrying a ``triggerPrice`` there, and sends the
         client id as ``clientAlgoId``.
         """
+        self._writable(f"create {order.venue_client_id}")
         intent = order.intent
         params: dict[str, Any] = {"clientOrderId": order.venue_client_id}
         if intent.reduce_only:
@@ -244,6 +262,7 @@ class VenueAdapter:
         The venue acknowledges a stop cancel without the order's state, so the
         stop is read back after the acknowledgement.
         """
+        self._writable(f"cancel {venue_client_id}")
         params: dict[str, Any] = {"origClientOrderId": venue_client_id}
         cancel = self._exchange.cancel_order
         if not stop:
@@ -261,6 +280,7 @@ class VenueAdapter:
         skipped, so an id missing from the result is simply not known to be
         cancelled: the caller asks about it one by one.
         """
+        self._writable(f"cancel {', '.join(venue_client_ids)}")
         raw = await self._call(
             self._exchange.cancel_orders, [], symbol, {"clientOrderIds": list(venue_client_ids)}
         )

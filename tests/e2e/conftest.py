@@ -132,14 +132,15 @@ def write_manifest(directory: Path, sim: RunningVenueSim, **execution: Any) -> P
 async def start_bot(sim: RunningVenueSim, tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
     started: list[BotProcess] = []
 
-    async def start(manifest: Path, *extra: str) -> BotProcess:
+    async def start(manifest: Path, *extra: str, state_dir: Path | None = None) -> BotProcess:
+        """A bot process on ``manifest``; its state directory is ``tmp_path/state`` unless given."""
         process = await asyncio.create_subprocess_exec(
             *tradewarden_command(),
             "bot",
             "--config",
             str(manifest),
             "--state-dir",
-            str(tmp_path / "state"),
+            str(state_dir or tmp_path / "state"),
             "--http-port",
             "0",
             *extra,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
+from decimal import Decimal
 from pathlib import Path
 
 import aiohttp
@@ -208,3 +209,40 @@ async def test_second_process_on_the_same_state_dir_exits_at_once_naming_the_hol
     first.process.send_signal(signal.SIGTERM)
     assert await first.exit_code() == 0
     assert every_submit_answered(first.events)
+
+
+async def test_dry_run_beside_a_live_bot_on_the_same_account_changes_nothing_at_the_venue(
+    sim: RunningVenueSim, start_bot, tmp_path: Path
+) -> None:
+    # The runbooks' advice: the live manifest, a fresh state directory, --dry-run.
+    manifest = write_manifest(tmp_path, sim, reconcileIntervalSeconds=0.5)
+    live = await start_bot(manifest)
+    await live.wait_for("ORDER_RESPONSE", count=4)
+    # A fill gives the live bot a position, hence a protective stop at the venue.
+    await sim.set_price("BTCUSDT", Decimal((await sim.state())["marks"]["BTCUSDT"]) * 99 / 100)
+    await live.wait_for("STOP_REPAIR", lambda e: e.get("outcome") == "placed")
+    before = await sim.state()
+
+    dry = await start_bot(manifest, "--dry-run", state_dir=tmp_path / "dry-state")
+    # Every live order and the stop are strays to the dry run; it sees them three times.
+    stray = await dry.wait_for("RECONCILE_MISMATCH", lambda e: e.get("verdict") == "stray")
+    assert stray["action"] == "would-cancel"
+    await dry.wait_for("WOULD_CANCEL", lambda e: e["correlation_id"].startswith("tw"))
+    dry.process.send_signal(signal.SIGTERM)
+    assert await dry.exit_code() == 0
+    after = await sim.state()
+
+    # Ground truth: the dry run cancelled nothing, placed nothing, left the leverage alone.
+    assert cancelled_behind_its_back(after, tmp_path / "state") == []
+    live_ids = {row["venue_client_id"] for row in journal_rows(tmp_path / "state")}
+    placed = [o["clientOrderId"] for o in after["orders"]]
+    placed += [a["clientAlgoId"] for a in after["algoOrders"]]
+    assert set(placed) <= live_ids
+    leverage = "POST /fapi/v1/leverage"
+    assert after["requests"].get(leverage) == before["requests"].get(leverage)
+    assert not {"ORDER_SUBMIT", "ORDER_RESPONSE", "BOT_FATAL"} & set(dry.names())
+    assert journal_rows(tmp_path / "dry-state") == []
+
+    live.process.send_signal(signal.SIGTERM)
+    assert await live.exit_code() == 0
+    assert every_submit_answered(live.events)

@@ -49,6 +49,7 @@ class OrderPath:
     metrics: BotMetrics
     time: FakeTime
     events: list[dict[str, Any]]
+    context: RouterContext
 
     def events_for(self, coid: str) -> list[str]:
         return [e["event"] for e in self.events if e.get("correlation_id") == coid]
@@ -105,7 +106,7 @@ async def order_path(
     )
     try:
         yield OrderPath(
-            sim, venue, OrderRouter(venue, context), journal, metrics, fake_time, captured
+            sim, venue, OrderRouter(venue, context), journal, metrics, fake_time, captured, context
         )
     finally:
         await venue.close()

@@ -7,6 +7,7 @@ on: the order exists at the venue exactly once, and the journal agrees.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -15,7 +16,9 @@ import pytest
 from tradewarden.bot.execution.classification import ErrorClass, Operation, classify
 from tradewarden.bot.execution.intent import OrderIntent, OrderType, Side
 from tradewarden.bot.execution.order_state import OrderState
+from tradewarden.bot.execution.router import OrderRouter
 from tradewarden.bot.execution.sweep import sweep
+from tradewarden.bot.venue.adapter import ReadOnlyVenue, VenueAdapter
 
 from .conftest import SYMBOL, OrderPath
 
@@ -361,3 +364,28 @@ async def test_a_failed_batch_falls_back_to_one_cancel_per_order(order_path: Ord
         assert trail[3:] == ["ORDER_ERROR", "ORDER_ERROR", "ORDER_LOOKUP", "ORDER_STATE"]
         [at_venue] = await venue_orders(order_path, order.client_order_id)
         assert at_venue["status"] == "CANCELED"
+
+
+async def test_dry_run_router_and_adapter_send_nothing_that_changes_the_venue(
+    order_path: OrderPath,
+) -> None:
+    live = await order_path.router.place(LIMIT_BUY)
+    assert live.state is OrderState.OPEN
+    before = (await order_path.sim.state())["requests"]
+    read_only = VenueAdapter(order_path.venue.exchange, read_only=True)
+    dry = OrderRouter(read_only, replace(order_path.context, dry_run=True))
+
+    assert (await dry.cancel(live)).state is OrderState.OPEN
+    assert [o.state for o in await dry.cancel_many([live])] == [OrderState.OPEN]
+    assert order_path.events_for(live.client_order_id).count("WOULD_CANCEL") == 2
+    # Behind the router, the adapter itself refuses every create and cancel.
+    with pytest.raises(ReadOnlyVenue):
+        await read_only.create_order(order_path.journal.record_intent(MARKET_BUY))
+    with pytest.raises(ReadOnlyVenue):
+        await read_only.cancel_order(live.venue_client_id, SYMBOL)
+    with pytest.raises(ReadOnlyVenue):
+        await read_only.cancel_orders([live.venue_client_id], SYMBOL)
+
+    state = await order_path.sim.state()
+    assert state["requests"] == before
+    assert [o["status"] for o in state["orders"]] == ["NEW"]

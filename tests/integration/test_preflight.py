@@ -21,13 +21,15 @@ from tradewarden.bot.venue_sim.server import RunningVenueSim
 NAMES = ["apiReachable", "credentials", "account", "symbol", "marketData", "clockSkew", "leverage"]
 
 
-async def _preflight(sim: RunningVenueSim, tmp_path: Path, secret: str) -> PreflightReport:
+async def _preflight(
+    sim: RunningVenueSim, tmp_path: Path, secret: str, *, change_leverage: bool = True
+) -> PreflightReport:
     manifest = load_manifest(write_manifest(tmp_path, sim))
     exchange = build_exchange(
         "binanceusdm", api_key=sim.settings.api_key, api_secret=secret, url_override=sim.base_url
     )
     try:
-        return await run_preflight(exchange, manifest.spec)
+        return await run_preflight(exchange, manifest.spec, change_leverage=change_leverage)
     finally:
         await exchange.close()
 
@@ -41,6 +43,18 @@ async def test_a_good_configuration_passes(sim: RunningVenueSim, tmp_path: Path)
     assert [check.name for check in report.checks] == NAMES
     assert report.passed, report.failed
     assert (await sim.state())["leverage"]["BTCUSDT"] == 1
+
+
+async def test_a_dry_run_preflight_leaves_the_leverage_alone(
+    sim: RunningVenueSim, tmp_path: Path
+) -> None:
+    leverage_before = (await sim.state())["leverage"]["BTCUSDT"]
+    report = await _preflight(sim, tmp_path, sim.settings.api_secret, change_leverage=False)
+    assert report.passed, report.failed
+    assert "dry run: leverage not set" in _by_name(report)["leverage"].detail
+    state = await sim.state()
+    assert "POST /fapi/v1/leverage" not in state["requests"]
+    assert state["leverage"]["BTCUSDT"] == leverage_before != 1
 
 
 async def test_bad_credentials_fail_with_a_remediation(
