@@ -277,13 +277,25 @@ def _convert_object(
     for name, field in properties.items():
         child = _convert(field, defs, f"{path}.{name}", rules)
         if child.get("type") == "object" and name not in required and "default" not in field:
-            # A nested settings block made by default_factory: default it to {} so
-            # the server fills in its defaults and ``kubectl get -o yaml`` shows them.
-            child["default"] = {}
+            # A nested settings block made by default_factory: default it to the block
+            # with every field's default (what ``kubectl get -o yaml`` then shows). Not
+            # to {}: kube-apiserver evaluates the block's CEL rules on the default value
+            # as written, and a rule reading a field of {} fails the CRD at admission.
+            child["default"] = _object_default(child)
         converted[name] = child
     schema["properties"] = converted
     if required:
         schema["required"] = [name for name in properties if name in required]
+
+
+def _object_default(schema: Mapping[str, Any]) -> Schema:
+    """The object of every property that has a default (nested blocks already have theirs)."""
+    properties: Mapping[str, Any] = schema.get("properties", {})
+    return {
+        name: copy.deepcopy(child["default"])
+        for name, child in properties.items()
+        if "default" in child
+    }
 
 
 def _model_schema(model: type[BaseModel], path: str, rules: _Rules) -> Schema:

@@ -14,17 +14,19 @@ import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from tradewarden.api.crd import (
     KINDS,
+    TRADING_BOT,
+    CrdKind,
     custom_resource_definition,
     openapi_schema,
     render_yaml,
     validation_schema,
 )
 from tradewarden.api.crd_command import crd_paths
-from tradewarden.api.tradingbot import TradingBot
+from tradewarden.api.tradingbot import TradingBot, TradingBotSpec
 from tradewarden.bot.cli import main
 
 REPO = Path(__file__).resolve().parents[2]
@@ -170,7 +172,12 @@ def test_crd_defaults_match_the_model() -> None:
     exchange = SCHEMA["properties"]["spec"]["properties"]["exchange"]
     assert exchange["properties"]["id"]["default"] == "binanceusdm"
     assert exchange["properties"]["sandbox"]["default"] is True
-    assert exchange["default"] == {}
+    # A settings block defaults to the model's own default block, every field filled in.
+    for name, field in TradingBotSpec.model_fields.items():
+        if field.default_factory is not None and isinstance(field.default_factory(), BaseModel):
+            block = SCHEMA["properties"]["spec"]["properties"][field.alias or name]
+            made = field.default_factory().model_dump(mode="json", by_alias=True, exclude_none=True)
+            assert block["default"] == made, name
     risk = SCHEMA["properties"]["spec"]["properties"]["risk"]["properties"]
     assert risk["stopDistancePct"]["default"] == "2"
 
@@ -348,3 +355,21 @@ def test_status_written_by_the_operator_validates() -> None:
 def test_crd_object_is_valid_for_kubernetes_1_32() -> None:
     # Strict: an unknown key anywhere in the CRD (a typo in a schema keyword) fails.
     kubernetes_validate.validate(custom_resource_definition(), "1.32", strict=True)
+
+
+@pytest.mark.parametrize("kind", KINDS, ids=lambda kind: str(kind.plural))
+def test_every_default_satisfies_the_rules_of_its_own_node_as_written(kind: CrdKind) -> None:
+    # kube-apiserver's CRD admission (apiextensions-apiserver schema/defaulting/
+    # validation.go) runs a node's CEL rules on its default exactly as written, without
+    # the nested defaults, as self and oldSelf and again with no old value. A rule that
+    # reads a key the default lacks fails the whole CRD ("no such key: id evaluating rule").
+    schema = openapi_schema(kind)
+    checked = 0
+    for path, node in nodes(schema):
+        if "default" not in node or not isinstance(node["default"], dict):
+            continue
+        default = node["default"]
+        assert cel_errors(node, default, default, path) == [], path
+        assert cel_errors(node, default, None, path) == [], path
+        checked += 1
+    assert checked or kind is not TRADING_BOT
