@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
+from enum import StrEnum
 
 from tradewarden.api.tradingbot import RiskSpec, TradingMode
 from tradewarden.bot.execution.intent import JournaledOrder, OrderIntent, Purpose
@@ -35,6 +36,30 @@ class Exposure:
         )
 
 
+class RefusalKind(StrEnum):
+    """Why an intent was refused, as a fixed metric label; the message says the rest.
+
+    Every refusal message starts with its kind and a colon (``"max-position:
+    position could reach ..."``); a gate's message that starts otherwise counts
+    as ``other``. Numbers stay in the message, never in the label.
+    """
+
+    HALTED = "halted"
+    REDUCE_ONLY = "reduce-only"
+    NOT_REDUCING = "not-reducing"
+    MAX_ORDER_NOTIONAL = "max-order-notional"
+    MAX_POSITION = "max-position"
+    NO_MARK = "no-mark"
+    LEASE = "lease"
+    OTHER = "other"
+
+
+def refusal_kind(reason: str) -> RefusalKind:
+    """The kind a refusal message starts with (``OTHER`` for an unknown one)."""
+    prefix = reason.split(":", 1)[0]
+    return next((kind for kind in RefusalKind if kind.value == prefix), RefusalKind.OTHER)
+
+
 def working_orders(orders: Iterable[JournaledOrder]) -> tuple[JournaledOrder, ...]:
     """The non-terminal orders among ``orders``."""
     return tuple(order for order in orders if not order.state.is_terminal)
@@ -56,25 +81,34 @@ def refusal(
     """
     closing = flattening and intent.purpose is Purpose.EXIT
     if mode is TradingMode.HALTED and intent.purpose is not Purpose.STOP and not closing:
-        return "halted: only protective stops are maintained"
+        return f"{RefusalKind.HALTED}: only protective stops are maintained"
     if intent.reduce_only:
         return _reduce_refusal(intent, exposure)
     if mode is TradingMode.REDUCE_ONLY:
-        return "reduce-only: new exposure is blocked"
+        return f"{RefusalKind.REDUCE_ONLY}: new exposure is blocked"
     notional = intent.quantity * (intent.price or mark)
     if notional > risk.max_order_notional:
-        return f"order notional {notional} exceeds maxOrderNotional {risk.max_order_notional}"
+        return (
+            f"{RefusalKind.MAX_ORDER_NOTIONAL}: order notional {notional} exceeds "
+            f"maxOrderNotional {risk.max_order_notional}"
+        )
     sign = intent.side.sign
     worst = exposure.position + sign * (exposure.pending(sign, reduce_only=False) + intent.quantity)
     if abs(worst) > risk.max_position:
-        return f"position could reach {worst}, beyond maxPosition {risk.max_position}"
+        return (
+            f"{RefusalKind.MAX_POSITION}: position could reach {worst}, "
+            f"beyond maxPosition {risk.max_position}"
+        )
     return None
 
 
 def _reduce_refusal(intent: OrderIntent, exposure: Exposure) -> str | None:
     sign = intent.side.sign
     if exposure.position == 0 or (exposure.position > 0) == (sign > 0):
-        return f"reduce-only {intent.side} would not reduce position {exposure.position}"
+        return (
+            f"{RefusalKind.NOT_REDUCING}: reduce-only {intent.side} would not reduce "
+            f"position {exposure.position}"
+        )
     # A protective stop covers the position by itself: it neither adds to the
     # closing orders already working nor blocks one (the venue's reduce-only
     # flag stops whichever fills second).
@@ -83,7 +117,7 @@ def _reduce_refusal(intent: OrderIntent, exposure: Exposure) -> str | None:
         already = Decimal(0)
     if already + intent.quantity > abs(exposure.position):
         return (
-            f"reduce-only {intent.quantity} plus working {already} exceeds "
-            f"position {exposure.position}"
+            f"{RefusalKind.NOT_REDUCING}: reduce-only {intent.quantity} plus working "
+            f"{already} exceeds position {exposure.position}"
         )
     return None

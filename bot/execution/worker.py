@@ -29,6 +29,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from tradewarden.bot.execution.admission import refusal_kind
 from tradewarden.bot.execution.classification import ErrorClass, Operation, classify
 from tradewarden.bot.execution.intent import Cancel, JournaledOrder, OrderIntent, Place
 from tradewarden.bot.execution.journal import Journal
@@ -386,7 +387,7 @@ class ExecutionWorker:
         ctx = self._ctx
         refusal = self._gate(intent)
         if refusal is not None:
-            ctx.metrics.intents_refused.labels(reason=refusal.split(":")[0]).inc()
+            ctx.metrics.intents_refused.labels(reason=refusal_kind(refusal)).inc()
             ctx.events.emit(Event.INTENT_REFUSED, symbol=intent.symbol, reason=refusal)
             return None
         if ctx.dry_run:

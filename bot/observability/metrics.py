@@ -1,12 +1,31 @@
 """The bot's Prometheus metrics, all under ``tradewarden_``.
 
 Each bot builds its own registry, so tests and benchmarks can run several
-bots in one process. Labels carry outcomes and classes, never ids or keys.
+bots in one process. Labels carry outcomes and classes, never ids, keys or
+numbers. The counters alerts use with ``increase()`` start with every label
+set they can take at 0, so the first event is an increase, not a new series.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from prometheus_client import CollectorRegistry, Counter, Gauge
+
+from tradewarden.bot.execution.admission import RefusalKind
+from tradewarden.bot.execution.classification import ErrorClass, Operation
+from tradewarden.bot.execution.evidence import Verdict
+from tradewarden.bot.reliability.guards import GUARD_NAMES
+
+# The venue snapshot kinds the reconciler counts, besides the evidence verdicts.
+SNAPSHOT_MISMATCH = "snapshot"
+MISMATCH_KINDS = (SNAPSHOT_MISMATCH, Verdict.STALE.value, Verdict.CONFLICT.value)
+GIVEUP_OPERATIONS = (Operation.CREATE.value, Operation.CANCEL.value)
+
+
+def _start_at_zero(counter: Counter, label: str, values: Iterable[str]) -> None:
+    for value in values:
+        counter.labels(**{label: value})
 
 
 class BotMetrics:
@@ -131,3 +150,8 @@ class BotMetrics:
             "1 when the last preflight passed, 0 when it failed.",
             registry=r,
         )
+        _start_at_zero(self.guard_trips, "guard", GUARD_NAMES)
+        _start_at_zero(self.retries, "reason_class", (c.value for c in ErrorClass))
+        _start_at_zero(self.reconcile_mismatches, "kind", MISMATCH_KINDS)
+        _start_at_zero(self.intents_refused, "reason", (k.value for k in RefusalKind))
+        _start_at_zero(self.giveups, "operation", GIVEUP_OPERATIONS)

@@ -30,6 +30,7 @@ from tradewarden.bot.execution.order_state import OrderState
 from tradewarden.bot.execution.router import OrderRouter, RouterContext
 from tradewarden.bot.execution.sweep import sweep
 from tradewarden.bot.observability.events import Event
+from tradewarden.bot.observability.metrics import SNAPSHOT_MISMATCH
 from tradewarden.bot.reliability.comparison import Comparison, VenueView, compare
 from tradewarden.bot.reliability.protection import (
     ProtectionSettings,
@@ -154,7 +155,7 @@ class Reconciler:
             watch.offset = position.size - ctx.journal.net_filled(symbol)
         snapshot_age = ctx.clock() - started
         for mismatch in comparison.mismatches:
-            ctx.metrics.reconcile_mismatches.labels(kind="snapshot").inc()
+            ctx.metrics.reconcile_mismatches.labels(kind=SNAPSHOT_MISMATCH).inc()
             ctx.events.emit(Event.RECONCILE_MISMATCH, None, symbol=symbol, reason=mismatch)
 
         stop_ids = {s.venue_client_id for s in open_stops}

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 import ccxt.async_support as ccxt_async
 
 from tradewarden.api.tradingbot import EmergencyStop, TradingBot, TradingMode
-from tradewarden.bot.execution.admission import Exposure, refusal, working_orders
+from tradewarden.bot.execution.admission import Exposure, RefusalKind, refusal, working_orders
 from tradewarden.bot.execution.client_ids import bot_prefix
 from tradewarden.bot.execution.intent import Cancel, OrderIntent, Place
 from tradewarden.bot.execution.journal import Journal, JournalError
@@ -603,7 +603,7 @@ class BotRuntime:
                 return veto
         mark = self.market.marks.get(intent.symbol)
         if mark is None:
-            return "no mark price yet"
+            return f"{RefusalKind.NO_MARK}: no mark price yet"
         exposure = Exposure(
             self.positions.get(intent.symbol, Decimal(0)),
             working_orders(self.journal.non_terminal()),

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import aiohttp
 import yaml
+from prometheus_client.parser import text_string_to_metric_families
 
 from tradewarden.bot.execution.journal import Journal
 from tradewarden.bot.runtime.bot import JOURNAL_FILE
@@ -31,6 +32,96 @@ def every_submit_answered(events: list[dict[str, object]]) -> bool:
         elif name in ("ORDER_RESPONSE", "ORDER_ERROR") and event.get("operation") is None:
             waiting[coid] = waiting.get(coid, 0) - 1
     return all(count == 0 for count in waiting.values())
+
+
+# Every label set the alerting counters can take (issue 12 item 12).
+ALERT_COUNTER_LABELS = {
+    "tradewarden_guard_trips_total": (
+        "guard",
+        {
+            "apiHealth",
+            "markStaleness",
+            "slippage",
+            "brokerReads",
+            "drift",
+            "websocket",
+            "killSwitch",
+        },
+    ),
+    "tradewarden_order_retries_total": (
+        "reason_class",
+        {
+            "retryable",
+            "ambiguous",
+            "rate_limited",
+            "clock_skew",
+            "duplicate_id",
+            "unknown_order",
+            "rejected",
+        },
+    ),
+    "tradewarden_reconcile_mismatches_total": ("kind", {"snapshot", "stale", "conflict"}),
+    "tradewarden_intents_refused_total": (
+        "reason",
+        {
+            "halted",
+            "reduce-only",
+            "not-reducing",
+            "max-order-notional",
+            "max-position",
+            "no-mark",
+            "lease",
+            "other",
+        },
+    ),
+    "tradewarden_order_giveups_total": ("operation", {"create", "cancel"}),
+}
+
+
+def counter_samples(exposition: str) -> dict[str, dict[str, float]]:
+    """``{sample name: {label value: value}}`` of the single-label counters alerts use."""
+    samples: dict[str, dict[str, float]] = {}
+    for family in text_string_to_metric_families(exposition):
+        for sample in family.samples:
+            if sample.name in ALERT_COUNTER_LABELS:
+                label = ALERT_COUNTER_LABELS[sample.name][0]
+                samples.setdefault(sample.name, {})[sample.labels[label]] = sample.value
+    return samples
+
+
+async def test_alert_counters_have_every_series_at_zero_before_the_first_event(
+    sim: RunningVenueSim, start_bot, tmp_path: Path
+) -> None:
+    """``increase()`` needs a series before the first increment, or it misses that event.
+
+    Scraped as Prometheus does, the moment the bot serves /metrics. Then a
+    maxPosition below the grid's two levels makes the bot refuse intents with
+    quantities in the message: the refusals count under the fixed label, and
+    no other series appears.
+    """
+    manifest = write_manifest(tmp_path, sim, absentGraceSeconds=0.5)
+    document = yaml.safe_load(manifest.read_text(encoding="utf-8"))
+    document["spec"]["risk"]["maxPosition"] = "0.004"  # one level of 0.003, not two
+    manifest.write_text(yaml.safe_dump(document), encoding="utf-8")
+    bot = await start_bot(manifest)
+    port = (await bot.wait_for("HTTP_LISTENING"))["port"]
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"http://127.0.0.1:{port}/metrics") as reply:
+            first = counter_samples(await reply.text())
+        refused = await bot.wait_for("INTENT_REFUSED")
+        async with http.get(f"http://127.0.0.1:{port}/metrics") as reply:
+            later = counter_samples(await reply.text())
+    bot.process.send_signal(signal.SIGTERM)
+    assert await bot.exit_code() == 0
+
+    assert first == {
+        name: dict.fromkeys(values, 0.0) for name, (_, values) in ALERT_COUNTER_LABELS.items()
+    }
+    assert "could reach 0.006" in refused["reason"]
+    assert later["tradewarden_intents_refused_total"]["max-position"] >= 1
+    assert {name: set(series) for name, series in later.items()} == {
+        name: values for name, (_, values) in ALERT_COUNTER_LABELS.items()
+    }
 
 
 async def test_bot_trades_serves_status_and_stops_cleanly(

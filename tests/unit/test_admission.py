@@ -7,7 +7,13 @@ from decimal import Decimal
 import pytest
 
 from tradewarden.api.tradingbot import RiskSpec, TradingMode
-from tradewarden.bot.execution.admission import Exposure, refusal, working_orders
+from tradewarden.bot.execution.admission import (
+    Exposure,
+    RefusalKind,
+    refusal,
+    refusal_kind,
+    working_orders,
+)
 from tradewarden.bot.execution.intent import (
     JournaledOrder,
     OrderIntent,
@@ -284,6 +290,8 @@ def test_refusal(
     else:
         assert reason is not None
         assert words in reason
+        # The metric label is the message's kind, one of a fixed set (no numbers).
+        assert refusal_kind(reason) is not RefusalKind.OTHER
 
 
 @pytest.mark.parametrize("purpose", [Purpose.STOP, Purpose.EXIT])
@@ -338,6 +346,8 @@ def test_flatten_lets_closing_exits_through_a_halt(
     else:
         assert reason is not None
         assert words in reason
+        # The metric label is the message's kind, one of a fixed set (no numbers).
+        assert refusal_kind(reason) is not RefusalKind.OTHER
 
 
 def test_without_flatten_a_halt_refuses_exits() -> None:
