@@ -4,6 +4,12 @@
 - An ambiguous create (timeout after send, dropped connection, 5xx, garbled
   reply) is *unknown*, not failed: the order is looked up by its client id
   before anything else, and only ever resent under the same id.
+- Reads lag writes (Binance can answer -2013 for an order it accepted seconds
+  ago): after an ambiguous create, "not found" counts as absence only once
+  ``absent_grace`` has passed since the send; until then the router looks
+  again instead of resending. Binance wants a client id unique only among
+  *open* orders, so resending the id of an order that already filled would
+  place a second order.
 - A duplicate-id reply (-4116) is evidence the order exists: fetch it. Only if
   it is provably absent does the id rotate, a bounded number of times.
 - A cancel of an order the venue does not know is success unless the venue
@@ -62,6 +68,8 @@ class RouterContext:
     sleep: Sleep
     rng: random.Random
     dry_run: bool = False
+    # How long the venue's reads may miss an order it accepted; see the module docstring.
+    absent_grace: float = 0.0
 
 
 class OrderRouter:
@@ -118,6 +126,7 @@ class OrderRouter:
                 price=order.intent.price,
                 reduce_only=order.intent.reduce_only,
             )
+            sent_at = ctx.clock()
             try:
                 seen = await self._venue.create_order(order)
             except Exception as error:
@@ -141,9 +150,11 @@ class OrderRouter:
                 return ctx.journal.transition(coid, OrderState.REJECTED, detail=verdict.summary)
             if error_class in (ErrorClass.AMBIGUOUS, ErrorClass.DUPLICATE_ID):
                 ever_ambiguous = True
-                asked, found = await self._try_lookup(order)
+                asked, found = await self._lookup_past_read_lag(order, sent_at, started)
                 if found is not None:
                     return self._adopt(order, found, f"lookup after {error_class}")
+                if asked and ctx.clock() - sent_at < ctx.absent_grace:
+                    return self._give_up(order, attempt, "retry budget spent, outcome unknown")
                 # Rotate only when the venue said the id is free, never on a failed lookup.
                 if error_class is ErrorClass.DUPLICATE_ID and asked:
                     if rotations >= MAX_ROTATIONS:
@@ -372,6 +383,28 @@ class OrderRouter:
             **extra,
         )
         return verdict
+
+    async def _lookup_past_read_lag(
+        self, order: JournaledOrder, sent_at: float, started: float
+    ) -> tuple[bool, VenueOrder | None]:
+        """Look ``order`` up until it is found or its absence outlasts the read lag.
+
+        ``(asked, found)`` as :meth:`_try_lookup`. An absence younger than
+        ``absent_grace`` since ``sent_at`` is no evidence: look again after the
+        policy's delay (never past the grace). When the request's time budget
+        ends first, the absence is still unproven: the caller must not resend.
+        """
+        ctx, waits = self._ctx, 0
+        while True:
+            asked, found = await self._try_lookup(order)
+            grace_left = ctx.absent_grace - (ctx.clock() - sent_at)
+            if found is not None or not asked or grace_left <= 0:
+                return asked, found
+            waits += 1
+            delay = min(ctx.policy.delay(waits, ErrorClass.AMBIGUOUS, ctx.rng), grace_left)
+            if ctx.clock() - started + delay > ctx.policy.max_elapsed:
+                return asked, found
+            await ctx.sleep(delay)
 
     async def _try_lookup(self, order: JournaledOrder) -> tuple[bool, VenueOrder | None]:
         """``(asked, found)``: ``asked`` is False when the venue could not be asked at all."""

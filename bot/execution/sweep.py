@@ -3,7 +3,10 @@
 Every non-terminal intent is looked up by its client id. What absence means
 depends on the state: a SUBMITTING order not found is abandoned only after a
 grace period (its create can still be in flight); a live order the venue no
-longer knows is done.
+longer knows is done. Either way absence is judged only once the order's last
+journal change is older than the grace: Binance's reads can miss an order it
+accepted moments ago (-2013 "Order does not exist."), and calling that order
+cancelled would hide the fill that follows.
 
 A reconcile pass that has just read the venue's open orders hands them in as
 a snapshot: an order listed there is adopted from it (partial fills
@@ -31,8 +34,8 @@ async def sweep(
 ) -> list[str]:
     """Look up every non-terminal intent and settle what the venue says.
 
-    Returns the SUBMITTING orders still absent within their grace period (the
-    journal's audit trail records what was settled). Raises
+    Returns the orders still absent within their grace period (the journal's
+    audit trail records what was settled). Raises
     :class:`~tradewarden.bot.execution.router.LookupFailed` if the venue
     cannot be asked; nothing is decided on a failed lookup.
 
@@ -50,10 +53,10 @@ async def sweep(
             continue
         if await router.resolve(order) is not None:
             continue
-        if order.state is not OrderState.SUBMITTING:
-            journal.transition(coid, OrderState.CANCELED, detail="venue no longer knows the order")
-        elif clock() - order.updated_at >= absent_grace_seconds:
-            journal.transition(coid, OrderState.ABANDONED, detail="absent at the venue")
-        else:
+        if clock() - order.updated_at < absent_grace_seconds:
             still_unknown.append(coid)
+        elif order.state is not OrderState.SUBMITTING:
+            journal.transition(coid, OrderState.CANCELED, detail="venue no longer knows the order")
+        else:
+            journal.transition(coid, OrderState.ABANDONED, detail="absent at the venue")
     return still_unknown

@@ -220,6 +220,7 @@ class BotRuntime:
             sleep=self.clocks.sleep,
             rng=self.clocks.rng,
             dry_run=self.dry_run,
+            absent_grace=execution.absent_grace_seconds,
         )
         router = OrderRouter(self.venue, context, lane=self.lane)
         self.worker = ExecutionWorker(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -52,12 +53,32 @@ class Call:
     params: Params
     server_ms: int  # the venue clock including any skew fault
     stale_ms: int | None  # serve positions/open orders as of this long ago
+    # Orders accepted after this venue time are invisible to this read (read-lag fault).
+    hidden_after_ms: int | None = None
 
     def view(self, ctx: VenueContext) -> Snapshot:
-        """The account as this call should see it: live, or stale under a stale fault."""
-        if self.stale_ms is None:
-            return ctx.engine.snapshot()
-        return ctx.engine.snapshot_as_of(ctx.engine.now_ms() - self.stale_ms)
+        """The account as this call should see it: live, or stale under a stale fault.
+
+        Under a read-lag fault, orders accepted after ``hidden_after_ms`` are left out.
+        """
+        snapshot = (
+            ctx.engine.snapshot()
+            if self.stale_ms is None
+            else ctx.engine.snapshot_as_of(ctx.engine.now_ms() - self.stale_ms)
+        )
+        if self.hidden_after_ms is None:
+            return snapshot
+        return dataclasses.replace(
+            snapshot,
+            open_orders=tuple(o for o in snapshot.open_orders if self.sees(o.time_ms)),
+            open_algo_orders=tuple(
+                a for a in snapshot.open_algo_orders if self.sees(a.create_time_ms)
+            ),
+        )
+
+    def sees(self, accepted_ms: int) -> bool:
+        """Whether an order accepted at ``accepted_ms`` is visible to this read."""
+        return self.hidden_after_ms is None or accepted_ms <= self.hidden_after_ms
 
 
 CONTEXT_KEY = web.AppKey("venue_context", VenueContext)

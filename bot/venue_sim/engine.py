@@ -86,7 +86,7 @@ class Engine:
         self._balance_update_ms = now
         self._orders: dict[int, Order] = {}
         # Indexes over _orders so a long run does not slow every request down:
-        # open orders by id, and every order by (symbol, client order id).
+        # open orders by id, and the latest order of each (symbol, client order id).
         self._open_orders: dict[int, Order] = {}
         self._by_client_id: dict[tuple[str, str], Order] = {}
         self._algos: dict[int, AlgoOrder] = {}
@@ -207,7 +207,10 @@ class Engine:
             raise errors.invalid_order_type()
         spec = self.spec(request.symbol)
         client_id = request.client_order_id or f"sim_{self._next_order_id}"
-        if (spec.symbol, client_id) in self._by_client_id:
+        # Binance wants the id unique among *open* orders only: once the first
+        # order is done, the same id places a new order.
+        previous = self._by_client_id.get((spec.symbol, client_id))
+        if previous is not None and previous.is_open:
             raise errors.duplicate_client_order_id()
         order = self._new_order(spec, request, client_id)
         self._submit(order)
@@ -237,7 +240,8 @@ class Engine:
             raise errors.invalid_order_type()
         spec = self.spec(request.symbol)
         client_id = request.client_order_id or f"sim_algo_{self._next_algo_id}"
-        if any(a.client_algo_id == client_id for a in self.algo_orders_for(spec.symbol)):
+        open_algos = (a for a in self.algo_orders_for(spec.symbol) if a.is_open)
+        if any(a.client_algo_id == client_id for a in open_algos):
             raise errors.duplicate_client_order_id()
         if request.trigger_price is None:
             raise errors.mandatory_missing("triggerPrice")
@@ -316,7 +320,9 @@ class Engine:
         )
         if ref.order_id is not None:
             return next((a for a in candidates if a.algo_id == ref.order_id), None)
-        return next((a for a in candidates if a.client_algo_id == ref.client_order_id), None)
+        # A reused client id names its latest order.
+        matches = [a for a in candidates if a.client_algo_id == ref.client_order_id]
+        return matches[-1] if matches else None
 
     def _checked_qty(self, spec: SymbolSpec, quantity: Decimal | None) -> Decimal:
         if quantity is None:

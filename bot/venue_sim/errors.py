@@ -167,7 +167,7 @@ def invalid_leverage(leverage: int) -> VenueError:
 
 
 def duplicate_client_order_id() -> VenueError:
-    """-4116 when the client order id is already used on the symbol."""
+    """-4116 when an *open* order of the symbol already carries the client order id."""
     return VenueError(-4116, "ClientOrderId is duplicated.")
 
 

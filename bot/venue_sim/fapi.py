@@ -177,7 +177,18 @@ def get_order(ctx: VenueContext, call: Call) -> Reply:
     """GET /fapi/v1/order by orderId or origClientOrderId."""
     symbol = ctx.engine.spec(call.params.symbol()).symbol
     ref = call.params.order_ref("orderId", "origClientOrderId")
-    return views.order(ctx.engine.get_order(symbol, ref))
+    order = ctx.engine.get_order(symbol, ref)
+    if not call.sees(order.time_ms):
+        # Lagging reads show the latest order under this id they already know, if any.
+        known = [
+            o
+            for o in ctx.engine.orders_for(symbol)
+            if call.sees(o.time_ms) and ref.client_order_id == o.client_order_id
+        ]
+        if not known or ref.order_id is not None:
+            raise errors.order_does_not_exist()
+        order = known[-1]
+    return views.order(order)
 
 
 def cancel_order(ctx: VenueContext, call: Call) -> Reply:
@@ -209,7 +220,8 @@ def all_orders(ctx: VenueContext, call: Call) -> Reply:
     """GET /fapi/v1/allOrders."""
     symbol = ctx.engine.spec(call.params.symbol()).symbol
     limit = min(call.params.integer("limit") or DEFAULT_TRADES, MAX_TRADES)
-    return [views.order(o) for o in ctx.engine.orders_for(symbol)[-limit:]]
+    visible = [o for o in ctx.engine.orders_for(symbol) if call.sees(o.time_ms)]
+    return [views.order(o) for o in visible[-limit:]]
 
 
 def cancel_all_orders(ctx: VenueContext, call: Call) -> Reply:
@@ -257,7 +269,10 @@ def get_algo_order(ctx: VenueContext, call: Call) -> Reply:
     """GET /fapi/v1/algoOrder by algoId or clientAlgoId."""
     symbol = _optional_symbol(ctx, call.params)
     ref = call.params.order_ref("algoId", "clientAlgoId")
-    return views.algo_order(ctx.engine.get_algo_order(symbol, ref))
+    algo = ctx.engine.get_algo_order(symbol, ref)
+    if not call.sees(algo.create_time_ms):
+        raise errors.order_does_not_exist()
+    return views.algo_order(algo)
 
 
 def cancel_algo_order(ctx: VenueContext, call: Call) -> Reply:
@@ -277,7 +292,8 @@ def all_algo_orders(ctx: VenueContext, call: Call) -> Reply:
     """GET /fapi/v1/allAlgoOrders."""
     symbol = ctx.engine.spec(call.params.symbol()).symbol
     limit = min(call.params.integer("limit") or DEFAULT_TRADES, MAX_TRADES)
-    return [views.algo_order(a) for a in ctx.engine.algo_orders_for(symbol)[-limit:]]
+    visible = [a for a in ctx.engine.algo_orders_for(symbol) if call.sees(a.create_time_ms)]
+    return [views.algo_order(a) for a in visible[-limit:]]
 
 
 def cancel_all_algo_orders(ctx: VenueContext, call: Call) -> Reply:

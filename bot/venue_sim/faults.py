@@ -60,6 +60,11 @@ class FaultAction(BaseModel):
     lag_ms: int | None = Field(None, ge=0, le=600_000)
     raw: RawReply | None = None
     drop_fields: tuple[str, ...] | None = None
+    # Reads lag writes: orders (and algo orders) accepted within this many ms
+    # are missing from this read, as Binance's query service can lag its
+    # matching engine for tens of seconds: a lookup answers -2013 and the
+    # open-orders lists leave them out. Cancels and creates still see them.
+    hide_new_orders_ms: int | None = Field(None, ge=0, le=600_000)
 
     @model_validator(mode="after")
     def _exactly_one(self) -> FaultAction:
@@ -92,9 +97,13 @@ class Disturbance:
     lag_ms: int = 0
     raw: RawReply | None = None
     drop_fields: set[str] = field(default_factory=set)
+    hide_new_orders_ms: int = 0
 
     def add(self, action: FaultAction) -> None:
-        """Merge one action; the first error/raw/stale wins, delays, skews and lags add up."""
+        """Merge one action; the first error/raw/stale wins, delays, skews and lags add up.
+
+        Of several read lags the longest applies.
+        """
         self.delay_ms += action.delay_ms or 0
         self.skew_ms += action.skew_ms or 0
         self.lag_ms += action.lag_ms or 0
@@ -104,6 +113,7 @@ class Disturbance:
         if self.stale_ms is None:
             self.stale_ms = action.stale_ms
         self.drop_fields.update(action.drop_fields or ())
+        self.hide_new_orders_ms = max(self.hide_new_orders_ms, action.hide_new_orders_ms or 0)
 
 
 @dataclass

@@ -92,7 +92,14 @@ async def _serve(
         ctx.limiter.charge(route.weight(params) if route else 1, ctx.clock())
         if route is None:
             raise errors.invalid_path(request.method, request.path)
-        call = Call(params, ctx.engine.now_ms() + disturbance.skew_ms, disturbance.stale_ms)
+        now_ms = ctx.engine.now_ms()
+        hidden_after = now_ms - disturbance.hide_new_orders_ms
+        call = Call(
+            params,
+            now_ms + disturbance.skew_ms,
+            disturbance.stale_ms,
+            hidden_after if disturbance.hide_new_orders_ms else None,
+        )
         if route.signed:
             _authenticate(ctx, request, raw_query, raw_body, call, lag_ms=disturbance.lag_ms)
         return 200, route.handler(ctx, call), {}

@@ -6,6 +6,7 @@ on: the order exists at the venue exactly once, and the journal agrees.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from decimal import Decimal
@@ -61,6 +62,93 @@ async def test_accept_then_drop_is_found_not_resent(order_path: OrderPath) -> No
     trail = order_path.events_for(order.client_order_id)
     assert trail[:3] == ["ORDER_SUBMIT", "ORDER_ERROR", "ORDER_LOOKUP"]
     assert trail.count("ORDER_SUBMIT") == 1
+
+
+async def test_an_ambiguous_create_that_filled_is_adopted_not_resent(
+    order_path: OrderPath,
+) -> None:
+    # Binance would take a resend under the same id as a second order once the
+    # first has filled, so only the lookup stands between a lost reply and a
+    # doubled position.
+    await order_path.sim.set_faults(
+        [{"match": CREATE, "times": 1, "action": {"accept_then_drop": True}}]
+    )
+    order = order_path.journal.record_intent(MARKET_BUY)
+    placed = await order_path.router.submit(order)
+
+    assert (placed.state, placed.filled) == (OrderState.FILLED, Decimal("0.003"))
+    state = await order_path.sim.state()
+    assert state["requests"].get("POST /fapi/v1/order") == 1
+    assert [p["positionAmt"] for p in state["positions"]] == ["0.003"]
+
+
+READ_LAG = {"match": {"method": "GET"}, "action": {"hide_new_orders_ms": 600_000}}
+
+
+def lagging_router(path: OrderPath, grace: float) -> OrderRouter:
+    return OrderRouter(path.venue, dataclasses.replace(path.context, absent_grace=grace))
+
+
+@pytest.mark.parametrize("intent", [MARKET_BUY, LIMIT_BUY], ids=["filled", "resting"])
+async def test_an_order_reads_cannot_see_yet_is_never_sent_twice(
+    order_path: OrderPath, intent: OrderIntent
+) -> None:
+    # The create is accepted, its reply lost, and every lookup says -2013 for
+    # longer than the retry budget (Binance's reads have lagged 22-62 s).
+    await order_path.sim.set_faults(
+        [{"match": CREATE, "times": 1, "action": {"accept_then_drop": True}}, READ_LAG]
+    )
+    router = lagging_router(order_path, grace=60.0)
+    order = order_path.journal.record_intent(intent)
+    placed = await router.submit(order)
+
+    assert placed.state is OrderState.SUBMITTING  # unknown: left to the reconciler
+    state = await order_path.sim.state()
+    assert state["requests"].get("POST /fapi/v1/order") == 1
+    assert len(await venue_orders(order_path, order.client_order_id)) == 1
+    assert order_path.events_for(order.client_order_id).count("ORDER_SUBMIT") == 1
+    # The reconciler does not call it absent within the grace either ...
+    assert await sweep(
+        order_path.journal, router, clock=order_path.time.clock, absent_grace_seconds=60.0
+    ) == [order.client_order_id]
+    # ... and adopts it once the reads catch up.
+    await order_path.sim.clear_faults()
+    await sweep(order_path.journal, router, clock=order_path.time.clock, absent_grace_seconds=60.0)
+    settled = order_path.journal.get(order.client_order_id)
+    assert settled.state is (OrderState.FILLED if intent is MARKET_BUY else OrderState.OPEN)
+    assert len(await venue_orders(order_path, order.client_order_id)) == 1
+
+
+async def test_a_lookup_that_catches_up_within_the_grace_is_adopted(order_path: OrderPath) -> None:
+    # Reads lag by less than the retry budget: the router keeps looking instead of resending.
+    await order_path.sim.set_faults(
+        [
+            {"match": CREATE, "times": 1, "action": {"accept_then_drop": True}},
+            {**READ_LAG, "times": 2},
+        ]
+    )
+    router = lagging_router(order_path, grace=60.0)
+    order = order_path.journal.record_intent(MARKET_BUY)
+    placed = await router.submit(order)
+
+    assert placed.state is OrderState.FILLED
+    assert (await order_path.sim.state())["requests"].get("POST /fapi/v1/order") == 1
+
+
+async def test_a_live_order_reads_cannot_see_is_not_called_cancelled(
+    order_path: OrderPath,
+) -> None:
+    order = await order_path.router.place(LIMIT_BUY)
+    await order_path.sim.set_faults([READ_LAG])
+
+    unknown = await sweep(
+        order_path.journal,
+        order_path.router,
+        clock=order_path.time.clock,
+        absent_grace_seconds=30.0,
+    )
+    assert unknown == [order.client_order_id]
+    assert order_path.journal.get(order.client_order_id).state is OrderState.OPEN
 
 
 async def test_unknown_status_503_is_looked_up_then_resent_under_same_id(

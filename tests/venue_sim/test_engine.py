@@ -158,12 +158,13 @@ def test_quantities_and_prices_snap_to_step_and_tick() -> None:
     assert tiny.value.code == -1013
 
 
-def test_duplicate_client_order_id_is_rejected_while_the_order_exists() -> None:
+def test_a_client_order_id_is_unique_only_among_open_orders() -> None:
     engine, _ = make_engine()
-    engine.place_order(market(Side.BUY, "0.01", client_order_id="dup"))
+    first = engine.place_order(limit(Side.BUY, "0.01", "49000", client_order_id="dup"))
     with pytest.raises(errors.VenueError) as dup:
         engine.place_order(market(Side.BUY, "0.01", client_order_id="dup"))
     assert dup.value.code == -4116
+    # Another symbol has its own ids.
     engine.place_order(
         OrderRequest(
             symbol="ETHUSDT",
@@ -173,6 +174,27 @@ def test_duplicate_client_order_id_is_rejected_while_the_order_exists() -> None:
             client_order_id="dup",
         )
     )
+    # Once the first order is done, Binance accepts the same id as a new order.
+    engine.cancel_order(BTC, OrderRef(client_order_id="dup"))
+    second = engine.place_order(market(Side.BUY, "0.01", client_order_id="dup"))
+    assert second.order_id != first.order_id
+    third = engine.place_order(market(Side.BUY, "0.01", client_order_id="dup"))
+    assert position(engine)[0] == D("0.02")
+    # A lookup by the reused id finds the latest order.
+    assert engine.get_order(BTC, OrderRef(client_order_id="dup")).order_id == third.order_id
+
+
+def test_a_client_algo_id_is_unique_only_among_waiting_algo_orders() -> None:
+    engine, _ = make_engine()
+    engine.place_order(market(Side.BUY, "0.01"))
+    first = engine.place_algo_order(stop(Side.SELL, "45000", "0.01", client_order_id="s1"))
+    with pytest.raises(errors.VenueError) as dup:
+        engine.place_algo_order(stop(Side.SELL, "44000", "0.01", client_order_id="s1"))
+    assert dup.value.code == -4116
+    engine.cancel_algo_order(BTC, OrderRef(client_order_id="s1"))
+    second = engine.place_algo_order(stop(Side.SELL, "44000", "0.01", client_order_id="s1"))
+    assert second.algo_id != first.algo_id
+    assert engine.get_algo_order(BTC, OrderRef(client_order_id="s1")).algo_id == second.algo_id
 
 
 def test_resting_limit_fills_at_its_price_when_the_mark_crosses() -> None:

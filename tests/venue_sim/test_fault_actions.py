@@ -45,12 +45,14 @@ async def test_accept_then_drop_creates_the_order_once_and_the_client_times_out(
     state = await venue_sim.state()
     assert [(o["clientOrderId"], o["status"]) for o in state["orders"]] == [("lost-1", "FILLED")]
     assert state["positions"][0]["positionAmt"] == "0.01"
-    # The retry under the same id is refused, and the lookup finds the accepted order.
-    with pytest.raises(ccxt.InvalidOrder, match="-4116"):
-        await exchange.create_order(BTC, "market", "buy", 0.01, None, {"clientOrderId": "lost-1"})
+    # The lookup finds the accepted order.
     found = await exchange.fetch_order(None, BTC, {"clientOrderId": "lost-1"})
     assert found["status"] == "closed"
-    assert len((await venue_sim.state())["orders"]) == 1
+    # It has filled, so, as on Binance, a resend under the same id is a second order.
+    await exchange.create_order(BTC, "market", "buy", 0.01, None, {"clientOrderId": "lost-1"})
+    state = await venue_sim.state()
+    assert [o["clientOrderId"] for o in state["orders"]] == ["lost-1", "lost-1"]
+    assert state["positions"][0]["positionAmt"] == "0.02"
 
 
 async def test_error_honours_after_and_times(exchange: Any, venue_sim: RunningVenueSim) -> None:
@@ -157,3 +159,45 @@ async def test_fault_plan_is_listed_and_cleared(venue_sim: RunningVenueSim) -> N
     assert [(f["match"], f["remaining"]) for f in plan] == [(NEW_ORDER, 3), ({}, None)]
     await venue_sim.clear_faults()
     assert await venue_sim.faults() == []
+
+
+async def test_reads_lag_writes_hides_new_orders_from_lookups_and_lists(
+    exchange: Any, venue_sim: RunningVenueSim
+) -> None:
+    await venue_sim.set_faults([{"action": {"hide_new_orders_ms": 60_000}}])
+    placed = await exchange.create_order(
+        BTC, "limit", "buy", 0.01, 40000, {"clientOrderId": "lagging"}
+    )
+    # The order is at the venue, but queries do not see it yet: -2013 and absent from lists.
+    with pytest.raises(ccxt.OrderNotFound, match="-2013"):
+        await exchange.fetch_order(None, BTC, {"clientOrderId": "lagging"})
+    with pytest.raises(ccxt.OrderNotFound, match="-2013"):
+        await exchange.fetch_order(placed["id"], BTC)
+    assert await exchange.fetch_open_orders(BTC) == []
+    assert await exchange.fetch_orders(BTC) == []
+    # The matching engine knows it: a resend is a duplicate, and a cancel reaches it.
+    with pytest.raises(ccxt.InvalidOrder, match="-4116"):
+        await exchange.create_order(BTC, "limit", "buy", 0.01, 40000, {"clientOrderId": "lagging"})
+    cancelled = await exchange.cancel_order(None, BTC, {"clientOrderId": "lagging"})
+    assert cancelled["status"] == "canceled"
+    # Once the reads catch up, the order is there.
+    await venue_sim.clear_faults()
+    found = await exchange.fetch_order(None, BTC, {"clientOrderId": "lagging"})
+    assert (found["id"], found["status"]) == (placed["id"], "canceled")
+
+
+async def test_reads_lag_writes_hides_new_stops_too(
+    exchange: Any, venue_sim: RunningVenueSim
+) -> None:
+    await exchange.create_order(BTC, "market", "buy", 0.01)
+    await venue_sim.set_faults([{"action": {"hide_new_orders_ms": 60_000}}])
+    stop = {"stopPrice": 40000, "reduceOnly": True, "clientOrderId": "lagging-stop"}
+    await exchange.create_order(BTC, "STOP_MARKET", "sell", 0.01, None, stop)
+    with pytest.raises(ccxt.OrderNotFound, match="-2013"):
+        await exchange.fetch_order(
+            None, BTC, {"origClientOrderId": "lagging-stop", "trigger": True}
+        )
+    assert await exchange.fetch_open_orders(BTC, None, None, {"trigger": True}) == []
+    await venue_sim.clear_faults()
+    [listed] = await exchange.fetch_open_orders(BTC, None, None, {"trigger": True})
+    assert listed["clientOrderId"] == "lagging-stop"
