@@ -79,7 +79,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--metrics-port", type=int, default=8000, help="Prometheus port; 0 picks a free one"
     )
-    parser.add_argument("--metrics-host", default="0.0.0.0", help="address of /metrics")
+    parser.add_argument("--metrics-host", default="0.0.0.0", help="address of /metrics and /readyz")
+    parser.add_argument(
+        "--ready-port",
+        type=int,
+        default=0,
+        help="port of /readyz, which answers 200 once the operator has logged in to the API "
+        "server and started its watches (the readiness probe); 0: not served",
+    )
     parser.add_argument(
         "--probe-interval", type=float, default=2.0, help="seconds between bot probes"
     )
@@ -120,6 +127,10 @@ def run(args: argparse.Namespace) -> int:
             standalone=True,
             clusterwide=not args.namespace,
             namespaces=args.namespace or (),
+            # kopf serves this only after login and the startup activities.
+            liveness_endpoint=(
+                f"http://{args.metrics_host}:{args.ready_port}/readyz" if args.ready_port else None
+            ),
         )
     finally:
         server.shutdown()

@@ -131,6 +131,19 @@ def register(registry: kopf.OperatorRegistry, state: OperatorState) -> None:
             await state.session.close()
         await state.api.close()
 
+    # /readyz (kopf serves it after login and startup; --ready-port): ready while the API
+    # server answers with these credentials. A failure is final for this request, so the
+    # kubelet's probe gets a 500 at once instead of waiting out kopf's retries.
+    @kopf.on.probe(id="apiServer", registry=registry)
+    async def api_server(**_: Any) -> str:
+        try:
+            await state.api.check_reachable()
+        except (ApiException, aiohttp.ClientError, TimeoutError) as error:
+            raise kopf.PermanentError(
+                f"the API server is not reachable: {error!r}"[:300]
+            ) from error
+        return "reachable"
+
     # The id is the keyword the index arrives under in the other handlers.
     @kopf.index(
         "pods",

@@ -131,7 +131,7 @@ class OperatorApi:
         return self._session
 
     async def _request(
-        self, method: str, path: str, body: Mapping[str, Any], content_type: str
+        self, method: str, path: str, body: Mapping[str, Any] | None, content_type: str
     ) -> int:
         headers = {
             "Content-Type": content_type,
@@ -141,7 +141,7 @@ class OperatorApi:
         async with self._http().request(
             method,
             self._base + path,
-            data=json.dumps(body),
+            data=None if body is None else json.dumps(body),
             headers=headers,
             server_hostname=self._config.tls_server_name or None,
         ) as response:
@@ -176,6 +176,13 @@ class OperatorApi:
     async def patch_bot_status(self, namespace: str, name: str, patch: Mapping[str, Any]) -> None:
         """Merge-patch a TradingBot's status subresource."""
         await self._request("PATCH", _bot_path(namespace, name) + "/status", patch, MERGE_PATCH)
+
+    async def check_reachable(self) -> None:
+        """GET the TradingBot API group: the server answers, takes the credentials, serves the CRD.
+
+        Raises what a failed request raises (ApiException, aiohttp.ClientError, TimeoutError).
+        """
+        await self._request("GET", f"/apis/{API_GROUP}/{VERSION}", None, "application/json")
 
     async def close(self) -> None:
         """Close the HTTP session."""

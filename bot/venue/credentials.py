@@ -39,7 +39,7 @@ def load_credentials(environ: Mapping[str, str] = os.environ) -> Credentials | N
     """
     directory = environ.get(ENV_DIR)
     if directory:
-        return _from_directory(Path(directory))
+        return credentials_from_directory(Path(directory))
     key, secret = environ.get(ENV_KEY), environ.get(ENV_SECRET)
     if key is None and secret is None:
         return None
@@ -48,7 +48,8 @@ def load_credentials(environ: Mapping[str, str] = os.environ) -> Credentials | N
     return Credentials(key, secret)
 
 
-def _from_directory(directory: Path) -> Credentials:
+def credentials_from_directory(directory: Path) -> Credentials:
+    """The key pair from the files ``apiKey`` and ``apiSecret`` of a mounted Secret."""
     values = []
     for name in (KEY_FILE, SECRET_FILE):
         path = directory / name

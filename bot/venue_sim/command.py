@@ -8,7 +8,9 @@ import contextlib
 import logging
 import signal
 import sys
+from pathlib import Path
 
+from tradewarden.bot.venue.credentials import CredentialsError, credentials_from_directory
 from tradewarden.bot.venue_sim.server import serve_forever
 from tradewarden.bot.venue_sim.settings import SimSettings
 
@@ -20,6 +22,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--api-key", default="sim-key")
     parser.add_argument("--api-secret", default="sim-secret")
+    parser.add_argument(
+        "--credentials-dir",
+        type=Path,
+        help="read the key pair from the files apiKey and apiSecret here (a mounted Secret); "
+        "replaces --api-key/--api-secret",
+    )
     parser.add_argument("--price-tick", type=float, default=0.5, help="seconds per price step")
     parser.add_argument("--volatility-bps", type=float, default=5.0, help="price step size")
     parser.add_argument("--weight-limit", type=int, default=2400, help="request weight per minute")
@@ -28,12 +36,20 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Serve until signalled; the "listening on URL" log line tells the address."""
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    api_key, api_secret = args.api_key, args.api_secret
+    if args.credentials_dir is not None:
+        try:
+            credentials = credentials_from_directory(args.credentials_dir)
+        except CredentialsError as error:
+            print(f"venue-sim: --credentials-dir: {error}", file=sys.stderr)
+            return 2
+        api_key, api_secret = credentials.api_key, credentials.api_secret
     settings = SimSettings(
         host=args.host,
         port=args.port,
         seed=args.seed,
-        api_key=args.api_key,
-        api_secret=args.api_secret,
+        api_key=api_key,
+        api_secret=api_secret,
         price_tick_s=args.price_tick,
         volatility_bps=args.volatility_bps,
         weight_limit_1m=args.weight_limit,

@@ -528,3 +528,48 @@ async def test_a_spec_change_that_meets_an_api_outage_reaches_the_children_soon_
         return bool(manifest and manifest["spec"]["risk"]["maxOrderNotional"] == "1234")
 
     await eventually(rendered, "the changed spec in the ConfigMap", within=15)
+
+
+async def readyz(port: int) -> int | None:
+    """The HTTP status of the operator's /readyz, or None while nothing listens."""
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    except OSError:
+        return None
+    writer.write(b"GET /readyz HTTP/1.1\r\nHost: operator\r\nConnection: close\r\n\r\n")
+    status_line = await asyncio.wait_for(reader.readline(), 20)
+    writer.close()
+    return int(status_line.split()[1]) if status_line else None
+
+
+async def readyz_becomes(port: int, expected: int, within: float = 30.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    seen = await readyz(port)
+    while seen != expected:
+        assert loop.time() < deadline, f"/readyz answered {seen}, not {expected}"
+        await asyncio.sleep(0.2)
+        seen = await readyz(port)
+
+
+async def test_readiness_follows_the_api_server(tmp_path: Path) -> None:
+    """Not ready while the API server answers 503, ready once it serves, unready again."""
+    port = free_port()
+    async with running_api_server(crds=[custom_resource_definition()]) as api:
+        kubeconfig = api.write_kubeconfig(tmp_path / "kubeconfig")
+        process = await asyncio.create_subprocess_exec(
+            *tradewarden_command(
+                "operator", "--kubeconfig", str(kubeconfig), "--metrics-port", "0",
+                "--metrics-host", "127.0.0.1", "--ready-port", str(port),
+            ),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            with api.outage():
+                await readyz_becomes(port, 500)
+            await readyz_becomes(port, 200)
+            with api.outage():
+                await readyz_becomes(port, 500)
+        finally:
+            await stop(process)

@@ -295,6 +295,40 @@ def test_prod_pins_every_image_by_digest(render: Render) -> None:
     assert env["TRADEWARDEN_BOT_IMAGE"] == container["image"]
 
 
+def test_operator_readiness_probe_is_its_readyz(render: Render) -> None:
+    (deployment,) = _of_kind(render("prod"), "Deployment")
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    ports = {port["name"]: port["containerPort"] for port in container["ports"]}
+    assert container["args"][container["args"].index("--ready-port") + 1] == str(ports["ready"])
+    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "ready"}
+    assert container["livenessProbe"]["httpGet"] == {"path": "/metrics", "port": "metrics"}
+
+
+def test_dev_venue_simulator_is_probed_fenced_and_reads_keys_from_files(render: Render) -> None:
+    docs = render("dev")
+    (sim,) = [d for d in _of_kind(docs, "Deployment") if "venue-sim" in d["metadata"]["name"]]
+    pod = sim["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert "env" not in container
+    assert "$(" not in " ".join(container["args"])
+    directory = container["args"][container["args"].index("--credentials-dir") + 1]
+    (mount,) = container["volumeMounts"]
+    assert (mount["mountPath"], mount["readOnly"]) == (directory, True)
+    (volume,) = pod["volumes"]
+    assert volume["secret"]["secretName"] == "tradewarden-sim-credentials"
+    assert container["livenessProbe"]["httpGet"]["path"] == "/fapi/v1/time"
+    assert container["readinessProbe"]["httpGet"]["path"] == "/fapi/v1/time"
+    (policy,) = [p for p in _of_kind(docs, "NetworkPolicy") if "venue-sim" in p["metadata"]["name"]]
+    assert policy["spec"]["podSelector"]["matchLabels"]["app.kubernetes.io/name"] == (
+        "tradewarden-venue-sim"
+    )
+    assert policy["spec"]["egress"] == []
+    (ingress,) = policy["spec"]["ingress"]
+    assert [port["port"] for port in ingress["ports"]] == [8080]
+    for peer in ingress["from"]:
+        assert peer["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": "tradewarden-bot"}
+
+
 def test_network_policy_limits_bots_to_dns_api_and_exchange(render: Render) -> None:
     policies = [
         p

@@ -23,7 +23,10 @@ trap cleanup EXIT
 docker build -t "$IMAGE" "$ROOT"
 kind create cluster --name "$CLUSTER" --wait 120s
 kind load docker-image "$IMAGE" --name "$CLUSTER"
-"$HELM" install tradewarden "$ROOT/helm/tradewarden" -n "$NS" --create-namespace \
+"$KUBECTL" create namespace "$NS" --dry-run=client -o yaml \
+  | "$KUBECTL" label --local -f - pod-security.kubernetes.io/enforce=restricted -o yaml \
+  | "$KUBECTL" apply -f -
+"$HELM" install tradewarden "$ROOT/helm/tradewarden" -n "$NS" \
   -f "$ROOT/helm/tradewarden/values-dev.yaml" --wait --timeout 5m
 "$KUBECTL" -n "$NS" wait --for=jsonpath='{.status.phase}'=Running tb/btc-grid-dev --timeout=300s
 "$KUBECTL" -n "$NS" patch tb btc-grid-dev --type=merge --field-manager=kubectl-tradewarden \
