@@ -55,7 +55,7 @@ from tradewarden.bot.control.lease import (
     lease_name,
 )
 from tradewarden.bot.execution.intent import OrderIntent
-from tradewarden.bot.observability.events import Event
+from tradewarden.bot.observability.events import Event, error_text
 from tradewarden.bot.runtime.bot import BotRuntime
 
 ENV_BOT_NAME = "TRADEWARDEN_BOT_NAME"
@@ -154,7 +154,7 @@ class KubernetesControl:
             try:
                 await loop(bot)
             except Exception as error:
-                bot.events.emit(Event.CONTROL_API_ERROR, call=name, error=repr(error)[:300])
+                bot.events.emit(Event.CONTROL_API_ERROR, call=name, error=error_text(error, 300))
                 await bot.clocks.sleep(self.settings.retry_max_seconds)
 
     def gate(self, intent: OrderIntent) -> str | None:

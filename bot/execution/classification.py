@@ -15,6 +15,8 @@ from enum import StrEnum
 
 import ccxt
 
+from tradewarden.bot.observability.events import without_url_queries
+
 
 class ErrorClass(StrEnum):
     """How the order path reacts to an error."""
@@ -100,5 +102,5 @@ def classify(error: BaseException, operation: Operation) -> Classified:
     if error_class is ErrorClass.AMBIGUOUS and operation is Operation.READ:
         # A read changes nothing at the venue, so "maybe it happened" is moot.
         error_class = ErrorClass.RETRYABLE
-    summary = f"{type(error).__name__}: {str(error)[:200]}"
+    summary = f"{type(error).__name__}: {without_url_queries(str(error))[:200]}"
     return Classified(error_class, code, summary)

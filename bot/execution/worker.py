@@ -35,7 +35,7 @@ from tradewarden.bot.execution.intent import Cancel, JournaledOrder, OrderIntent
 from tradewarden.bot.execution.journal import Journal
 from tradewarden.bot.execution.router import OrderRouter, RouterContext
 from tradewarden.bot.execution.sweep import sweep
-from tradewarden.bot.observability.events import Event
+from tradewarden.bot.observability.events import Event, error_text
 from tradewarden.bot.reliability.reconciler import PassInterrupted, Reconciler
 from tradewarden.bot.venue.adapter import VenueAdapter
 
@@ -348,7 +348,7 @@ class ExecutionWorker:
             self._fatal(type(command).__name__, error)
 
     def _fatal(self, what: str, error: Exception) -> None:
-        self._ctx.events.emit(Event.BOT_FATAL, command=what, error=repr(error)[:300])
+        self._ctx.events.emit(Event.BOT_FATAL, command=what, error=error_text(error, 300))
 
     async def _run_urgent(self) -> None:
         """Run the urgent commands waiting now (what a restrictive posture demands).
@@ -448,7 +448,7 @@ class ExecutionWorker:
                     None if order is None else order.client_order_id,
                     verdict="reconcile-failed",
                     attempt=attempt,
-                    error=repr(error)[:200],
+                    error=error_text(error),
                 )
                 if self._stopping:
                     # Shutting down: the journal lets the next start settle it.

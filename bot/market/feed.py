@@ -17,7 +17,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from tradewarden.bot.market.reconnect import ReconnectPolicy
-from tradewarden.bot.observability.events import Event, EventLog
+from tradewarden.bot.observability.events import Event, EventLog, error_text
 from tradewarden.bot.observability.metrics import BotMetrics
 
 
@@ -112,7 +112,7 @@ class MarketFeed:
 
     async def _recover(self, error: Exception) -> None:
         """Note the failure, poll REST through the backoff, then let the stream try again."""
-        reason = repr(error)[:200]
+        reason = error_text(error)
         if self.live:
             self.live = False
             self._events.emit(Event.WS_DISCONNECTED, symbol=self.symbol, error=reason)
@@ -151,6 +151,6 @@ class MarketFeed:
         try:
             mark = await self._rest(self.symbol)
         except Exception as error:
-            self._events.emit(Event.MARKET_DATA_ERROR, error=repr(error)[:200])
+            self._events.emit(Event.MARKET_DATA_ERROR, error=error_text(error))
         else:
             self._hooks.on_mark(self.symbol, mark)

@@ -2,12 +2,14 @@
 
 The correlation id is the client order id of the intent, so ``grep`` on one id
 shows an order's whole lineage. Credentials never pass through here: callers
-hand over order facts, never client objects or configs.
+hand over order facts, never client objects or configs. Nor do signatures:
+every URL in an event keeps its path and loses its query string.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from enum import StrEnum
 from typing import Any, TextIO
@@ -63,6 +65,34 @@ class Event(StrEnum):
     BOT_FATAL = "BOT_FATAL"
 
 
+# A URL and its query string (and fragment). ccxt writes the full URL of a request
+# into its network and HTTP errors, and a signed request carries its timestamp and
+# signature there.
+_URL_QUERY = re.compile(r"((?:https?|wss?)://[^\s?#'\"]*)[?#][^\s'\"]*")
+
+
+def without_url_queries(text: str) -> str:
+    """``text`` with the query string of every URL in it cut: the path and the rest stay."""
+    return _URL_QUERY.sub(r"\1", text) if "://" in text else text
+
+
+def error_text(error: BaseException, limit: int = 200) -> str:
+    """``repr(error)`` for an event: URL query strings cut first, then at most ``limit`` long."""
+    return without_url_queries(repr(error))[:limit]
+
+
+def _scrubbed(value: Any) -> Any:
+    if isinstance(value, str):
+        return without_url_queries(value)
+    if isinstance(value, dict):
+        return {key: _scrubbed(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_scrubbed(item) for item in value]
+    if isinstance(value, tuple):
+        return tuple(_scrubbed(item) for item in value)
+    return value
+
+
 # One encoder for every line: ``json.dumps`` with options builds a new one per call.
 _ENCODER = json.JSONEncoder(default=str, separators=(",", ":"))
 
@@ -81,11 +111,15 @@ class EventLog:
         self.listeners: list[Callable[[dict[str, Any]], None]] = []
 
     def emit(self, event: Event, correlation_id: str | None = None, **fields: Any) -> None:
-        """Record one event; values JSON cannot encode are rendered with ``str``."""
+        """Record one event; values JSON cannot encode are rendered with ``str``.
+
+        URLs in string values (nested ones too) lose their query strings.
+        """
         record: dict[str, Any] = {"ts": round(self._clock(), 6), "event": event.value}
         if correlation_id is not None:
             record["correlation_id"] = correlation_id
-        record.update(fields)
+        for name, value in fields.items():
+            record[name] = _scrubbed(value)
         if self._sink is not None:
             try:
                 self._sink.write(_ENCODER.encode(record) + "\n")

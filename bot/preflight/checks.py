@@ -13,6 +13,8 @@ from typing import Any
 
 import ccxt
 
+from tradewarden.bot.observability.events import without_url_queries
+
 API_REACHABLE = "apiReachable"
 CREDENTIALS = "credentials"
 ACCOUNT = "account"
@@ -101,7 +103,9 @@ def credentials(configured: bool, error: BaseException | None) -> CheckResult:
         )
     if error is None:
         return CheckResult(CREDENTIALS, True, "signed request accepted")
-    detail = f"signed request rejected: {type(error).__name__}: {str(error)[:200]}"
+    detail = (
+        f"signed request rejected: {type(error).__name__}: {without_url_queries(str(error))[:200]}"
+    )
     if isinstance(error, ccxt.InvalidNonce):
         return CheckResult(
             CREDENTIALS, False, detail, "the request timestamp was refused: sync the clock (NTP)"

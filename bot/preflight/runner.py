@@ -14,6 +14,7 @@ import ccxt.async_support as ccxt_async
 
 from tradewarden.api.tradingbot import TradingBotSpec
 from tradewarden.bot.market.feed import mark_of
+from tradewarden.bot.observability.events import without_url_queries
 from tradewarden.bot.preflight import checks
 from tradewarden.bot.preflight.checks import CheckResult, PreflightReport
 
@@ -25,7 +26,7 @@ DEFAULT_RECV_WINDOW_MS = 5000
 
 
 def _error(error: BaseException) -> str:
-    return f"{type(error).__name__}: {str(error)[:200]}"
+    return f"{type(error).__name__}: {without_url_queries(str(error))[:200]}"
 
 
 def _signing_clock_ms(exchange: ccxt_async.Exchange) -> int:

@@ -36,7 +36,7 @@ from tradewarden.bot.execution.worker import (
 )
 from tradewarden.bot.market.feed import FeedHooks, MarketFeed
 from tradewarden.bot.market.reconnect import ReconnectPolicy, ReconnectSettings
-from tradewarden.bot.observability.events import Event, EventLog
+from tradewarden.bot.observability.events import Event, EventLog, error_text
 from tradewarden.bot.observability.metrics import BotMetrics
 from tradewarden.bot.posture import Posture, Restriction, decide_posture
 from tradewarden.bot.preflight.checks import PreflightReport
@@ -342,7 +342,7 @@ class BotRuntime:
             except Exception as error:
                 attempt += 1
                 wait = min(self.spec.execution.backoff_max_seconds, 2.0**attempt)
-                self.events.emit(Event.RECOVERY_WAIT, retry_in=wait, error=repr(error)[:200])
+                self.events.emit(Event.RECOVERY_WAIT, retry_in=wait, error=error_text(error))
             await self.clocks.sleep(wait)
         self.recovered = True
         self.events.emit(Event.RECOVERY_DONE, counts=journal.counts_by_state())

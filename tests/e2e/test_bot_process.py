@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 import time
 from decimal import Decimal
@@ -246,6 +247,51 @@ async def test_garbled_venue_replies_never_crash_the_loop(
     assert len(venue_ids) == len(set(venue_ids))
     assert set(venue_ids) <= {row["venue_client_id"] for row in rows}
     assert not [row for row in rows if row["state"] in UNSETTLED]
+
+
+async def test_signed_urls_never_reach_the_log(
+    sim: RunningVenueSim, start_bot, tmp_path: Path
+) -> None:
+    """Issue 12 item 13: an error keeps the request's path, never its signed query string.
+
+    A proxy answering 502 with an HTML page makes ccxt raise with the full URL;
+    the signed reads carry ``timestamp`` and ``signature`` in it.
+    """
+    bad_gateway = {"raw": {"status": 502, "body": "<html>502 Bad Gateway</html>"}}
+    signed_reads = ("/fapi/v1/openOrders", "/fapi/v3/positionRisk", "/fapi/v1/order")
+    await sim.set_faults(
+        [
+            {
+                "match": {"method": "GET", "path": path},
+                "after": 1,
+                "times": 2,
+                "action": bad_gateway,
+            }
+            for path in signed_reads
+        ]
+    )
+    bot = await start_bot(write_manifest(tmp_path, sim, absentGraceSeconds=0.5))
+    port = (await bot.wait_for("HTTP_LISTENING"))["port"]
+    await bot.wait_for("ORDER_RESPONSE", count=2)
+    await bot.wait_for("RECONCILE_MISMATCH", lambda e: "/fapi/v3/positionRisk" in str(e))
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(f"http://127.0.0.1:{port}/status") as reply,
+    ):
+        status = await reply.text()
+    bot.process.send_signal(signal.SIGTERM)
+    assert await bot.exit_code() == 0
+    assert bot.process.stderr is not None
+    stderr = (await bot.process.stderr.read()).decode()
+
+    lines = [json.dumps(event) for event in bot.events]
+    for text in [*lines, status, stderr]:
+        assert "signature=" not in text
+        assert "timestamp=" not in text
+        assert "sim-secret" not in text
+    errors = [line for line in lines if "ExchangeNotAvailable" in line]
+    # The path and the error stay.
+    assert any("GET http://127.0.0.1" in e and "/positionRisk 502 Bad Gateway" in e for e in errors)
 
 
 async def test_reconcile_failing_past_tight_loop_timeout_exits_nonzero(

@@ -225,3 +225,15 @@ def test_ccxt_raises_ddos_protection_for_http_bans(http: int) -> None:
 
     for operation in Operation:
         assert classify(caught.value, operation).error_class is C.RATE_LIMITED
+
+
+def test_the_summary_keeps_the_path_and_drops_a_signed_query_string() -> None:
+    error = ccxt.ExchangeNotAvailable(
+        "binanceusdm GET https://fapi.binance.com/fapi/v1/openOrders?symbol=BTCUSDT"
+        "&timestamp=1764800000000&signature=" + "ab" * 32 + " 502 Bad Gateway <html>"
+    )
+    summary = classify(error, Operation.READ).summary
+    assert summary == (
+        "ExchangeNotAvailable: binanceusdm GET https://fapi.binance.com/fapi/v1/openOrders "
+        "502 Bad Gateway <html>"
+    )
