@@ -37,6 +37,11 @@ from tradewarden.operator.status_decision import (
 
 CLEAR_ABORT_ANNOTATION = "tradewarden.io/clear-abort"
 CLEARED_BY_ANNOTATION = "tradewarden.io/cleared-by"
+# The audited way out of a drain that cannot finish (a bot that ran and no longer
+# answers): why, and who. Both are required; the release is a Warning Event.
+FORCE_RELEASE_ANNOTATION = "tradewarden.io/force-release"
+FORCE_RELEASED_BY_ANNOTATION = "tradewarden.io/force-released-by"
+DRAIN_RUNBOOK = "runbooks/drain-stuck.md"
 DRAIN_REASON = "TradingBot deleted: the operator drains it before its children go"
 # Phases a person should look at: their flips are Warning events.
 WARNING_PHASES = frozenset({Phase.ABORTED, Phase.FAILED, Phase.DEGRADED, Phase.REDUCE_ONLY})
@@ -221,17 +226,23 @@ def register(registry: kopf.OperatorRegistry, state: OperatorState) -> None:
             )
         waited = 0.0
         while (pending := await _undrained(state, bot_pods, namespace, name)) is not None:
+            if _force_released(body, pending):
+                break
             if waited >= config.drain_timeout:
                 kopf.warn(
                     body,
                     reason="DrainStuck",
-                    message=f"{pending} after {waited:.0f}s; still waiting "
-                    "(remove the finalizer tradewarden.io/drain to force)",
+                    message=f"{pending} after {waited:.0f}s; still waiting (to let it go "
+                    f"unverified: annotate {FORCE_RELEASE_ANNOTATION} and "
+                    f"{FORCE_RELEASED_BY_ANNOTATION}, see {DRAIN_RUNBOOK})",
                 )
                 raise kopf.TemporaryError(pending, delay=10)
             await state.sleep(config.drain_poll)
             waited += config.drain_poll
-        kopf.event(body, type="Normal", reason="Drained", message="no open orders; children go now")
+        else:
+            kopf.event(
+                body, type="Normal", reason="Drained", message="no open orders; children go now"
+            )
         state.metrics.observe_phase(namespace, name, None)
 
 
@@ -314,16 +325,44 @@ class _Prober:
         )
 
 
+def _force_released(body: kopf.Body, pending: str) -> bool:
+    """A person released the drain with the annotations (both set): record it and go.
+
+    Only half of them is refused with a Warning naming the missing one.
+    """
+    annotations = body.metadata.annotations
+    why = annotations.get(FORCE_RELEASE_ANNOTATION, "").strip()
+    who = annotations.get(FORCE_RELEASED_BY_ANNOTATION, "").strip()
+    if not why and not who:
+        return False
+    if not why or not who:
+        missing = FORCE_RELEASE_ANNOTATION if not why else FORCE_RELEASED_BY_ANNOTATION
+        kopf.warn(
+            body,
+            reason="ForceReleaseIncomplete",
+            message=f"{missing} is empty: a forced release needs who and why; still draining",
+        )
+        return False
+    kopf.warn(
+        body,
+        reason="ForceReleased",
+        message=f"drain released unverified by {who}: {why} (was: {pending}); "
+        "the bot's orders at the venue were not confirmed closed",
+    )
+    return True
+
+
 async def _undrained(
     state: OperatorState, index: PodIndex, namespace: str, name: str
 ) -> str | None:
     """What still keeps a deleted bot from being drained, or ``None`` once it is.
 
-    A missing or crash-looping pod is not trading. A running pod that does not
-    answer may be, so it is not drained yet.
+    A missing or crash-looping pod, or one whose bot container never started
+    (Pending, unschedulable, image not pulled), is not trading. A pod that ran and
+    does not answer may be, so it is not drained yet.
     """
     snapshot = _pod(index, namespace, name)
-    if snapshot is None or snapshot.state.crash_looping:
+    if snapshot is None or snapshot.state.crash_looping or snapshot.state.never_started:
         return None
     bot_status = await fetch_status(state.http(), snapshot.status_url, state.config.status_timeout)
     if bot_status is None:

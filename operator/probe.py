@@ -34,6 +34,21 @@ def _bot_container(status: Mapping[str, Any]) -> Mapping[str, Any]:
     )
 
 
+def _never_started(status: Mapping[str, Any], container: Mapping[str, Any], restarts: int) -> bool:
+    """The bot container has not run in this pod, ever.
+
+    A Pending pod whose container is absent (not scheduled) or only waiting
+    (ContainerCreating, ErrImagePull, ImagePullBackOff, CreateContainerConfigError),
+    never restarted and with no previous termination. A container that is running,
+    has terminated or restarted, or a pod past Pending, may have traded.
+    """
+    if status.get("phase", "Pending") != "Pending" or restarts:
+        return False
+    state = container.get("state") or {}
+    last = container.get("lastState") or {}
+    return not (state.get("running") or state.get("terminated") or last.get("terminated"))
+
+
 def snapshot_pod(annotations: Mapping[str, str], status: Mapping[str, Any]) -> PodSnapshot:
     """Pod readiness, restarts and crash loop, and where its /status is served."""
     container = _bot_container(status)
@@ -46,13 +61,20 @@ def snapshot_pod(annotations: Mapping[str, str], status: Mapping[str, Any]) -> P
     crash_looping = waiting.get("reason") in CRASH_LOOP_REASONS or (
         not ready and restarts >= CRASH_LOOP_RESTARTS
     )
+    never_started = _never_started(status, container, restarts)
     url = annotations.get(STATUS_URL_ANNOTATION)
     if url:
         url = url.rstrip("/") + "/status" if not url.rstrip("/").endswith("/status") else url
     elif status.get("podIP"):
         url = f"http://{status['podIP']}:{HTTP_PORT}/status"
     return PodSnapshot(
-        state=PodState(exists=True, ready=ready, restarts=restarts, crash_looping=crash_looping),
+        state=PodState(
+            exists=True,
+            ready=ready,
+            restarts=restarts,
+            crash_looping=crash_looping,
+            never_started=never_started,
+        ),
         status_url=url,
     )
 

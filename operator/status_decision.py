@@ -44,6 +44,9 @@ class PodState:
     ready: bool = False
     restarts: int = 0
     crash_looping: bool = False
+    # The bot container has never run in this pod: Pending, unschedulable, its image
+    # not pulled, still being created. Nothing in it can be trading.
+    never_started: bool = False
 
 
 POD_MISSING = PodState(exists=False)
@@ -175,7 +178,8 @@ def _mode(observation: Observation, verdict: _Verdict) -> TradingMode:
     bot = observation.bot_status
     if bot is not None and bot.get("tradingMode") in _MODES:
         return TradingMode(bot["tradingMode"])
-    if not observation.pod.exists or verdict.phase is Phase.FAILED:
+    pod = observation.pod
+    if not pod.exists or pod.never_started or verdict.phase is Phase.FAILED:
         return TradingMode.HALTED
     # Unreachable but running: it may still trade; the last known mode is the best guess.
     return observation.previous.trading_mode if observation.previous else TradingMode.HALTED

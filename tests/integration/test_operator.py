@@ -405,13 +405,86 @@ async def test_a_bot_that_does_not_drain_keeps_its_finalizer_and_a_warning_says_
         (stuck,) = [item for item in items if item["reason"] == "DrainStuck"]
         assert stuck["type"] == "Warning"
         assert "open non-protective orders, mode Active" in stuck["message"]
-        assert "remove the finalizer tradewarden.io/drain to force" in stuck["message"]
+        assert (
+            "annotate tradewarden.io/force-release and tradewarden.io/force-released-by"
+            in (stuck["message"])
+        )
         stored = cluster.find("tradewarden.io/v1alpha1", "TradingBot", BOT)
         assert stored is not None
         assert stored["metadata"].get("deletionTimestamp")
         assert stored["metadata"]["finalizers"] == ["tradewarden.io/drain"]
         assert cluster.find("apps/v1", "StatefulSet", f"tb-{BOT}") is not None
         assert "Drained" not in {item["reason"] for item in items}
+
+        # Who without why is not enough; both let it go, and the Event says who and why.
+        annotate = ("annotate", "tb", BOT, "-n", NAMESPACE)
+        half = await cluster.kubectl(*annotate, "tradewarden.io/force-released-by=alice")
+        assert half.returncode == 0, half.stderr
+        await events_with(cluster, {"ForceReleaseIncomplete"})
+        assert cluster.find("tradewarden.io/v1alpha1", "TradingBot", BOT) is not None
+        released = await cluster.kubectl(
+            *annotate,
+            "tradewarden.io/force-release=node lost, orders cancelled at the venue by hand",
+        )
+        assert released.returncode == 0, released.stderr
+        await eventually(
+            lambda: cluster.find("tradewarden.io/v1alpha1", "TradingBot", BOT) is None,
+            "the forced release to let the bot go",
+            within=30,
+        )
+        items = await events_with(cluster, {"ForceReleased"})
+        (forced,) = [item for item in items if item["reason"] == "ForceReleased"]
+        assert forced["type"] == "Warning"
+        assert "by alice: node lost, orders cancelled at the venue by hand" in forced["message"]
+
+
+POD_NEVER_STARTED = {
+    "status": {
+        "phase": "Pending",
+        "conditions": [
+            {"type": "PodScheduled", "status": "True"},
+            {"type": "Ready", "status": "False", "reason": "ContainersNotReady"},
+        ],
+        "containerStatuses": [
+            {
+                "name": "bot",
+                "ready": False,
+                "restartCount": 0,
+                "state": {"waiting": {"reason": "ImagePullBackOff", "message": "not found"}},
+            }
+        ],
+    }
+}
+
+
+async def test_deleting_a_bot_whose_pod_never_started_completes_at_once(cluster: Cluster) -> None:
+    applied = await cluster.kubectl("apply", "-f", str(EXAMPLE))
+    assert applied.returncode == 0, applied.stderr
+    await eventually(lambda: cluster.find("apps/v1", "StatefulSet", f"tb-{BOT}"), "the StatefulSet")
+    # Its image cannot be pulled: the bot never ran, so nothing of it can be trading.
+    cluster.api.create(bot_pod("http://127.0.0.1:9/status"))
+    marked = await cluster.kubectl(
+        "patch", "pod", f"tb-{BOT}-0", "-n", NAMESPACE, "--subresource=status",
+        "--type=merge", "-p", json.dumps(POD_NEVER_STARTED),
+    )  # fmt: skip
+    assert marked.returncode == 0, marked.stderr
+    await eventually(
+        lambda: any(
+            c["type"] == "Ready" and c["reason"] == "PodStarting"
+            for c in bot_status(cluster).get("conditions", [])
+        ),
+        "the probe to see the pod",
+    )
+    deleted = await cluster.kubectl("delete", "tb", BOT, "-n", NAMESPACE, "--wait=false")
+    assert deleted.returncode == 0, deleted.stderr
+    # Well within the drain timeout (60 s): no waiting for a /status that cannot come.
+    await eventually(
+        lambda: cluster.find("tradewarden.io/v1alpha1", "TradingBot", BOT) is None,
+        "the never-started bot to go",
+        within=15,
+    )
+    items = await events_with(cluster, {"Drained"})
+    assert "DrainStuck" not in {item["reason"] for item in items}
 
 
 async def test_an_abort_sticks_through_spec_changes_until_the_clear_annotation(

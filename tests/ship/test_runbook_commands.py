@@ -11,6 +11,11 @@ import pytest
 
 from tradewarden.bot.cli import build_parser
 from tradewarden.operator import kubectl_plugin
+from tradewarden.operator.handlers import (
+    DRAIN_RUNBOOK,
+    FORCE_RELEASE_ANNOTATION,
+    FORCE_RELEASED_BY_ANNOTATION,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGES = [*sorted((ROOT / "runbooks").glob("*.md")), ROOT / "helm" / "gitops" / "PROMOTION.md"]
@@ -53,3 +58,9 @@ def test_a_documented_command_parses(page: str, command: str) -> None:
             parser.parse_args(words[1:])
     except SystemExit as exit_:
         pytest.fail(f"{page}: `{command}` does not parse (exit {exit_.code})")
+
+
+def test_the_drain_stuck_warning_points_at_a_runbook_with_the_release_annotations() -> None:
+    page = (ROOT / DRAIN_RUNBOOK).read_text(encoding="utf-8")
+    assert FORCE_RELEASE_ANNOTATION in page
+    assert FORCE_RELEASED_BY_ANNOTATION in page

@@ -278,5 +278,13 @@ def test_unreachable_bot_keeps_its_last_summary_and_mode() -> None:
     assert lost.status.bot == running.bot
 
 
+def test_a_replacement_pod_that_never_started_is_not_trading() -> None:
+    # The pod that ran is gone; its replacement is Pending (unschedulable, image pull).
+    running = decide(healthy()).status
+    pending = PodState(exists=True, never_started=True)
+    replaced = decide(None, pending, previous=running)
+    assert replaced.status.trading_mode is TradingMode.HALTED
+
+
 def test_drain_counts_only_non_protective_orders() -> None:
     assert [o["clientOrderId"] for o in non_protective_orders(healthy())] == ["a"]
