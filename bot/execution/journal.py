@@ -21,11 +21,14 @@ node takes the StatefulSet volume's guarantees with it either way.
 
 from __future__ import annotations
 
+import math
 import sqlite3
 from collections.abc import Callable
 from dataclasses import replace
 from decimal import Decimal
+from enum import StrEnum
 from pathlib import Path
+from typing import TypeVar
 
 from tradewarden.bot.execution.client_ids import client_order_id
 from tradewarden.bot.execution.intent import (
@@ -36,7 +39,6 @@ from tradewarden.bot.execution.intent import (
     Side,
 )
 from tradewarden.bot.execution.order_state import (
-    TERMINAL_STATES,
     OrderState,
     check_transition,
 )
@@ -81,11 +83,26 @@ BEGIN
 END;
 """
 
-_TERMINAL_SQL = ",".join(f"'{state.value}'" for state in TERMINAL_STATES)
+_E = TypeVar("_E", bound=StrEnum)
 
 
 class JournalError(RuntimeError):
-    """The journal cannot be used as asked (wrong bot, regressing fill, ...)."""
+    """The journal cannot be used as asked (wrong bot, regressing fill, damaged file, ...)."""
+
+
+class JournalRowError(ValueError):
+    """A journal row holding a value the journal never writes (names row and column)."""
+
+
+def _reason(error: BaseException) -> str:
+    return getattr(error, "strerror", None) or str(error) or type(error).__name__
+
+
+def _check_integrity(connection: sqlite3.Connection) -> None:
+    """SQLite's own structural check of the file (reads only); raises on damage."""
+    problems = [str(row[0]) for row in connection.execute("PRAGMA quick_check(3)")]
+    if problems != ["ok"]:
+        raise sqlite3.DatabaseError("; ".join(problems))
 
 
 class Journal:
@@ -108,18 +125,33 @@ class Journal:
         A journal belongs to one bot: opening it for another is refused, so two
         bots can never share a sequence and collide on client order ids.
         """
-        path.parent.mkdir(parents=True, exist_ok=True)
-        connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        connection.execute("PRAGMA journal_mode=WAL")
-        connection.execute("PRAGMA synchronous=NORMAL")
-        # Checkpoints fsync; they run from checkpoint(), between orders, never
-        # inside a commit on the order path.
-        connection.execute("PRAGMA wal_autocheckpoint=0")
-        connection.execute("PRAGMA foreign_keys=ON")
-        connection.executescript(_SCHEMA)
-        journal = cls(connection, clock)
-        journal._claim(bot_identity)
-        journal._load()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        except (OSError, sqlite3.Error) as error:
+            raise JournalError(f"{path}: cannot open the journal: {_reason(error)}") from error
+        try:
+            # Read-only, before any write: a damaged file is refused, never written over.
+            _check_integrity(connection)
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA synchronous=NORMAL")
+            # Checkpoints fsync; they run from checkpoint(), between orders, never
+            # inside a commit on the order path.
+            connection.execute("PRAGMA wal_autocheckpoint=0")
+            connection.execute("PRAGMA foreign_keys=ON")
+            connection.executescript(_SCHEMA)
+            journal = cls(connection, clock)
+            journal._claim(bot_identity)
+            journal._load()
+        except (sqlite3.Error, JournalRowError) as error:
+            connection.close()
+            raise JournalError(
+                f"{path}: not a usable journal: {_reason(error)}; nothing was changed: "
+                "see runbooks/damaged-journal.md"
+            ) from error
+        except JournalError as error:
+            connection.close()
+            raise JournalError(f"{path}: {error}") from error
         return journal
 
     def checkpoint(self) -> None:
@@ -175,14 +207,15 @@ class Journal:
         self._db.execute("COMMIT")
 
     def _load(self) -> None:
-        (highest,) = self._db.execute("SELECT MAX(sequence) FROM intents").fetchone()
-        self._next_sequence = (highest or 0) + 1
-        rows = self._db.execute(
-            f"SELECT {_COLUMNS} FROM intents WHERE state NOT IN ({_TERMINAL_SQL})"
-        ).fetchall()
-        self._live = {order.client_order_id: order for order in map(_row_to_order, rows)}
-        for symbol, side, filled in self._db.execute("SELECT symbol, side, filled FROM intents"):
-            self._add_fill(str(symbol), Side(str(side)), Decimal(str(filled)))
+        """Read every row once: each must parse (JournalRowError names the row and column)."""
+        highest = 0
+        for row in self._db.execute(f"SELECT {_COLUMNS} FROM intents"):
+            order = _row_to_order(row)
+            highest = max(highest, order.sequence)
+            if not order.state.is_terminal:
+                self._live[order.client_order_id] = order
+            self._add_fill(order.intent.symbol, order.intent.side, order.filled)
+        self._next_sequence = highest + 1
 
     def record_intent(self, intent: OrderIntent) -> JournaledOrder:
         """Allocate a client order id and persist the intent as SUBMITTING, first attempt.
@@ -425,46 +458,86 @@ def _text(value: Decimal | None) -> str | None:
     return None if value is None else str(value)
 
 
+class _Row:
+    """Typed reads of one intents row; a value the journal never writes is a JournalRowError."""
+
+    def __init__(self, row: tuple[object, ...]) -> None:
+        self._values = dict(zip(_FIELDS, row, strict=True))
+        self.coid = self._values["client_order_id"]
+
+    def bad(self, column: str, why: str) -> JournalRowError:
+        value = self._values[column]
+        return JournalRowError(f"intents row {self.coid!r}: {column} {value!r} {why}")
+
+    def text(self, column: str) -> str:
+        value = self._values[column]
+        if not isinstance(value, str) or not value:
+            raise self.bad(column, "is not a non-empty text")
+        return value
+
+    def optional_text(self, column: str) -> str | None:
+        return None if self._values[column] is None else self.text(column)
+
+    def integer(self, column: str) -> int:
+        value = self._values[column]
+        if not isinstance(value, int):
+            raise self.bad(column, "is not an integer")
+        return value
+
+    def number(self, column: str) -> float:
+        value = self._values[column]
+        if not isinstance(value, int | float) or not math.isfinite(value):
+            raise self.bad(column, "is not a finite number")
+        return float(value)
+
+    def amount(self, column: str, *, zero_allowed: bool = False) -> Decimal:
+        value = self._values[column]
+        try:
+            amount = Decimal(value) if isinstance(value, str) else None
+        except ArithmeticError:
+            amount = None
+        if amount is None or not amount.is_finite() or amount < 0:
+            raise self.bad(column, "is not a non-negative decimal")
+        if amount == 0 and not zero_allowed:
+            raise self.bad(column, "is zero")
+        return amount
+
+    def optional_amount(self, column: str) -> Decimal | None:
+        return None if self._values[column] is None else self.amount(column, zero_allowed=True)
+
+    def member(self, column: str, kind: type[_E]) -> _E:
+        try:
+            return kind(self.text(column))
+        except ValueError:
+            allowed = ", ".join(member.value for member in kind)
+            raise self.bad(column, f"is not one of {allowed}") from None
+
+
 def _row_to_order(row: tuple[object, ...]) -> JournaledOrder:
-    (
-        coid,
-        sequence,
-        symbol,
-        side,
-        order_type,
-        quantity,
-        price,
-        reduce_only,
-        purpose,
-        state,
-        filled,
-        average_price,
-        exchange_order_id,
-        attempts,
-        created_at,
-        updated_at,
-        last_error,
-        venue_client_id,
-    ) = row
+    """A row as the journal wrote it; JournalRowError names the row and column otherwise."""
+    read = _Row(row)
+    quantity, filled = read.amount("quantity"), read.amount("filled", zero_allowed=True)
+    if filled > quantity:
+        raise read.bad("filled", f"exceeds the quantity {quantity}")
     return JournaledOrder(
-        client_order_id=str(coid),
-        sequence=int(str(sequence)),
+        client_order_id=read.text("client_order_id"),
+        sequence=read.integer("sequence"),
         intent=OrderIntent(
-            symbol=str(symbol),
-            side=Side(str(side)),
-            order_type=OrderType(str(order_type)),
-            quantity=Decimal(str(quantity)),
-            price=None if price is None else Decimal(str(price)),
-            reduce_only=bool(reduce_only),
-            purpose=Purpose(str(purpose)),
+            symbol=read.text("symbol"),
+            side=read.member("side", Side),
+            order_type=read.member("order_type", OrderType),
+            quantity=quantity,
+            price=read.optional_amount("price"),
+            reduce_only=bool(read.integer("reduce_only")),
+            purpose=read.member("purpose", Purpose),
         ),
-        state=OrderState(str(state)),
-        filled=Decimal(str(filled)),
-        average_price=None if average_price is None else Decimal(str(average_price)),
-        exchange_order_id=None if exchange_order_id is None else str(exchange_order_id),
-        attempts=int(str(attempts)),
-        created_at=float(str(created_at)),
-        updated_at=float(str(updated_at)),
-        last_error=None if last_error is None else str(last_error),
-        venue_client_id=str(venue_client_id),
+        state=read.member("state", OrderState),
+        filled=filled,
+        average_price=read.optional_amount("average_price"),
+        exchange_order_id=read.optional_text("exchange_order_id"),
+        attempts=read.integer("attempts"),
+        created_at=read.number("created_at"),
+        updated_at=read.number("updated_at"),
+        last_error=read.optional_text("last_error"),
+        venue_client_id=read.text("venue_client_id"),
     )

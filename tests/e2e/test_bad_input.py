@@ -8,16 +8,20 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import sqlite3
 import time
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from tradewarden.bot.execution.intent import OrderIntent, OrderType, Side
 from tradewarden.bot.execution.journal import Journal
+from tradewarden.bot.execution.order_state import OrderState
 from tradewarden.bot.runtime.bot import JOURNAL_FILE
 from tradewarden.bot.runtime.command import tradewarden_command
 from tradewarden.bot.venue_sim.server import RunningVenueSim
@@ -179,3 +183,97 @@ async def test_a_manifest_that_is_not_utf8_is_refused(sim: RunningVenueSim, tmp_
     ):
         refused(finished, str(manifest), "UTF-8")
     assert not (tmp_path / "state").exists()
+
+
+# ---- item 7: a damaged journal, a state directory that is a file ------------------------------
+
+BOT = "dev/btc-grid-sim"  # the example's identity: namespace/name
+
+
+def a_journal(state: Path, orders: int = 300) -> Path:
+    """A journal with a history (many pages), as a bot that traded for a while leaves it."""
+    path = state / JOURNAL_FILE
+    journal = Journal.open(path, BOT, time.time)
+    for index in range(orders):
+        order = journal.record_intent(
+            OrderIntent(
+                "BTC/USDT:USDT", Side.BUY, OrderType.LIMIT, Decimal("0.003"), Decimal(50000 + index)
+            )
+        )
+        journal.transition(order.client_order_id, OrderState.OPEN, exchange_order_id=str(index))
+        journal.transition(order.client_order_id, OrderState.CANCELED)
+    journal.close()
+    return path
+
+
+def damage(path: Path, how: str) -> None:
+    data = path.read_bytes()
+    if how == "half-truncated":
+        path.write_bytes(data[: len(data) // 2])
+    elif how == "garbage-header":
+        path.write_bytes(b"\x5a" * 100 + data[100:])
+    elif how == "garbage-middle":
+        middle = len(data) // 2
+        path.write_bytes(data[:middle] + random.Random(7).randbytes(4096) + data[middle + 4096 :])
+    elif how == "text-file":
+        path.write_text("these are my notes, not a journal\n" * 50, encoding="utf-8")
+    else:
+        raise AssertionError(how)
+
+
+def snapshot(state: Path) -> dict[str, bytes]:
+    return {child.name: child.read_bytes() for child in sorted(state.iterdir()) if child.is_file()}
+
+
+@pytest.mark.parametrize("how", ["half-truncated", "garbage-header", "garbage-middle", "text-file"])
+async def test_a_damaged_journal_is_refused_and_left_as_it_is(
+    sim: RunningVenueSim, tmp_path: Path, how: str
+) -> None:
+    state = tmp_path / "state"
+    journal = a_journal(state)
+    damage(journal, how)
+    before = snapshot(state)
+    finished = await run_bot(sim, write_manifest(tmp_path, sim), state)
+    refused(finished, str(journal), "not a usable journal")
+    after = snapshot(state)
+    assert after.pop("lock", None) is not None  # the state-dir lock, written by the bot
+    before.pop("lock", None)
+    assert after == before
+    assert (await sim.state())["orders"] == []
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [
+        ("state", "BOGUS"),
+        ("filled", "abc"),
+        ("quantity", "NaN"),
+        ("filled", "-0.001"),
+        ("price", "Infinity"),
+        ("side", "sideways"),
+        ("created_at", "yesterday"),
+    ],
+)
+async def test_a_journal_row_with_an_invalid_value_is_refused(
+    sim: RunningVenueSim, tmp_path: Path, column: str, value: str
+) -> None:
+    state = tmp_path / "state"
+    journal = a_journal(state, orders=3)
+    with sqlite3.connect(journal) as db:
+        coid = db.execute("SELECT client_order_id FROM intents WHERE sequence = 2").fetchone()[0]
+        db.execute(f"UPDATE intents SET {column} = ? WHERE client_order_id = ?", (value, coid))
+    db.close()
+    before = snapshot(state)
+    finished = await run_bot(sim, write_manifest(tmp_path, sim), state)
+    refused(finished, str(journal), repr(coid), column)
+    assert {k: v for k, v in snapshot(state).items() if k != "lock"} == {
+        k: v for k, v in before.items() if k != "lock"
+    }
+
+
+async def test_a_state_dir_that_is_a_file_is_refused(sim: RunningVenueSim, tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    state.write_text("not a directory\n", encoding="utf-8")
+    finished = await run_bot(sim, write_manifest(tmp_path, sim), state)
+    refused(finished, str(state))
+    assert state.read_text(encoding="utf-8") == "not a directory\n"
