@@ -137,10 +137,13 @@ def role(bot: BotRef) -> Json:
                 "verbs": ["get", "list", "watch"],
             },
             {
+                # delete: kube-apiserver lets only who may delete an object change its
+                # ownerReferences, and a bot taking the Lease over points it at its own
+                # TradingBot (so the Lease goes with the bot that holds it).
                 "apiGroups": ["coordination.k8s.io"],
                 "resources": ["leases"],
                 "resourceNames": [bot_lease_name(bot)],
-                "verbs": ["get", "update"],
+                "verbs": ["get", "update", "delete"],
             },
             {
                 # A namespaced Role may grant its own Namespace: the request's namespace

@@ -53,6 +53,7 @@ from tradewarden.bot.control.lease import (
     holder_identity,
     lease_body,
     lease_name,
+    lease_owner,
 )
 from tradewarden.bot.execution.intent import OrderIntent
 from tradewarden.bot.observability.events import Event, error_text
@@ -87,11 +88,14 @@ class KubernetesControl:
         account: str,
         symbol: str,
         settings: ControlSettings | None = None,
+        uid: str | None = None,
     ) -> None:
         self.api = api
         self.settings = settings or ControlSettings()
         self.identity = holder_identity(api.namespace, api.name)
         self.lease_name = lease_name(account, symbol)
+        # The Lease is owned by this bot's TradingBot (uid known) and goes with it.
+        self._lease_owner = lease_owner(api.name, uid) if uid else None
         self._tenure = Tenure(self.lease_name, self.settings.lease_duration_seconds)
         self._bot: BotRuntime | None = None
         self._controls: Controls | None = None
@@ -144,7 +148,9 @@ class KubernetesControl:
         namespace = environ.get(ENV_NAMESPACE) or manifest.metadata.namespace
         api = ControlApi(api_client_from_environment(environ), namespace, name)
         exchange = manifest.spec.exchange
-        return cls(api, account=exchange.account, symbol=manifest.spec.symbol)
+        return cls(
+            api, account=exchange.account, symbol=manifest.spec.symbol, uid=manifest.metadata.uid
+        )
 
     async def _keep_running(
         self, bot: BotRuntime, name: str, loop: Callable[[BotRuntime], Awaitable[None]]
@@ -388,6 +394,7 @@ class KubernetesControl:
                 holder=self.identity,
                 now=started,
                 duration_seconds=self.settings.lease_duration_seconds,
+                owner=self._lease_owner,
             )
             if decision.action is LeaseAction.CREATE:
                 await self.api.create_lease(body)

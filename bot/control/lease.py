@@ -17,6 +17,8 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from tradewarden.api.tradingbot import API_VERSION, KIND
+
 LEASE_DURATION_SECONDS = 15
 LEASE_RENEW_SECONDS = 5.0
 _NAME_LIMIT = 63
@@ -26,6 +28,16 @@ def lease_name(account: str, symbol: str) -> str:
     """The contract's Lease name: ``tw-<account>-<symbol slug>``, at most 63 characters."""
     slug = re.sub(r"[^a-z0-9]", "-", symbol.lower())
     return f"tw-{account.lower()}-{slug}"[:_NAME_LIMIT]
+
+
+def lease_owner(name: str, uid: str) -> dict[str, Any]:
+    """An owner reference from the Lease to its holder's TradingBot.
+
+    Neither controller nor blockOwnerDeletion: the bot may set it without rights
+    on its TradingBot's finalizers (OwnerReferencesPermissionEnforcement). Changing
+    it (a take-over) needs delete on the Lease, which the bot's Role grants.
+    """
+    return {"apiVersion": API_VERSION, "kind": KIND, "name": name, "uid": uid}
 
 
 def holder_identity(namespace: str, name: str) -> str:
@@ -126,8 +138,14 @@ def lease_body(
     holder: str,
     now: float,
     duration_seconds: int = LEASE_DURATION_SECONDS,
+    owner: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The Lease to write for ``action`` (create, renew or take over)."""
+    """The Lease to write for ``action`` (create, renew or take over).
+
+    ``owner``, an owner reference to the holder's TradingBot, makes the garbage
+    collector delete the Lease once that TradingBot is gone (even one a dying bot
+    wrote after the deletion), so no Lease outlives its holder's resource.
+    """
     if action is LeaseAction.WAIT:
         raise ValueError("waiting writes nothing")
     stamp = micro_time(now)
@@ -141,6 +159,8 @@ def lease_body(
     if record is not None and record.resource_version is not None:
         # Optimistic concurrency: a rival's write in between makes ours fail with 409.
         metadata["resourceVersion"] = record.resource_version
+    if owner is not None:
+        metadata["ownerReferences"] = [dict(owner)]
     return {
         "apiVersion": "coordination.k8s.io/v1",
         "kind": "Lease",

@@ -138,7 +138,9 @@ async def start_bot(
         document = resource(name, sim, dead_man_seconds)
         if labels:
             document["metadata"]["labels"] = labels
-        server.api.create(document)
+        created = server.api.create(document)
+        # As the operator's ConfigMap renders it: the uid comes along.
+        document["metadata"]["uid"] = created["metadata"]["uid"]
         manifest = TradingBot.model_validate(document)
         control = KubernetesControl(
             ControlApi(
@@ -147,6 +149,7 @@ async def start_bot(
             account=manifest.spec.exchange.account,
             symbol=manifest.spec.symbol,
             settings=FAST,
+            uid=manifest.metadata.uid,
         )
         exchange = sim_client(sim, timeout_ms=2000)
         bot = BotRuntime(
@@ -232,6 +235,39 @@ async def test_operator_abort_in_status_halts_and_clearing_it_withdraws(
     await merge_patch(kubeconfig, "aborted", {"status": {"abort": None}}, "--subresource=status")
     await bot.until(bot.mode_is(TradingMode.ACTIVE), within=5)
     assert render_status(bot.bot)["control"]["operatorAbort"] is None
+
+
+async def test_the_lease_is_owned_by_its_holders_trading_bot_and_goes_with_it(
+    start_bot: StartBot, server: ApiServer, kubeconfig: Path
+) -> None:
+    bot = await start_bot("owned")
+    await bot.until(lease_held(bot))
+    leases = server.api.type_of("coordination.k8s.io/v1", "Lease")
+    (lease,) = [obj for (group, plural), obj in server.api.store.items() if plural == "leases"]
+    owner = server.api.store.find(
+        server.api.type_of("tradewarden.io/v1alpha1", "TradingBot"), NAMESPACE, "owned"
+    )
+    assert owner is not None
+    assert lease["metadata"]["ownerReferences"] == [
+        {
+            "apiVersion": "tradewarden.io/v1alpha1",
+            "kind": "TradingBot",
+            "name": "owned",
+            "uid": owner["metadata"]["uid"],
+        }
+    ]
+    # The garbage collector takes the Lease with the TradingBot: a later bot on the
+    # same account and symbol finds none to wait out.
+    gone = asyncio.Event()
+    server.api.store.on_removed.append(
+        lambda rtype, obj: (
+            gone.set() if obj["metadata"]["uid"] == lease["metadata"]["uid"] else None
+        )
+    )
+    await kubectl(kubeconfig, "delete", "tb", "owned", "--wait=false")
+    async with asyncio.timeout(10):
+        await gone.wait()
+    assert server.api.store.find(leases, NAMESPACE, lease["metadata"]["name"]) is None
 
 
 async def test_only_the_lease_holder_places_orders(start_bot: StartBot) -> None:

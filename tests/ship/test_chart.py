@@ -213,7 +213,7 @@ def _check_operator_rules(rules: list[dict[str, Any]], *, cluster_scoped: bool =
     # RBAC escalation prevention: the bot Role's grants (contract) must be held.
     bot_role = [
         ("tradewarden.io", "tradingbots", ("get", "list", "watch")),
-        ("coordination.k8s.io", "leases", ("get", "update", "create")),
+        ("coordination.k8s.io", "leases", ("get", "update", "create", "delete")),
         ("", "namespaces", ("get",)),
     ]
     children = [

@@ -115,7 +115,7 @@ def test_role_grants_only_its_own_bot_namespace_and_lease() -> None:
             "apiGroups": ["coordination.k8s.io"],
             "resources": ["leases"],
             "resourceNames": ["tw-sim-btc-usdt-usdt"],
-            "verbs": ["get", "update"],
+            "verbs": ["get", "update", "delete"],
         },
         {
             "apiGroups": [""],

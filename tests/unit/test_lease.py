@@ -14,6 +14,7 @@ from tradewarden.bot.control.lease import (
     decide_lease,
     lease_body,
     lease_name,
+    lease_owner,
 )
 
 ME = "trading/btc-grid"
@@ -172,3 +173,20 @@ def test_create_has_no_resource_version() -> None:
 def test_waiting_writes_nothing() -> None:
     with pytest.raises(ValueError, match="waiting"):
         lease_body(WAIT, RIVAL_REC, name="tw-main-btc", namespace="trading", holder=ME, now=T0)
+
+
+def test_the_lease_names_its_holders_trading_bot_as_owner_on_every_write() -> None:
+    owner = lease_owner("btc", "uid-1")
+    assert owner == {
+        "apiVersion": "tradewarden.io/v1alpha1",
+        "kind": "TradingBot",
+        "name": "btc",
+        "uid": "uid-1",
+    }
+    for action, current in ((CREATE, None), (RENEW, record(ME)), (TAKE, RIVAL_REC)):
+        body = lease_body(
+            action, current, name="tw-main-btc", namespace="trading", holder=ME, now=T0, owner=owner
+        )
+        assert body["metadata"]["ownerReferences"] == [owner]
+    unowned = lease_body(CREATE, None, name="tw-main-btc", namespace="trading", holder=ME, now=T0)
+    assert "ownerReferences" not in unowned["metadata"]

@@ -176,7 +176,7 @@ watched namespace (namespaced install).
 # Held so that it may grant the bot Role's lease permissions.
 - apiGroups: ["coordination.k8s.io"]
   resources: ["leases"]
-  verbs: ["get", "list", "watch", "create", "update"]
+  verbs: ["get", "list", "watch", "create", "update", "delete"]
 # Held so that it may grant each bot Role the read of its own Namespace (in a Role,
 # this is the get of that namespace only).
 - apiGroups: [""]
