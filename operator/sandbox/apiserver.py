@@ -28,27 +28,39 @@ import asyncio
 import base64
 import contextlib
 import json
+import ssl
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import aiohttp.test_utils
 import aiohttp.web
 import attrs
 import kmock
 import yaml
 from typing_extensions import override
 
-from tradewarden.operator.sandbox import discovery, tables
+from tradewarden.operator.sandbox import discovery, rbac, tables
+from tradewarden.operator.sandbox.auth import (
+    ANONYMOUS_PATHS,
+    BOOTSTRAP,
+    DEFAULT_TOKEN_SECONDS,
+    MIN_TOKEN_SECONDS,
+    Authenticator,
+    impersonated,
+)
 from tradewarden.operator.sandbox.gc import FOREGROUND, ORPHAN, GarbageCollector
 from tradewarden.operator.sandbox.kubeconfig import write_kubeconfig
 from tradewarden.operator.sandbox.patches import APPLY_PATCH, PatchError, apply_patch
 from tradewarden.operator.sandbox.protobuf import ProtobufError, decode_object
-from tradewarden.operator.sandbox.resources import Obj, Registry, ResourceType
+from tradewarden.operator.sandbox.rbac import Attributes, Policy, User
+from tradewarden.operator.sandbox.resources import RBAC, Obj, Registry, ResourceType
 from tradewarden.operator.sandbox.selectors import Selection, SelectorError
-from tradewarden.operator.sandbox.storage import ApiError, Store, WatchEvent
+from tradewarden.operator.sandbox.storage import ApiError, Store, WatchEvent, not_found
+from tradewarden.operator.sandbox.tls import make_serving_certificate
 from tradewarden.operator.sandbox.validation import SchemaValidator, prune, unknown_fields
 
 PROTOBUF = "application/vnd.kubernetes.protobuf"
@@ -103,6 +115,61 @@ def _invalid(rtype: ResourceType, name: str, errors: list[Any]) -> ApiError:
     )
 
 
+def _forbidden(attrs: Attributes, message: str) -> ApiError:
+    return ApiError(
+        403,
+        "Forbidden",
+        message,
+        {"name": attrs.name, "group": attrs.api_group, "kind": attrs.resource}
+        if attrs.resource_request
+        else {},
+    )
+
+
+def _impersonation(user: User, kind: str, name: str) -> Attributes:
+    """What impersonating a user (or ServiceAccount) or group needs the caller to be allowed."""
+    prefix = "system:serviceaccount:"
+    if kind == "users" and name.startswith(prefix):
+        namespace, _, account = name[len(prefix) :].partition(":")
+        return Attributes(user, "impersonate", True, "", "serviceaccounts", "", namespace, account)
+    return Attributes(user, "impersonate", True, "", kind, "", "", name)
+
+
+_VERBS = {"POST": "create", "PUT": "update", "PATCH": "patch"}
+
+
+def request_attributes(user: User, method: str, path: str, params: Any) -> Attributes:
+    """What a request asks to do, parsed as kube-apiserver's RequestInfoFactory parses it."""
+    split = _split_path(path)
+    if split is None or not split[2]:
+        verb = {"GET": "get", "HEAD": "get"}.get(method, method.lower())
+        return Attributes(user, _VERBS.get(method, verb), resource_request=False, path=path)
+    group, _, rest = split
+    namespace = ""
+    if rest[0] == "namespaces" and len(rest) > 1:
+        namespace = rest[1]
+        if len(rest) > 2 and rest[2] not in ("status", "finalize"):
+            rest = rest[2:]
+    resource = rest[0]
+    name = rest[1] if len(rest) > 1 else ""
+    subresource = rest[2] if len(rest) > 2 else ""
+    if method in ("GET", "HEAD"):
+        verb = "get" if name else "list"
+        if params.get("watch") in ("true", "1"):
+            verb = "watch"
+    elif method == "DELETE":
+        verb = "delete" if name else "deletecollection"
+    else:
+        verb = _VERBS.get(method, method.lower())
+    if not name and verb in ("list", "watch", "deletecollection"):
+        # A list or watch of one name (fieldSelector metadata.name=X) is authorized by name.
+        for term in (params.get("fieldSelector") or "").split(","):
+            key, _, value = term.partition("=")
+            if key.strip() == "metadata.name" and value:
+                name = value.lstrip("=").strip()
+    return Attributes(user, verb, True, group, resource, subresource, namespace, name, path)
+
+
 class SandboxApi:
     """Routes API requests onto the store; one instance per running server."""
 
@@ -125,6 +192,14 @@ class SandboxApi:
         namespaces = self._type("", "v1", "namespaces")
         for namespace in ("default", "kube-system"):
             self.store.create(namespaces, None, {"metadata": {"name": namespace}})
+        self.tls = make_serving_certificate(clock())
+        self.auth = Authenticator(clock, self._service_account_uid)
+        # Rebuilt from the store after any RBAC object changes, not per request.
+        self._policy: Policy | None = None
+        self.store.on_changed.append(self._rbac_changed)
+        self.store.on_removed.append(self._rbac_changed)
+        for obj in BOOTSTRAP:
+            self.create(obj)
 
     # ---- direct access (tests, the sandbox command) -----------------------------------
 
@@ -165,8 +240,37 @@ class SandboxApi:
             self._in_outage = False
 
     def write_kubeconfig(self, path: Path, namespace: str = "default") -> Path:
-        """Write a kubeconfig for this server."""
-        return write_kubeconfig(path, self.url, namespace)
+        """Write the admin's kubeconfig (``system:masters``: allowed everything)."""
+        return write_kubeconfig(path, self.url, self.tls.ca_pem, self.auth.admin_token, namespace)
+
+    @property
+    def client_ssl(self) -> ssl.SSLContext:
+        """An SSL context trusting the server's CA, for raw HTTP clients."""
+        return self.tls.client_context()
+
+    @property
+    def admin_headers(self) -> dict[str, str]:
+        """The Authorization header of the admin's kubeconfig, for raw HTTP clients."""
+        return {"Authorization": f"Bearer {self.auth.admin_token}"}
+
+    def service_account_token(
+        self, namespace: str, name: str, seconds: int = DEFAULT_TOKEN_SECONDS
+    ) -> str:
+        """A token of an existing ServiceAccount, as the TokenRequest API mints it."""
+        sa = self.store.get(self._type("", "v1", "serviceaccounts"), namespace, name)
+        token, _ = self.auth.mint(namespace, name, sa["metadata"]["uid"], seconds)
+        return token
+
+    def write_service_account_kubeconfig(
+        self, path: Path, namespace: str, name: str, seconds: int = DEFAULT_TOKEN_SECONDS
+    ) -> Path:
+        """Write a kubeconfig that authenticates as ``system:serviceaccount:NS:NAME``."""
+        token = self.service_account_token(namespace, name, seconds)
+        return write_kubeconfig(path, self.url, self.tls.ca_pem, token, namespace)
+
+    def _service_account_uid(self, namespace: str, name: str) -> str | None:
+        found = self.store.find(self._type("", "v1", "serviceaccounts"), namespace, name)
+        return None if found is None else str(found["metadata"]["uid"])
 
     # ---- hooks ---------------------------------------------------------------------------
 
@@ -177,6 +281,69 @@ class SandboxApi:
     def _crd_removed(self, rtype: ResourceType, obj: Obj) -> None:
         if (rtype.group, rtype.plural) == _CRDS:
             self.registry.remove_crd(obj["metadata"]["name"])
+
+    def _rbac_changed(self, rtype: ResourceType, obj: Obj) -> None:
+        if rtype.group == RBAC:
+            self._policy = None
+
+    def policy(self) -> Policy:
+        """The stored Roles, ClusterRoles and bindings, as RBAC decisions read them."""
+        if self._policy is None:
+
+            def objects(plural: str) -> list[Obj]:
+                return self.store.list_objects(self._type(RBAC, "v1", plural), None)
+
+            roles: dict[str, dict[str, Obj]] = {}
+            for role in objects("roles"):
+                meta = role["metadata"]
+                roles.setdefault(meta["namespace"], {})[meta["name"]] = role
+            bindings: dict[str, list[Obj]] = {}
+            for binding in objects("rolebindings"):
+                bindings.setdefault(binding["metadata"]["namespace"], []).append(binding)
+            self._policy = Policy(
+                cluster_roles={r["metadata"]["name"]: r for r in objects("clusterroles")},
+                cluster_role_bindings=objects("clusterrolebindings"),
+                roles=roles,
+                role_bindings=bindings,
+            )
+        return self._policy
+
+    # ---- authentication and authorization -----------------------------------------------
+
+    def _authenticate(self, request: kmock.Request) -> User | None:
+        """The requesting identity (None: an anonymous health check); 401 without one."""
+        raw = request._raw_request
+        assert raw is not None
+        user = self.auth.authenticate(raw.headers.get("Authorization"))
+        if user is None:
+            if request.url.path.rstrip("/") in ANONYMOUS_PATHS:
+                return None
+            raise ApiError(401, "Unauthorized", "Unauthorized")
+        wanted = raw.headers.get("Impersonate-User")
+        groups = raw.headers.getall("Impersonate-Group", [])
+        if not wanted:
+            if groups:
+                raise ApiError(
+                    500,
+                    "InternalError",
+                    "Internal error occurred: requested [{Kind=Group Namespace= Name="
+                    + f"{groups[0]}"
+                    + "}] without impersonating a user",
+                )
+            return user
+        checks = [_impersonation(user, "users", wanted)]
+        checks += [_impersonation(user, "groups", group) for group in groups]
+        for check in checks:
+            self._authorize(check)
+        return impersonated(wanted, list(groups))
+
+    def _authorize(self, attrs: Attributes) -> None:
+        decision = rbac.authorize(attrs, self.policy())
+        if not decision.allowed:
+            raise _forbidden(attrs, rbac.forbidden_message(attrs, decision.reason))
+
+    def _can(self, attrs: Attributes) -> bool:
+        return rbac.authorize(attrs, self.policy()).allowed
 
     # ---- writes --------------------------------------------------------------------------
 
@@ -240,17 +407,33 @@ class SandboxApi:
         return obj, warnings
 
     def _create(
-        self, rtype: ResourceType, namespace: str | None, body: Obj, field_validation: str
+        self,
+        rtype: ResourceType,
+        namespace: str | None,
+        body: Obj,
+        field_validation: str,
+        user: User | None = None,
+        *,
+        dry_run: bool = False,
     ) -> Obj:
         if not isinstance(body, dict):
             raise ApiError(400, "BadRequest", "the request body must be a JSON object")
-        name = body.get("metadata", {}).get("name") or body.get("metadata", {}).get(
-            "generateName", ""
-        )
+        meta = body.get("metadata", {})
+        name = meta.get("name") or meta.get("generateName", "")
+        if rtype.namespaced:
+            namespace = namespace or meta.get("namespace") or "default"
+            if self.store.find(self._type("", "v1", "namespaces"), "", namespace) is None:
+                raise not_found(self._type("", "v1", "namespaces"), namespace)
         admitted, _ = self._admit(rtype, name, body, None, field_validation)
+        if user is not None:
+            self._admit_access(user, rtype, namespace or "", admitted, None)
+        if dry_run:
+            return admitted
         return self.store.create(rtype, namespace, admitted)
 
-    def _update(self, target: _Target, body: Obj, field_validation: str) -> Obj:
+    def _update(
+        self, target: _Target, body: Obj, field_validation: str, user: User | None = None
+    ) -> Obj:
         assert target.name is not None
         namespace = target.namespace or ""
         current = self.store.get(target.rtype, namespace, target.name)
@@ -265,9 +448,96 @@ class SandboxApi:
         else:
             candidate = body
         admitted, _ = self._admit(target.rtype, target.name, candidate, current, field_validation)
+        if user is not None:
+            self._admit_access(user, target.rtype, namespace, admitted, current)
         return self.store.update(
             target.rtype, namespace, target.name, admitted, subresource=target.subresource
         )
+
+    # ---- admission that depends on who asks ------------------------------------------------
+
+    def _admit_access(
+        self, user: User, rtype: ResourceType, namespace: str, obj: Obj, old: Obj | None
+    ) -> None:
+        """OwnerReferencesPermissionEnforcement and RBAC's escalation checks."""
+        name = obj.get("metadata", {}).get("name", "")
+        attrs = Attributes(user, "", True, rtype.group, rtype.plural, "", namespace, name)
+        self._check_owner_references(attrs, obj, old)
+        if rtype.group == RBAC:
+            self._check_escalation(user, rtype, namespace, name, obj)
+
+    def _check_owner_references(self, attrs: Attributes, obj: Obj, old: Obj | None) -> None:
+        """Who may set ownerReferences, worded as the admission plugin words its refusals."""
+        refs = obj.get("metadata", {}).get("ownerReferences") or []
+        old_refs = (old or {}).get("metadata", {}).get("ownerReferences") or []
+        if refs == old_refs:
+            return
+        user, namespace = attrs.user, attrs.namespace
+        if not self._can(replace(attrs, verb="delete")):
+            raise _forbidden(
+                attrs,
+                rbac.forbidden_object(
+                    attrs, "cannot set an ownerRef on a resource you can't delete: , <nil>"
+                ),
+            )
+        blocking_before = {r.get("uid") for r in old_refs if r.get("blockOwnerDeletion")}
+        new_blocking = [
+            r for r in refs if r.get("blockOwnerDeletion") and r.get("uid") not in blocking_before
+        ]
+        if not new_blocking:
+            return
+        anything = Attributes(user, "update", True, "*", "*", "finalizers")
+        if self._can(anything):
+            return
+        for ref in new_blocking:
+            group = str(ref.get("apiVersion", "")).rpartition("/")[0]
+            owners = [
+                t for t in self.registry.all() if t.group == group and t.kind == ref.get("kind")
+            ]
+            for owner in owners[:1]:
+                finalize = Attributes(
+                    user, "update", True, group, owner.plural, "finalizers",
+                    namespace if owner.namespaced else "", str(ref.get("name", "")),
+                )  # fmt: skip
+                if not self._can(finalize):
+                    raise _forbidden(
+                        attrs,
+                        rbac.forbidden_object(
+                            attrs,
+                            "cannot set blockOwnerDeletion if an ownerReference refers to a "
+                            "resource you can't set finalizers on: , <nil>",
+                        ),
+                    )
+
+    def _check_escalation(
+        self, user: User, rtype: ResourceType, namespace: str, name: str, obj: Obj
+    ) -> None:
+        """A Role may grant, and a binding bind, only what its author holds or may escalate/bind."""
+        attrs = Attributes(user, "", True, RBAC, rtype.plural, "", namespace, name)
+        if rtype.plural in ("roles", "clusterroles"):
+            if self._can(replace(attrs, verb="escalate")):
+                return
+            rules = list(obj.get("rules") or [])
+        else:
+            ref = obj.get("roleRef") or {}
+            role_plural = "clusterroles" if ref.get("kind") == "ClusterRole" else "roles"
+            role_scope = "" if role_plural == "clusterroles" else namespace
+            bind = Attributes(
+                user, "bind", True, RBAC, role_plural, "", namespace, str(ref.get("name", ""))
+            )
+            if self._can(bind):
+                return
+            role = self.store.find(
+                self._type(RBAC, "v1", role_plural), role_scope, str(ref.get("name", ""))
+            )
+            if role is None:
+                raise not_found(self._type(RBAC, "v1", role_plural), str(ref.get("name", "")))
+            rules = list(role.get("rules") or [])
+        missing = rbac.missing_rights(rules, user, namespace, self.policy())
+        if missing:
+            raise _forbidden(
+                attrs, rbac.forbidden_object(attrs, rbac.escalation_message(user, missing))
+            )
 
     # ---- routing -------------------------------------------------------------------------
 
@@ -278,7 +548,11 @@ class SandboxApi:
             outage = ApiError(503, "ServiceUnavailable", "the API server is unavailable (outage)")
             return _json(outage.as_status(), 503)
         try:
-            return await self._route(request)
+            user = self._authenticate(request)
+            if user is not None:
+                method = str(request.method.value).upper()
+                self._authorize(request_attributes(user, method, request.url.path, request.params))
+            return await self._route(request, user)
         except ApiError as error:
             return _json(error.as_status(), error.status)
         except PatchError as error:
@@ -287,7 +561,7 @@ class SandboxApi:
         except SelectorError as error:
             return _json(ApiError(400, "BadRequest", str(error)).as_status(), 400)
 
-    async def _route(self, request: kmock.Request) -> aiohttp.web.StreamResponse:
+    async def _route(self, request: kmock.Request, user: User | None) -> aiohttp.web.StreamResponse:
         path = request.url.path
         method = str(request.method.value).upper()
         if method == "GET":
@@ -307,6 +581,14 @@ class SandboxApi:
         params = request.params
         if target.subresource == "log":
             return self._log(target, params)
+        assert user is not None, "only health checks are served anonymously"
+        if not target.rtype.stored or target.subresource == "token":
+            if method != "POST":
+                raise ApiError(405, "MethodNotAllowed", f"{method} is not supported")
+            body = request.data if isinstance(request.data, dict) else {}
+            if target.subresource == "token":
+                return _json(self._token_request(target, body), 201)
+            return _json(self._review(target, body, user), 201)
         field_validation = params.get("fieldValidation", "")
         dry_run = bool(params.get("dryRun"))
         if method == "GET" and target.name is None:
@@ -329,23 +611,23 @@ class SandboxApi:
             return _json(obj)
         if method == "POST" and target.name is None:
             body = request.data if isinstance(request.data, dict) else {}
-            if dry_run:
-                admitted, _ = self._admit(target.rtype, "", body, None, field_validation)
-                return _json(admitted, 201)
-            return _json(self._create(target.rtype, target.namespace, body, field_validation), 201)
+            created = self._create(
+                target.rtype, target.namespace, body, field_validation, user, dry_run=dry_run
+            )
+            return _json(created, 201)
         if target.name is None:
             raise ApiError(405, "MethodNotAllowed", f"{method} is not supported on collections")
         if method == "PUT":
             body = request.data if isinstance(request.data, dict) else {}
-            return _json(self._update(target, body, field_validation))
+            return _json(self._update(target, body, field_validation, user))
         if method == "PATCH":
-            return self._patch(request, target, field_validation)
+            return self._patch(request, target, field_validation, user)
         if method == "DELETE":
             return _json(self._delete(request, target))
         raise ApiError(405, "MethodNotAllowed", f"{method} is not supported")
 
     def _patch(
-        self, request: kmock.Request, target: _Target, field_validation: str
+        self, request: kmock.Request, target: _Target, field_validation: str, user: User
     ) -> aiohttp.web.Response:
         assert target.name is not None
         content_type = request.headers.get("Content-Type", "")
@@ -359,10 +641,105 @@ class SandboxApi:
         current = self.store.find(target.rtype, target.namespace or "", target.name)
         if current is None:
             if content_type.startswith(APPLY_PATCH):
-                return _json(self._create(target.rtype, target.namespace, patch, "Strict"), 201)
+                created = self._create(target.rtype, target.namespace, patch, "Strict", user)
+                return _json(created, 201)
             raise ApiError(404, "NotFound", f'{target.rtype.plural} "{target.name}" not found')
         patched = apply_patch(content_type, current, patch)
-        return _json(self._update(target, patched, field_validation))
+        return _json(self._update(target, patched, field_validation, user))
+
+    # ---- reviews and tokens ----------------------------------------------------------------
+
+    def _token_request(self, target: _Target, body: Obj) -> Obj:
+        """TokenRequest: a token bound to the ServiceAccount (``kubectl create token``)."""
+        assert target.name is not None
+        namespace = target.namespace or ""
+        sa = self.store.get(target.rtype, namespace, target.name)
+        spec = dict(body.get("spec") or {})
+        seconds = int(spec.get("expirationSeconds") or DEFAULT_TOKEN_SECONDS)
+        if seconds < MIN_TOKEN_SECONDS:
+            raise ApiError(
+                422,
+                "Invalid",
+                f'TokenRequest.authentication.k8s.io "{target.name}" is invalid: '
+                "spec.expirationSeconds: Invalid value: "
+                f"{seconds}: may not specify a duration less than 10 minutes",
+            )
+        token, expires = self.auth.mint(namespace, target.name, sa["metadata"]["uid"], seconds)
+        spec["expirationSeconds"] = seconds
+        spec.setdefault("audiences", ["https://kubernetes.default.svc.cluster.local"])
+        return {
+            "kind": "TokenRequest",
+            "apiVersion": "authentication.k8s.io/v1",
+            "metadata": {
+                "name": target.name,
+                "namespace": namespace,
+                "creationTimestamp": None,
+            },
+            "spec": spec,
+            "status": {
+                "token": token,
+                "expirationTimestamp": expires.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            },
+        }
+
+    def _review(self, target: _Target, body: Obj, user: User) -> Obj:
+        """Answer a SelfSubjectReview or a (Self/Local)SubjectAccessReview or RulesReview."""
+        kind = target.rtype.kind
+        spec: Obj = dict(body.get("spec") or {})
+        answer: Obj = {
+            "kind": kind,
+            "apiVersion": target.rtype.api_version,
+            "metadata": {"creationTimestamp": None},
+            "spec": spec,
+        }
+        if kind == "SelfSubjectReview":
+            info: Obj = {"username": user.name, "groups": list(user.groups)}
+            if user.uid:
+                info["uid"] = user.uid
+            answer["status"] = {"userInfo": info}
+            return answer
+        if kind == "SelfSubjectRulesReview":
+            resource_rules, url_rules, error = rbac.rules_for(
+                user, str(spec.get("namespace") or ""), self.policy()
+            )
+            status: Obj = {
+                "resourceRules": resource_rules,
+                "nonResourceRules": url_rules,
+                "incomplete": bool(error),
+            }
+            if error:
+                status["evaluationError"] = error
+            answer["status"] = status
+            return answer
+        subject = user
+        if kind in ("SubjectAccessReview", "LocalSubjectAccessReview"):
+            subject = User(
+                str(spec.get("user") or ""), tuple(spec.get("groups") or ()), spec.get("uid", "")
+            )
+        resource = spec.get("resourceAttributes")
+        if kind == "LocalSubjectAccessReview":
+            resource = {**(resource or {}), "namespace": target.namespace or ""}
+        if resource is not None:
+            attrs = Attributes(
+                subject,
+                str(resource.get("verb", "")),
+                True,
+                str(resource.get("group", "")),
+                str(resource.get("resource", "")),
+                str(resource.get("subresource", "")),
+                str(resource.get("namespace", "")),
+                str(resource.get("name", "")),
+            )
+        else:
+            url = spec.get("nonResourceAttributes") or {}
+            attrs = Attributes(
+                subject, str(url.get("verb", "")), resource_request=False, path=url.get("path", "")
+            )
+        decision = rbac.authorize(attrs, self.policy())
+        answer["status"] = {"allowed": decision.allowed}
+        if decision.reason:
+            answer["status"]["reason"] = decision.reason
+        return answer
 
     def _delete(self, request: kmock.Request, target: _Target) -> Obj:
         assert target.name is not None
@@ -452,7 +829,7 @@ class SandboxApi:
         rtype = self._type(group, version, rest[0])
         name = rest[1] if len(rest) > 1 else None
         subresource = "/".join(rest[2:]) or None
-        served = (None, "status", "log") if (group, rest[0]) == ("", "pods") else (None, "status")
+        served = (None, "status", *(name for name, _ in rtype.subresources))
         if subresource not in served:
             raise ApiError(404, "NotFound", f"subresource {subresource} is not served")
         if subresource == "status" and not rtype.status_subresource:
@@ -612,6 +989,15 @@ async def running_api_server(
     for crd in crds:
         api.create(crd)
     frontend = _KMockFrontend(router=api.route)
-    async with kmock.Server(frontend, host=host, port=port) as server:
+    context = api.tls.server_context()
+
+    class _HttpsServer(aiohttp.test_utils.RawTestServer):
+        @override
+        async def start_server(
+            self, loop: asyncio.AbstractEventLoop | None = None, **kwargs: Any
+        ) -> None:
+            await super().start_server(loop=loop, ssl=context, **kwargs)
+
+    async with kmock.Server(frontend, host=host, port=port, server_cls=_HttpsServer) as server:
         api.url = str(server.url).rstrip("/")
         yield api

@@ -98,6 +98,16 @@ def resource_list(types: list[ResourceType], group: str, version: str) -> Obj | 
                     "verbs": ["get", "patch", "update"],
                 }
             )
+        for subresource, verbs in rtype.subresources:
+            resources.append(
+                {
+                    "name": f"{rtype.plural}/{subresource}",
+                    "singularName": "",
+                    "namespaced": rtype.namespaced,
+                    "kind": "TokenRequest" if subresource == "token" else rtype.kind,
+                    "verbs": list(verbs),
+                }
+            )
     return {
         "kind": "APIResourceList",
         "apiVersion": "v1",

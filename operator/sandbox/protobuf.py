@@ -1,7 +1,8 @@
 """The protobuf bodies kubectl sends for built-in objects, read as the JSON a server stores.
 
 kubectl's generators (``kubectl create namespace``, ``create secret generic``,
-``create configmap``, ``create serviceaccount``) send
+``create configmap``, ``create serviceaccount``, ``create token``) and
+``kubectl auth`` (``can-i``, ``whoami``) send
 ``application/vnd.kubernetes.protobuf`` and do not fall back to JSON. The
 body is the magic ``k8s\\0`` and a ``runtime.Unknown``: field 1 a TypeMeta
 (apiVersion 1, kind 2), field 2 the object's own message. Only the kinds
@@ -95,8 +96,19 @@ def _string_list(obj: Obj, name: str, raw: Any) -> None:
     obj.setdefault(name, []).append(_text(raw))
 
 
+def _integer(obj: Obj, name: str, raw: Any) -> None:
+    obj[name] = int(raw)
+
+
 def _metadata(obj: Obj, name: str, raw: Any) -> None:
     obj[name] = _message(raw, _OBJECT_META)
+
+
+def _nested(schema: Schema) -> Reader:
+    def read(obj: Obj, name: str, raw: Any) -> None:
+        obj[name] = _message(raw, schema)
+
+    return read
 
 
 Schema = dict[int, tuple[str, Reader]]
@@ -109,7 +121,44 @@ _OBJECT_META: Schema = {
     12: ("annotations", _string_map),
     14: ("finalizers", _string_list),
 }
+# What ``kubectl create token`` fills (--audience, --duration); a bound object is not read.
+_TOKEN_REQUEST_SPEC: Schema = {1: ("audiences", _string_list), 4: ("expirationSeconds", _integer)}
+# What ``kubectl auth can-i`` sends (selectors are not read).
+_RESOURCE_ATTRIBUTES: Schema = {
+    1: ("namespace", _string),
+    2: ("verb", _string),
+    3: ("group", _string),
+    4: ("version", _string),
+    5: ("resource", _string),
+    6: ("subresource", _string),
+    7: ("name", _string),
+}
+_NON_RESOURCE_ATTRIBUTES: Schema = {1: ("path", _string), 2: ("verb", _string)}
+_ACCESS_REVIEW_SPEC: Schema = {
+    1: ("resourceAttributes", _nested(_RESOURCE_ATTRIBUTES)),
+    2: ("nonResourceAttributes", _nested(_NON_RESOURCE_ATTRIBUTES)),
+    3: ("user", _string),
+    4: ("groups", _string_list),
+    6: ("uid", _string),
+}
 _KINDS: dict[tuple[str, str], Schema] = {
+    ("authentication.k8s.io/v1", "TokenRequest"): {
+        1: ("metadata", _metadata),
+        2: ("spec", _nested(_TOKEN_REQUEST_SPEC)),
+    },
+    ("authentication.k8s.io/v1", "SelfSubjectReview"): {1: ("metadata", _metadata)},
+    ("authorization.k8s.io/v1", "SelfSubjectAccessReview"): {
+        1: ("metadata", _metadata),
+        2: ("spec", _nested(_ACCESS_REVIEW_SPEC)),
+    },
+    ("authorization.k8s.io/v1", "SubjectAccessReview"): {
+        1: ("metadata", _metadata),
+        2: ("spec", _nested(_ACCESS_REVIEW_SPEC)),
+    },
+    ("authorization.k8s.io/v1", "SelfSubjectRulesReview"): {
+        1: ("metadata", _metadata),
+        2: ("spec", _nested({1: ("namespace", _string)})),
+    },
     ("v1", "Namespace"): {1: ("metadata", _metadata)},
     ("v1", "ConfigMap"): {
         1: ("metadata", _metadata),

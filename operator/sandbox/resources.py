@@ -41,6 +41,12 @@ class ResourceType:
     status_subresource: bool = False
     schema: Obj | None = None
     printer_columns: tuple[PrinterColumn, ...] = ()
+    # Verbs advertised in discovery; create-only for the review and token APIs.
+    verbs: tuple[str, ...] = _VERBS
+    # Subresources served besides status: {name: verbs}, e.g. pods/log, serviceaccounts/token.
+    subresources: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    # False: a virtual resource (reviews) that is answered, never stored.
+    stored: bool = True
 
     @property
     def api_version(self) -> str:
@@ -62,11 +68,6 @@ class ResourceType:
         """The lowercase kind, as Kubernetes derives the singular name."""
         return self.kind.lower()
 
-    @property
-    def verbs(self) -> tuple[str, ...]:
-        """Verbs advertised in discovery."""
-        return _VERBS
-
 
 def _core(
     plural: str,
@@ -75,23 +76,45 @@ def _core(
     namespaced: bool = True,
     short: tuple[str, ...] = (),
     status: bool = False,
+    subresources: tuple[tuple[str, tuple[str, ...]], ...] = (),
 ) -> ResourceType:
-    return ResourceType("", "v1", plural, kind, namespaced, short, (), status)
+    return ResourceType(
+        "", "v1", plural, kind, namespaced, short, (), status, subresources=subresources
+    )
+
+
+def _review(group: str, plural: str, kind: str, *, namespaced: bool = False) -> ResourceType:
+    return ResourceType(group, "v1", plural, kind, namespaced, verbs=("create",), stored=False)
+
+
+RBAC = "rbac.authorization.k8s.io"
+AUTHORIZATION = "authorization.k8s.io"
 
 
 BUILTIN_TYPES: tuple[ResourceType, ...] = (
     _core("namespaces", "Namespace", namespaced=False, short=("ns",), status=True),
-    _core("pods", "Pod", short=("po",), status=True),
+    _core("pods", "Pod", short=("po",), status=True, subresources=(("log", ("get",)),)),
     _core("configmaps", "ConfigMap", short=("cm",)),
     _core("secrets", "Secret"),
     _core("services", "Service", short=("svc",), status=True),
-    _core("serviceaccounts", "ServiceAccount", short=("sa",)),
+    _core(
+        "serviceaccounts", "ServiceAccount", short=("sa",), subresources=(("token", ("create",)),)
+    ),
     _core("events", "Event", short=("ev",)),
     _core("persistentvolumeclaims", "PersistentVolumeClaim", short=("pvc",), status=True),
     ResourceType("apps", "v1", "statefulsets", "StatefulSet", True, ("sts",), ("all",), True),
     ResourceType("apps", "v1", "deployments", "Deployment", True, ("deploy",), ("all",), True),
-    ResourceType("rbac.authorization.k8s.io", "v1", "roles", "Role"),
-    ResourceType("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding"),
+    ResourceType(RBAC, "v1", "roles", "Role"),
+    ResourceType(RBAC, "v1", "rolebindings", "RoleBinding"),
+    ResourceType(RBAC, "v1", "clusterroles", "ClusterRole", False),
+    ResourceType(RBAC, "v1", "clusterrolebindings", "ClusterRoleBinding", False),
+    _review(AUTHORIZATION, "selfsubjectaccessreviews", "SelfSubjectAccessReview"),
+    _review(AUTHORIZATION, "selfsubjectrulesreviews", "SelfSubjectRulesReview"),
+    _review(AUTHORIZATION, "subjectaccessreviews", "SubjectAccessReview"),
+    _review(
+        AUTHORIZATION, "localsubjectaccessreviews", "LocalSubjectAccessReview", namespaced=True
+    ),
+    _review("authentication.k8s.io", "selfsubjectreviews", "SelfSubjectReview"),
     ResourceType("coordination.k8s.io", "v1", "leases", "Lease"),
     ResourceType("events.k8s.io", "v1", "events", "Event", True, ("ev",)),
     ResourceType(

@@ -20,7 +20,9 @@ TB = "/apis/tradewarden.io/v1alpha1/namespaces/default/tradingbots"
 async def test_status_subresource_is_separate_and_stale_versions_conflict(
     api: SandboxApi,
 ) -> None:
-    async with aiohttp.ClientSession(api.url) as http:
+    async with aiohttp.ClientSession(
+        api.url, headers=api.admin_headers, connector=aiohttp.TCPConnector(ssl=api.client_ssl)
+    ) as http:
         created = await http.post(TB, json={**bot_manifest(), "status": {"phase": "Running"}})
         assert created.status == 201
         bot = await created.json()
@@ -54,7 +56,9 @@ async def test_kopf_style_json_patch_with_resource_version_test(api: SandboxApi)
         {"op": "add", "path": "/metadata/finalizers", "value": ["kopf.zalando.org/KopfFinalizer"]},
     ]
     headers = {"Content-Type": "application/json-patch+json"}
-    async with aiohttp.ClientSession(api.url) as http:
+    async with aiohttp.ClientSession(
+        api.url, headers=api.admin_headers, connector=aiohttp.TCPConnector(ssl=api.client_ssl)
+    ) as http:
         ok = await http.patch(f"{TB}/alpha", headers=headers, data=json.dumps(patch))
         assert ok.status == 200
         assert (await ok.json())["metadata"]["finalizers"] == ["kopf.zalando.org/KopfFinalizer"]
@@ -77,7 +81,9 @@ async def test_foreground_deletion_removes_children_before_the_owner(api: Sandbo
             "metadata": {"name": "tb-alpha", "namespace": "default", "ownerReferences": [owner]},
         }
     )
-    async with aiohttp.ClientSession(api.url) as http:
+    async with aiohttp.ClientSession(
+        api.url, headers=api.admin_headers, connector=aiohttp.TCPConnector(ssl=api.client_ssl)
+    ) as http:
         gone = await http.delete(f"{TB}/alpha", json={"propagationPolicy": "Foreground"})
         assert gone.status == 200
         assert (await http.get(f"{TB}/alpha")).status == 404
