@@ -60,7 +60,7 @@ from tradewarden.operator.sandbox.rbac import Attributes, Policy, User
 from tradewarden.operator.sandbox.resources import RBAC, Obj, Registry, ResourceType
 from tradewarden.operator.sandbox.selectors import Selection, SelectorError
 from tradewarden.operator.sandbox.storage import ApiError, Store, WatchEvent, not_found
-from tradewarden.operator.sandbox.tls import make_serving_certificate
+from tradewarden.operator.sandbox.tls import ServingCertificate, make_serving_certificate
 from tradewarden.operator.sandbox.validation import SchemaValidator, prune, unknown_fields
 
 PROTOBUF = "application/vnd.kubernetes.protobuf"
@@ -170,10 +170,22 @@ def request_attributes(user: User, method: str, path: str, params: Any) -> Attri
     return Attributes(user, verb, True, group, resource, subresource, namespace, name, path)
 
 
+@dataclass(frozen=True)
+class ServerKeys:
+    """The serving certificate and the admin token: kept across a restart, as a real server's."""
+
+    tls: ServingCertificate
+    admin_token: str
+
+
 class SandboxApi:
     """Routes API requests onto the store; one instance per running server."""
 
-    def __init__(self, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+    def __init__(
+        self,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        keys: ServerKeys | None = None,
+    ) -> None:
         self.clock = clock
         self.store = Store(clock)
         self.registry = Registry()
@@ -192,8 +204,10 @@ class SandboxApi:
         namespaces = self._type("", "v1", "namespaces")
         for namespace in ("default", "kube-system"):
             self.store.create(namespaces, None, {"metadata": {"name": namespace}})
-        self.tls = make_serving_certificate(clock())
-        self.auth = Authenticator(clock, self._service_account_uid)
+        self.tls = keys.tls if keys is not None else make_serving_certificate(clock())
+        self.auth = Authenticator(
+            clock, self._service_account_uid, keys.admin_token if keys is not None else None
+        )
         # Rebuilt from the store after any RBAC object changes, not per request.
         self._policy: Policy | None = None
         self.store.on_changed.append(self._rbac_changed)
@@ -242,6 +256,11 @@ class SandboxApi:
     def write_kubeconfig(self, path: Path, namespace: str = "default") -> Path:
         """Write the admin's kubeconfig (``system:masters``: allowed everything)."""
         return write_kubeconfig(path, self.url, self.tls.ca_pem, self.auth.admin_token, namespace)
+
+    @property
+    def keys(self) -> ServerKeys:
+        """What a restarted server needs to be the same server to its clients."""
+        return ServerKeys(self.tls, self.auth.admin_token)
 
     @property
     def client_ssl(self) -> ssl.SSLContext:
@@ -983,9 +1002,14 @@ async def running_api_server(
     crds: Iterable[Obj] = (),
     host: str = "127.0.0.1",
     port: int | None = None,
+    keys: ServerKeys | None = None,
 ) -> AsyncIterator[SandboxApi]:
-    """Serve a sandbox API server on ``host`` (free port unless given) with the CRDs applied."""
-    api = SandboxApi()
+    """Serve a sandbox API server on ``host`` (free port unless given) with the CRDs applied.
+
+    ``keys`` (an earlier server's :attr:`SandboxApi.keys`) make it a restart of that server
+    for clients: same CA and admin token, so their kubeconfigs still work.
+    """
+    api = SandboxApi(keys=keys)
     for crd in crds:
         api.create(crd)
     frontend = _KMockFrontend(router=api.route)

@@ -66,17 +66,12 @@ class Authenticator:
         self,
         clock: Callable[[], datetime],
         sa_uid: Callable[[str, str], str | None],
+        admin_token: str | None = None,
     ) -> None:
         self._clock = clock
         self._sa_uid = sa_uid
-        self._tokens: dict[str, _Token] = {}
-        self.admin_token = self.add(ADMIN)
-
-    def add(self, user: User) -> str:
-        """A new token for a fixed identity (no expiry)."""
-        token = secrets.token_urlsafe(32)
-        self._tokens[token] = _Token(user, None, None)
-        return token
+        self.admin_token = admin_token or secrets.token_urlsafe(32)
+        self._tokens: dict[str, _Token] = {self.admin_token: _Token(ADMIN, None, None)}
 
     def mint(self, namespace: str, name: str, uid: str, seconds: int) -> tuple[str, datetime]:
         """A token bound to a ServiceAccount for ``seconds``; returns it and its expiry."""

@@ -29,7 +29,7 @@ from tradewarden.bot.observability.events import Event, EventLog
 from tradewarden.bot.runtime.bot import BotRuntime
 from tradewarden.bot.runtime.status import render_status
 from tradewarden.bot.venue_sim.server import RunningVenueSim
-from tradewarden.operator.sandbox.apiserver import SandboxApi, running_api_server
+from tradewarden.operator.sandbox.apiserver import SandboxApi, ServerKeys, running_api_server
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "tradingbot-sim.yaml"
 NAMESPACE = "default"
@@ -90,6 +90,7 @@ class ApiServer:
         self._stack: contextlib.AsyncExitStack | None = None
         self._api: SandboxApi | None = None
         self.port: int | None = None
+        self.keys: ServerKeys | None = None
 
     @property
     def api(self) -> SandboxApi:
@@ -100,9 +101,10 @@ class ApiServer:
         self._stack = contextlib.AsyncExitStack()
         crds = [custom_resource_definition(kind) for kind in KINDS]
         self._api = await self._stack.enter_async_context(
-            running_api_server(crds=crds, port=self.port)
+            running_api_server(crds=crds, port=self.port, keys=self.keys)
         )
         self.port = urlsplit(self._api.url).port
+        self.keys = self._api.keys
         return self._api
 
     async def stop(self) -> None:
