@@ -201,6 +201,7 @@ class SandboxApi:
         GarbageCollector(self.store, self.registry.by_plural).attach()
         self.store.on_changed.append(self._crd_changed)
         self.store.on_removed.append(self._crd_removed)
+        self.store.on_changed.append(self._namespace_changed)
         namespaces = self._type("", "v1", "namespaces")
         for namespace in ("default", "kube-system"):
             self.store.create(namespaces, None, {"metadata": {"name": namespace}})
@@ -300,6 +301,17 @@ class SandboxApi:
     def _crd_removed(self, rtype: ResourceType, obj: Obj) -> None:
         if (rtype.group, rtype.plural) == _CRDS:
             self.registry.remove_crd(obj["metadata"]["name"])
+
+    def _namespace_changed(self, rtype: ResourceType, obj: Obj) -> None:
+        """Each live namespace has a ``default`` ServiceAccount, as the controller-manager makes."""
+        if (rtype.group, rtype.plural) != ("", "namespaces"):
+            return
+        namespace = obj["metadata"]["name"]
+        if obj["metadata"].get("deletionTimestamp"):
+            return
+        accounts = self._type("", "v1", "serviceaccounts")
+        if self.store.find(accounts, namespace, "default") is None:
+            self.store.create(accounts, namespace, {"metadata": {"name": "default"}})
 
     def _rbac_changed(self, rtype: ResourceType, obj: Obj) -> None:
         if rtype.group == RBAC:

@@ -2,7 +2,7 @@
 
 Public API::
 
-    async with running_pod_runner(api, sandbox_dir, kubeconfig) as runner:
+    async with running_pod_runner(api, sandbox_dir) as runner:
         runner.pid("default", "tb-alpha-0")       # the local process, or None
         runner.log_path("default", "tb-alpha-0")  # DIR/pods/NS/POD/logs/CONTAINER.log
 
@@ -10,7 +10,8 @@ For every StatefulSet in the API (``replicas`` pods ``NAME-0``, ``NAME-1``...)
 it creates the Pod object (owned by the StatefulSet, labels from the
 template, the ``tradewarden.io/status-url`` annotation) and runs the
 container's args as a local ``tradewarden ...`` process, planned by
-:mod:`pod_spec`: env from the pod spec plus ``KUBECONFIG``, volumes as dirs
+:mod:`pod_spec`: env from the pod spec plus ``KUBECONFIG`` (a kubeconfig with a
+token of the pod's ServiceAccount, as the kubelet projects one), volumes as dirs
 under ``DIR/pods/NS/POD/VOLUME`` (ConfigMap and Secret keys written as files
 and rewritten when they change; volumeClaimTemplates kept across restarts and
 pod replacements), stdout/stderr appended to the log file. It reports the
@@ -81,6 +82,9 @@ log = logging.getLogger(__name__)
 # the sandbox user's environment (exchange keys, say) stays out of the pods.
 _INHERITED_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "PYTHONPATH", "VIRTUAL_ENV")
 _TMP = "/tmp"  # the container path; TMPDIR points at what is mounted there
+# A pod's ServiceAccount token: the kubelet rotates projected tokens, the runner writes
+# one long-lived token per container start instead.
+POD_TOKEN_SECONDS = 365 * 24 * 3600
 
 PodKey = tuple[str, str]  # namespace, pod name
 
@@ -176,14 +180,12 @@ class PodRunner:
         self,
         api: SandboxApi,
         sandbox_dir: Path,
-        kubeconfig: Path,
         settings: RunnerSettings | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._api = api
         self._store = api.store
         self.pods_dir = sandbox_dir.resolve() / "pods"
-        self._kubeconfig = kubeconfig.resolve()
         self._settings = settings or RunnerSettings()
         self._clock = clock
         self._types = {
@@ -191,6 +193,7 @@ class PodRunner:
             "pods": api.type_of("v1", "Pod"),
             "configMap": api.type_of("v1", "ConfigMap"),
             "secret": api.type_of("v1", "Secret"),
+            "serviceaccount": api.type_of("v1", "ServiceAccount"),
         }
         self._pods: dict[PodKey, _Pod] = {}
         self._wake = asyncio.Event()
@@ -397,8 +400,36 @@ class PodRunner:
             env["TMPDIR"] = tmp
         env["HOSTNAME"] = plan.name
         env.update(resolve_env(plan, pod.obj, self._read_source))
-        env["KUBECONFIG"] = str(self._kubeconfig)
+        kubeconfig = self._service_account_kubeconfig(plan, pod)
+        if kubeconfig is not None:
+            env["KUBECONFIG"] = str(kubeconfig)
         return env
+
+    def _service_account_kubeconfig(self, plan: PodPlan, pod: _Pod) -> Path | None:
+        """A kubeconfig holding a token of the pod's ServiceAccount (None: not automounted).
+
+        It stands for the token the kubelet projects into a pod; MissingSource
+        while the ServiceAccount does not exist.
+        """
+        spec = pod.obj.get("spec") or {}
+        account = spec.get("serviceAccountName") or "default"
+        found = self._store.find(self._types["serviceaccount"], plan.namespace, account)
+        if found is None:
+            raise MissingSource(
+                f"error looking up service account {plan.namespace}/{account}: "
+                f'serviceaccount "{account}" not found'
+            )
+        automount = spec.get("automountServiceAccountToken")
+        if automount is None:
+            automount = found.get("automountServiceAccountToken", True)
+        if not automount:
+            return None
+        return self._api.write_service_account_kubeconfig(
+            plan.pod_dir / "serviceaccount" / "kubeconfig",
+            plan.namespace,
+            account,
+            POD_TOKEN_SECONDS,
+        )
 
     async def _live(self, pod: _Pod) -> None:
         """The pod's life: run (and restart) its process until stopped, then clean up."""
@@ -573,11 +604,12 @@ class PodRunner:
             current = self._store.find(self._types["pods"], *pod.key)
             if current is not None and current["metadata"]["uid"] == pod.uid:
                 self._store.delete(self._types["pods"], *pod.key)
+        pod_dir = self.pods_dir.joinpath(*pod.key)
+        shutil.rmtree(pod_dir / "serviceaccount", ignore_errors=True)  # its token
         for volume in pod.plan.volumes if pod.plan else ():
             if volume.kind != "claim":
                 shutil.rmtree(volume.local_dir, ignore_errors=True)
         if pod.release_claims:
-            pod_dir = self.pods_dir.joinpath(*pod.key)
             for template in (pod.owner.get("spec") or {}).get("volumeClaimTemplates") or []:
                 shutil.rmtree(pod_dir / template["metadata"]["name"], ignore_errors=True)
 
@@ -586,11 +618,10 @@ class PodRunner:
 async def running_pod_runner(
     api: SandboxApi,
     sandbox_dir: Path,
-    kubeconfig: Path,
     settings: RunnerSettings | None = None,
 ) -> AsyncIterator[PodRunner]:
     """Run the pod runner; on exit every pod process is stopped and its Pod removed."""
-    runner = PodRunner(api, sandbox_dir, kubeconfig, settings)
+    runner = PodRunner(api, sandbox_dir, settings)
     api.pod_logs = runner.log_path
     try:
         await runner.start()

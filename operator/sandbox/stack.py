@@ -3,7 +3,7 @@
 Public API::
 
     async with running_sandbox(SandboxOptions(directory=Path(".sandbox"))) as sandbox:
-        sandbox.kubeconfig      # DIR/kubeconfig, for the real kubectl
+        sandbox.kubeconfig      # DIR/kubeconfig, the admin's, for the real kubectl
         sandbox.venue.base_url  # the simulator the example bots trade on
         sandbox.api.create(obj) # apply an object directly (no kubectl)
         async with sandbox.operator.down():  # the operator stopped, restarted after
@@ -36,10 +36,18 @@ from tradewarden.bot.venue_sim.settings import SimSettings
 from tradewarden.operator.sandbox.apiserver import SandboxApi, running_api_server
 from tradewarden.operator.sandbox.pods import PodRunner, RunnerSettings, running_pod_runner
 from tradewarden.operator.sandbox.resources import Obj
+from tradewarden.operator.toolchain import require_tool
 
 CRD_DIR = Path(__file__).resolve().parents[2] / "crds"
 CRD_PATH = CRD_DIR / "tradingbots.tradewarden.io.yaml"
 HALT_CRD_PATH = CRD_DIR / "tradinghalts.tradewarden.io.yaml"
+CHART_PATH = Path(__file__).resolve().parents[2] / "helm" / "tradewarden"
+# Where the sandbox "installs" the chart's operator identity (release name, namespace).
+RELEASE = "tradewarden"
+OPERATOR_NAMESPACE = "tradewarden-system"
+_IDENTITY_KINDS = ("ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding")
+# The operator's token lives as long as a sandbox may run (the kubelet would rotate it).
+OPERATOR_TOKEN_SECONDS = 365 * 24 * 3600
 OPERATOR_STOP_GRACE_S = 10.0
 # Order states in which an order still works at the venue.
 WORKING = frozenset({"NEW", "PARTIALLY_FILLED"})
@@ -66,7 +74,11 @@ class SandboxOptions:
 
 @dataclass
 class OperatorProcess:
-    """The real ``tradewarden operator`` on the sandbox's kubeconfig; it can stop and start.
+    """The real ``tradewarden operator`` on its own kubeconfig; it can stop and start.
+
+    That kubeconfig holds a token of the chart's operator ServiceAccount, bound to
+    the chart's ClusterRole: the operator runs with the rights a cluster install
+    gives it, not the admin's.
 
     Stopping sends SIGTERM (as a Deployment rollout would), then SIGKILL after a grace.
     """
@@ -161,6 +173,44 @@ def working_orders(state: Mapping[str, Any], prefix: str) -> list[Obj]:
     ]
 
 
+def chart_identity(helm: Path, chart: Path = CHART_PATH) -> list[Obj]:
+    """The operator's ServiceAccount and RBAC as ``helm template`` renders the chart's defaults.
+
+    Only those kinds are kept: the sandbox runs the operator process itself.
+    """
+    done = subprocess.run(
+        [str(helm), "template", RELEASE, str(chart), "--namespace", OPERATOR_NAMESPACE],
+        capture_output=True, text=True, check=False, timeout=60,
+    )  # fmt: skip
+    if done.returncode != 0:
+        raise RuntimeError(f"helm template {chart} failed: {done.stderr.strip()}")
+    return [
+        doc for doc in yaml.safe_load_all(done.stdout) if doc and doc["kind"] in _IDENTITY_KINDS
+    ]
+
+
+def _ensure_namespace(api: SandboxApi, name: str) -> None:
+    if api.store.find(api.type_of("v1", "Namespace"), "", name) is None:
+        api.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+
+
+def install_operator_identity(api: SandboxApi, documents: list[Obj], kubeconfig: Path) -> Path:
+    """Create the chart's operator ServiceAccount and RBAC; write the operator's kubeconfig."""
+    (account,) = [doc for doc in documents if doc["kind"] == "ServiceAccount"]
+    for document in documents:
+        namespace = None
+        if api.type_of(document["apiVersion"], document["kind"]).namespaced:
+            namespace = document["metadata"].get("namespace") or OPERATOR_NAMESPACE
+            _ensure_namespace(api, namespace)
+        api.create(document, namespace)
+    return api.write_service_account_kubeconfig(
+        kubeconfig,
+        account["metadata"].get("namespace") or OPERATOR_NAMESPACE,
+        account["metadata"]["name"],
+        OPERATOR_TOKEN_SECONDS,
+    )
+
+
 @contextlib.asynccontextmanager
 async def running_sandbox(options: SandboxOptions) -> AsyncIterator[Sandbox]:
     """Start every part of the sandbox; stop them all on exit."""
@@ -171,15 +221,17 @@ async def running_sandbox(options: SandboxOptions) -> AsyncIterator[Sandbox]:
     ]
     directory = options.directory.resolve()
     directory.mkdir(parents=True, exist_ok=True)
-    kubeconfig = directory / "kubeconfig"
+    identity = chart_identity(require_tool("helm"))
     async with (
         running_api_server(crds=crds) as api,
         running_venue_sim(options.venue) as venue,
-        running_pod_runner(
-            api, directory, api.write_kubeconfig(kubeconfig), options.runner
-        ) as runner,
+        running_pod_runner(api, directory, options.runner) as runner,
     ):
-        operator = OperatorProcess(kubeconfig, options.operator_log, options.operator_args)
+        kubeconfig = api.write_kubeconfig(directory / "kubeconfig")
+        operator_kubeconfig = install_operator_identity(
+            api, identity, directory / "operator" / "kubeconfig"
+        )
+        operator = OperatorProcess(operator_kubeconfig, options.operator_log, options.operator_args)
         try:
             if options.operator:
                 await operator.start()

@@ -352,8 +352,7 @@ SECRET: Obj = {
 
 @pytest.fixture
 async def runner(api: SandboxApi, tmp_path: Path) -> AsyncIterator[PodRunner]:
-    kubeconfig = api.write_kubeconfig(tmp_path / "kubeconfig")
-    async with running_pod_runner(api, tmp_path / "sandbox", kubeconfig, FAST) as running:
+    async with running_pod_runner(api, tmp_path / "sandbox", FAST) as running:
         yield running
 
 
