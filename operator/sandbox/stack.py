@@ -45,6 +45,7 @@ CHART_PATH = Path(__file__).resolve().parents[2] / "helm" / "tradewarden"
 # Where the sandbox "installs" the chart's operator identity (release name, namespace).
 RELEASE = "tradewarden"
 OPERATOR_NAMESPACE = "tradewarden-system"
+SERVICE_ACCOUNTS = "system:serviceaccounts"
 _IDENTITY_KINDS = ("ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding")
 # The operator's token lives as long as a sandbox may run (the kubelet would rotate it).
 OPERATOR_TOKEN_SECONDS = 365 * 24 * 3600
@@ -173,10 +174,30 @@ def working_orders(state: Mapping[str, Any], prefix: str) -> list[Obj]:
     ]
 
 
+def _every_namespace(document: Obj) -> Obj:
+    """A binding to the service accounts of the chart's bot namespaces, for every namespace.
+
+    The chart binds what bots read cluster-wide (TradingHalts) to the groups
+    ``system:serviceaccounts:NS`` of the namespaces its values list; in the sandbox
+    any namespace may run bots, as if each were listed.
+    """
+    subjects = document.get("subjects") or []
+    per_namespace = [
+        s for s in subjects
+        if s.get("kind") == "Group" and s.get("name", "").startswith("system:serviceaccounts:")
+    ]  # fmt: skip
+    if document["kind"] != "ClusterRoleBinding" or not per_namespace:
+        return document
+    wider = {"kind": "Group", "apiGroup": "rbac.authorization.k8s.io", "name": SERVICE_ACCOUNTS}
+    kept = [s for s in subjects if s not in per_namespace]
+    return {**document, "subjects": [*kept, wider]}
+
+
 def chart_identity(helm: Path, chart: Path = CHART_PATH) -> list[Obj]:
     """The operator's ServiceAccount and RBAC as ``helm template`` renders the chart's defaults.
 
-    Only those kinds are kept: the sandbox runs the operator process itself.
+    Only those kinds are kept: the sandbox runs the operator process itself. The
+    bindings for bot namespaces cover every namespace (see :func:`_every_namespace`).
     """
     done = subprocess.run(
         [str(helm), "template", RELEASE, str(chart), "--namespace", OPERATOR_NAMESPACE],
@@ -185,7 +206,9 @@ def chart_identity(helm: Path, chart: Path = CHART_PATH) -> list[Obj]:
     if done.returncode != 0:
         raise RuntimeError(f"helm template {chart} failed: {done.stderr.strip()}")
     return [
-        doc for doc in yaml.safe_load_all(done.stdout) if doc and doc["kind"] in _IDENTITY_KINDS
+        _every_namespace(doc)
+        for doc in yaml.safe_load_all(done.stdout)
+        if doc and doc["kind"] in _IDENTITY_KINDS
     ]
 
 

@@ -23,6 +23,7 @@ from tests.e2e.conftest import (
     DRAIN_TIMEOUT_S,
     TB_API,
     Harness,
+    Kubectl,
     credentials_secret,
     eventually,
     fills_of,
@@ -181,6 +182,37 @@ async def test_apply_runs_a_bot_that_trades_at_the_venue(
 
 
 # ---- 2./3. emergency stop, with and without the operator ----------------------------------
+
+
+async def test_the_operator_and_each_bot_run_under_their_own_least_privilege_identity(
+    sandbox: Harness, venue: RunningVenueSim, namespace: str
+) -> None:
+    await start_trading(sandbox, venue, namespace, "lean")
+    pod_kubeconfig = sandbox.parts.runner.pods_dir / namespace / "tb-lean-0" / "serviceaccount"
+
+    async def as_(kubeconfig: Path, *args: str) -> tuple[int, str]:
+        code, out, err = await Kubectl(kubeconfig)(*args)
+        return code, out + err
+
+    bot = pod_kubeconfig / "kubeconfig"
+    code, out = await as_(bot, "auth", "whoami", "-o", "jsonpath={.status.userInfo.username}")
+    assert (code, out) == (0, f"system:serviceaccount:{namespace}:tb-lean"), out
+    operator = sandbox.parts.operator.kubeconfig
+    code, out = await as_(operator, "auth", "whoami", "-o", "jsonpath={.status.userInfo.username}")
+    assert (code, out) == (0, "system:serviceaccount:tradewarden-system:tradewarden-operator"), out
+    # The bot reads its own TradingBot and Lease only; the operator cannot read Secrets.
+    for kubeconfig, verb, what, allowed in (
+        (bot, "get", "tradingbots.tradewarden.io/lean", "yes"),
+        (bot, "get", "tradingbots.tradewarden.io/other", "no"),
+        (bot, "update", "leases.coordination.k8s.io/tw-sim-btc-usdt-usdt", "yes"),
+        (bot, "update", "leases.coordination.k8s.io/tw-other-btc-usdt-usdt", "no"),
+        (bot, "get", "secrets", "no"),
+        (bot, "patch", "tradingbots.tradewarden.io/lean", "no"),
+        (operator, "get", "secrets", "no"),
+        (operator, "create", "statefulsets.apps", "yes"),
+    ):
+        code, out = await as_(kubeconfig, "auth", "can-i", verb, what, "-n", namespace)
+        assert out.strip() == allowed, (kubeconfig, verb, what, out)
 
 
 async def test_emergency_stop_patch_halts_the_bot_at_the_venue(
@@ -587,11 +619,12 @@ async def test_promote_check_opens_on_running_bots_and_closes_on_an_abort(
 
 # ---- 10. the chart's dev render, applied to an empty sandbox ----------------------------------
 
-# What `helm template -f values-dev.yaml` renders besides what the sandbox applies, and why
+# What `helm template -f values-dev.yaml` renders besides what this test applies, and why
 # it is left out: the sandbox runs the operator itself (a local `tradewarden operator`
-# process, so not its Deployment, ServiceAccount, RBAC or metrics Service; the sandbox API
-# server does not authorize), the venue simulator itself (not the in-cluster simulator
-# Deployment and Service: no cluster DNS here), and has no network to police (NetworkPolicy).
+# process, so not its Deployment or metrics Service; the sandbox installs the chart's
+# ServiceAccount and RBAC for it at start, and the operator runs under them), the venue
+# simulator itself (not the in-cluster simulator Deployment and Service: no cluster DNS
+# here), and has no network to police (NetworkPolicy).
 CHART_LEFT_OUT = {
     "ClusterRole", "ClusterRoleBinding", "Deployment", "NetworkPolicy", "Service",
     "ServiceAccount",
@@ -615,7 +648,7 @@ async def test_the_dev_chart_runs_in_the_sandbox_and_stops_by_the_plugin(
     kinds = {doc["kind"] for doc in documents}
     assert kinds - set(CHART_APPLIED) == CHART_LEFT_OUT
     by_kind = {kind: [d for d in documents if d["kind"] == kind] for kind in CHART_APPLIED}
-    (crd,) = by_kind["CustomResourceDefinition"]
+    crds = by_kind["CustomResourceDefinition"]
     (secret,) = by_kind["Secret"]
     # The chart's dev Secret holds the simulator's keys: the same ones this simulator takes.
     assert secret["stringData"] == {
@@ -626,7 +659,7 @@ async def test_the_dev_chart_runs_in_the_sandbox_and_stops_by_the_plugin(
     assert bot["spec"]["exchange"]["urlOverride"] == venue.base_url
 
     async with running_harness(tmp_path / "chart-sandbox", crd=False, operator=False) as sandbox:
-        await apply(sandbox, crd)
+        await apply(sandbox, *crds)
         await sandbox.parts.operator.start()
         await apply(
             sandbox,
