@@ -21,7 +21,7 @@ import pytest
 from tradewarden.bot.runtime.command import tradewarden_command
 
 RUN_TIMEOUT = 80.0
-ENDPOINT = re.compile(r"^(?:Kubernetes API|venue simulator)[^:]*: (http://\S+)$", re.MULTILINE)
+ENDPOINT = re.compile(r"^(?:Kubernetes API|venue simulator)[^:]*: (https?://\S+)$", re.MULTILINE)
 
 
 class Demo:
