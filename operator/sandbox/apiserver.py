@@ -138,6 +138,20 @@ def _impersonation(user: User, kind: str, name: str) -> Attributes:
 _VERBS = {"POST": "create", "PUT": "update", "PATCH": "patch"}
 
 
+def _dry_run(params: Any) -> bool:
+    """``dryRun=All`` (the only value kube-apiserver accepts); anything else is refused 400."""
+    value = params.get("dryRun")
+    if value is None:
+        return False
+    if value != "All":
+        raise ApiError(
+            400,
+            "BadRequest",
+            f'dryRun: Unsupported value: []string{{"{value}"}}: supported values: "All"',
+        )
+    return True
+
+
 def request_attributes(user: User, method: str, path: str, params: Any) -> Attributes:
     """What a request asks to do, parsed as kube-apiserver's RequestInfoFactory parses it."""
     split = _split_path(path)
@@ -458,12 +472,16 @@ class SandboxApi:
         admitted, _ = self._admit(rtype, name, body, None, field_validation)
         if user is not None:
             self._admit_access(user, rtype, namespace or "", admitted, None)
-        if dry_run:
-            return admitted
-        return self.store.create(rtype, namespace, admitted)
+        return self.store.create(rtype, namespace, admitted, dry_run=dry_run)
 
     def _update(
-        self, target: _Target, body: Obj, field_validation: str, user: User | None = None
+        self,
+        target: _Target,
+        body: Obj,
+        field_validation: str,
+        user: User | None = None,
+        *,
+        dry_run: bool = False,
     ) -> Obj:
         assert target.name is not None
         namespace = target.namespace or ""
@@ -482,7 +500,12 @@ class SandboxApi:
         if user is not None:
             self._admit_access(user, target.rtype, namespace, admitted, current)
         return self.store.update(
-            target.rtype, namespace, target.name, admitted, subresource=target.subresource
+            target.rtype,
+            namespace,
+            target.name,
+            admitted,
+            subresource=target.subresource,
+            dry_run=dry_run,
         )
 
     # ---- admission that depends on who asks ------------------------------------------------
@@ -621,7 +644,7 @@ class SandboxApi:
                 return _json(self._token_request(target, body), 201)
             return _json(self._review(target, body, user), 201)
         field_validation = params.get("fieldValidation", "")
-        dry_run = bool(params.get("dryRun"))
+        dry_run = _dry_run(params)
         if method == "GET" and target.name is None:
             selection = Selection.parse(params.get("labelSelector"), params.get("fieldSelector"))
             accept = request.headers.get("Accept", "")
@@ -650,15 +673,21 @@ class SandboxApi:
             raise ApiError(405, "MethodNotAllowed", f"{method} is not supported on collections")
         if method == "PUT":
             body = request.data if isinstance(request.data, dict) else {}
-            return _json(self._update(target, body, field_validation, user))
+            return _json(self._update(target, body, field_validation, user, dry_run=dry_run))
         if method == "PATCH":
-            return self._patch(request, target, field_validation, user)
+            return self._patch(request, target, field_validation, user, dry_run=dry_run)
         if method == "DELETE":
-            return _json(self._delete(request, target))
+            return _json(self._delete(request, target, dry_run=dry_run))
         raise ApiError(405, "MethodNotAllowed", f"{method} is not supported")
 
     def _patch(
-        self, request: kmock.Request, target: _Target, field_validation: str, user: User
+        self,
+        request: kmock.Request,
+        target: _Target,
+        field_validation: str,
+        user: User,
+        *,
+        dry_run: bool,
     ) -> aiohttp.web.Response:
         assert target.name is not None
         content_type = request.headers.get("Content-Type", "")
@@ -672,11 +701,13 @@ class SandboxApi:
         current = self.store.find(target.rtype, target.namespace or "", target.name)
         if current is None:
             if content_type.startswith(APPLY_PATCH):
-                created = self._create(target.rtype, target.namespace, patch, "Strict", user)
+                created = self._create(
+                    target.rtype, target.namespace, patch, "Strict", user, dry_run=dry_run
+                )
                 return _json(created, 201)
             raise ApiError(404, "NotFound", f'{target.rtype.plural} "{target.name}" not found')
         patched = apply_patch(content_type, current, patch)
-        return _json(self._update(target, patched, field_validation, user))
+        return _json(self._update(target, patched, field_validation, user, dry_run=dry_run))
 
     # ---- reviews and tokens ----------------------------------------------------------------
 
@@ -772,7 +803,7 @@ class SandboxApi:
             answer["status"]["reason"] = decision.reason
         return answer
 
-    def _delete(self, request: kmock.Request, target: _Target) -> Obj:
+    def _delete(self, request: kmock.Request, target: _Target, *, dry_run: bool) -> Obj:
         assert target.name is not None
         options = request.data if isinstance(request.data, dict) else {}
         policy = options.get("propagationPolicy") or request.params.get("propagationPolicy")
@@ -787,6 +818,7 @@ class SandboxApi:
             extra_finalizers=extra,
             precondition_uid=preconditions.get("uid"),
             precondition_version=preconditions.get("resourceVersion"),
+            dry_run=dry_run or "All" in (options.get("dryRun") or []),
         )
 
     def _log(self, target: _Target, params: Any) -> aiohttp.web.Response:

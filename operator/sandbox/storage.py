@@ -190,8 +190,10 @@ class Store:
 
     # ---- writing -------------------------------------------------------------------------
 
-    def create(self, rtype: ResourceType, namespace: str | None, body: Obj) -> Obj:
-        """Store a new object; 409 if the name is taken."""
+    def create(
+        self, rtype: ResourceType, namespace: str | None, body: Obj, *, dry_run: bool = False
+    ) -> Obj:
+        """Store a new object; 409 if the name is taken. ``dry_run``: check, stamp, not store."""
         obj = copy.deepcopy(body)
         meta = obj.setdefault("metadata", {})
         if not meta.get("name") and meta.get("generateName"):
@@ -230,9 +232,11 @@ class Store:
         meta["uid"] = str(uuid.uuid4())
         meta["creationTimestamp"] = now_iso(self._clock)
         meta["generation"] = 1
-        meta["resourceVersion"] = self._next_revision()
         if rtype.status_subresource and rtype.schema is not None:
             obj.pop("status", None)
+        if dry_run:
+            return obj
+        meta["resourceVersion"] = self._next_revision()
         return self._put(rtype, key, obj, None)
 
     def update(
@@ -243,8 +247,11 @@ class Store:
         body: Obj,
         *,
         subresource: str | None = None,
+        dry_run: bool = False,
     ) -> Obj:
         """Replace an object (or only its status); 409 on a stale resourceVersion.
+
+        ``dry_run``: every check, and the object as it would be, but nothing changes.
 
         Without the status subresource the whole object but status is taken from
         ``body``; through ``/status`` only the status is. An update that changes
@@ -292,11 +299,13 @@ class Store:
                 ]
             if _without_system_fields(new) != _without_system_fields(current):
                 meta["generation"] = int(current["metadata"].get("generation", 1)) + 1
-        return self._commit(rtype, current, new)
+        return self._commit(rtype, current, new, dry_run=dry_run)
 
-    def _commit(self, rtype: ResourceType, current: Obj, new: Obj) -> Obj:
+    def _commit(self, rtype: ResourceType, current: Obj, new: Obj, *, dry_run: bool) -> Obj:
         if new == current:
             return current
+        if dry_run:
+            return copy.deepcopy(new)
         new = copy.deepcopy(new)
         new["metadata"]["resourceVersion"] = self._next_revision()
         key = (new["metadata"].get("namespace", ""), new["metadata"]["name"])
@@ -325,8 +334,12 @@ class Store:
         extra_finalizers: tuple[str, ...] = (),
         precondition_uid: str | None = None,
         precondition_version: str | None = None,
+        dry_run: bool = False,
     ) -> Obj:
-        """Delete an object, or mark it with deletionTimestamp while finalizers remain."""
+        """Delete an object, or mark it with deletionTimestamp while finalizers remain.
+
+        ``dry_run``: the object as the deletion would leave it; nothing changes.
+        """
         current = self.get(rtype, namespace, name)
         meta = current["metadata"]
         if precondition_uid and precondition_uid != meta["uid"]:
@@ -346,10 +359,10 @@ class Store:
             finalizers += [f for f in extra_finalizers if f not in finalizers]
         if not finalizers:
             new_meta["deletionTimestamp"] = meta.get("deletionTimestamp") or now_iso(self._clock)
-            return self._commit(rtype, current, new)
+            return self._commit(rtype, current, new, dry_run=dry_run)
         if meta.get("deletionTimestamp"):
             return current
         new_meta["finalizers"] = finalizers
         new_meta["deletionTimestamp"] = now_iso(self._clock)
         new_meta["deletionGracePeriodSeconds"] = 0
-        return self._commit(rtype, current, new)
+        return self._commit(rtype, current, new, dry_run=dry_run)
