@@ -91,6 +91,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--probe-interval", type=float, default=2.0, help="seconds between bot probes"
     )
     parser.add_argument(
+        "--summary-interval",
+        type=float,
+        default=60.0,
+        help="seconds between status writes when only the bot summary (position size, open "
+        "orders, confidence) changed; phase, mode and conditions are written at once",
+    )
+    parser.add_argument(
         "--drain-timeout",
         type=float,
         default=60.0,
@@ -106,6 +113,7 @@ def run(args: argparse.Namespace) -> int:
     config = OperatorConfig(
         image=os.environ.get(IMAGE_ENV, DEFAULT_BOT_IMAGE),
         probe_interval=args.probe_interval,
+        summary_interval=args.summary_interval,
         drain_timeout=args.drain_timeout,
     )
     metrics = OperatorMetrics()

@@ -33,6 +33,7 @@ from tradewarden.operator.status_decision import (
     StatusDecision,
     decide_status,
     non_protective_orders,
+    status_write_due,
 )
 
 CLEAR_ABORT_ANNOTATION = "tradewarden.io/clear-abort"
@@ -60,6 +61,9 @@ class OperatorConfig:
 
     image: str = DEFAULT_BOT_IMAGE
     probe_interval: float = 2.0
+    # The bot summary alone (position size, open orders, confidence) is written at most
+    # this often; everything people and controllers act on is written at once.
+    summary_interval: float = 60.0
     status_timeout: float = 1.5
     drain_timeout: float = 60.0
     drain_poll: float = 1.0
@@ -264,6 +268,7 @@ class _Prober:
         # The last stored status read and its parsed form (most rounds change nothing).
         self._seen: Any = None
         self._parsed: TradingBotStatus | None = None
+        self._written_at: datetime | None = None
 
     def _previous(self) -> TradingBotStatus | None:
         raw = self.body.get("status")
@@ -286,6 +291,7 @@ class _Prober:
         previous = self._previous()
         annotations = body.metadata.annotations
         clear = annotations.get(CLEAR_ABORT_ANNOTATION)
+        now = state.clock()
         decision = decide_status(
             Observation(
                 bot_status=bot_status,
@@ -293,16 +299,18 @@ class _Prober:
                 spec=body.spec,
                 generation=body.metadata.get("generation"),
                 previous=previous,
-                now=state.clock(),
+                now=now,
                 clear_abort=clear,
             )
         )
-        if decision.status != previous:
+        age = None if self._written_at is None else (now - self._written_at).total_seconds()
+        if status_write_due(previous, decision.status, age, state.config.summary_interval):
             self._replaced = copy.deepcopy(body.get("status"))
             await state.api.patch_bot_status(
                 self.namespace, self.name, {"status": status_patch(decision)}
             )
             self._written = decision.status
+            self._written_at = now
         _post_flip(body, decision, state.metrics)
         state.metrics.observe_phase(self.namespace, self.name, decision.status.phase)
         if clear is not None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, Literal
 
 from tradewarden.api.tradingbot import (
@@ -328,3 +329,40 @@ def decide_status(observation: Observation) -> StatusDecision:
     return StatusDecision(
         status=status, flip=flipped, previous_phase=previous_phase, abort_cleared=cleared
     )
+
+
+def status_write_due(
+    previous: TradingBotStatus | None,
+    new: TradingBotStatus,
+    summary_age: float | None,
+    summary_interval: float,
+) -> bool:
+    """Whether a probe round writes ``new`` over the stored ``previous``.
+
+    Everything a person or a controller acts on (phase, mode, conditions, reasons,
+    abort, observed generation, whether the bot is flat, incomplete lifecycles) is
+    written at once. The rest of the bot summary (the position's size, the
+    open-order count, the confidence) moves with every fill and order of a trading
+    bot; alone it is written at most once per ``summary_interval`` seconds
+    (``summary_age``: seconds since this prober last wrote, ``None`` before its
+    first write), so watchers of a steady bot see no stream of MODIFIED events.
+    """
+    if previous is None:
+        return True
+    if new.model_copy(update={"bot": None}) != previous.model_copy(update={"bot": None}):
+        return True
+    before, after = previous.bot, new.bot
+    if before == after:
+        return False
+    if before is None or after is None:
+        return True
+    if _flat(before) != _flat(after) or before.incomplete_lifecycles != after.incomplete_lifecycles:
+        return True
+    return summary_age is None or summary_age >= summary_interval
+
+
+def _flat(summary: BotSummary) -> bool:
+    try:
+        return Decimal(summary.position) == 0
+    except ArithmeticError:
+        return False

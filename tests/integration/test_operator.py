@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 import yaml
+from aiohttp import web
 
 from tradewarden.api.crd import custom_resource_definition
 from tradewarden.bot.runtime.command import tradewarden_command
@@ -646,3 +647,85 @@ async def test_readiness_follows_the_api_server(tmp_path: Path) -> None:
                 await readyz_becomes(port, 500)
         finally:
             await stop(process)
+
+
+class SteadyBot:
+    """A bot's /status that trades steadily: every read shows another position size and
+    open-order count, nothing else changes. Counts the reads."""
+
+    def __init__(self) -> None:
+        self.reads = 0
+        self._waiters: list[tuple[int, asyncio.Event]] = []
+
+    async def handle(self, _: web.Request) -> web.Response:
+        self.reads += 1
+        for target, event in self._waiters:
+            if self.reads >= target:
+                event.set()
+        return web.json_response(
+            {
+                "symbol": "BTC/USDT:USDT",
+                "ready": True,
+                "recovered": True,
+                "tradingMode": "Active",
+                "positions": {"BTC/USDT:USDT": f"0.00{1 + self.reads % 9}"},
+                "openOrders": [
+                    {"clientOrderId": f"o{i}", "type": "limit"} for i in range(self.reads % 3)
+                ]
+                + [{"clientOrderId": "stop", "type": "stop_market"}],
+                "preflight": {"passed": True, "checks": []},
+                "guards": [],
+                "killSwitch": {"engaged": False},
+                "belief": {"confidence": 1.0, "mismatchStreak": 0},
+                "drift": {"detected": False, "strays": []},
+                "protection": {"protected": True},
+            }
+        )
+
+    async def more_reads(self, count: int) -> None:
+        event = asyncio.Event()
+        self._waiters.append((self.reads + count, event))
+        await asyncio.wait_for(event.wait(), 60)
+
+
+async def test_a_steady_bot_is_not_rewritten_on_every_fill(cluster: Cluster) -> None:
+    """`kubectl get tb -w` on a bot whose position and orders change every probe round shows
+    no MODIFIED event per round: the summary alone is written at most once a minute."""
+    steady = SteadyBot()
+    app = web.Application()
+    app.router.add_get("/status", steady.handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    watch: asyncio.subprocess.Process | None = None
+    try:
+        applied = await cluster.kubectl("apply", "-f", str(EXAMPLE))
+        assert applied.returncode == 0, applied.stderr
+        cluster.api.create(bot_pod(f"http://127.0.0.1:{port}"))
+        marked = await cluster.kubectl(
+            "patch", "pod", f"tb-{BOT}-0", "-n", NAMESPACE, "--subresource=status",
+            "--type=merge", "-p", json.dumps(POD_READY),
+        )  # fmt: skip
+        assert marked.returncode == 0, marked.stderr
+        await eventually(lambda: bot_status(cluster).get("phase") == "Running", "Running")
+        watch = await asyncio.create_subprocess_exec(
+            "kubectl", "--kubeconfig", str(cluster.kubeconfig), "get", "tb", BOT,
+            "-n", NAMESPACE, "-w", "-o", "name",
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        assert watch.stdout is not None
+        # The first line is the bot as listed; each one after it is a MODIFIED event.
+        first = await asyncio.wait_for(watch.stdout.readline(), 30)
+        assert first.strip() == f"tradingbot.tradewarden.io/{BOT}".encode(), first
+        await steady.more_reads(20)
+        watch.terminate()
+        rest, _ = await watch.communicate()
+        modified = rest.decode().splitlines()
+        # 20 rounds, each with a new position and order count: at most one write.
+        assert len(modified) <= 1, modified
+    finally:
+        if watch is not None and watch.returncode is None:
+            watch.kill()
+            await watch.wait()
+        await runner.cleanup()

@@ -16,6 +16,7 @@ from tradewarden.operator.status_decision import (
     StatusDecision,
     decide_status,
     non_protective_orders,
+    status_write_due,
 )
 
 T0 = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
@@ -288,3 +289,48 @@ def test_a_replacement_pod_that_never_started_is_not_trading() -> None:
 
 def test_drain_counts_only_non_protective_orders() -> None:
     assert [o["clientOrderId"] for o in non_protective_orders(healthy())] == ["a"]
+
+
+def steady_round(previous: TradingBotStatus, **changes: Any) -> TradingBotStatus:
+    """The next probe round's status of the same bot, one second later."""
+    return decide(healthy(**changes), previous=previous, now=T0 + timedelta(seconds=1)).status
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"positions": {"BTC/USDT:USDT": "0.004"}},
+        {"openOrders": [{"clientOrderId": "s", "type": "stop_market"}]},
+        {"belief": {"confidence": 0.8, "mismatchStreak": 0, "debt": {}}},
+    ],
+)
+def test_a_summary_change_alone_waits_for_the_interval(changes: dict[str, Any]) -> None:
+    written = decide(healthy()).status
+    following = steady_round(written, **changes)
+    assert following != written
+    assert not status_write_due(written, following, summary_age=1.0, summary_interval=60.0)
+    assert status_write_due(written, following, summary_age=60.0, summary_interval=60.0)
+    assert status_write_due(written, following, summary_age=None, summary_interval=60.0)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"tradingMode": "ReduceOnly"},
+        {"positions": {"BTC/USDT:USDT": "0"}},
+        {"incompleteLifecycles": []},
+        {"protection": {"protected": False}},
+        {"guards": TRIPPED},
+    ],
+)
+def test_what_people_and_controllers_act_on_is_written_at_once(changes: dict[str, Any]) -> None:
+    written = decide(healthy()).status
+    following = steady_round(written, **changes)
+    assert status_write_due(written, following, summary_age=1.0, summary_interval=60.0)
+
+
+def test_an_unchanged_status_is_never_rewritten() -> None:
+    written = decide(healthy()).status
+    assert not status_write_due(written, steady_round(written), summary_age=600.0,
+                                summary_interval=60.0)  # fmt: skip
+    assert status_write_due(None, written, summary_age=None, summary_interval=60.0)
