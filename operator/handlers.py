@@ -228,9 +228,19 @@ def register(registry: kopf.OperatorRegistry, state: OperatorState) -> None:
                 reason="Draining",
                 message="emergencyStop Halt set before deletion",
             )
+        # Read once: a handler attempt sees one version of the object (kopf retries
+        # with the new one after the annotations change).
+        release = _release_request(body)
         waited = 0.0
         while (pending := await _undrained(state, bot_pods, namespace, name)) is not None:
-            if _force_released(body, pending):
+            if release is not None:
+                who, why = release
+                kopf.warn(
+                    body,
+                    reason="ForceReleased",
+                    message=f"drain released unverified by {who}: {why} (was: {pending}); "
+                    "the bot's orders at the venue were not confirmed closed",
+                )
                 break
             if waited >= config.drain_timeout:
                 kopf.warn(
@@ -333,31 +343,24 @@ class _Prober:
         )
 
 
-def _force_released(body: kopf.Body, pending: str) -> bool:
-    """A person released the drain with the annotations (both set): record it and go.
+def _release_request(body: kopf.Body) -> tuple[str, str] | None:
+    """Who released the drain and why (both annotations set), or ``None``.
 
-    Only half of them is refused with a Warning naming the missing one.
+    Only one of them is refused with a Warning naming the missing one.
     """
     annotations = body.metadata.annotations
     why = annotations.get(FORCE_RELEASE_ANNOTATION, "").strip()
     who = annotations.get(FORCE_RELEASED_BY_ANNOTATION, "").strip()
-    if not why and not who:
-        return False
-    if not why or not who:
+    if why and who:
+        return who, why
+    if why or who:
         missing = FORCE_RELEASE_ANNOTATION if not why else FORCE_RELEASED_BY_ANNOTATION
         kopf.warn(
             body,
             reason="ForceReleaseIncomplete",
             message=f"{missing} is empty: a forced release needs who and why; still draining",
         )
-        return False
-    kopf.warn(
-        body,
-        reason="ForceReleased",
-        message=f"drain released unverified by {who}: {why} (was: {pending}); "
-        "the bot's orders at the venue were not confirmed closed",
-    )
-    return True
+    return None
 
 
 async def _undrained(
