@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import contextvars
 import json
 import ssl
 import time
@@ -54,7 +55,12 @@ from tradewarden.operator.sandbox.auth import (
 )
 from tradewarden.operator.sandbox.gc import FOREGROUND, ORPHAN, GarbageCollector
 from tradewarden.operator.sandbox.kubeconfig import write_kubeconfig
-from tradewarden.operator.sandbox.patches import APPLY_PATCH, PatchError, apply_patch
+from tradewarden.operator.sandbox.patches import (
+    APPLY_PATCH,
+    STRATEGIC_PATCH,
+    PatchError,
+    apply_patch,
+)
 from tradewarden.operator.sandbox.protobuf import ProtobufError, decode_object
 from tradewarden.operator.sandbox.rbac import Attributes, Policy, User
 from tradewarden.operator.sandbox.resources import RBAC, Obj, Registry, ResourceType
@@ -77,6 +83,16 @@ class _Target:
     namespace: str | None
     name: str | None
     subresource: str | None
+
+
+# The warnings of the request being answered (unknown fields under fieldValidation=Warn).
+_WARNINGS: contextvars.ContextVar[list[str]] = contextvars.ContextVar("warnings")
+# The patch types a custom resource accepts; strategic merge needs Go struct tags it lacks.
+CUSTOM_PATCH_TYPES = (
+    "application/json-patch+json",
+    "application/merge-patch+json",
+    "application/apply-patch+yaml",
+)
 
 
 def _json(
@@ -469,7 +485,8 @@ class SandboxApi:
             namespace = namespace or meta.get("namespace") or "default"
             if self.store.find(self._type("", "v1", "namespaces"), "", namespace) is None:
                 raise not_found(self._type("", "v1", "namespaces"), namespace)
-        admitted, _ = self._admit(rtype, name, body, None, field_validation)
+        admitted, warnings = self._admit(rtype, name, body, None, field_validation)
+        _WARNINGS.get([]).extend(warnings)
         if user is not None:
             self._admit_access(user, rtype, namespace or "", admitted, None)
         return self.store.create(rtype, namespace, admitted, dry_run=dry_run)
@@ -496,7 +513,10 @@ class SandboxApi:
             }
         else:
             candidate = body
-        admitted, _ = self._admit(target.rtype, target.name, candidate, current, field_validation)
+        admitted, warnings = self._admit(
+            target.rtype, target.name, candidate, current, field_validation
+        )
+        _WARNINGS.get([]).extend(warnings)
         if user is not None:
             self._admit_access(user, target.rtype, namespace, admitted, current)
         return self.store.update(
@@ -601,12 +621,19 @@ class SandboxApi:
             self.refused.append((str(request.method.value).upper(), request.url.path))
             outage = ApiError(503, "ServiceUnavailable", "the API server is unavailable (outage)")
             return _json(outage.as_status(), 503)
+        warnings: list[str] = []
+        _WARNINGS.set(warnings)
         try:
             user = self._authenticate(request)
             if user is not None:
                 method = str(request.method.value).upper()
                 self._authorize(request_attributes(user, method, request.url.path, request.params))
-            return await self._route(request, user)
+            response = await self._route(request, user)
+            for warning in warnings:
+                # RFC 7234 warn-code 299, as kube-apiserver sends them (kubectl prints each).
+                escaped = warning.replace("\\", "\\\\").replace('"', '\\"')
+                response.headers.add("Warning", f'299 - "{escaped}"')
+            return response
         except ApiError as error:
             return _json(error.as_status(), error.status)
         except PatchError as error:
@@ -691,6 +718,13 @@ class SandboxApi:
     ) -> aiohttp.web.Response:
         assert target.name is not None
         content_type = request.headers.get("Content-Type", "")
+        if target.rtype.schema is not None and content_type.startswith(STRATEGIC_PATCH):
+            raise ApiError(
+                415,
+                "UnsupportedMediaType",
+                "the body of the request was in an unknown format - accepted media types "
+                "include: " + ", ".join(CUSTOM_PATCH_TYPES),
+            )
         if content_type.startswith(APPLY_PATCH):
             patch = yaml.safe_load(request.text)
         else:

@@ -236,3 +236,38 @@ async def test_logs_tail_keeps_every_line_when_fewer_exist(
         code, out, err = await kubectl("logs", "tb-alpha-0", f"--tail={tail}")
         assert code == 0, err
         assert out == expected, f"--tail={tail}"
+
+
+async def test_strategic_merge_patch_of_a_custom_resource_is_unsupported(
+    api: SandboxApi, kubectl: Kubectl
+) -> None:
+    api.create(bot_manifest())
+    code, _, err = await kubectl("patch", "tb", "alpha", "-p", '{"spec":{"paused":true}}')
+    assert code != 0
+    assert (
+        "error: application/strategic-merge-patch+json is not supported by "
+        "tradewarden.io/v1alpha1, Kind=TradingBot: the body of the request was in an unknown "
+        "format - accepted media types include: application/json-patch+json, "
+        "application/merge-patch+json, application/apply-patch+yaml"
+    ) in err
+    code, _, err = await kubectl("patch", "tb", "alpha", "--type=merge", "-p", '{"spec":{}}')
+    assert code == 0, err
+
+
+async def test_unknown_fields_are_refused_under_strict_and_warned_and_dropped_under_warn(
+    api: SandboxApi, kubectl: Kubectl
+) -> None:
+    unknown = yaml.safe_dump(bot_manifest(colour="blue"))
+    code, _, err = await kubectl("apply", "-f", "-", stdin=unknown)
+    assert code != 0
+    assert (
+        'TradingBot in version "v1alpha1" cannot be handled as a TradingBot: '
+        'strict decoding error: unknown field "spec.colour"'
+    ) in err
+    code, _, err = await kubectl("apply", "--validate=warn", "-f", "-", stdin=unknown)
+    assert code == 0, err
+    assert 'Warning: unknown field "spec.colour"' in err
+    stored = api.store.find(
+        api.type_of("tradewarden.io/v1alpha1", "TradingBot"), "default", "alpha"
+    )
+    assert stored is not None and "colour" not in stored["spec"]
