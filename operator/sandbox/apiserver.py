@@ -67,7 +67,12 @@ from tradewarden.operator.sandbox.resources import RBAC, Obj, Registry, Resource
 from tradewarden.operator.sandbox.selectors import Selection, SelectorError
 from tradewarden.operator.sandbox.storage import ApiError, Store, WatchEvent, not_found
 from tradewarden.operator.sandbox.tls import ServingCertificate, make_serving_certificate
-from tradewarden.operator.sandbox.validation import SchemaValidator, prune, unknown_fields
+from tradewarden.operator.sandbox.validation import (
+    SchemaValidator,
+    crd_schema_errors,
+    prune,
+    unknown_fields,
+)
 
 PROTOBUF = "application/vnd.kubernetes.protobuf"
 _CRDS = ("apiextensions.k8s.io", "customresourcedefinitions")
@@ -428,6 +433,9 @@ class SandboxApi:
                     data[key] = base64.b64encode(str(value).encode()).decode()
                 obj["data"] = data
         if (rtype.group, rtype.plural) == _CRDS:
+            errors = crd_schema_errors(obj)
+            if errors:
+                raise _invalid(rtype, name, errors)
             obj = dict(obj)
             names = obj.get("spec", {}).get("names", {})
             obj["status"] = {

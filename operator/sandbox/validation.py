@@ -124,8 +124,50 @@ def prune(schema: Obj, obj: Obj) -> Obj:
     return result
 
 
+# kube-openapi's wording of a failed keyword: "<path> in body <text>".
+_KEYWORD_TEXT = {
+    "pattern": "should match '{}'",
+    "minimum": "should be greater than or equal to {}",
+    "maximum": "should be less than or equal to {}",
+    "exclusiveMinimum": "should be greater than {}",
+    "exclusiveMaximum": "should be less than {}",
+    "minLength": "should be at least {} chars long",
+    "maxLength": "should be at most {} chars long",
+    "minItems": "should have at least {} items",
+    "maxItems": "should have at most {} items",
+    "minProperties": "should have at least {} properties",
+    "maxProperties": "should have at most {} properties",
+    "multipleOf": "should be a multiple of {}",
+    "uniqueItems": "shouldn't contain duplicates",
+}
+# Errors after which kube-apiserver does not evaluate CEL rules (hasBlockingErr).
+_BLOCKING = frozenset({"FieldValueNotSupported", "FieldValueRequired", "FieldValueTypeInvalid"})
+_NOT_CHECKED = FieldError(
+    "<nil>",
+    "FieldValueInvalid",
+    'Invalid value: "null": some validation rules were not checked because the object was '
+    "invalid; correct the existing errors to complete validation",
+)
+
+
+def json_type(value: object) -> str:
+    """The OpenAPI type name of a JSON value, as Kubernetes messages name it."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return "array" if isinstance(value, list) else "object"
+
+
 def _schema_error(error: jsonschema.ValidationError) -> FieldError:
     parts = tuple(error.absolute_path)
+    path = _path(parts)
     shown = json.dumps(error.instance)[:120]
     if error.validator == "required":
         missing = str(error.message).split("'")[1]
@@ -133,18 +175,24 @@ def _schema_error(error: jsonschema.ValidationError) -> FieldError:
     if error.validator == "enum":
         allowed = ", ".join(json.dumps(v) for v in _as_list(error.validator_value))
         return FieldError(
-            _path(parts),
+            path,
             "FieldValueNotSupported",
             f"Unsupported value: {shown}: supported values: {allowed}",
         )
     if error.validator == "type":
+        actual = json_type(error.instance)
         return FieldError(
-            _path(parts),
+            path,
             "FieldValueTypeInvalid",
-            f"Invalid value: {shown}: {_path(parts)} in body must be of type "
-            f"{error.validator_value}",
+            f'Invalid value: "{actual}": {path} in body must be of type '
+            f'{error.validator_value}: "{actual}"',
         )
-    return FieldError(_path(parts), "FieldValueInvalid", f"Invalid value: {shown}: {error.message}")
+    text = _KEYWORD_TEXT.get(str(error.validator))
+    if text is not None:
+        detail = f"{path} in body {text.format(error.validator_value)}"
+    else:
+        detail = f"{path} in body is invalid ({error.validator})"
+    return FieldError(path, "FieldValueInvalid", f"Invalid value: {shown}: {detail}")
 
 
 def _as_list(value: object) -> list[object]:
@@ -163,6 +211,8 @@ def _is_transition(rule: str) -> bool:
 def _cel_errors(
     schema: Obj, value: Any, old: Any, parts: tuple[str | int, ...], has_old: bool
 ) -> Iterator[FieldError]:
+    # The value a CEL error names is the schema's type, as kube-apiserver reports it.
+    kind = str(schema.get("type") or json_type(value))
     for rule_spec in schema.get("x-kubernetes-validations", []):
         rule = rule_spec["rule"]
         if _is_transition(rule) and not has_old:
@@ -173,13 +223,16 @@ def _cel_errors(
         try:
             ok = _program(rule).execute(context)
         except (ValueError, RuntimeError, TypeError) as error:
-            yield FieldError(_path(parts), "FieldValueInvalid", f"Invalid value: {error}")
+            yield FieldError(
+                _path(parts),
+                "FieldValueInvalid",
+                f'Invalid value: "{kind}": {error} evaluating rule: {rule}',
+            )
             continue
         if ok is not True:
             message = rule_spec.get("message") or f"failed rule: {rule}"
             where = parts + tuple(p for p in rule_spec.get("fieldPath", "").split(".") if p)
             reason = rule_spec.get("reason", "FieldValueInvalid")
-            kind = "object" if isinstance(value, dict) else type(value).__name__
             yield FieldError(_path(where), reason, f'Invalid value: "{kind}": {message}')
     if isinstance(value, dict) and "properties" in schema:
         old_map = old if has_old and isinstance(old, dict) else {}
@@ -226,7 +279,11 @@ class SchemaValidator:
         return result
 
     def validate(self, obj: Obj, old: Obj | None) -> list[FieldError]:
-        """Schema and CEL findings for a new object (``old`` on update), sorted by field.
+        """Schema findings, then CEL findings, each sorted by field.
+
+        As kube-apiserver, CEL rules still run after schema errors, unless one of
+        them leaves the object unfit for rules (a wrong type, a missing required
+        field, a value outside an enum): then a last error says rules were not checked.
 
         On update, top-level fields the update leaves as they were are not checked
         again (Kubernetes' validation ratcheting): a finalizer or annotation patch
@@ -246,10 +303,14 @@ class SchemaValidator:
                 return []
             checked = {k: v for k, v in checked.items() if k in fields}
             schema = _restricted(schema, fields)
-        errors = [_schema_error(e) for e in self._validator(fields).iter_errors(checked)]
-        if not errors:
-            errors = list(_cel_errors(schema, checked, old, (), old is not None))
-        return sorted(errors, key=lambda error: error.field)
+        errors = sorted(
+            (_schema_error(e) for e in self._validator(fields).iter_errors(checked)),
+            key=lambda error: error.field,
+        )
+        if any(error.reason in _BLOCKING for error in errors):
+            return [*errors, _NOT_CHECKED]
+        rules = list(_cel_errors(schema, checked, old, (), old is not None))
+        return errors + sorted(rules, key=lambda error: error.field)
 
 
 def _restricted(schema: Obj, fields: tuple[str, ...] | None) -> Obj:
@@ -270,3 +331,37 @@ def _compile(schema: Obj, fields: tuple[str, ...] | None) -> jsonschema.Draft4Va
         translated.get("properties", {}).pop(name, None)
     translated["required"] = [n for n in translated.get("required", []) if n not in _ROOT_FIELDS]
     return jsonschema.Draft4Validator(translated)
+
+
+def _metadata_allowed(schema: Obj) -> bool:
+    """Whether a root ``metadata`` schema says no more than kube-apiserver lets it say."""
+    if set(schema) - {"type", "properties"} or schema.get("type", "object") != "object":
+        return False
+    for key, sub in (schema.get("properties") or {}).items():
+        if key not in ("name", "generateName") or set(sub) - {"type"}:
+            return False
+        if sub.get("type", "string") != "string":
+            return False
+    return True
+
+
+def crd_schema_errors(crd: Obj) -> list[FieldError]:
+    """What kube-apiserver refuses in a CRD's version schemas that the sandbox checks.
+
+    The root ``metadata`` may only restrict name and generateName to strings
+    (``type: object`` and nothing else, no description: metadata is implicit).
+    """
+    errors = []
+    for index, version in enumerate((crd.get("spec") or {}).get("versions") or []):
+        schema = ((version.get("schema") or {}).get("openAPIV3Schema")) or {}
+        metadata = (schema.get("properties") or {}).get("metadata")
+        if metadata is not None and not _metadata_allowed(metadata):
+            errors.append(
+                FieldError(
+                    f"spec.versions[{index}].schema.openAPIV3Schema.properties[metadata]",
+                    "FieldValueForbidden",
+                    "Forbidden: must not specify anything other than name and generateName, "
+                    "but metadata is implicitly specified",
+                )
+            )
+    return errors

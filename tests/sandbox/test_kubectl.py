@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from tests.sandbox.conftest import KUBECTL, Kubectl, bot_manifest
+from tests.sandbox.conftest import CRD, KUBECTL, Kubectl, bot_manifest
 from tradewarden.operator.sandbox.apiserver import SandboxApi
 
 
@@ -271,3 +271,57 @@ async def test_unknown_fields_are_refused_under_strict_and_warned_and_dropped_un
         api.type_of("tradewarden.io/v1alpha1", "TradingBot"), "default", "alpha"
     )
     assert stored is not None and "colour" not in stored["spec"]
+
+
+async def test_invalid_values_are_reported_together_in_kube_apiserver_wording(
+    api: SandboxApi, kubectl: Kubectl
+) -> None:
+    api.create(bot_manifest())
+    code, _, err = await kubectl(
+        "patch", "tb", "alpha", "--type=merge",
+        "-p", '{"spec":{"risk":{"maxPosition":"abc"},"exchange":{"requestTimeoutMs":5}}}',
+    )  # fmt: skip
+    assert code != 0
+    lines = err.splitlines()
+    assert lines[0] == 'The TradingBot "alpha" is invalid: '
+    assert (
+        "* spec.exchange.requestTimeoutMs: Invalid value: 5: spec.exchange.requestTimeoutMs "
+        "in body should be greater than or equal to 100"
+    ) in lines
+    assert (
+        '* spec.risk.maxPosition: Invalid value: "abc": spec.risk.maxPosition in body should '
+        "match '^[0-9]+(\\.[0-9]+)?$'"
+    ) in lines
+    # Schema errors that leave rules nothing to check stop them, as a real server says.
+    code, _, err = await kubectl(
+        "patch", "tb", "alpha", "--type=merge",
+        "-p", '{"spec":{"paused":"yes","environment":"staging"}}',
+    )  # fmt: skip
+    assert code != 0
+    assert (
+        '* spec.environment: Unsupported value: "staging": supported values: "dev", "canary", '
+        '"prod"'
+    ) in err
+    assert (
+        '* spec.paused: Invalid value: "string": spec.paused in body must be of type boolean: '
+        '"string"'
+    ) in err
+    assert '* <nil>: Invalid value: "null": some validation rules were not checked' in err
+
+
+async def test_a_crd_that_describes_metadata_is_refused(kubectl: Kubectl) -> None:
+    crd = json.loads(json.dumps(CRD))
+    crd["metadata"]["name"] = "gizmos.example.io"
+    crd["spec"].update(
+        group="example.io",
+        names={"plural": "gizmos", "singular": "gizmo", "kind": "Gizmo", "listKind": "GizmoList"},
+    )
+    schema = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+    schema["properties"]["metadata"] = {"type": "object", "description": "the bot's name"}
+    code, _, err = await kubectl("apply", "-f", "-", stdin=yaml.safe_dump(crd))
+    assert code != 0
+    assert (
+        'The CustomResourceDefinition "gizmos.example.io" is invalid: '
+        "spec.versions[0].schema.openAPIV3Schema.properties[metadata]: Forbidden: must not "
+        "specify anything other than name and generateName, but metadata is implicitly specified"
+    ) in err
