@@ -318,6 +318,8 @@ class CrdKind:
     status: type[BaseModel]
     rules: _Rules
     printer_columns: tuple[Schema, ...]
+    # Category names (``all``: listed by ``kubectl get all``).
+    categories: tuple[str, ...] = ()
 
     @property
     def crd_name(self) -> str:
@@ -335,6 +337,7 @@ TRADING_BOT = CrdKind(
     plural=PLURAL,
     singular=SINGULAR,
     short_names=SHORT_NAMES,
+    categories=("all",),
     scope="Namespaced",
     description="A crypto trading bot that the Tradewarden operator runs and keeps safe.",
     spec=TradingBotSpec,
@@ -495,6 +498,7 @@ def custom_resource_definition(kind: CrdKind = TRADING_BOT) -> Schema:
                 "plural": kind.plural,
                 "singular": kind.singular,
                 "shortNames": list(kind.short_names),
+                **({"categories": list(kind.categories)} if kind.categories else {}),
             },
             "versions": [
                 {

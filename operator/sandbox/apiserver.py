@@ -28,6 +28,7 @@ import asyncio
 import base64
 import contextlib
 import contextvars
+import ipaddress
 import json
 import ssl
 import time
@@ -231,6 +232,7 @@ class SandboxApi:
         # runner serves logs; ``kubectl logs`` reads pods/NAME/log.
         self.pod_logs: Callable[[str, str, str], Path] | None = None
         self._in_outage = False
+        self._next_cluster_ip = 9  # 10.96.0.1 is the kubernetes Service's on a real cluster
         # (method, path) of each request refused during an outage, oldest first.
         self.refused: list[tuple[str, str]] = []
         GarbageCollector(self.store, self.registry.by_plural).attach()
@@ -432,6 +434,8 @@ class SandboxApi:
                 for key, value in obj.pop("stringData").items():
                     data[key] = base64.b64encode(str(value).encode()).decode()
                 obj["data"] = data
+        if (rtype.group, rtype.plural) == ("", "services"):
+            obj = self._service_defaults(obj, old)
         if (rtype.group, rtype.plural) == _CRDS:
             errors = crd_schema_errors(obj)
             if errors:
@@ -474,6 +478,30 @@ class SandboxApi:
         if errors:
             raise _invalid(rtype, name, errors)
         return obj, warnings
+
+    def _service_defaults(self, service: Obj, old: Obj | None) -> Obj:
+        """A Service's defaults: type, port protocol and targetPort, and a cluster IP.
+
+        The cluster IP is allocated on create from 10.96.0.0/12 (the service CIDR of
+        kubeadm) and kept on update when the new spec leaves it out, as a real server does.
+        """
+        spec = dict(service.get("spec") or {})
+        kind = spec.setdefault("type", "ClusterIP")
+        spec.setdefault("sessionAffinity", "None")
+        spec["ports"] = [
+            {"protocol": "TCP", "targetPort": port.get("port"), **port}
+            for port in spec.get("ports") or []
+        ]
+        if kind != "ExternalName" and not spec.get("clusterIP"):
+            previous = ((old or {}).get("spec") or {}).get("clusterIP")
+            if previous:
+                spec["clusterIP"] = previous
+            else:
+                self._next_cluster_ip += 1
+                spec["clusterIP"] = str(ipaddress.ip_address("10.96.0.0") + self._next_cluster_ip)
+        if spec.get("clusterIP"):
+            spec["clusterIPs"] = [spec["clusterIP"]]
+        return {**service, "spec": spec}
 
     def _create(
         self,
@@ -687,16 +715,15 @@ class SandboxApi:
                 raw = request._raw_request
                 assert raw is not None
                 return await self._watch(raw, target, selection, params, accept)
-            return _json(self._list(target, selection, accept))
+            include = params.get("includeObject") or "Metadata"
+            return _json(self._list(target, selection, accept, include))
         if method == "GET":
             assert target.name is not None
             obj = self.store.get(target.rtype, target.namespace or "", target.name)
             if tables.wants_table(request.headers.get("Accept", "")):
-                return _json(
-                    tables.table(
-                        target.rtype, [obj], obj["metadata"]["resourceVersion"], self.clock()
-                    )
-                )
+                version = obj["metadata"]["resourceVersion"]
+                include = params.get("includeObject") or "Metadata"
+                return _json(tables.table(target.rtype, [obj], version, self.clock(), include))
             return _json(obj)
         if method == "POST" and target.name is None:
             body = request.data if isinstance(request.data, dict) else {}
@@ -882,7 +909,7 @@ class SandboxApi:
             text = "".join(lines[-int(tail) :]) if int(tail) else ""
         return aiohttp.web.Response(text=text, content_type="text/plain")
 
-    def _list(self, target: _Target, selection: Selection, accept: str) -> Obj:
+    def _list(self, target: _Target, selection: Selection, accept: str, include: str) -> Obj:
         objects = [
             obj
             for obj in self.store.list_objects(target.rtype, target.namespace)
@@ -890,7 +917,7 @@ class SandboxApi:
         ]
         revision = str(self.store.revision)
         if tables.wants_table(accept):
-            return tables.table(target.rtype, objects, revision, self.clock())
+            return tables.table(target.rtype, objects, revision, self.clock(), include)
         return {
             "kind": f"{target.rtype.kind}List",
             "apiVersion": target.rtype.api_version,

@@ -75,11 +75,12 @@ def _core(
     *,
     namespaced: bool = True,
     short: tuple[str, ...] = (),
+    categories: tuple[str, ...] = (),
     status: bool = False,
     subresources: tuple[tuple[str, tuple[str, ...]], ...] = (),
 ) -> ResourceType:
     return ResourceType(
-        "", "v1", plural, kind, namespaced, short, (), status, subresources=subresources
+        "", "v1", plural, kind, namespaced, short, categories, status, subresources=subresources
     )
 
 
@@ -93,10 +94,17 @@ AUTHORIZATION = "authorization.k8s.io"
 
 BUILTIN_TYPES: tuple[ResourceType, ...] = (
     _core("namespaces", "Namespace", namespaced=False, short=("ns",), status=True),
-    _core("pods", "Pod", short=("po",), status=True, subresources=(("log", ("get",)),)),
+    _core(
+        "pods",
+        "Pod",
+        short=("po",),
+        categories=("all",),
+        status=True,
+        subresources=(("log", ("get",)),),
+    ),
     _core("configmaps", "ConfigMap", short=("cm",)),
     _core("secrets", "Secret"),
-    _core("services", "Service", short=("svc",), status=True),
+    _core("services", "Service", short=("svc",), categories=("all",), status=True),
     _core(
         "serviceaccounts", "ServiceAccount", short=("sa",), subresources=(("token", ("create",)),)
     ),

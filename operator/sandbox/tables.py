@@ -3,9 +3,10 @@
 kubectl asks for ``application/json;as=Table;v=v1;g=meta.k8s.io``; the server
 answers with column definitions and one row of cells per object. Custom
 resources get Name plus their additionalPrinterColumns (``date`` columns are
-shown as an age); Pods get the kubelet-derived columns of a real server (Ready,
-Status, Restarts, Age; IP and Node with ``-o wide``); other built-in kinds get
-Name and Age.
+shown as an age); Pods, StatefulSets, Services and Events get the columns a
+real server prints for them (``-o wide`` shows the priority-1 ones); other
+built-in kinds get Name and Age. Rows carry the object as ``includeObject``
+asks (``--sort-by`` needs whole objects).
 """
 
 from __future__ import annotations
@@ -110,6 +111,89 @@ def _age(obj: Obj, now: datetime) -> str | None:
     return human_age(created, now) if created else None
 
 
+def _service_ports(service: Obj, _now: datetime) -> str:
+    ports = []
+    for port in (service.get("spec") or {}).get("ports") or []:
+        node = f":{port['nodePort']}" if port.get("nodePort") else ""
+        ports.append(f"{port.get('port')}{node}/{port.get('protocol') or 'TCP'}")
+    return ",".join(ports) or "<none>"
+
+
+def _service_cluster_ip(service: Obj, _now: datetime) -> str:
+    ips = (service.get("spec") or {}).get("clusterIPs") or []
+    return str(ips[0]) if ips else "<none>"
+
+
+def _external_ip(service: Obj, _now: datetime) -> str:
+    spec = service.get("spec") or {}
+    external = list(spec.get("externalIPs") or [])
+    if spec.get("type") == "LoadBalancer":
+        ingress = ((service.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
+        external += [i.get("ip") or i.get("hostname") for i in ingress]
+        return ",".join(str(e) for e in external) or "<pending>"
+    if spec.get("type") == "ExternalName":
+        return str(spec.get("externalName") or "<none>")
+    return ",".join(external) or "<none>"
+
+
+def _selector(service: Obj, _now: datetime) -> str:
+    selector = (service.get("spec") or {}).get("selector") or {}
+    return ",".join(f"{k}={v}" for k, v in sorted(selector.items())) or "<none>"
+
+
+def _containers(stateful_set: Obj, _now: datetime) -> tuple[str, str]:
+    template = ((stateful_set.get("spec") or {}).get("template") or {}).get("spec") or {}
+    containers = template.get("containers") or []
+    return (
+        ",".join(str(c.get("name")) for c in containers),
+        ",".join(str(c.get("image")) for c in containers),
+    )
+
+
+def _ready_replicas(stateful_set: Obj, _now: datetime) -> str:
+    ready = int((stateful_set.get("status") or {}).get("readyReplicas") or 0)
+    desired = (stateful_set.get("spec") or {}).get("replicas")
+    return f"{ready}/{1 if desired is None else int(desired)}"
+
+
+def _event_times(event: Obj, now: datetime) -> tuple[str, str, int]:
+    """(last seen, first seen, count) as ``kubectl get events`` prints them."""
+
+    def since(stamp: object) -> str:
+        if not isinstance(stamp, str) or not stamp:
+            return "<unknown>"
+        return human_age(stamp[:19] + "Z", now)
+
+    first_stamp = event.get("firstTimestamp") or event.get("eventTime")
+    first = since(first_stamp)
+    last = since(event["lastTimestamp"]) if event.get("lastTimestamp") else first
+    count = int(event.get("count") or 0)
+    series = event.get("series")
+    if series:
+        last = since(series.get("lastObservedTime"))
+        count = int(series.get("count") or 0)
+    elif count == 0:
+        count = 1  # singleton events of the new API carry no count
+    return last, first, count
+
+
+def _event_object(event: Obj, _now: datetime) -> str:
+    involved = event.get("involvedObject") or {}
+    kind = str(involved.get("kind") or "").lower()
+    return f"{kind}/{involved['name']}" if involved.get("name") else kind
+
+
+def _event_source(event: Obj, _now: datetime) -> str:
+    source = event.get("source") or {}
+    component = source.get("component") or event.get("reportingComponent") or ""
+    host = source.get("host") or event.get("reportingInstance") or ""
+    return ", ".join(p for p in (component, host) if p) or "<none>"
+
+
+def _field(name: str) -> Callable[[Obj, datetime], str]:
+    return lambda obj, _now: str(obj.get(name) or "").strip()
+
+
 _Computed = Callable[[Obj, datetime], Any]
 # Built-in kinds whose columns the real server computes in Go rather than by JSONPath:
 # plural -> (column definition, cell) pairs, in kubectl's order.
@@ -128,7 +212,47 @@ _BUILTIN_COLUMNS: dict[tuple[str, str], list[tuple[PrinterColumn, _Computed]]] =
             lambda pod, _now: (pod.get("spec") or {}).get("nodeName") or "<none>",
         ),
     ],
+    ("apps", "statefulsets"): [
+        (
+            PrinterColumn("Ready", "string", "", description="ready/desired replicas"),
+            _ready_replicas,
+        ),
+        (PrinterColumn("Age", "string", ""), _age),
+        (PrinterColumn("Containers", "string", "", priority=1), lambda o, n: _containers(o, n)[0]),
+        (PrinterColumn("Images", "string", "", priority=1), lambda o, n: _containers(o, n)[1]),
+    ],
+    ("", "services"): [
+        (
+            PrinterColumn("Type", "string", ""),
+            lambda svc, _now: (svc.get("spec") or {}).get("type"),
+        ),
+        (PrinterColumn("Cluster-IP", "string", ""), _service_cluster_ip),
+        (PrinterColumn("External-IP", "string", ""), _external_ip),
+        (PrinterColumn("Port(s)", "string", ""), _service_ports),
+        (PrinterColumn("Age", "string", ""), _age),
+        (PrinterColumn("Selector", "string", "", priority=1), _selector),
+    ],
+    # Events lead with when, not the name (which is last, and wide only).
+    ("", "events"): [
+        (PrinterColumn("Last Seen", "string", ""), lambda e, now: _event_times(e, now)[0]),
+        (PrinterColumn("Type", "string", ""), _field("type")),
+        (PrinterColumn("Reason", "string", ""), _field("reason")),
+        (PrinterColumn("Object", "string", ""), _event_object),
+        (
+            PrinterColumn("Subobject", "string", "", priority=1),
+            lambda e, _now: str((e.get("involvedObject") or {}).get("fieldPath") or ""),
+        ),
+        (PrinterColumn("Source", "string", "", priority=1), _event_source),
+        (PrinterColumn("Message", "string", ""), _field("message")),
+        (PrinterColumn("First Seen", "string", "", priority=1), lambda e, n: _event_times(e, n)[1]),
+        (PrinterColumn("Count", "string", "", priority=1), lambda e, n: _event_times(e, n)[2]),
+        (
+            PrinterColumn("Name", "string", "", priority=1, format="name"),
+            lambda e, _now: e["metadata"]["name"],
+        ),
+    ],
 }
+_NAME_NOT_FIRST = frozenset({("", "events")})
 
 
 def _columns(rtype: ResourceType) -> list[tuple[PrinterColumn, _Computed]]:
@@ -151,12 +275,32 @@ def _cell(column: PrinterColumn, obj: Obj, now: datetime) -> Any:
     return value
 
 
-def table(rtype: ResourceType, objects: list[Obj], resource_version: str, now: datetime) -> Obj:
-    """A ``meta.k8s.io/v1`` Table of the objects."""
+def _row_object(obj: Obj, include: str) -> Obj | None:
+    """What a row carries: ``includeObject`` Metadata (default), Object or None."""
+    if include == "None":
+        return None
+    if include == "Object":
+        return obj
+    return {
+        "kind": "PartialObjectMetadata",
+        "apiVersion": "meta.k8s.io/v1",
+        "metadata": obj["metadata"],
+    }
+
+
+def table(
+    rtype: ResourceType,
+    objects: list[Obj],
+    resource_version: str,
+    now: datetime,
+    include_object: str = "Metadata",
+) -> Obj:
+    """A ``meta.k8s.io/v1`` Table of the objects (rows carry ``include_object``)."""
     columns = _columns(rtype)
+    name_first = (rtype.group, rtype.plural) not in _NAME_NOT_FIRST
     definitions = [
         {"name": "Name", "type": "string", "format": "name", "description": "Name", "priority": 0}
-    ] + [
+    ] * name_first + [
         {
             "name": column.name,
             "type": column.type,
@@ -168,12 +312,9 @@ def table(rtype: ResourceType, objects: list[Obj], resource_version: str, now: d
     ]
     rows = [
         {
-            "cells": [obj["metadata"]["name"], *(cell(obj, now) for _, cell in columns)],
-            "object": {
-                "kind": "PartialObjectMetadata",
-                "apiVersion": "meta.k8s.io/v1",
-                "metadata": obj["metadata"],
-            },
+            "cells": [obj["metadata"]["name"]] * name_first
+            + [cell(obj, now) for _, cell in columns],
+            "object": _row_object(obj, include_object),
         }
         for obj in objects
     ]

@@ -325,3 +325,82 @@ async def test_a_crd_that_describes_metadata_is_refused(kubectl: Kubectl) -> Non
         "spec.versions[0].schema.openAPIV3Schema.properties[metadata]: Forbidden: must not "
         "specify anything other than name and generateName, but metadata is implicitly specified"
     ) in err
+
+
+def _event(name: str, reason: str, last: str, count: int = 1) -> dict[str, object]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": {"name": name, "namespace": "default"},
+        "involvedObject": {"kind": "TradingBot", "name": "alpha", "namespace": "default"},
+        "reason": reason,
+        "message": f"{reason} happened",
+        "type": "Normal",
+        "count": count,
+        "firstTimestamp": "2020-01-01T00:00:00Z",
+        "lastTimestamp": last,
+        "source": {"component": "tradewarden-operator"},
+    }
+
+
+async def test_get_events_shows_the_usual_columns_and_sorts_by_last_timestamp(
+    api: SandboxApi, kubectl: Kubectl
+) -> None:
+    # Names sort the other way round from the times, so the sort is visible.
+    api.create(_event("a-late", "Late", "2020-01-01T00:03:00Z", count=3))
+    api.create(_event("b-early", "Early", "2020-01-01T00:01:00Z"))
+    code, out, err = await kubectl("get", "events", "--sort-by=.lastTimestamp")
+    assert code == 0, err
+    header, first, second = out.splitlines()
+    assert header.split() == ["LAST", "SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"]
+    assert first.split()[1:] == ["Normal", "Early", "tradingbot/alpha", "Early", "happened"]
+    assert second.split()[1:4] == ["Normal", "Late", "tradingbot/alpha"]
+    code, out, err = await kubectl("get", "events", "-o", "wide", "--sort-by=.lastTimestamp")
+    assert code == 0, err
+    assert out.splitlines()[0].split()[-3:] == ["SEEN", "COUNT", "NAME"]
+    assert out.splitlines()[2].split()[-2:] == ["3", "a-late"]
+
+
+async def test_get_all_lists_bots_pods_statefulsets_and_services_with_their_columns(
+    api: SandboxApi, kubectl: Kubectl
+) -> None:
+    api.create(bot_manifest())
+    api.create(
+        {
+            "apiVersion": "apps/v1",
+            "kind": "StatefulSet",
+            "metadata": {"name": "tb-alpha", "namespace": "default"},
+            "spec": {
+                "replicas": 1,
+                "selector": {"matchLabels": {"app": "bot"}},
+                "template": {
+                    "metadata": {"labels": {"app": "bot"}},
+                    "spec": {"containers": [{"name": "bot", "image": "tradewarden:1"}]},
+                },
+            },
+        }
+    )
+    api.create(
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "tb-alpha", "namespace": "default"},
+            "spec": {"selector": {"app": "bot"}, "ports": [{"name": "http", "port": 8080}]},
+        }
+    )
+    code, out, err = await kubectl("get", "all")
+    assert code == 0, err
+    assert "tradingbot.tradewarden.io/alpha" in out
+    lines = out.splitlines()
+    service_header = next(
+        line for line in lines if line.startswith("NAME") and "CLUSTER-IP" in line
+    )
+    assert service_header.split() == ["NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE"]
+    service = next(line for line in lines if line.startswith("service/tb-alpha"))
+    assert service.split()[1:5] == ["ClusterIP", "10.96.0.10", "<none>", "8080/TCP"]
+    sts = next(line for line in lines if line.startswith("statefulset.apps/tb-alpha"))
+    assert sts.split()[1] == "0/1"
+    code, out, err = await kubectl("get", "sts", "-o", "wide")
+    assert code == 0, err
+    assert out.splitlines()[0].split() == ["NAME", "READY", "AGE", "CONTAINERS", "IMAGES"]
+    assert out.splitlines()[1].split()[3:] == ["bot", "tradewarden:1"]
