@@ -372,7 +372,9 @@ CATALOGUE: tuple[Scenario, ...] = (
         covers="matrix: repeated slippage failures",
         summary="The price gaps down through the protective stop three times: each stop "
         "triggers into a market order that fills ~1 % below its trigger (the venue also "
-        "slips market orders 20 bps), and the third slippage failure in a row pauses the symbol.",
+        "slips market orders 20 bps), and the third slippage failure in a row pauses the symbol. "
+        "Entries priced off the mark a gap left behind are refused (PERCENT_PRICE, -4016) "
+        "until the bot's mark catches up.",
         sim={"slippage_bps": 20.0},
         steps=(
             Step(2, MovePrice(FILL_ONE_BUY)),
@@ -380,7 +382,7 @@ CATALOGUE: tuple[Scenario, ...] = (
             Step(4, OnceProtected(MovePrice(GAP_THROUGH_STOP))),
             Step(5, OnceProtected(MovePrice(GAP_THROUGH_STOP))),
         ),
-        duration=14,
+        duration=30,
         expect=(ExpectMode(TradingMode.REDUCE_ONLY, "slippage"),),
     ),
     Scenario(

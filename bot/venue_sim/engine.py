@@ -5,11 +5,11 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 from tradewarden.bot.venue_sim import errors
 from tradewarden.bot.venue_sim.history import SnapshotHistory
-from tradewarden.bot.venue_sim.markets import SymbolSpec
+from tradewarden.bot.venue_sim.markets import SymbolSpec, significant_decimals
 from tradewarden.bot.venue_sim.models import (
     ZERO,
     AlgoOrder,
@@ -71,7 +71,7 @@ class Engine:
         self._settings = settings
         self._clock = clock
         self.specs: dict[str, SymbolSpec] = {
-            symbol: SymbolSpec.for_price(symbol, price)
+            symbol: SymbolSpec.for_symbol(symbol, price)
             for symbol, price in settings.symbols.items()
         }
         now = self.now_ms()
@@ -212,6 +212,9 @@ class Engine:
         previous = self._by_client_id.get((spec.symbol, client_id))
         if previous is not None and previous.is_open:
             raise errors.duplicate_client_order_id()
+        open_orders = sum(1 for o in self._open_orders.values() if o.symbol == spec.symbol)
+        if open_orders >= spec.max_num_orders:
+            raise errors.max_open_orders()
         order = self._new_order(spec, request, client_id)
         self._submit(order)
         self._record()
@@ -240,14 +243,12 @@ class Engine:
             raise errors.invalid_order_type()
         spec = self.spec(request.symbol)
         client_id = request.client_order_id or f"sim_algo_{self._next_algo_id}"
-        open_algos = (a for a in self.algo_orders_for(spec.symbol) if a.is_open)
+        open_algos = [a for a in self.algo_orders_for(spec.symbol) if a.is_open]
         if any(a.client_algo_id == client_id for a in open_algos):
             raise errors.duplicate_client_order_id()
-        if request.trigger_price is None:
-            raise errors.mandatory_missing("triggerPrice")
-        trigger = spec.round_price(request.trigger_price)
-        if trigger <= 0:
-            raise errors.filter_failure("PRICE_FILTER")
+        if len(open_algos) >= spec.max_num_algo_orders:
+            raise errors.max_algo_orders()
+        trigger = self._checked_price(spec, request.trigger_price, "triggerPrice")
         if request.close_position and request.reduce_only:
             raise errors.param_not_required("reduceOnly")
         if request.close_position and request.quantity is not None:
@@ -256,6 +257,7 @@ class Engine:
         price = ZERO
         if request.type.after_trigger is OrderType.LIMIT:
             price = self._checked_price(spec, request.price)
+            self._check_percent_price(spec, price)
         if not (request.reduce_only or request.close_position):
             self._check_min_notional(spec, quantity * (price or trigger))
         now = self.now_ms()
@@ -324,21 +326,48 @@ class Engine:
         matches = [a for a in candidates if a.client_algo_id == ref.client_order_id]
         return matches[-1] if matches else None
 
-    def _checked_qty(self, spec: SymbolSpec, quantity: Decimal | None) -> Decimal:
+    @staticmethod
+    def _checked_qty(
+        spec: SymbolSpec, quantity: Decimal | None, *, market: bool = False
+    ) -> Decimal:
+        """LOT_SIZE (MARKET_LOT_SIZE for market orders) as Binance checks it: never rounded."""
         if quantity is None:
             raise errors.mandatory_missing("quantity")
-        rounded = spec.round_qty(quantity)
-        if rounded < spec.min_qty:
-            raise errors.filter_failure("LOT_SIZE")
-        return rounded
+        if significant_decimals(quantity) > spec.quantity_precision:
+            raise errors.precision_over_max()
+        if quantity <= 0:
+            raise errors.quantity_not_positive()
+        if quantity % spec.step_size:
+            raise errors.qty_not_on_step()
+        if quantity > (spec.market_max_qty if market else spec.max_qty):
+            raise errors.quantity_over_max()
+        return quantity
 
-    def _checked_price(self, spec: SymbolSpec, price: Decimal | None) -> Decimal:
+    @staticmethod
+    def _checked_price(spec: SymbolSpec, price: Decimal | None, name: str = "price") -> Decimal:
+        """PRICE_FILTER as Binance checks it: reject, never round."""
         if price is None:
-            raise errors.mandatory_missing("price")
-        rounded = spec.round_price(price)
-        if rounded <= 0:
-            raise errors.filter_failure("PRICE_FILTER")
-        return rounded
+            raise errors.mandatory_missing(name)
+        if significant_decimals(price) > spec.price_precision:
+            raise errors.precision_over_max()
+        if price % spec.tick_size:
+            raise errors.price_not_on_tick()
+        if price < spec.lowest_price:
+            raise errors.price_under_min()
+        if price > spec.max_price:
+            raise errors.price_over_max()
+        return price
+
+    def _check_percent_price(self, spec: SymbolSpec, price: Decimal) -> None:
+        """PERCENT_PRICE: a limit price within multiplierDown..multiplierUp of the mark."""
+        mark = self._marks[spec.symbol]
+        tick = spec.tick_size
+        cap = (mark * spec.multiplier_up / tick).to_integral_value(ROUND_FLOOR) * tick
+        floor = (mark * spec.multiplier_down / tick).to_integral_value(ROUND_CEILING) * tick
+        if price > cap:
+            raise errors.price_above_band(format(cap, "f"))
+        if price < floor:
+            raise errors.price_below_band(format(floor, "f"))
 
     @staticmethod
     def _check_min_notional(spec: SymbolSpec, notional: Decimal) -> None:
@@ -366,9 +395,11 @@ class Engine:
         """Validate a regular order against filters, reduce-only and margin rules."""
         if request.time_in_force not in TIME_IN_FORCE:
             raise errors.invalid_time_in_force()
-        qty = self._checked_qty(spec, request.quantity)
         is_limit = request.type is OrderType.LIMIT
+        qty = self._checked_qty(spec, request.quantity, market=not is_limit)
         price = self._checked_price(spec, request.price) if is_limit else ZERO
+        if is_limit:
+            self._check_percent_price(spec, price)
         reference = price if is_limit else self._market_price(spec.symbol, request.side)
         if request.reduce_only:
             if qty > self._reducible_qty(spec.symbol, request.side):

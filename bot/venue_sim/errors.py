@@ -187,3 +187,58 @@ def invalid_path(method: str, path: str) -> VenueError:
 def param_not_required(param: str) -> VenueError:
     """-1106 when a parameter conflicts with the rest of the request."""
     return VenueError(-1106, f"Parameter '{param}' sent when not required.")
+
+
+def precision_over_max() -> VenueError:
+    """-1111 when a price or quantity has more decimals than the symbol's tick or step."""
+    return VenueError(-1111, "Precision is over the maximum defined for this asset.")
+
+
+def quantity_not_positive() -> VenueError:
+    """-4003 for a zero quantity."""
+    return VenueError(-4003, "Quantity less than or equal to zero.")
+
+
+def quantity_over_max() -> VenueError:
+    """-4005 above LOT_SIZE (or, for market orders, MARKET_LOT_SIZE) maxQty."""
+    return VenueError(-4005, "Quantity greater than max quantity.")
+
+
+def price_over_max() -> VenueError:
+    """-4002 above PRICE_FILTER maxPrice."""
+    return VenueError(-4002, "Price greater than max price.")
+
+
+def price_under_min() -> VenueError:
+    """-4013 below PRICE_FILTER minPrice."""
+    return VenueError(-4013, "Price less than min price.")
+
+
+def price_not_on_tick() -> VenueError:
+    """-4014 for a price that is not a multiple of the tick size."""
+    return VenueError(-4014, "Price not increased by tick size.")
+
+
+def qty_not_on_step() -> VenueError:
+    """-4023 for a quantity that is not a multiple of the step size."""
+    return VenueError(-4023, "Qty not increased by step size.")
+
+
+def price_above_band(cap: str) -> VenueError:
+    """-4016 for a limit price above PERCENT_PRICE's multiplierUp times the mark."""
+    return VenueError(-4016, f"Limit price can't be higher than {cap}.")
+
+
+def price_below_band(floor: str) -> VenueError:
+    """-4024 for a limit price below PERCENT_PRICE's multiplierDown times the mark."""
+    return VenueError(-4024, f"Limit price can't be lower than {floor}.")
+
+
+def max_open_orders() -> VenueError:
+    """-2025 when the symbol already has MAX_NUM_ORDERS open orders."""
+    return VenueError(-2025, "Reach max open order limit.")
+
+
+def max_algo_orders() -> VenueError:
+    """-4045 when the symbol already has MAX_NUM_ALGO_ORDERS waiting conditional orders."""
+    return VenueError(-4045, "Reach max stop order limit.")

@@ -18,8 +18,6 @@ from tradewarden.bot.venue_sim.models import (
 )
 
 Json = dict[str, object]
-# Binance's sentinel delivery date for perpetuals (2100-12-25), which ccxt also recognises.
-PERPETUAL_DELIVERY_MS = 4133404800000
 ONBOARD_MS = 1569398400000
 FUNDING_INTERVAL_MS = 8 * 3600 * 1000
 ORDER_TYPES = ["LIMIT", "MARKET", "STOP", "STOP_MARKET", "TAKE_PROFIT", "TAKE_PROFIT_MARKET"]
@@ -59,11 +57,13 @@ def exchange_info(specs: Iterable[SymbolSpec], weight_limit: int, server_ms: int
 
 
 def _symbol_info(spec: SymbolSpec) -> Json:
+    # Tick and step keep the digits Binance prints ("0.10"): clients read precision off them.
+    tick, step = format(spec.tick_size, "f"), format(spec.step_size, "f")
     return {
         "symbol": spec.symbol,
-        "pair": spec.symbol,
-        "contractType": "PERPETUAL",
-        "deliveryDate": PERPETUAL_DELIVERY_MS,
+        "pair": spec.pair,
+        "contractType": spec.contract_type,
+        "deliveryDate": spec.delivery_ms,
         "onboardDate": ONBOARD_MS,
         "status": "TRADING",
         "maintMarginPercent": "2.5000",
@@ -81,25 +81,31 @@ def _symbol_info(spec: SymbolSpec) -> Json:
         "filters": [
             {
                 "filterType": "PRICE_FILTER",
-                "minPrice": fmt(spec.tick_size),
-                "maxPrice": "10000000",
-                "tickSize": fmt(spec.tick_size),
+                "minPrice": format(spec.lowest_price, "f"),
+                "maxPrice": fmt(spec.max_price),
+                "tickSize": tick,
             },
             {
                 "filterType": "LOT_SIZE",
-                "stepSize": fmt(spec.step_size),
-                "minQty": fmt(spec.min_qty),
-                "maxQty": "100000",
+                "stepSize": step,
+                "minQty": step,
+                "maxQty": fmt(spec.max_qty),
             },
             {
                 "filterType": "MARKET_LOT_SIZE",
-                "stepSize": fmt(spec.step_size),
-                "minQty": fmt(spec.min_qty),
-                "maxQty": "100000",
+                "stepSize": step,
+                "minQty": step,
+                "maxQty": fmt(spec.market_max_qty),
             },
-            {"filterType": "MAX_NUM_ORDERS", "limit": 200},
-            {"filterType": "MAX_NUM_ALGO_ORDERS", "limit": 10},
+            {"filterType": "MAX_NUM_ORDERS", "limit": spec.max_num_orders},
+            {"filterType": "MAX_NUM_ALGO_ORDERS", "limit": spec.max_num_algo_orders},
             {"filterType": "MIN_NOTIONAL", "notional": fmt(spec.min_notional)},
+            {
+                "filterType": "PERCENT_PRICE",
+                "multiplierUp": format(spec.multiplier_up, "f"),
+                "multiplierDown": format(spec.multiplier_down, "f"),
+                "multiplierDecimal": "4",
+            },
         ],
         "orderTypes": ORDER_TYPES,
         "timeInForce": ["GTC", "IOC", "FOK", "GTX"],

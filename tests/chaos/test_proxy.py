@@ -98,10 +98,10 @@ async def test_raise_before_the_call_never_reaches_the_venue(
     proxy, plan, _ = proxied
     plan.replace([ProxyFault("create_order", Raise(ccxt_async.RequestTimeout))])
     with pytest.raises(ccxt_async.RequestTimeout):
-        await proxy.create_order(SYMBOL, "limit", "buy", 0.003, 40000, {"clientOrderId": "a-1"})
+        await proxy.create_order(SYMBOL, "limit", "buy", 0.003, 48000, {"clientOrderId": "a-1"})
     assert (await sim.state())["orders"] == []
     order: Any = await proxy.create_order(
-        SYMBOL, "limit", "buy", 0.003, 40000, {"clientOrderId": "a-2"}
+        SYMBOL, "limit", "buy", 0.003, 48000, {"clientOrderId": "a-2"}
     )
     assert order["clientOrderId"] == "a-2"
 
@@ -112,7 +112,7 @@ async def test_raise_after_the_call_leaves_an_accepted_order(
     proxy, plan, _ = proxied
     plan.replace([ProxyFault("create_order", Raise(ccxt_async.RequestTimeout), when=When.AFTER)])
     with pytest.raises(ccxt_async.RequestTimeout):
-        await proxy.create_order(SYMBOL, "limit", "buy", 0.003, 40000, {"clientOrderId": "b-1"})
+        await proxy.create_order(SYMBOL, "limit", "buy", 0.003, 48000, {"clientOrderId": "b-1"})
     assert [o["clientOrderId"] for o in (await sim.state())["orders"]] == ["b-1"]
 
 

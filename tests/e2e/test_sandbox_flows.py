@@ -314,7 +314,7 @@ async def test_a_stray_order_at_the_venue_flips_the_bot_to_reduce_only(
     )
     try:
         # Far below the mark: it rests until the bot deals with it.
-        await exchange.create_order(SYMBOL, "limit", "buy", 0.003, 40000, {"clientOrderId": stray})
+        await exchange.create_order(SYMBOL, "limit", "buy", 0.003, 48000, {"clientOrderId": stray})
     finally:
         await exchange.close()
 

@@ -228,11 +228,11 @@ async def _open_algos(sim: RunningVenueSim) -> list[dict[str, Any]]:
 async def test_stray_is_cancelled_after_three_detections(harness: Harness) -> None:
     stray_id = f"{PREFIX}zz9"
     await harness.path.venue.exchange.create_order(
-        SYMBOL, "limit", "buy", 0.003, 45000, {"clientOrderId": stray_id}
+        SYMBOL, "limit", "buy", 0.003, 48000, {"clientOrderId": stray_id}
     )
     foreign = "someone-else-1"
     await harness.path.venue.exchange.create_order(
-        SYMBOL, "limit", "buy", 0.003, 45000, {"clientOrderId": foreign}
+        SYMBOL, "limit", "buy", 0.003, 48000, {"clientOrderId": foreign}
     )
 
     first, second = await harness.run(), await harness.run()
@@ -302,7 +302,7 @@ async def test_a_pass_drops_the_read_in_flight_and_decides_nothing(
     await buy_market(harness.path, "0.004")  # unprotected: a full pass would place a stop
     stray_id = f"{PREFIX}zz9"
     await harness.path.venue.exchange.create_order(
-        SYMBOL, "limit", "buy", 0.003, 45000, {"clientOrderId": stray_id}
+        SYMBOL, "limit", "buy", 0.003, 48000, {"clientOrderId": stray_id}
     )
     venue, urgent = harness.path.venue, asyncio.Event()
     finished: list[str] = []

@@ -53,8 +53,8 @@ async def fetch_unknown(make: ExchangeFactory, _sim: RunningVenueSim) -> Any:
 
 async def duplicate_client_id(make: ExchangeFactory, _sim: RunningVenueSim) -> Any:
     exchange = await make()
-    await exchange.create_order(BTC, "limit", "buy", 0.01, 40000, {"clientOrderId": "dup"})
-    return await exchange.create_order(BTC, "limit", "buy", 0.01, 40000, {"clientOrderId": "dup"})
+    await exchange.create_order(BTC, "limit", "buy", 0.01, 48000, {"clientOrderId": "dup"})
+    return await exchange.create_order(BTC, "limit", "buy", 0.01, 48000, {"clientOrderId": "dup"})
 
 
 async def too_large(make: ExchangeFactory, _sim: RunningVenueSim) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from decimal import Decimal
 
 import pytest
@@ -149,13 +150,85 @@ def test_min_notional_applies_unless_reduce_only() -> None:
     assert position(engine)[0] == D("0.002")
 
 
-def test_quantities_and_prices_snap_to_step_and_tick() -> None:
+def rejection(engine: Engine, request: OrderRequest) -> tuple[int, str]:
+    with pytest.raises(errors.VenueError) as rejected:
+        if request.type.is_conditional:
+            engine.place_algo_order(request)
+        else:
+            engine.place_order(request)
+    return rejected.value.code, rejected.value.msg
+
+
+PRECISION = "Precision is over the maximum defined for this asset."
+
+
+@pytest.mark.parametrize(
+    ("request_", "code", "msg"),
+    [
+        (limit(Side.BUY, "0.0109", "49000"), -1111, PRECISION),
+        (limit(Side.BUY, "0.01", "49000.001"), -1111, PRECISION),
+        (limit(Side.BUY, "0.01", "49000.05"), -4014, "Price not increased by tick size."),
+        (market(Side.BUY, "0"), -4003, "Quantity less than or equal to zero."),
+        (limit(Side.BUY, "1000.001", "49000"), -4005, "Quantity greater than max quantity."),
+        (market(Side.BUY, "120.001"), -4005, "Quantity greater than max quantity."),
+        (limit(Side.BUY, "0.01", "0"), -4013, "Price less than min price."),
+        (limit(Side.BUY, "0.01", "52500.1"), -4016, "Limit price can't be higher than 52500.00."),
+        (limit(Side.SELL, "0.01", "47499.9"), -4024, "Limit price can't be lower than 47500.00."),
+        (stop(Side.SELL, "45000.05", "0.01"), -4014, "Price not increased by tick size."),
+        (stop(Side.SELL, "45000", "0.0101"), -1111, PRECISION),
+    ],
+    ids=[
+        "qty decimals",
+        "price decimals",
+        "price off tick",
+        "zero qty",
+        "qty over LOT_SIZE",
+        "market qty over MARKET_LOT_SIZE",
+        "price zero",
+        "PERCENT_PRICE up",
+        "PERCENT_PRICE down",
+        "trigger off tick",
+        "stop qty decimals",
+    ],
+)
+def test_filters_are_enforced_never_rounded(request_: OrderRequest, code: int, msg: str) -> None:
     engine, _ = make_engine()
-    order = engine.place_order(limit(Side.BUY, "0.0109", "49000.06"))
-    assert (order.orig_qty, order.price) == (D("0.010"), D("49000.1"))
-    with pytest.raises(errors.VenueError) as tiny:
-        engine.place_order(market(Side.BUY, "0.0009"))
-    assert tiny.value.code == -1013
+    engine.place_order(market(Side.BUY, "0.01"))  # a position for the reduce-side stops
+    assert rejection(engine, request_) == (code, msg)
+
+
+def test_a_quantity_on_the_step_is_taken_as_sent() -> None:
+    engine, _ = make_engine()
+    # Trailing zeros carry no precision; BTCUSDT's tick prints as 0.10.
+    order = engine.place_order(limit(Side.BUY, "0.0100", "49000.10"))
+    assert (order.orig_qty, order.price) == (D("0.01"), D("49000.1"))
+
+
+def test_min_notional_is_the_symbols_own() -> None:
+    engine, _ = make_engine()
+    eth = OrderRequest(symbol="ETHUSDT", side=Side.BUY, type=OrderType.MARKET, quantity=D("0.006"))
+    assert rejection(engine, eth) == (
+        -4164,
+        "Order's notional must be no smaller than 20 (unless you choose reduce only).",
+    )
+    engine.place_order(dataclasses.replace(eth, quantity=D("0.007")))
+
+
+def test_max_num_orders_and_max_num_algo_orders() -> None:
+    engine, _ = make_engine(initial_balance=D("100000"))
+    engine.place_order(market(Side.BUY, "0.1"))
+    for _ in range(200):
+        engine.place_order(limit(Side.BUY, "0.003", "49000"))
+    assert rejection(engine, limit(Side.BUY, "0.003", "49000")) == (
+        -2025,
+        "Reach max open order limit.",
+    )
+    for _ in range(10):
+        engine.place_algo_order(stop(Side.SELL, "45000", "0.01", reduce_only=True))
+    assert rejection(engine, stop(Side.SELL, "45000", "0.01", reduce_only=True)) == (
+        -4045,
+        "Reach max stop order limit.",
+    )
 
 
 def test_a_client_order_id_is_unique_only_among_open_orders() -> None:

@@ -60,10 +60,10 @@ async def test_error_honours_after_and_times(exchange: Any, venue_sim: RunningVe
     await venue_sim.set_faults(
         [{"match": NEW_ORDER, "after": 1, "times": 1, "action": {"error": error}}]
     )
-    await exchange.create_order(BTC, "limit", "buy", 0.01, 40000, {"clientOrderId": "e-1"})
+    await exchange.create_order(BTC, "limit", "buy", 0.01, 48000, {"clientOrderId": "e-1"})
     with pytest.raises(ccxt.OperationFailed, match="-1001"):
-        await exchange.create_order(BTC, "limit", "buy", 0.01, 40000, {"clientOrderId": "e-2"})
-    await exchange.create_order(BTC, "limit", "buy", 0.01, 40000, {"clientOrderId": "e-3"})
+        await exchange.create_order(BTC, "limit", "buy", 0.01, 48000, {"clientOrderId": "e-2"})
+    await exchange.create_order(BTC, "limit", "buy", 0.01, 48000, {"clientOrderId": "e-3"})
     state = await venue_sim.state()
     assert [o["clientOrderId"] for o in state["orders"]] == ["e-1", "e-3"]  # e-2 never processed
     (fault,) = await venue_sim.faults()
@@ -74,7 +74,7 @@ async def test_stale_serves_old_positions_and_open_orders(
     exchange: Any, venue_sim: RunningVenueSim
 ) -> None:
     await exchange.create_order(BTC, "market", "buy", 0.01)
-    await exchange.create_order(BTC, "limit", "buy", 0.01, 40000)
+    await exchange.create_order(BTC, "limit", "buy", 0.01, 48000)
     await exchange.create_order(
         BTC, "market", "sell", None, None, {"triggerPrice": 45000, "closePosition": True}
     )
@@ -166,7 +166,7 @@ async def test_reads_lag_writes_hides_new_orders_from_lookups_and_lists(
 ) -> None:
     await venue_sim.set_faults([{"action": {"hide_new_orders_ms": 60_000}}])
     placed = await exchange.create_order(
-        BTC, "limit", "buy", 0.01, 40000, {"clientOrderId": "lagging"}
+        BTC, "limit", "buy", 0.01, 48000, {"clientOrderId": "lagging"}
     )
     # The order is at the venue, but queries do not see it yet: -2013 and absent from lists.
     with pytest.raises(ccxt.OrderNotFound, match="-2013"):
@@ -177,7 +177,7 @@ async def test_reads_lag_writes_hides_new_orders_from_lookups_and_lists(
     assert await exchange.fetch_orders(BTC) == []
     # The matching engine knows it: a resend is a duplicate, and a cancel reaches it.
     with pytest.raises(ccxt.InvalidOrder, match="-4116"):
-        await exchange.create_order(BTC, "limit", "buy", 0.01, 40000, {"clientOrderId": "lagging"})
+        await exchange.create_order(BTC, "limit", "buy", 0.01, 48000, {"clientOrderId": "lagging"})
     cancelled = await exchange.cancel_order(None, BTC, {"clientOrderId": "lagging"})
     assert cancelled["status"] == "canceled"
     # Once the reads catch up, the order is there.

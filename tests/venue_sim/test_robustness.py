@@ -55,7 +55,7 @@ SIGNED_GARBAGE = {
     "time in force invalid": ("POST", {**ORDER, "timeInForce": "NOW", "quantity": "1"}, -1115),
     "reduceOnly not a bool": ("POST", {**ORDER, "quantity": "1", "reduceOnly": "maybe"}, -1130),
     "client id too long": ("POST", {**ORDER, "newClientOrderId": "x" * 37}, -1100),
-    "price zero": ("POST", {**ORDER, "quantity": "0.01", "price": "0"}, -1013),
+    "price zero": ("POST", {**ORDER, "quantity": "0.01", "price": "0"}, -4013),
     "unknown symbol": ("POST", {**ORDER, "symbol": "NOPEUSDT", "quantity": "1"}, -1121),
     "stop on the order endpoint": ("POST", {**ORDER, "type": "STOP_MARKET"}, -1116),
     "order id not a number": ("GET", {"symbol": "BTCUSDT", "orderId": "12ab"}, -1100),
