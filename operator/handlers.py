@@ -1,18 +1,26 @@
-"""The kopf handlers: render children, probe bots, write status, drain on delete.
+"""The kopf handlers: render children, probe bots, write status, drain on delete, confirm halts.
 
 This is the thin I/O shell around the pure parts: :mod:`children` renders the
 objects, :mod:`status_decision` decides the status, :mod:`probe` reads the pod
-index entry and the bot's ``/status``. Handlers are registered into an explicit
-registry, so tests and the command choose what runs.
+index entry and the bot's ``/status``, :mod:`halt_status` decides a
+TradingHalt's status. Handlers are registered into an explicit registry, so
+tests and the command choose what runs.
+
+TradingHalts get no kopf daemon: a daemon would put a finalizer on them, and
+deleting a halt (a release) must not wait for the operator. Watch events keep
+their latest reading in :class:`Fleet`, each bot's probe publishes what it saw
+there, and one confirmer loop writes every halt's status from both.
 """
 
 from __future__ import annotations
 
 import asyncio
 import copy
+import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal
 from types import MappingProxyType
 from typing import Any
 
@@ -21,9 +29,18 @@ import kopf
 from kubernetes.client.exceptions import ApiException
 from pydantic import ValidationError
 
-from tradewarden.api.crd import PLURAL, VERSION
+from tradewarden.api.crd import HALT_PLURAL, PLURAL, VERSION
 from tradewarden.api.tradingbot import API_GROUP, Phase, TradingBotStatus, TradingMode
+from tradewarden.api.tradinghalt import (
+    CREATED_BY_ANNOTATION,
+    FLEET_CONFIRMED,
+    RELEASED_BY_ANNOTATION,
+    HaltState,
+    TradingHaltStatus,
+)
+from tradewarden.bot.control.halts import Halt, HaltError, binding_halt, halt_from_object
 from tradewarden.operator.children import DEFAULT_BOT_IMAGE, MANAGED_BY, creation_waves
+from tradewarden.operator.halt_status import BotView, decide_halt_status
 from tradewarden.operator.kube import OperatorApi, connection_info
 from tradewarden.operator.metrics import OperatorMetrics
 from tradewarden.operator.probe import PodSnapshot, fetch_status, snapshot_pod
@@ -32,8 +49,10 @@ from tradewarden.operator.status_decision import (
     Observation,
     StatusDecision,
     decide_status,
+    halt_message,
     non_protective_orders,
     status_write_due,
+    timestamp,
 )
 
 CLEAR_ABORT_ANNOTATION = "tradewarden.io/clear-abort"
@@ -49,6 +68,7 @@ WARNING_PHASES = frozenset({Phase.ABORTED, Phase.FAILED, Phase.DEGRADED, Phase.R
 # Retry delay of a failed reconcile or drain (kopf's default is a minute). They are
 # idempotent and their usual failure is the API server refusing a write for a moment.
 HANDLER_RETRY_SECONDS = 5.0
+LOGGER = logging.getLogger(__name__)
 
 PodIndex = Mapping[tuple[str, str], Any]
 # kopf always passes the index; the default only satisfies its handler protocols.
@@ -70,6 +90,26 @@ class OperatorConfig:
 
 
 @dataclass
+class Fleet:
+    """What the operator knows of TradingHalts, namespaces and bots, kept by watch events
+    and probes, read by the probes (which halt binds a bot) and the confirmer."""
+
+    halts: dict[str, Halt] = field(default_factory=dict)
+    # The halt objects as last seen: metadata for Events, the stored status.
+    bodies: dict[str, dict[str, Any]] = field(default_factory=dict)
+    namespace_labels: dict[str, dict[str, str]] = field(default_factory=dict)
+    views: dict[tuple[str, str], BotView] = field(default_factory=dict)
+    # What the confirmer wrote last per halt (the watch may not have delivered it yet).
+    written: dict[str, TradingHaltStatus] = field(default_factory=dict)
+
+    def binding(self, namespace: str, labels: Mapping[str, str], now: datetime) -> Halt | None:
+        """The halt that binds a bot in ``namespace`` with ``labels`` at ``now``."""
+        return binding_halt(
+            self.halts.values(), namespace, self.namespace_labels.get(namespace), labels, now
+        )
+
+
+@dataclass
 class OperatorState:
     """Shared by the handlers for the life of the operator."""
 
@@ -79,6 +119,8 @@ class OperatorState:
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     session: aiohttp.ClientSession | None = field(default=None, repr=False)
+    fleet: Fleet = field(default_factory=Fleet)
+    confirmer: asyncio.Task[None] | None = field(default=None, repr=False)
 
     def http(self) -> aiohttp.ClientSession:
         """The HTTP session for /status, created on first use."""
@@ -136,6 +178,9 @@ def register(registry: kopf.OperatorRegistry, state: OperatorState) -> None:
 
     @kopf.on.cleanup(id="close_session", registry=registry)
     async def close_session(**_: Any) -> None:
+        if state.confirmer is not None:
+            state.confirmer.cancel()
+            await asyncio.gather(state.confirmer, return_exceptions=True)
         if state.session is not None:
             await state.session.close()
         await state.api.close()
@@ -152,6 +197,36 @@ def register(registry: kopf.OperatorRegistry, state: OperatorState) -> None:
                 f"the API server is not reachable: {error!r}"[:300]
             ) from error
         return "reachable"
+
+    @kopf.on.event(API_GROUP, VERSION, HALT_PLURAL, id="trading_halts", registry=registry)
+    def trading_halts(
+        *, type: str | None, body: kopf.Body, name: str, logger: kopf.Logger, **_: Any
+    ) -> None:
+        fleet = state.fleet
+        if type == "DELETED":
+            fleet.halts.pop(name, None)
+            fleet.bodies.pop(name, None)
+            fleet.written.pop(name, None)
+            return
+        try:
+            fleet.halts[name] = halt_from_object(body)
+        except HaltError as error:
+            logger.warning(f"{error}; the last good reading of it stays")
+            return
+        fleet.bodies[name] = copy.deepcopy(dict(body))
+
+    @kopf.on.event("namespaces", id="namespace_labels", registry=registry)
+    def namespace_labels(
+        *, type: str | None, name: str, labels: Mapping[str, str], **_: Any
+    ) -> None:
+        if type == "DELETED":
+            state.fleet.namespace_labels.pop(name, None)
+        else:
+            state.fleet.namespace_labels[name] = dict(labels)
+
+    @kopf.on.startup(id="start_halt_confirmer", registry=registry)
+    async def start_halt_confirmer(**_: Any) -> None:
+        state.confirmer = asyncio.create_task(_confirm_halts(state), name="halt-confirmer")
 
     # The id is the keyword the index arrives under in the other handlers.
     @kopf.index(
@@ -195,15 +270,18 @@ def register(registry: kopf.OperatorRegistry, state: OperatorState) -> None:
         **_: Any,
     ) -> None:
         prober = _Prober(state, body, namespace or "default", name, bot_pods)
-        while not stopped:
-            try:
-                await prober.probe()
-            except (ApiException, aiohttp.ClientError, TimeoutError) as error:
-                # The API server is down or overloaded. The next round decides and writes
-                # again; letting the daemon fail would leave the status stale for kopf's
-                # daemon backoff (a minute) after every blip.
-                logger.warning(f"probe round failed, retrying in the next one: {error!r}"[:500])
-            await stopped.wait(config.probe_interval)
+        try:
+            while not stopped:
+                try:
+                    await prober.probe()
+                except (ApiException, aiohttp.ClientError, TimeoutError) as error:
+                    # The API server is down or overloaded. The next round decides and
+                    # writes again; letting the daemon fail would leave the status stale
+                    # for kopf's daemon backoff (a minute) after every blip.
+                    logger.warning(f"probe round failed, retrying in the next one: {error!r}"[:500])
+                await stopped.wait(config.probe_interval)
+        finally:
+            state.fleet.views.pop((prober.namespace, name), None)
 
     @kopf.on.delete(*resource, id="drain", backoff=HANDLER_RETRY_SECONDS, registry=registry)
     async def drain(
@@ -279,6 +357,8 @@ class _Prober:
         self._seen: Any = None
         self._parsed: TradingBotStatus | None = None
         self._written_at: datetime | None = None
+        # The TradingHalt binding the bot at the last round (its Events go on changes).
+        self._halt: Halt | None = None
 
     def _previous(self) -> TradingBotStatus | None:
         raw = self.body.get("status")
@@ -302,6 +382,7 @@ class _Prober:
         annotations = body.metadata.annotations
         clear = annotations.get(CLEAR_ABORT_ANNOTATION)
         now = state.clock()
+        halt = state.fleet.binding(self.namespace, body.metadata.labels, now)
         decision = decide_status(
             Observation(
                 bot_status=bot_status,
@@ -311,6 +392,7 @@ class _Prober:
                 previous=previous,
                 now=now,
                 clear_abort=clear,
+                halt=halt,
             )
         )
         age = None if self._written_at is None else (now - self._written_at).total_seconds()
@@ -322,9 +404,28 @@ class _Prober:
             self._written = decision.status
             self._written_at = now
         _post_flip(body, decision, state.metrics)
+        self._post_halt(halt)
+        state.fleet.views[(self.namespace, self.name)] = _view(
+            self.namespace,
+            self.name,
+            labels=body.metadata.labels,
+            snapshot=snapshot,
+            bot_status=bot_status,
+            decision=decision,
+        )
         state.metrics.observe_phase(self.namespace, self.name, decision.status.phase)
         if clear is not None:
             await self._clear_abort(decision, previous, clear)
+
+    def _post_halt(self, halt: Halt | None) -> None:
+        before, self._halt = self._halt, halt
+        if halt == before:
+            return
+        if halt is not None:
+            kopf.event(self.body, type="Warning", reason="TradingHalt", message=halt_message(halt))
+        elif before is not None:
+            message = f"TradingHalt {before.name} no longer binds this bot"
+            kopf.event(self.body, type="Normal", reason="TradingHaltLifted", message=message)
 
     async def _clear_abort(
         self, decision: StatusDecision, previous: TradingBotStatus | None, why: str
@@ -383,3 +484,113 @@ async def _undrained(
     if remaining == 0 and mode == TradingMode.HALTED.value:
         return None
     return f"{remaining} open non-protective orders, mode {mode}"
+
+
+def _view(
+    namespace: str,
+    name: str,
+    *,
+    labels: Mapping[str, str],
+    snapshot: PodSnapshot | None,
+    bot_status: Mapping[str, Any] | None,
+    decision: StatusDecision,
+) -> BotView:
+    """What one probe round saw of a bot, for the halts that match it."""
+    position = Decimal(0)
+    if bot_status is not None:
+        summary = decision.status.bot
+        try:
+            position = Decimal(summary.position) if summary is not None else Decimal(0)
+        except ArithmeticError:
+            position = Decimal(0)
+    return BotView(
+        namespace=namespace,
+        name=name,
+        labels=dict(labels),
+        mode=decision.status.trading_mode,
+        reachable=bot_status is not None,
+        pod_exists=snapshot is not None,
+        open_entries=len(non_protective_orders(bot_status)) if bot_status is not None else 0,
+        position=position,
+    )
+
+
+def _halt_events(
+    halt: Halt, body: Mapping[str, Any], before: TradingHaltStatus | None, after: TradingHaltStatus
+) -> list[tuple[str, str, str]]:
+    """The Events (type, reason, message) a status change of a halt is worth."""
+    annotations = (body.get("metadata") or {}).get("annotations") or {}
+    events = []
+    if before is None and after.state is HaltState.ACTIVE:
+        who = annotations.get(CREATED_BY_ANNOTATION, "unknown")
+        message = (
+            f"{halt.spec.action.value} by {who}: {halt.spec.reason}; {after.matched} bots matched"
+        )
+        events.append(("Warning", "Halting", message))
+    if before is not None and before.state is not after.state:
+        if after.state is HaltState.RELEASED:
+            who = annotations.get(RELEASED_BY_ANNOTATION, "unknown")
+            reason = halt.spec.release.reason if halt.spec.release else ""
+            events.append(("Normal", "Released", f"released by {who}: {reason}"))
+        elif after.state is HaltState.EXPIRED:
+            events.append(("Normal", "Expired", f"expired at {halt.spec.expires_at}"))
+    was = _fleet_confirmed(before)
+    if _fleet_confirmed(after) and not was:
+        condition = next(c for c in after.conditions if c.type == FLEET_CONFIRMED)
+        events.append(("Normal", FLEET_CONFIRMED, condition.message))
+    return events
+
+
+def _fleet_confirmed(status: TradingHaltStatus | None) -> bool:
+    return status is not None and any(
+        c.type == FLEET_CONFIRMED and c.status == "True" for c in status.conditions
+    )
+
+
+def _stored_halt_status(body: Mapping[str, Any]) -> TradingHaltStatus | None:
+    raw = body.get("status")
+    if not raw:
+        return None
+    try:
+        return TradingHaltStatus.model_validate(raw)
+    except ValidationError:
+        return None
+
+
+async def _confirm_halts(state: OperatorState) -> None:
+    """Every probe interval: decide each halt's status, write it when it changed, post Events."""
+    while True:
+        try:
+            await _confirm_round(state)
+        except Exception:
+            # A bug in one round must not end the confirmations for good.
+            LOGGER.exception("halt confirmation round failed")
+        await state.sleep(state.config.probe_interval)
+
+
+async def _confirm_round(state: OperatorState) -> None:
+    fleet = state.fleet
+    for name, halt in list(fleet.halts.items()):
+        body = fleet.bodies.get(name) or {}
+        before = fleet.written.get(name) or _stored_halt_status(body)
+        now = state.clock()
+        after = decide_halt_status(
+            halt,
+            list(fleet.views.values()),
+            namespace_labels=fleet.namespace_labels,
+            previous=before,
+            generation=(body.get("metadata") or {}).get("generation"),
+            now=now,
+        )
+        if after == before:
+            continue
+        try:
+            await state.api.patch_halt_status(
+                name, {"status": after.model_dump(mode="json", by_alias=True)}
+            )
+            fleet.written[name] = after
+            for kind, reason, message in _halt_events(halt, body, before, after):
+                await state.api.post_event(body, kind, reason, message, timestamp(now))
+        except (ApiException, aiohttp.ClientError, TimeoutError) as error:
+            # Decided again and written in the next round.
+            LOGGER.warning(f"status of TradingHalt {name} not written: {error!r}"[:500])

@@ -29,7 +29,7 @@ import kopf
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
-from tradewarden.api.crd import PLURAL, VERSION
+from tradewarden.api.crd import HALT_PLURAL, PLURAL, VERSION
 from tradewarden.api.tradingbot import API_GROUP
 
 MERGE_PATCH = "application/merge-patch+json"
@@ -41,6 +41,7 @@ CONNECTIONS = 32
 # runs the kubeconfig loader's refresh hook (a whole reload); client-go re-reads a
 # projected token file about once a minute, and such tokens live an hour or more.
 TOKEN_REUSE_SECONDS = 60.0
+EVENT_COMPONENT = "tradewarden-operator"
 
 
 def _collection(api_version: str, kind: str, namespace: str) -> str:
@@ -183,6 +184,50 @@ class OperatorApi:
         Raises what a failed request raises (ApiException, aiohttp.ClientError, TimeoutError).
         """
         await self._request("GET", f"/apis/{API_GROUP}/{VERSION}", None, "application/json")
+
+    async def patch_halt_status(self, name: str, patch: Mapping[str, Any]) -> None:
+        """Merge-patch a TradingHalt's status subresource (cluster-scoped)."""
+        path = f"/apis/{API_GROUP}/{VERSION}/{HALT_PLURAL}/{name}/status"
+        await self._request("PATCH", path, patch, MERGE_PATCH)
+
+    async def post_event(
+        self,
+        involved: Mapping[str, Any],
+        kind: str,
+        reason: str,
+        message: str,
+        now: str,
+    ) -> None:
+        """Post a core/v1 Event about ``involved`` (an object with apiVersion, kind, metadata).
+
+        Events about a cluster-scoped object go to the ``default`` namespace, as
+        kube-apiserver's own recorders put them.
+        """
+        meta = involved["metadata"]
+        namespace = meta.get("namespace") or "default"
+        event = {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"generateName": f"{meta['name']}.", "namespace": namespace},
+            "involvedObject": {
+                "apiVersion": involved["apiVersion"],
+                "kind": involved["kind"],
+                "name": meta["name"],
+                "uid": meta.get("uid"),
+                **({"namespace": meta["namespace"]} if meta.get("namespace") else {}),
+            },
+            "type": kind,
+            "reason": reason,
+            "message": message[:1024],
+            "source": {"component": EVENT_COMPONENT},
+            "reportingComponent": EVENT_COMPONENT,
+            "firstTimestamp": now,
+            "lastTimestamp": now,
+            "count": 1,
+        }
+        await self._request(
+            "POST", f"/api/v1/namespaces/{namespace}/events", event, "application/json"
+        )
 
     async def close(self) -> None:
         """Close the HTTP session."""

@@ -3,8 +3,10 @@
 Inputs are the bot's ``/status`` JSON (``None`` when unreachable), the pod's
 state, the spec, the previous status and the time. The phase is the most
 severe finding, in this order: a (sticky) abort, a crash loop, an unreachable
-bot, preflight still running, drift, a tripped guard, an emergency stop or
-planned pause, and otherwise Running. Conditions keep their
+bot, preflight still running, drift, a tripped guard, a TradingHalt or the
+bot's own emergency stop (the more restrictive; the halt on a tie) or planned
+pause, and otherwise Running. The ``TradingHalt`` condition is True while a
+halt binds the bot, naming it, whatever else decides the phase. Conditions keep their
 ``lastTransitionTime`` unless their status changes. An abort stays recorded
 until a person clears it with the ``tradewarden.io/clear-abort`` annotation;
 a spec change never clears it.
@@ -22,19 +24,24 @@ from tradewarden.api.tradingbot import (
     AbortRecord,
     BotSummary,
     Condition,
+    EmergencyAction,
     Flip,
     Phase,
     TradingBotStatus,
     TradingMode,
 )
+from tradewarden.bot.control.halts import SEVERITY, Halt
 
 PROTECTIVE_ORDER_TYPES = frozenset({"stop_market"})
-CONDITION_TYPES = ("Ready", "PreflightPassed", "BotHealthy", "InSync", "Protected")
+CONDITION_TYPES = ("Ready", "PreflightPassed", "BotHealthy", "InSync", "Protected", "TradingHalt")
 # What Ready sums up: it is never True while one of these is False.
 READY_DEPENDS_ON = ("PreflightPassed", "BotHealthy", "InSync", "Protected")
+# The flip reason and Ready reason while a TradingHalt decides the phase.
+HALT_REASON = "TradingHalt"
 
 ConditionStatus = Literal["True", "False", "Unknown"]
 _MODES = frozenset(mode.value for mode in TradingMode)
+_ACTIONS = frozenset(action.value for action in EmergencyAction)
 
 
 @dataclass(frozen=True)
@@ -64,6 +71,8 @@ class Observation:
     previous: TradingBotStatus | None
     now: datetime
     clear_abort: str | None = None
+    # The TradingHalt binding the bot (most restrictive in force that selects it).
+    halt: Halt | None = None
 
 
 @dataclass(frozen=True)
@@ -128,8 +137,20 @@ def _tripped_guard(bot: Mapping[str, Any]) -> Mapping[str, Any] | None:
     return next((guard for guard in bot.get("guards") or [] if guard.get("tripped")), None)
 
 
-def _control_verdict(spec: Mapping[str, Any]) -> _Verdict | None:
+def _emergency_phase(action: EmergencyAction) -> Phase:
+    return Phase.REDUCE_ONLY if action is EmergencyAction.REDUCE_ONLY else Phase.PAUSED
+
+
+def halt_message(halt: Halt) -> str:
+    """How a bot's status names the halt that binds it."""
+    return f"TradingHalt {halt.name} {halt.spec.action.value}: {halt.spec.reason}"
+
+
+def _control_verdict(spec: Mapping[str, Any], halt: Halt | None) -> _Verdict | None:
     stop = spec.get("emergencyStop")
+    own = EmergencyAction(stop["action"]) if stop and stop.get("action") in _ACTIONS else None
+    if halt is not None and (own is None or SEVERITY[halt.spec.action] >= SEVERITY[own]):
+        return _Verdict(_emergency_phase(halt.spec.action), HALT_REASON, halt_message(halt))
     if stop:
         action = str(stop.get("action"))
         phase = Phase.REDUCE_ONLY if action == "ReduceOnly" else Phase.PAUSED
@@ -165,7 +186,7 @@ def _verdict(observation: Observation, abort: AbortRecord | None) -> _Verdict:
     guard = _tripped_guard(bot)
     if guard is not None:
         return _Verdict(Phase.PAUSED, str(guard.get("name")), str(guard.get("reason") or ""))
-    control = _control_verdict(observation.spec)
+    control = _control_verdict(observation.spec, observation.halt)
     if control is not None:
         return control
     if not bot.get("ready", True):
@@ -219,7 +240,12 @@ def _component_conditions(
     """Every condition but Ready."""
     bot = observation.bot_status
     pod = observation.pod
-    result: dict[str, tuple[ConditionStatus, str, str]] = {}
+    halt = observation.halt
+    result: dict[str, tuple[ConditionStatus, str, str]] = {
+        "TradingHalt": ("False", "NotHalted", "")
+        if halt is None
+        else ("True", halt.spec.action.value, halt_message(halt)),
+    }
     if bot is None:
         reason = "CrashLoopBackOff" if pod.crash_looping else verdict.reason
         for kind in ("PreflightPassed", "InSync", "Protected"):

@@ -13,6 +13,7 @@ from lupa import LuaRuntime
 
 from tests.ship.conftest import ROOT
 from tradewarden.api.tradingbot import AbortRecord, Phase, TradingBotStatus, TradingMode
+from tradewarden.bot.control.halts import halt_from_object
 from tradewarden.bot.reliability.guards import GUARD_NAMES
 from tradewarden.operator.status_decision import (
     CONDITION_TYPES,
@@ -65,6 +66,11 @@ CONTROLS: dict[str, dict[str, Any]] = {
     "paused": {"paused": True},
     **{
         f"emergency stop {action}": {"emergencyStop": {"action": action, "reason": "desk call"}}
+        for action in ("ReduceOnly", "Halt", "Flatten")
+    },
+    # A desk-wide TradingHalt binding the bot (not a spec field: the halt is passed on).
+    **{
+        f"trading halt {action}": {"tradingHalt": action}
         for action in ("ReduceOnly", "Halt", "Flatten")
     },
 }
@@ -143,14 +149,25 @@ def grid() -> list[Case]:
 
 
 def written_status(case: Case) -> dict[str, Any]:
+    control = dict(CONTROLS[case.control])
+    action = control.pop("tradingHalt", None)
+    halt = None
+    if action is not None:
+        halt = halt_from_object(
+            {
+                "metadata": {"name": "desk-stop"},
+                "spec": {"action": action, "reason": "desk call", "allBots": True},
+            }
+        )
     decision = decide_status(
         Observation(
             bot_status=case.bot_status(),
             pod=PODS[case.pod],
-            spec={"symbol": "BTC/USDT:USDT", **CONTROLS[case.control]},
+            spec={"symbol": "BTC/USDT:USDT", **control},
             generation=3,
             previous=PREVIOUS[case.previous],
             now=NOW,
+            halt=halt,
         )
     )
     return decision.status.model_dump(mode="json", by_alias=True, exclude_none=True)
@@ -242,18 +259,29 @@ def test_lua_health_messages(status: dict[str, Any], expected: tuple[str, str]) 
 
 
 def test_lua_health_calls_a_trading_halt_suspended() -> None:
-    """The hook for fleet halts: a reason naming TradingHalt, or its own True condition."""
+    """A fleet halt is a person's stop (the Ready or flip reason TradingHalt, as the operator
+    writes it); a guard's restriction on a halted bot stays Degraded, as with an emergencyStop."""
     by_reason = {"phase": "Paused", "tradingMode": "Halted", "lastFlip": {"reason": "TradingHalt"}}
-    by_condition = {
+    halted = {"type": "TradingHalt", "status": "True", "reason": "Flatten", "message": "desk-red"}
+    by_ready = {
         "phase": "Paused",
         "tradingMode": "Halted",
         "conditions": [
-            {"type": "Ready", "status": "False", "reason": "Halted", "message": "desk-red"},
-            {"type": "TradingHalt", "status": "True", "reason": "desk-red"},
+            {"type": "Ready", "status": "False", "reason": "TradingHalt", "message": "desk-red"},
+            halted,
+        ],
+    }
+    guard = {
+        "phase": "Paused",
+        "tradingMode": "Halted",
+        "conditions": [
+            {"type": "Ready", "status": "False", "reason": "apiHealth", "message": "418"},
+            halted,
         ],
     }
     assert health({"status": by_reason})[0] == "Suspended"
-    assert health({"status": by_condition})[0] == "Suspended"
+    assert health({"status": by_ready})[0] == "Suspended"
+    assert health({"status": guard})[0] == "Degraded"
 
 
 def test_lua_health_without_status_is_progressing() -> None:

@@ -164,6 +164,7 @@ def test_running_bot_gets_every_condition_and_a_summary() -> None:
         "BotHealthy": ("True", "Healthy"),
         "InSync": ("True", "InSync"),
         "Protected": ("True", "Protected"),
+        "TradingHalt": ("False", "NotHalted"),
     }
     summary = decision.status.bot
     assert summary is not None

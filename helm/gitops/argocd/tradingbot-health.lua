@@ -9,8 +9,8 @@
 --   condition that is False, and every restriction a guard imposed (Paused or
 --   ReduceOnly for a reason no person gave, Running in a mode other than Active).
 -- Suspended: only what a person asked for: spec.paused, spec.emergencyStop, or a
---   fleet-wide TradingHalt (a flip reason or condition reason naming
---   TradingHalt, or a True condition of type TradingHalt).
+--   fleet-wide TradingHalt (the Ready or flip reason TradingHalt; its
+--   condition alone does not make a guard's restriction Suspended).
 -- Healthy: Running, Active, every condition True, the latest generation observed.
 local PERSON_REASONS = { Paused = true, EmergencyStop = true, TradingHalt = true }
 local CHECKED_CONDITIONS = { "Ready", "BotHealthy", "InSync", "Protected" }
@@ -35,15 +35,11 @@ local function describe(reason, message)
   return text
 end
 
-local function by_person(reason, status)
+local function by_person(reason)
   if reason == nil then
     return false
   end
-  if PERSON_REASONS[reason] or string.find(reason, "TradingHalt", 1, true) then
-    return true
-  end
-  local halt = condition(status, "TradingHalt")
-  return halt ~= nil and halt.status == "True"
+  return PERSON_REASONS[reason] or string.find(reason, "TradingHalt", 1, true) ~= nil
 end
 
 local function health(obj)
@@ -84,7 +80,7 @@ local function health(obj)
   if phase ~= "Running" and phase ~= "Paused" and phase ~= "ReduceOnly" then
     return "Unknown", "phase " .. phase .. " is not one this health check knows"
   end
-  local person = phase ~= "Running" and by_person(reason, status)
+  local person = phase ~= "Running" and by_person(reason)
   if phase ~= "Running" and not person then
     return "Degraded", phase .. " imposed by a guard, " .. mode .. ": " .. describe(reason, message)
   end
