@@ -11,6 +11,7 @@ import asyncio
 import json
 import os
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,14 @@ import pytest
 import yaml
 
 from tests.sandbox.conftest import CRD, KUBECTL, Kubectl, bot_manifest
-from tradewarden.operator.kubectl_plugin import build_command, parser, summarize
+from tradewarden.api.crd import TRADING_HALT, custom_resource_definition
+from tradewarden.operator.kubectl_plugin import (
+    UsageError,
+    build_command,
+    halt_document,
+    parser,
+    summarize,
+)
 from tradewarden.operator.sandbox.apiserver import SandboxApi, running_api_server
 from tradewarden.operator.toolchain import venv_bin
 
@@ -96,7 +104,7 @@ def test_status_reads_json_and_summarizes_the_abort() -> None:
 @pytest.fixture
 async def live(tmp_path: Path) -> AsyncIterator[tuple[SandboxApi, Path]]:
     """A sandbox API server holding one TradingBot ``alpha`` in ``canary``."""
-    async with running_api_server(crds=[CRD]) as api:
+    async with running_api_server(crds=[CRD, custom_resource_definition(TRADING_HALT)]) as api:
         api.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "canary"}})
         kubeconfig = api.write_kubeconfig(tmp_path / "kubeconfig")
         code, _, err = await Kubectl(kubeconfig)(
@@ -159,3 +167,98 @@ async def test_live_retry_annotates_and_status_summarizes(live: tuple[SandboxApi
     code, _, err = await plugin(kubeconfig, "status", "nobody", "-n", "canary")
     assert code != 0
     assert "NotFound" in err
+
+
+# ---- TradingHalts: halt and release ------------------------------------------------------------
+
+NOW = datetime(2026, 12, 3, 20, 0, tzinfo=UTC)
+
+
+def halt_of(*argv: str) -> dict[str, Any]:
+    return halt_document(parser().parse_args(["halt", *argv, "--by", "alice"]), NOW)
+
+
+def test_halt_scopes_namespace_selector_or_every_bot() -> None:
+    one = halt_of("-n", "desk-a", "--action", "Flatten", "--reason", "leak", "--for", "1h30m")
+    assert one["spec"] == {
+        "action": "Flatten",
+        "reason": "leak",
+        "namespaces": ["desk-a"],
+        "expiresAt": "2026-12-03T21:30:00Z",
+    }
+    assert one["metadata"] == {
+        "name": "halt-20261203-200000",
+        "annotations": {"tradewarden.io/created-by": "alice"},
+    }
+    labelled = halt_of("-A", "-l", "team=red,tier in (a, b),!canary,env!=dev,desk",
+                       "--action", "Halt", "--reason", "x", "--name", "red")  # fmt: skip
+    assert labelled["metadata"]["name"] == "red"
+    assert labelled["spec"]["selector"] == {
+        "matchLabels": {"team": "red"},
+        "matchExpressions": [
+            {"key": "tier", "operator": "In", "values": ["a", "b"]},
+            {"key": "canary", "operator": "DoesNotExist"},
+            {"key": "env", "operator": "NotIn", "values": ["dev"]},
+            {"key": "desk", "operator": "Exists"},
+        ],
+    }
+    assert "namespaces" not in labelled["spec"] and "allBots" not in labelled["spec"]
+    everything = halt_of("-A", "--action", "ReduceOnly", "--reason", "x")["spec"]
+    assert everything["allBots"] is True
+
+
+@pytest.mark.parametrize(
+    ("argv", "flag"),
+    [
+        (["--action", "Halt", "--reason", "x"], "-A"),
+        (["-A", "-n", "a", "--action", "Halt", "--reason", "x"], "-A"),
+        (["-A", "--action", "Halt", "--reason", "x", "--for", "soon"], "--for"),
+        (["-A", "--action", "Halt", "--reason", "x", "--for", "0m"], "--for"),
+        (["-A", "-l", "team in ()", "--action", "Halt", "--reason", "x"], "-l"),
+        (["-A", "-l", "!team=red", "--action", "Halt", "--reason", "x"], "-l"),
+    ],
+)
+def test_halt_refuses_what_it_cannot_read_naming_the_flag(argv: list[str], flag: str) -> None:
+    with pytest.raises(UsageError, match=flag):
+        halt_of(*argv)
+
+
+def test_release_records_why_and_who() -> None:
+    line = build_command(
+        parser().parse_args(["release", "red", "--reason", "venue fixed", "--by", "bob"])
+    )
+    assert line[:5] == ["patch", "tradinghalt", "red", "--type=merge", "-p"]
+    assert json.loads(line[5]) == {
+        "metadata": {"annotations": {"tradewarden.io/released-by": "bob"}},
+        "spec": {"release": {"reason": "venue fixed"}},
+    }
+
+
+def stored_halt(api: SandboxApi, name: str) -> dict[str, Any] | None:
+    found = api.store.find(api.type_of("tradewarden.io/v1alpha1", "TradingHalt"), "", name)
+    return None if found is None else dict(found)
+
+
+async def test_live_halt_and_release_record_who_and_why(live: tuple[SandboxApi, Path]) -> None:
+    api, kubeconfig = live
+    code, out, err = await plugin(
+        kubeconfig, "halt", "-n", "canary", "-l", "team=red", "--action", "Flatten",
+        "--reason", "key leaked", "--for", "2h", "--name", "red-stop", "--by", "alice",
+    )  # fmt: skip
+    assert code == 0, err
+    assert out.strip() == "tradinghalt.tradewarden.io/red-stop"
+    halt = stored_halt(api, "red-stop")
+    assert halt is not None
+    assert halt["metadata"]["annotations"]["tradewarden.io/created-by"] == "alice"
+    assert halt["spec"]["namespaces"] == ["canary"] and halt["spec"]["action"] == "Flatten"
+    code, _, err = await plugin(
+        kubeconfig, "release", "red-stop", "--reason", "rotated", "--by", "bob"
+    )
+    assert code == 0, err
+    released = stored_halt(api, "red-stop")
+    assert released is not None
+    assert released["spec"]["release"] == {"reason": "rotated"}
+    assert released["metadata"]["annotations"]["tradewarden.io/released-by"] == "bob"
+    code, _, err = await plugin(kubeconfig, "halt", "-n", "canary", "--action", "Halt",
+                                "--reason", "x", "--for", "tomorrow")  # fmt: skip
+    assert code == 2 and "--for" in err
