@@ -167,7 +167,7 @@ async def test_operator_renders_children_writes_status_and_drains_on_delete(
     assert current is not None
     assert current["lastFlip"]["reason"] == "PodMissing"
     assert {c["type"] for c in current["conditions"]} == {
-        "Ready", "PreflightPassed", "BotHealthy", "InSync", "Protected"
+        "Ready", "PreflightPassed", "BotHealthy", "InSync", "Protected", "TradingHalt"
     }  # fmt: skip
     listed = await cluster.kubectl("get", "tb", "-n", NAMESPACE)
     assert "Pending" in listed.stdout, listed.stderr
