@@ -18,7 +18,7 @@ import pytest
 import yaml
 from aiohttp import web
 
-from tradewarden.api.crd import custom_resource_definition
+from tradewarden.api.crd import KINDS, custom_resource_definition
 from tradewarden.bot.runtime.command import tradewarden_command
 from tradewarden.bot.venue_sim.server import RunningVenueSim, running_venue_sim
 from tradewarden.bot.venue_sim.settings import SimSettings
@@ -110,7 +110,7 @@ async def stop(process: asyncio.subprocess.Process) -> None:
 @asynccontextmanager
 async def operator_cluster(tmp_path: Path, *operator_args: str) -> AsyncIterator[Cluster]:
     """The sandbox API server and a real operator process started with ``operator_args``."""
-    async with running_api_server(crds=[custom_resource_definition()]) as api:
+    async with running_api_server(crds=[custom_resource_definition(kind) for kind in KINDS]) as api:
         api.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}})
         kubeconfig = api.write_kubeconfig(tmp_path / "kubeconfig")
         log = (tmp_path / "operator.log").open("w")
@@ -557,7 +557,7 @@ async def test_an_abort_sticks_through_spec_changes_until_the_clear_annotation(
 async def test_kubectl_is_refused_what_the_crd_forbids(
     tmp_path: Path, patch: dict[str, Any], message: str
 ) -> None:
-    async with running_api_server(crds=[custom_resource_definition()]) as api:
+    async with running_api_server(crds=[custom_resource_definition(kind) for kind in KINDS]) as api:
         api.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}})
         cluster = Cluster(api, api.write_kubeconfig(tmp_path / "kubeconfig"))
         applied = await cluster.kubectl("apply", "-f", str(EXAMPLE))
@@ -629,7 +629,7 @@ async def readyz_becomes(port: int, expected: int, within: float = 30.0) -> None
 async def test_readiness_follows_the_api_server(tmp_path: Path) -> None:
     """Not ready while the API server answers 503, ready once it serves, unready again."""
     port = free_port()
-    async with running_api_server(crds=[custom_resource_definition()]) as api:
+    async with running_api_server(crds=[custom_resource_definition(kind) for kind in KINDS]) as api:
         kubeconfig = api.write_kubeconfig(tmp_path / "kubeconfig")
         process = await asyncio.create_subprocess_exec(
             *tradewarden_command(
