@@ -117,7 +117,9 @@ def test_bad_halts_are_refused_by_model_and_crd_naming_the_field(
     refusal = model_error(document)
     assert refusal is not None and field in refusal
     errors = crd_errors(document)
-    assert errors and all(field in error for error in errors), errors
+    # kube-apiserver adds a note that the CEL rules were skipped; every finding names the field.
+    findings = [error for error in errors if not error.startswith("<nil>: ")]
+    assert findings and all(field in error for error in findings), errors
 
 
 def test_a_release_is_final() -> None:
