@@ -2,7 +2,11 @@
 
 Snapshots can be late (a replica behind, a cached reply) and the venue can
 contradict us; neither may silently rewrite the journal. A snapshot is
-applied only when it moves the order forward along the state machine.
+applied only when it is the order the intent asked for (symbol, side, type,
+quantity, price within a tick, reduce-only: :func:`mismatch`) and it moves
+the order forward along the state machine. An order under the same client id
+that is not the intent (an old journal's order, another bot's) is a conflict,
+never a fill.
 """
 
 from __future__ import annotations
@@ -11,13 +15,18 @@ from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 
-from tradewarden.bot.execution.intent import JournaledOrder
+from tradewarden.bot.execution.intent import JournaledOrder, OrderIntent, OrderType, Side
 from tradewarden.bot.execution.order_state import TRANSITIONS, OrderState
 
 
 @dataclass(frozen=True)
 class VenueOrder:
-    """An order as the venue reports it."""
+    """An order as the venue reports it.
+
+    ``order_type`` is the venue's (ccxt's) lower-case type: a stop reads
+    ``market`` with a ``trigger_price``. ``reduce_only`` is None when the
+    reply does not say.
+    """
 
     venue_client_id: str
     exchange_order_id: str
@@ -25,6 +34,12 @@ class VenueOrder:
     amount: Decimal
     filled: Decimal
     average_price: Decimal | None
+    symbol: str
+    side: Side
+    order_type: str
+    price: Decimal | None
+    trigger_price: Decimal | None
+    reduce_only: bool | None
 
 
 class Verdict(StrEnum):
@@ -44,8 +59,59 @@ class Judgement:
     reason: str
 
 
-def judge(known: JournaledOrder, seen: VenueOrder) -> Judgement:
-    """Compare the journal's view of an order with a venue snapshot of it."""
+def _kind(seen: VenueOrder) -> OrderType | None:
+    if seen.trigger_price is not None:
+        return OrderType.STOP_MARKET if seen.order_type == "market" else None
+    return {"limit": OrderType.LIMIT, "market": OrderType.MARKET}.get(seen.order_type)
+
+
+def _price_differs(wanted: Decimal | None, seen: Decimal | None, tick: Decimal) -> bool:
+    if wanted is None or seen is None:
+        return True
+    return abs(seen - wanted) >= tick if tick > 0 else seen != wanted
+
+
+def mismatch(intent: OrderIntent, seen: VenueOrder, tick: Decimal) -> str | None:
+    """Why ``seen`` is not the order ``intent`` asked for, or None when it is.
+
+    Prices (a limit's, a stop's trigger) match within one ``tick`` of the
+    symbol (the venue may print them differently); quantities exactly (the bot
+    sends them on the step). A reply that does not state reduce-only is not
+    held against it.
+    """
+    differences = []
+    if seen.symbol != intent.symbol:
+        differences.append(f"symbol {seen.symbol}")
+    if seen.side is not intent.side:
+        differences.append(f"side {seen.side}")
+    kind = _kind(seen)
+    if kind is not intent.order_type:
+        differences.append(f"type {seen.order_type}" + (" stop" if seen.trigger_price else ""))
+    if seen.amount != intent.quantity:
+        differences.append(f"quantity {seen.amount}")
+    if kind is intent.order_type is OrderType.LIMIT and _price_differs(
+        intent.price, seen.price, tick
+    ):
+        differences.append(f"price {seen.price}")
+    if kind is intent.order_type is OrderType.STOP_MARKET and _price_differs(
+        intent.price, seen.trigger_price, tick
+    ):
+        differences.append(f"trigger {seen.trigger_price}")
+    if seen.reduce_only is not None and seen.reduce_only != intent.reduce_only:
+        differences.append(f"reduce-only {seen.reduce_only}")
+    if not differences:
+        return None
+    return f"venue order {seen.exchange_order_id} is not this intent: " + ", ".join(differences)
+
+
+def judge(known: JournaledOrder, seen: VenueOrder, tick: Decimal) -> Judgement:
+    """Compare the journal's view of an order with a venue snapshot of it.
+
+    ``tick`` is the symbol's price tick, for :func:`mismatch`.
+    """
+    different = mismatch(known.intent, seen, tick)
+    if different is not None:
+        return Judgement(Verdict.CONFLICT, different)
     if seen.filled < known.filled:
         return Judgement(
             Verdict.STALE, f"venue shows filled {seen.filled} < journaled {known.filled}"

@@ -24,6 +24,7 @@ from __future__ import annotations
 import random
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 
 from tradewarden.bot.execution.classification import (
     Classified,
@@ -32,7 +33,7 @@ from tradewarden.bot.execution.classification import (
     classify,
 )
 from tradewarden.bot.execution.client_ids import MAX_ROTATIONS, rotated_client_order_id
-from tradewarden.bot.execution.evidence import VenueOrder, Verdict, judge
+from tradewarden.bot.execution.evidence import VenueOrder, Verdict, judge, mismatch
 from tradewarden.bot.execution.intent import JournaledOrder, OrderIntent, OrderType
 from tradewarden.bot.execution.journal import Journal
 from tradewarden.bot.execution.order_state import OrderState
@@ -302,7 +303,12 @@ class OrderRouter:
         return None if found is None else self._adopt(order, found, "lookup")
 
     async def lookup(self, order: JournaledOrder) -> VenueOrder | None:
-        """The venue's view of ``order`` by client id, ``None`` if it has none."""
+        """The venue's view of ``order`` by client id, ``None`` if it has none.
+
+        An order under that id that is not the intent (an earlier journal's, a
+        reused id) is not this order: a conflict is reported and the answer is
+        ``None``, so it is never adopted.
+        """
         ctx, coid = self._ctx, order.client_order_id
         started, attempt = ctx.clock(), 0
         while True:
@@ -326,6 +332,11 @@ class OrderRouter:
                 ctx.metrics.retries.labels(reason_class=verdict.error_class.value).inc()
                 await ctx.sleep(delay)
             else:
+                different = mismatch(order.intent, seen, self._tick(order))
+                if different is not None:
+                    self._mismatch(coid, Verdict.CONFLICT, different)
+                    ctx.events.emit(Event.ORDER_LOOKUP, coid, found=False, other=True)
+                    return None
                 ctx.events.emit(Event.ORDER_LOOKUP, coid, found=True, state=seen.state)
                 return seen
 
@@ -428,7 +439,7 @@ class OrderRouter:
         """Apply a venue snapshot; ``announce=False`` when ORDER_RESPONSE already said it."""
         ctx, coid = self._ctx, order.client_order_id
         current = ctx.journal.get(coid)
-        judgement = judge(current, seen)
+        judgement = judge(current, seen, self._tick(current))
         if judgement.verdict is Verdict.APPLY:
             updated = ctx.journal.transition(
                 coid,
@@ -448,11 +459,16 @@ class OrderRouter:
                 )
             return updated
         if judgement.verdict is not Verdict.SAME:
-            ctx.metrics.reconcile_mismatches.labels(kind=judgement.verdict.value).inc()
-            ctx.events.emit(
-                Event.RECONCILE_MISMATCH, coid, verdict=judgement.verdict, reason=judgement.reason
-            )
+            self._mismatch(coid, judgement.verdict, judgement.reason)
         return current
+
+    def _tick(self, order: JournaledOrder) -> Decimal:
+        """The price tick of the order's symbol (markets are loaded before any order)."""
+        return self._venue.market_limits(order.intent.symbol)[1]
+
+    def _mismatch(self, coid: str, verdict: Verdict, reason: str) -> None:
+        self._ctx.metrics.reconcile_mismatches.labels(kind=verdict.value).inc()
+        self._ctx.events.emit(Event.RECONCILE_MISMATCH, coid, verdict=verdict, reason=reason)
 
     def _give_up(self, order: JournaledOrder, attempts: int, reason: str) -> JournaledOrder:
         ctx = self._ctx

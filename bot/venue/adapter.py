@@ -58,9 +58,14 @@ def parse_order(raw: Any) -> VenueOrder:
     """Turn a ccxt unified order into a :class:`VenueOrder`, or raise GarbledReply."""
     if not isinstance(raw, Mapping):
         raise GarbledReply(f"order reply is {type(raw).__name__}, not an object")
-    missing = [key for key in ("id", "clientOrderId", "status", "amount") if raw.get(key) is None]
+    required = ("id", "clientOrderId", "status", "amount", "symbol", "side", "type")
+    missing = [key for key in required if raw.get(key) is None]
     if missing:
         raise GarbledReply(f"order reply lacks {', '.join(missing)}")
+    try:
+        side = Side(str(raw["side"]))
+    except ValueError as exc:
+        raise GarbledReply(f"unknown order side {raw['side']!r}") from exc
     status = str(raw["status"])
     amount = _decimal(raw["amount"], "amount")
     filled = _decimal(raw.get("filled") or 0, "filled")
@@ -70,7 +75,9 @@ def parse_order(raw: Any) -> VenueOrder:
         state = _STATUS_TO_STATE[status]
     else:
         raise GarbledReply(f"unknown order status {status!r}")
-    average = raw.get("average")
+    average, price = raw.get("average"), raw.get("price")
+    trigger = raw.get("triggerPrice") or raw.get("stopPrice")
+    reduce_only = raw.get("reduceOnly")
     return VenueOrder(
         venue_client_id=str(raw["clientOrderId"]),
         exchange_order_id=str(raw["id"]),
@@ -78,6 +85,12 @@ def parse_order(raw: Any) -> VenueOrder:
         amount=amount,
         filled=filled,
         average_price=None if average is None else _decimal(average, "average"),
+        symbol=str(raw["symbol"]),
+        side=side,
+        order_type=str(raw["type"]).lower(),
+        price=None if price is None else _decimal(price, "price"),
+        trigger_price=None if trigger is None else _decimal(trigger, "triggerPrice"),
+        reduce_only=None if reduce_only is None else bool(reduce_only),
     )
 
 

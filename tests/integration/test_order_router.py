@@ -477,3 +477,33 @@ async def test_dry_run_router_and_adapter_send_nothing_that_changes_the_venue(
     state = await order_path.sim.state()
     assert state["requests"] == before
     assert [o["status"] for o in state["orders"]] == ["NEW"]
+
+
+async def test_an_old_order_under_the_same_id_is_a_conflict_never_the_fill(
+    order_path: OrderPath,
+) -> None:
+    """A lost journal's old, filled BUY holds the id a fresh SELL is sent under."""
+    sell = OrderIntent(SYMBOL, Side.SELL, OrderType.LIMIT, Decimal("0.003"), Decimal("51000"))
+    order = order_path.journal.record_intent(sell)
+    exchange = order_path.venue.exchange
+    await exchange.create_order(
+        SYMBOL, "market", "buy", 0.003, None, {"clientOrderId": order.venue_client_id}
+    )
+
+    placed = await order_path.router.submit(order)
+
+    # Never the old BUY's fill: the SELL rests at the venue under an id of its own lineage.
+    assert placed.filled == 0
+    assert order_path.journal.net_filled(SYMBOL) == 0
+    assert placed.state is OrderState.OPEN
+    [ours] = [
+        o for o in (await order_path.sim.state())["orders"]
+        if o["clientOrderId"] == placed.venue_client_id and o["status"] == "NEW"
+    ]  # fmt: skip
+    assert ours["side"] == "SELL"
+    conflicts = [
+        e for e in order_path.events
+        if e["event"] == "RECONCILE_MISMATCH" and e.get("verdict") == "conflict"
+    ]  # fmt: skip
+    if placed.venue_client_id != order.venue_client_id:  # the venue refused the id: -4116
+        assert conflicts and "side buy" in conflicts[0]["reason"]

@@ -22,7 +22,11 @@ def journaled(cid: str, state: OrderState, filled: str = "0") -> JournaledOrder:
 
 
 def listed(cid: str) -> VenueOrder:
-    return VenueOrder(cid, "1", S.OPEN, D("0.01"), D(0), None)
+    return VenueOrder(
+        cid, "1", S.OPEN, D("0.01"), D(0), None,
+        symbol="BTC/USDT:USDT", side=Side.BUY, order_type="limit", price=D("49000"),
+        trigger_price=None, reduce_only=False,
+    )  # fmt: skip
 
 
 OPEN_A = journaled("tw-a", S.OPEN)

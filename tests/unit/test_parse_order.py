@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from tradewarden.bot.execution.intent import Side
 from tradewarden.bot.execution.order_state import OrderState
 from tradewarden.bot.venue.adapter import GarbledReply, parse_order
 
@@ -114,8 +115,21 @@ def _without(key: str) -> dict[str, Any]:
         pytest.param(order(status="NEW"), "status", id="raw venue status"),
         pytest.param(order(status="pending"), "status", id="unknown status"),
         pytest.param(order(status=""), "status", id="empty status"),
+        pytest.param(_without("symbol"), "symbol", id="missing symbol"),
+        pytest.param(_without("side"), "side", id="missing side"),
+        pytest.param(order(side="long"), "side", id="unknown side"),
+        pytest.param(_without("type"), "type", id="missing type"),
+        pytest.param(order(price="cheap"), "price", id="non-numeric price"),
     ],
 )
 def test_garbled_replies_raise(raw: Any, words: str) -> None:
     with pytest.raises(GarbledReply, match=words):
         parse_order(raw)
+
+
+def test_what_the_intent_is_matched_on_is_kept() -> None:
+    parsed = parse_order(order(type="LIMIT", reduceOnly=True))
+    assert (parsed.symbol, parsed.side, parsed.order_type) == ("BTC/USDT:USDT", Side.BUY, "limit")
+    assert (parsed.price, parsed.trigger_price, parsed.reduce_only) == (Decimal(30000), None, True)
+    stop = parse_order(order(type="market", price=None, triggerPrice=47500.0, side="sell"))
+    assert (stop.side, stop.trigger_price, stop.reduce_only) == (Side.SELL, Decimal(47500), None)
