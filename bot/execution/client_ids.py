@@ -1,19 +1,27 @@
 """Client order ids: stable across retries and restarts, safe for Binance.
 
-An id is ``tw<bot>-<seq>``: ``<bot>`` is a short digest of the bot's identity
-and ``<seq>`` a journal-persisted sequence number in base 36. Binance accepts
-``^[.A-Z:/a-z0-9_-]{1,36}$``; the prefix lets the reconciler tell the bot's own
-orders at the venue from everybody else's.
+An id is ``tw<bot>-<epoch>-<seq>``: ``<bot>`` is a short digest of the bot's
+identity, ``<epoch>`` names the journal generation (random, drawn when a
+journal is created, so a fresh journal after a lost one never repeats an old
+id) and ``<seq>`` a journal-persisted sequence number in base 36. Journals
+from before epochs keep ``tw<bot>-<seq>``. Binance accepts
+``^[.A-Z:/a-z0-9_-]{1,36}$``: 13 + 9 + up to 7 sequence digits + a rotation
+suffix of 3 stay within 36. The prefix lets the reconciler tell the bot's own
+orders at the venue, of every generation, from everybody else's.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+import secrets
 
 BINANCE_CLIENT_ID = re.compile(r"^[.A-Z:/a-z0-9_-]{1,36}$")
 _DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
 MAX_ROTATIONS = 3
+EPOCH_LENGTH = 8
+# 40 random bits fit 8 base-36 digits (36**8 > 2**41).
+_EPOCH_BITS = 40
 
 
 def bot_prefix(bot_identity: str) -> str:
@@ -33,9 +41,25 @@ def _base36(number: int) -> str:
             return text
 
 
-def client_order_id(bot_identity: str, sequence: int) -> str:
-    """The id of the intent with this sequence number."""
-    return f"{bot_prefix(bot_identity)}{_base36(sequence)}"
+def epoch_text(number: int) -> str:
+    """A journal epoch as it appears in ids: ``number`` in base 36, 8 digits."""
+    if number >= 36**EPOCH_LENGTH:
+        raise ValueError(f"epoch {number} needs more than {EPOCH_LENGTH} digits")
+    return _base36(number).rjust(EPOCH_LENGTH, "0")
+
+
+def new_epoch() -> str:
+    """A fresh journal generation: 40 random bits, so two generations practically never meet."""
+    return epoch_text(secrets.randbits(_EPOCH_BITS))
+
+
+def client_order_id(bot_identity: str, sequence: int, epoch: str = "") -> str:
+    """The id of the intent with this sequence number in journal generation ``epoch``.
+
+    An empty ``epoch`` is a journal from before epochs.
+    """
+    generation = f"{epoch}-" if epoch else ""
+    return f"{bot_prefix(bot_identity)}{generation}{_base36(sequence)}"
 
 
 def rotated_client_order_id(base_id: str, rotation: int) -> str:

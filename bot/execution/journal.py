@@ -7,7 +7,9 @@ Rules this module enforces:
   that is the one write an order costs before it leaves;
 - state changes go through the order state machine and are kept as an audit
   trail; filled quantity only ever grows (a stale snapshot cannot undo a fill);
-- the sequence behind client order ids is persisted, so ids never repeat.
+- the sequence behind client order ids is persisted, so ids never repeat, and
+  every journal draws an epoch when it is created that goes into its ids, so a
+  new journal (after one was lost) never repeats an old journal's ids either.
 
 Non-terminal orders are also held in memory: the journal is the bot's only
 writer (one bot per state directory, enforced at open), so the hot path
@@ -30,7 +32,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TypeVar
 
-from tradewarden.bot.execution.client_ids import client_order_id
+from tradewarden.bot.execution.client_ids import client_order_id, new_epoch
 from tradewarden.bot.execution.intent import (
     JournaledOrder,
     OrderIntent,
@@ -117,13 +119,23 @@ class Journal:
         self._net_filled: dict[str, Decimal] = {}
         self._next_sequence = 1
         self.bot_identity = ""
+        self.epoch = ""
 
     @classmethod
-    def open(cls, path: Path, bot_identity: str, clock: Callable[[], float]) -> Journal:
+    def open(
+        cls,
+        path: Path,
+        bot_identity: str,
+        clock: Callable[[], float],
+        *,
+        epoch: Callable[[], str] = new_epoch,
+    ) -> Journal:
         """Open (or create) the journal at ``path`` for ``bot_identity``.
 
         A journal belongs to one bot: opening it for another is refused, so two
-        bots can never share a sequence and collide on client order ids.
+        bots can never share a sequence and collide on client order ids. A
+        journal without intents that has no epoch yet draws one from ``epoch``;
+        one from before epochs, with intents, keeps its ids as they were.
         """
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -141,7 +153,7 @@ class Journal:
             connection.execute("PRAGMA foreign_keys=ON")
             connection.executescript(_SCHEMA)
             journal = cls(connection, clock)
-            journal._claim(bot_identity)
+            journal._claim(bot_identity, epoch)
             journal._load()
         except (sqlite3.Error, JournalRowError) as error:
             connection.close()
@@ -163,7 +175,7 @@ class Journal:
         self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         self._db.close()
 
-    def _claim(self, bot_identity: str) -> None:
+    def _claim(self, bot_identity: str, new_epoch: Callable[[], str]) -> None:
         self._db.execute("BEGIN IMMEDIATE")
         try:
             row = self._db.execute("SELECT value FROM meta WHERE key = 'bot_identity'").fetchone()
@@ -174,11 +186,22 @@ class Journal:
                     f"journal belongs to bot {row[0]!r}, not {bot_identity!r}: "
                     "use a state directory per bot"
                 )
+            row = self._db.execute("SELECT value FROM meta WHERE key = 'epoch'").fetchone()
+            if row is None:
+                epoch = "" if self.has_history() else new_epoch()
+                self._db.execute("INSERT INTO meta VALUES ('epoch', ?)", (epoch,))
+            else:
+                epoch = str(row[0])
         except BaseException:
             self._db.execute("ROLLBACK")
             raise
         self._db.execute("COMMIT")
         self.bot_identity = bot_identity
+        self.epoch = epoch
+
+    def has_history(self) -> bool:
+        """Whether any intent was ever journaled (rows are never deleted)."""
+        return self._db.execute("SELECT 1 FROM intents LIMIT 1").fetchone() is not None
 
     def claim_symbol(self, symbol: str) -> None:
         """Bind the journal to the one symbol its bot trades; refuse any other.
@@ -225,7 +248,7 @@ class Journal:
         """
         now = self._clock()
         sequence = self._next_sequence
-        coid = client_order_id(self.bot_identity, sequence)
+        coid = client_order_id(self.bot_identity, sequence, self.epoch)
         order = JournaledOrder(
             client_order_id=coid,
             sequence=sequence,

@@ -7,9 +7,12 @@ import re
 import pytest
 
 from tradewarden.bot.execution.client_ids import (
+    EPOCH_LENGTH,
     MAX_ROTATIONS,
     bot_prefix,
     client_order_id,
+    epoch_text,
+    new_epoch,
     rotated_client_order_id,
 )
 
@@ -96,3 +99,30 @@ def test_rotation_never_produces_an_id_the_venue_would_refuse(base_length: int, 
     else:
         with pytest.raises(ValueError, match="id rules"):
             rotated_client_order_id(base, MAX_ROTATIONS)
+
+
+@pytest.mark.parametrize("identity", IDENTITIES)
+@pytest.mark.parametrize("sequence", SEQUENCES)
+def test_epoch_ids_fit_binance_even_rotated(identity: str, sequence: int) -> None:
+    for epoch in (epoch_text(0), epoch_text(36**EPOCH_LENGTH - 1), new_epoch()):
+        coid = client_order_id(identity, sequence, epoch)
+        assert BINANCE.match(coid), coid
+        assert coid.startswith(bot_prefix(identity))
+        assert BINANCE.match(rotated_client_order_id(coid, MAX_ROTATIONS))
+
+
+def test_ids_are_distinct_across_epochs_and_from_pre_epoch_ids() -> None:
+    ids = [
+        client_order_id("bot-a", s, e)
+        for e in ("", epoch_text(1), epoch_text(2))
+        for s in SEQUENCES
+    ]
+    assert len(ids) == len(set(ids))
+
+
+def test_epochs_are_eight_base36_digits_and_random() -> None:
+    drawn = {new_epoch() for _ in range(200)}
+    assert len(drawn) == 200
+    assert all(re.fullmatch(r"[0-9a-z]{8}", epoch) for epoch in drawn)
+    with pytest.raises(ValueError):
+        epoch_text(36**EPOCH_LENGTH)

@@ -307,3 +307,45 @@ def test_journal_file_is_in_wal_mode(journal: Journal, path: Path) -> None:
     finally:
         connection.close()
     assert mode == "wal"
+
+
+def test_a_new_journal_after_a_lost_one_never_repeats_its_ids(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    """Truncating or deleting journal.sqlite starts a new generation with ids of its own."""
+    path = tmp_path / "journal.sqlite"
+    old = Journal.open(path, BOT, clock)
+    old_ids = {old.record_intent(limit()).client_order_id for _ in range(50)}
+    old.close()
+    path.write_bytes(b"")  # lost: truncated to 0 bytes
+    new = Journal.open(path, BOT, clock)
+    new_ids = {new.record_intent(limit()).client_order_id for _ in range(50)}
+    assert old_ids.isdisjoint(new_ids)
+    assert all(coid.startswith(bot_prefix(BOT)) for coid in old_ids | new_ids)
+    assert new.epoch and new.epoch != old.epoch
+    new.close()
+
+
+def test_a_journal_keeps_its_epoch_across_restarts(tmp_path: Path, clock: FakeClock) -> None:
+    path = tmp_path / "journal.sqlite"
+    first = Journal.open(path, BOT, clock, epoch=lambda: "0000abcd")
+    assert first.record_intent(limit()).client_order_id == f"{bot_prefix(BOT)}0000abcd-1"
+    first.close()
+    again = Journal.open(path, BOT, clock, epoch=lambda: pytest.fail("drew a second epoch"))
+    assert again.epoch == "0000abcd"
+    assert again.record_intent(limit()).client_order_id == f"{bot_prefix(BOT)}0000abcd-2"
+    again.close()
+
+
+def test_a_journal_from_before_epochs_keeps_its_ids(tmp_path: Path, clock: FakeClock) -> None:
+    path = tmp_path / "journal.sqlite"
+    legacy = Journal.open(path, BOT, clock)
+    legacy.record_intent(limit())
+    legacy.close()
+    with sqlite3.connect(path) as db:  # as a journal written before epochs looks
+        db.execute("DELETE FROM meta WHERE key = 'epoch'")
+        db.execute("UPDATE intents SET client_order_id = ?, venue_client_id = ?", ("x", "x"))
+    reopened = Journal.open(path, BOT, clock, epoch=lambda: pytest.fail("drew an epoch"))
+    assert reopened.epoch == ""
+    assert reopened.record_intent(limit()).client_order_id == f"{bot_prefix(BOT)}2"
+    reopened.close()
