@@ -107,6 +107,10 @@ def _check_integrity(connection: sqlite3.Connection) -> None:
         raise sqlite3.DatabaseError("; ".join(problems))
 
 
+class LostJournal(JournalError):
+    """The journal has no history while the venue shows the bot's orders (see lost_journal)."""
+
+
 class Journal:
     """Durable record of every intent one bot has made."""
 

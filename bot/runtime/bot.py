@@ -24,7 +24,8 @@ from tradewarden.api.tradingbot import EmergencyStop, TradingBot, TradingMode
 from tradewarden.bot.execution.admission import Exposure, RefusalKind, refusal, working_orders
 from tradewarden.bot.execution.client_ids import bot_prefix
 from tradewarden.bot.execution.intent import Cancel, OrderIntent, Place
-from tradewarden.bot.execution.journal import Journal, JournalError
+from tradewarden.bot.execution.journal import Journal, JournalError, LostJournal
+from tradewarden.bot.execution.lost_journal import lost_journal
 from tradewarden.bot.execution.retry_policy import RetryPolicy
 from tradewarden.bot.execution.router import OrderRouter, RouterContext
 from tradewarden.bot.execution.sweep import sweep
@@ -320,9 +321,13 @@ class BotRuntime:
         return False
 
     async def _recover(self, router: OrderRouter, journal: Journal) -> None:
-        """Load markets and settle the journal; no order goes out before this ends."""
+        """Load markets and settle the journal; no order goes out before this ends.
+
+        Raises :class:`LostJournal` when the journal has no history but the
+        venue shows the bot's orders (a dry run only reports it: it sends nothing).
+        """
         self.events.emit(Event.RECOVERY_START, pending=len(journal.non_terminal()))
-        attempt = 0
+        attempt, lost = 0, None
         while True:
             try:
                 await self.venue.load_markets()
@@ -335,6 +340,7 @@ class BotRuntime:
                     absent_grace_seconds=self.spec.execution.absent_grace_seconds,
                 )
                 if not still_unknown:
+                    lost = await self._lost_journal(journal)
                     await self._baseline(journal)
                     break
                 wait = self.spec.execution.absent_grace_seconds
@@ -344,8 +350,25 @@ class BotRuntime:
                 wait = min(self.spec.execution.backoff_max_seconds, 2.0**attempt)
                 self.events.emit(Event.RECOVERY_WAIT, retry_in=wait, error=error_text(error))
             await self.clocks.sleep(wait)
+        if lost is not None:
+            self.events.emit(Event.JOURNAL_LOST, reason=lost, dry_run=self.dry_run)
+            if not self.dry_run:
+                raise LostJournal(lost)
         self.recovered = True
         self.events.emit(Event.RECOVERY_DONE, counts=journal.counts_by_state())
+
+    async def _lost_journal(self, journal: Journal) -> str | None:
+        """Why a journal without history must be a lost one (see lost_journal), else None."""
+        if journal.has_history():
+            return None
+        symbol = self.spec.symbol
+        return lost_journal(
+            self.state_dir / JOURNAL_FILE,
+            bot_prefix(bot_identity(self.manifest)),
+            await self.venue.fetch_order_history(symbol),
+            await self.venue.fetch_position(symbol),
+            symbol,
+        )
 
     async def _baseline(self, journal: Journal) -> None:
         """Read what the account holds once the journal is settled, and the venue's weight budget.

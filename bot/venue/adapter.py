@@ -20,6 +20,7 @@ import ccxt.async_support as ccxt_async
 
 from tradewarden.bot.execution.evidence import VenueOrder
 from tradewarden.bot.execution.intent import JournaledOrder, OrderType, Side
+from tradewarden.bot.execution.lost_journal import PastOrder
 from tradewarden.bot.execution.order_state import OrderState
 
 
@@ -314,6 +315,24 @@ class VenueAdapter:
         if not isinstance(raw, list):
             raise GarbledReply("open orders reply is not a list")
         return [parse_order(item) for item in raw]
+
+    async def fetch_order_history(self, symbol: str) -> list[PastOrder]:
+        """Recent orders and stops on ``symbol``, open or done (Binance allOrders, allAlgoOrders).
+
+        Only the client id and status are read: foreign orders of any type pass.
+        """
+        history = []
+        for stop in (False, True):
+            params = {"trigger": True} if stop else {}
+            raw = await self._call(self._exchange.fetch_orders, symbol, None, None, params)
+            if not isinstance(raw, list):
+                raise GarbledReply("order history reply is not a list")
+            history += [
+                PastOrder(str(item["clientOrderId"]), str(item.get("status")), stop)
+                for item in raw
+                if isinstance(item, Mapping) and item.get("clientOrderId")
+            ]
+        return history
 
     async def fetch_open_stops(self, symbol: str) -> list[VenueStop]:
         """Every waiting stop (algo) order on ``symbol``."""

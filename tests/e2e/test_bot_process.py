@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 import signal
 import time
 from decimal import Decimal
@@ -361,6 +362,9 @@ async def test_dry_run_beside_a_live_bot_on_the_same_account_changes_nothing_at_
     before = await sim.state()
 
     dry = await start_bot(manifest, "--dry-run", state_dir=tmp_path / "dry-state")
+    # Its empty journal beside the live bot's orders reads as a lost one: a dry run says so
+    # and goes on, since it sends nothing.
+    assert (await dry.wait_for("JOURNAL_LOST"))["dry_run"] is True
     # Every live order and the stop are strays to the dry run; it sees them three times.
     stray = await dry.wait_for("RECONCILE_MISMATCH", lambda e: e.get("verdict") == "stray")
     assert stray["action"] == "would-cancel"
@@ -383,3 +387,40 @@ async def test_dry_run_beside_a_live_bot_on_the_same_account_changes_nothing_at_
     live.process.send_signal(signal.SIGTERM)
     assert await live.exit_code() == 0
     assert every_submit_answered(live.events)
+
+
+async def test_a_lost_journal_is_refused_while_the_venue_shows_the_bots_orders(
+    sim: RunningVenueSim, start_bot, tmp_path: Path
+) -> None:
+    state_dir = tmp_path / "state"
+    manifest = write_manifest(tmp_path, sim, absentGraceSeconds=0.5)
+    first = await start_bot(manifest)
+    await first.wait_for("ORDER_RESPONSE", count=4)
+    # A fill, so the account holds a position and its stop too.
+    await sim.set_price("BTCUSDT", Decimal((await sim.state())["marks"]["BTCUSDT"]) * 99 / 100)
+    await first.wait_for("STOP_REPAIR", lambda e: e.get("outcome") == "placed")
+    first.process.send_signal(signal.SIGTERM)
+    assert await first.exit_code() == 0
+    await sim.pause_walk()
+    before = await sim.state()
+
+    (state_dir / JOURNAL_FILE).write_bytes(b"")  # truncated to 0 bytes
+    truncated = await start_bot(manifest)
+    assert await truncated.exit_code() == 2
+    assert truncated.process.stderr is not None
+    stderr = (await truncated.process.stderr.read()).decode()
+    assert "has no history, but the venue shows this bot's orders" in stderr
+    assert "runbooks/lost-journal.md" in stderr
+    assert "JOURNAL_LOST" in truncated.names()
+    assert "ORDER_SUBMIT" not in truncated.names()
+
+    shutil.rmtree(state_dir)  # the whole state directory gone
+    deleted = await start_bot(manifest)
+    assert await deleted.exit_code() == 2
+    assert "ORDER_SUBMIT" not in deleted.names()
+
+    # Nothing was sent: the venue holds exactly what the first bot left.
+    after = await sim.state()
+    assert after["orders"] == before["orders"]
+    assert after["algoOrders"] == before["algoOrders"]
+    assert after["positions"] == before["positions"]
