@@ -83,6 +83,7 @@ class OrderRouter:
         self._venue = venue
         self._lane = lane or venue
         self._ctx = context
+        self._ticks: dict[str, Decimal] = {}
 
     async def place(self, intent: OrderIntent) -> JournaledOrder:
         """Journal ``intent`` and send it; the order in its best-evidenced state."""
@@ -464,7 +465,11 @@ class OrderRouter:
 
     def _tick(self, order: JournaledOrder) -> Decimal:
         """The price tick of the order's symbol (markets are loaded before any order)."""
-        return self._venue.market_limits(order.intent.symbol)[1]
+        symbol = order.intent.symbol
+        tick = self._ticks.get(symbol)
+        if tick is None:
+            tick = self._ticks[symbol] = self._venue.market_limits(symbol)[1]
+        return tick
 
     def _mismatch(self, coid: str, verdict: Verdict, reason: str) -> None:
         self._ctx.metrics.reconcile_mismatches.labels(kind=verdict.value).inc()
