@@ -340,8 +340,8 @@ class BotRuntime:
                     absent_grace_seconds=self.spec.execution.absent_grace_seconds,
                 )
                 if not still_unknown:
-                    lost = await self._lost_journal(journal)
                     await self._baseline(journal)
+                    lost = await self._lost_journal(journal)
                     break
                 wait = self.spec.execution.absent_grace_seconds
                 self.events.emit(Event.RECOVERY_WAIT, waiting_on=still_unknown)
@@ -358,7 +358,10 @@ class BotRuntime:
         self.events.emit(Event.RECOVERY_DONE, counts=journal.counts_by_state())
 
     async def _lost_journal(self, journal: Journal) -> str | None:
-        """Why a journal without history must be a lost one (see lost_journal), else None."""
+        """Why a journal without history must be a lost one (see lost_journal), else None.
+
+        Runs after the baseline, whose position read it reuses.
+        """
         if journal.has_history():
             return None
         symbol = self.spec.symbol
@@ -366,7 +369,7 @@ class BotRuntime:
             self.state_dir / JOURNAL_FILE,
             bot_prefix(bot_identity(self.manifest)),
             await self.venue.fetch_order_history(symbol),
-            await self.venue.fetch_position(symbol),
+            self.positions.get(symbol, Decimal(0)),
             symbol,
         )
 
