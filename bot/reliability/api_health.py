@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from tradewarden.api.tradingbot import ApiHealthGuard
@@ -32,6 +32,16 @@ MIN_SAMPLES = 10
 CIRCUIT_OPEN_AFTER = 5
 # A used-weight reading older than Binance's one-minute window no longer applies.
 WEIGHT_WINDOW_SECONDS = 60.0
+# Binance's ORDERS limits: the reply header of each window and how long a reading holds.
+ORDER_COUNT_WINDOWS: Mapping[str, float] = {
+    "x-mbx-order-count-10s": 10.0,
+    "x-mbx-order-count-1m": 60.0,
+}
+# Binance USD-M ORDERS limits (the simulator's defaults too): per 10 s and per minute.
+DEFAULT_ORDER_LIMITS: Mapping[str, int] = {
+    "x-mbx-order-count-10s": 300,
+    "x-mbx-order-count-1m": 1200,
+}
 
 
 # Replies that prove the API works: the venue understood and answered the request.
@@ -62,6 +72,18 @@ def used_weight(headers: Mapping[str, str] | None) -> int | None:
     return None
 
 
+def order_counts(headers: Mapping[str, str] | None) -> dict[str, int]:
+    """The ``x-mbx-order-count-10s`` / ``-1m`` values of a response (order requests carry them)."""
+    counts = {}
+    for name, value in (headers or {}).items():
+        if name.lower() in ORDER_COUNT_WINDOWS:
+            try:
+                counts[name.lower()] = int(str(value).split(",")[0].strip())
+            except ValueError:
+                continue
+    return counts
+
+
 @dataclass(frozen=True)
 class ApiTrouble:
     """Why the API counts as unhealthy, and until when (``None``: until the probe answers)."""
@@ -76,21 +98,31 @@ class ApiHealth:
 
     settings: ApiHealthGuard
     weight_limit: int = DEFAULT_WEIGHT_LIMIT
+    order_limits: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_ORDER_LIMITS))
 
     def __post_init__(self) -> None:
         self._outcomes: deque[tuple[float, bool]] = deque()
         self._weight: tuple[float, int] | None = None
+        self._orders: dict[str, tuple[float, int]] = {}
         self._consecutive_failures = 0
         self._circuit = Circuit.CLOSED
         self._open_until = 0.0
         self._last_failure: float | None = None
         self._opened_after = 0  # failures in a row that opened the circuit
 
-    def record(self, now: float, failed: bool, weight: int | None = None) -> None:
-        """Take in one request's outcome (and its used-weight header, if it had one)."""
+    def record(
+        self,
+        now: float,
+        failed: bool,
+        weight: int | None = None,
+        orders: Mapping[str, int] | None = None,
+    ) -> None:
+        """Take in one request's outcome and its used-weight and order-count headers, if any."""
         self._outcomes.append((now, failed))
         if weight is not None:
             self._weight = (now, weight)
+        for name, count in (orders or {}).items():
+            self._orders[name] = (now, count)
         circuit = self.circuit(now)
         if not failed:
             self._consecutive_failures = 0
@@ -121,10 +153,23 @@ class ApiHealth:
         return sum(failed for _, failed in self._outcomes) / len(self._outcomes)
 
     def usage(self, now: float) -> float:
-        """Latest used weight as a share of the limit (0 once the reading is a minute old)."""
-        if self._weight is None or now - self._weight[0] >= WEIGHT_WINDOW_SECONDS:
-            return 0.0
-        return self._weight[1] / self.weight_limit
+        """The highest share of a rate limit in use: request weight or orders per window.
+
+        Each reading counts until its window (a minute for weight and orders per
+        minute, 10 s for orders per 10 s) has passed.
+        """
+        return self._usage(now)[0]
+
+    def _usage(self, now: float) -> tuple[float, float | None]:
+        """``(share, when it was read)`` of the most used limit; ``(0, None)`` without readings."""
+        readings: list[tuple[float, float]] = []
+        if self._weight is not None and now - self._weight[0] < WEIGHT_WINDOW_SECONDS:
+            readings.append((self._weight[1] / self.weight_limit, self._weight[0]))
+        for name, (at, count) in self._orders.items():
+            limit = self.order_limits.get(name)
+            if limit and now - at < ORDER_COUNT_WINDOWS[name]:
+                readings.append((count / limit, at))
+        return max(readings, default=(0.0, None))
 
     def trouble(self, now: float) -> ApiTrouble | None:
         """Why the API counts as unhealthy at ``now`` and until when, or ``None``.
@@ -140,10 +185,10 @@ class ApiHealth:
         if rate >= self.settings.error_rate and self._last_failure is not None:
             reason = f"error rate {rate:.2f} >= {self.settings.error_rate}"
             found.append(ApiTrouble(reason, self._last_failure + pause))
-        usage = self.usage(now)
-        if usage >= self.settings.rate_limit_usage and self._weight is not None:
+        usage, read_at = self._usage(now)
+        if usage >= self.settings.rate_limit_usage and read_at is not None:
             reason = f"rate-limit usage {usage:.2f} >= {self.settings.rate_limit_usage}"
-            found.append(ApiTrouble(reason, self._weight[0] + pause))
+            found.append(ApiTrouble(reason, read_at + pause))
         circuit = self.circuit(now)
         if circuit is Circuit.OPEN:
             reason = f"circuit open after {self._opened_after} failures in a row"

@@ -105,9 +105,15 @@ class GuardBoard:
 
     # -- inputs -----------------------------------------------------------------
 
-    def api_request(self, now: float, failed: bool, weight: int | None = None) -> None:
-        """One venue request's outcome and its used-weight header."""
-        self.api.record(now, failed, weight)
+    def api_request(
+        self,
+        now: float,
+        failed: bool,
+        weight: int | None = None,
+        orders: Mapping[str, int] | None = None,
+    ) -> None:
+        """One venue request's outcome and its used-weight and order-count headers."""
+        self.api.record(now, failed, weight, orders)
         self._check_api(now)
 
     def marks(self, now: float, updated_at: Mapping[str, float]) -> None:

@@ -43,7 +43,9 @@ from tradewarden.bot.posture import Posture, Restriction, decide_posture
 from tradewarden.bot.preflight.checks import PreflightReport
 from tradewarden.bot.preflight.runner import run_preflight
 from tradewarden.bot.reliability.api_health import (
+    DEFAULT_ORDER_LIMITS,
     DEFAULT_WEIGHT_LIMIT,
+    order_counts,
     request_failed,
     used_weight,
 )
@@ -389,6 +391,8 @@ class BotRuntime:
         self.guards.api.weight_limit = (
             await self.venue.request_weight_limit() or DEFAULT_WEIGHT_LIMIT
         )
+        published = await self.venue.order_count_limits()
+        self.guards.api.order_limits = {**DEFAULT_ORDER_LIMITS, **published}
 
     async def _preflight(self) -> None:
         """Run the preflight checks until they pass; nothing is recovered or sent before.
@@ -655,7 +659,9 @@ class BotRuntime:
     def _observe_request(
         self, error: BaseException | None, headers: Mapping[str, str] | None
     ) -> None:
-        self.guards.api_request(self.clocks.clock(), request_failed(error), used_weight(headers))
+        self.guards.api_request(
+            self.clocks.clock(), request_failed(error), used_weight(headers), order_counts(headers)
+        )
         self._sync_guards()
 
     def _watch_order_path(self, record: dict[str, Any]) -> None:

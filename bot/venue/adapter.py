@@ -223,6 +223,18 @@ class VenueAdapter:
             return None
         return weight_limit_per_minute(await self._call(exchange_info))
 
+    async def order_count_limits(self) -> dict[str, int]:
+        """The venue's ORDERS limits, keyed by the reply header that reports their use.
+
+        Binance USD-M lists them in exchangeInfo ``rateLimits`` (orders per 10 s
+        and per minute) and reports the count on every order reply as
+        ``x-mbx-order-count-10s`` / ``-1m``. Empty if the venue publishes none.
+        """
+        exchange_info = getattr(self._exchange, "fapiPublicGetExchangeInfo", None)
+        if exchange_info is None:
+            return {}
+        return order_limits_by_header(await self._call(exchange_info))
+
     async def create_order(self, order: JournaledOrder) -> VenueOrder:
         """Send ``order`` under its venue client id.
 
@@ -408,3 +420,19 @@ def weight_limit_per_minute(exchange_info: Any) -> int | None:
         if per_minute > 0:
             return per_minute
     return None
+
+
+def order_limits_by_header(exchange_info: Any) -> dict[str, int]:
+    """ORDERS limits of a Binance exchangeInfo reply, by header (``x-mbx-order-count-10s``)."""
+    limits = exchange_info.get("rateLimits") if isinstance(exchange_info, Mapping) else None
+    units = {"SECOND": "s", "MINUTE": "m", "HOUR": "h", "DAY": "d"}
+    found: dict[str, int] = {}
+    for limit in limits if isinstance(limits, list) else ():
+        if not isinstance(limit, Mapping) or limit.get("rateLimitType") != "ORDERS":
+            continue
+        try:
+            window = f"{int(limit.get('intervalNum') or 1)}{units[str(limit.get('interval'))]}"
+            found[f"x-mbx-order-count-{window}"] = int(limit["limit"])
+        except (KeyError, TypeError, ValueError):
+            continue
+    return found

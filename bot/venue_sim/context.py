@@ -14,7 +14,7 @@ from tradewarden.bot.venue_sim.engine import Engine
 from tradewarden.bot.venue_sim.faults import FaultBook
 from tradewarden.bot.venue_sim.models import Snapshot
 from tradewarden.bot.venue_sim.params import Params
-from tradewarden.bot.venue_sim.ratelimit import WeightLimiter
+from tradewarden.bot.venue_sim.ratelimit import OrderLimiter, WeightLimiter
 from tradewarden.bot.venue_sim.settings import SimSettings
 
 
@@ -26,6 +26,7 @@ class VenueContext:
     clock: Callable[[], float]
     engine: Engine
     limiter: WeightLimiter
+    order_limiter: OrderLimiter
     faults: FaultBook = field(default_factory=FaultBook)
     requests: Counter[str] = field(default_factory=Counter)
     # Tests freeze the random walk when they compare the venue with a stopped bot.
@@ -43,6 +44,7 @@ class VenueContext:
             limiter=WeightLimiter(
                 settings.weight_limit_1m, settings.ban_after_429s, settings.ban_duration_s
             ),
+            order_limiter=OrderLimiter(settings.order_limit_10s, settings.order_limit_1m),
         )
 
 

@@ -242,3 +242,10 @@ def max_open_orders() -> VenueError:
 def max_algo_orders() -> VenueError:
     """-4045 when the symbol already has MAX_NUM_ALGO_ORDERS waiting conditional orders."""
     return VenueError(-4045, "Reach max stop order limit.")
+
+
+def too_many_orders(limit: int, window: str) -> VenueError:
+    """-1015 with HTTP 429 once the account's ORDERS limit for a window is used up."""
+    return VenueError(
+        -1015, f"Too many new orders; current limit is {limit} orders per {window}.", status=429
+    )

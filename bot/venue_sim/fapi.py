@@ -43,6 +43,8 @@ class Route:
     handler: Handler
     weight: Callable[[Params], int]
     signed: bool
+    # New orders the request places, counted against the ORDERS limits (None: not an order).
+    orders: Callable[[Params], int] | None = None
 
 
 # ---------------------------------------------------------------- market data
@@ -50,9 +52,9 @@ class Route:
 
 def exchange_info(ctx: VenueContext, call: Call) -> Reply:
     """GET /fapi/v1/exchangeInfo."""
-    return views.exchange_info(
-        ctx.engine.specs.values(), ctx.settings.weight_limit_1m, call.server_ms
-    )
+    settings = ctx.settings
+    limits = (settings.weight_limit_1m, settings.order_limit_10s, settings.order_limit_1m)
+    return views.exchange_info(ctx.engine.specs.values(), limits, call.server_ms)
 
 
 def server_time(_ctx: VenueContext, call: Call) -> Reply:
@@ -313,14 +315,14 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/fapi/v3/positionRisk"): Route(position_risk, _flat(5), signed=True),
     ("GET", "/fapi/v3/account"): Route(account, _flat(5), signed=True),
     ("GET", "/fapi/v1/userTrades"): Route(user_trades, _flat(5), signed=True),
-    ("POST", "/fapi/v1/order"): Route(new_order, _flat(1), signed=True),
+    ("POST", "/fapi/v1/order"): Route(new_order, _flat(1), signed=True, orders=_flat(1)),
     ("GET", "/fapi/v1/order"): Route(get_order, _flat(1), signed=True),
     ("DELETE", "/fapi/v1/order"): Route(cancel_order, _flat(1), signed=True),
     ("DELETE", "/fapi/v1/batchOrders"): Route(cancel_batch, _flat(1), signed=True),
     ("GET", "/fapi/v1/openOrders"): Route(open_orders, _by_symbol(1, 40), signed=True),
     ("GET", "/fapi/v1/allOrders"): Route(all_orders, _flat(5), signed=True),
     ("DELETE", "/fapi/v1/allOpenOrders"): Route(cancel_all_orders, _flat(1), signed=True),
-    ("POST", "/fapi/v1/algoOrder"): Route(new_algo_order, _flat(1), signed=True),
+    ("POST", "/fapi/v1/algoOrder"): Route(new_algo_order, _flat(1), signed=True, orders=_flat(1)),
     ("GET", "/fapi/v1/algoOrder"): Route(get_algo_order, _flat(1), signed=True),
     ("DELETE", "/fapi/v1/algoOrder"): Route(cancel_algo_order, _flat(1), signed=True),
     ("GET", "/fapi/v1/openAlgoOrders"): Route(open_algo_orders, _by_symbol(1, 40), signed=True),

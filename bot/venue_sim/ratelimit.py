@@ -54,3 +54,35 @@ class WeightLimiter:
     @staticmethod
     def _window_of(now_s: float) -> int:
         return int(now_s // WINDOW_S)
+
+
+ORDER_WINDOWS = (("10S", 10, "10 SECOND"), ("1M", 60, "1 MINUTE"))
+
+
+class OrderLimiter:
+    """Binance's ORDERS limits: new orders per 10 seconds and per minute, per account.
+
+    Fixed windows like the weight; an order refused with -1015 does not count.
+    ``counts`` feeds the ``X-MBX-ORDER-COUNT-10S`` / ``-1M`` reply headers.
+    """
+
+    def __init__(self, limit_10s: int, limit_1m: int) -> None:
+        self._limits = {"10S": limit_10s, "1M": limit_1m}
+        self._windows: dict[str, tuple[int, int]] = {}  # name -> (window index, count)
+
+    def counts(self, now_s: float) -> dict[str, int]:
+        """Orders placed in the windows containing ``now_s``, by window name."""
+        counts = {}
+        for name, seconds, _ in ORDER_WINDOWS:
+            window, count = self._windows.get(name, (-1, 0))
+            counts[name] = count if window == int(now_s // seconds) else 0
+        return counts
+
+    def charge(self, orders: int, now_s: float) -> None:
+        """Count ``orders`` new orders; -1015 (HTTP 429) if a window would overflow."""
+        counts = self.counts(now_s)
+        for name, _, label in ORDER_WINDOWS:
+            if counts[name] + orders > self._limits[name]:
+                raise errors.too_many_orders(self._limits[name], label)
+        for name, seconds, _ in ORDER_WINDOWS:
+            self._windows[name] = (int(now_s // seconds), counts[name] + orders)

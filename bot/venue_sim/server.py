@@ -26,6 +26,7 @@ from tradewarden.bot.venue_sim.settings import SimSettings
 log = logging.getLogger(__name__)
 
 USED_WEIGHT_HEADER = "X-MBX-USED-WEIGHT-1M"
+ORDER_COUNT_HEADER = "X-MBX-ORDER-COUNT-"  # + 10S / 1M, on the replies of order requests
 # Held and delayed requests are released on shutdown, so this only bounds a stuck handler.
 SHUTDOWN_TIMEOUT_S = 2.0
 
@@ -102,6 +103,8 @@ async def _serve(
         )
         if route.signed:
             _authenticate(ctx, request, raw_query, raw_body, call, lag_ms=disturbance.lag_ms)
+        if route.orders is not None:
+            ctx.order_limiter.charge(route.orders(params), ctx.clock())
         return 200, route.handler(ctx, call), {}
     except errors.VenueError as exc:
         return exc.status, exc.body(), dict(exc.headers)
@@ -115,8 +118,12 @@ async def _dispatch(request: web.Request) -> web.StreamResponse:
     disturbance = ctx.faults.take(method, path)
     if disturbance.delay_ms:
         await _pause(ctx, disturbance.delay_ms / 1000)
-    status, body, headers = await _serve(ctx, request, ROUTES.get((method, path)), disturbance)
+    route = ROUTES.get((method, path))
+    status, body, headers = await _serve(ctx, request, route, disturbance)
     headers[USED_WEIGHT_HEADER] = str(ctx.limiter.used(ctx.clock()))
+    if route is not None and route.orders is not None:
+        for window, count in ctx.order_limiter.counts(ctx.clock()).items():
+            headers[ORDER_COUNT_HEADER + window] = str(count)
     if disturbance.drop_reply:
         await _hold_until_shutdown(request, ctx)
     if disturbance.raw is not None:

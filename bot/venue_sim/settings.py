@@ -30,6 +30,8 @@ class SimSettings:
     slippage_bps: float = 0.0  # market orders fill at mark +/- slippage
     partial_fill_ratio: float = 0.0  # 0 = resting limit orders fill fully on a cross
     weight_limit_1m: int = 2400  # request weight per minute; beyond it 429 -1003
+    order_limit_10s: int = 300  # new orders per 10 s (Binance's ORDERS limit); beyond it -1015
+    order_limit_1m: int = 1200  # new orders per minute
     recv_window_ms: int = 5000  # used when a signed request carries no recvWindow
     default_leverage: int = 10
     ban_after_429s: int = 5  # 429 replies within one minute before the 418 ban starts
@@ -44,7 +46,9 @@ class SimSettings:
             raise ValueError("partial_fill_ratio must be in [0, 1)")
         if self.price_tick_s < 0 or self.volatility_bps < 0 or self.slippage_bps < 0:
             raise ValueError("price_tick_s, volatility_bps and slippage_bps must not be negative")
-        if self.weight_limit_1m <= 0 or self.ban_after_429s <= 0:
-            raise ValueError("weight_limit_1m and ban_after_429s must be positive")
+        if min(self.weight_limit_1m, self.ban_after_429s, self.order_limit_10s) <= 0:
+            raise ValueError("weight_limit_1m, order_limit_10s and ban_after_429s must be positive")
+        if self.order_limit_1m <= 0:
+            raise ValueError("order_limit_1m must be positive")
         if not 1 <= self.default_leverage <= 125:
             raise ValueError("default_leverage must be in [1, 125]")

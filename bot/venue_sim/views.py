@@ -36,8 +36,11 @@ def money(value: Decimal) -> str:
     return fmt(value.quantize(MONEY_QUANTUM))
 
 
-def exchange_info(specs: Iterable[SymbolSpec], weight_limit: int, server_ms: int) -> Json:
-    """GET /fapi/v1/exchangeInfo."""
+def exchange_info(
+    specs: Iterable[SymbolSpec], limits: tuple[int, int, int], server_ms: int
+) -> Json:
+    """GET /fapi/v1/exchangeInfo; ``limits``: weight per minute, orders per 10 s and per minute."""
+    weight_limit, orders_10s, orders_1m = limits
     return {
         "timezone": "UTC",
         "serverTime": server_ms,
@@ -48,7 +51,14 @@ def exchange_info(specs: Iterable[SymbolSpec], weight_limit: int, server_ms: int
                 "interval": "MINUTE",
                 "intervalNum": 1,
                 "limit": weight_limit,
-            }
+            },
+            {
+                "rateLimitType": "ORDERS",
+                "interval": "SECOND",
+                "intervalNum": 10,
+                "limit": orders_10s,
+            },
+            {"rateLimitType": "ORDERS", "interval": "MINUTE", "intervalNum": 1, "limit": orders_1m},
         ],
         "exchangeFilters": [],
         "assets": [{"asset": "USDT", "marginAvailable": True, "autoAssetExchange": "-10000"}],

@@ -8,6 +8,7 @@ against it. A venue that publishes none is held to Binance's budget.
 from __future__ import annotations
 
 import asyncio
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -66,6 +67,37 @@ async def test_the_bot_judges_usage_against_the_budget_it_read(
             used = used_weight(bot.venue.exchange.last_response_headers)
             assert used is not None and used > 0
             assert bot.guards.api.usage(bot.clocks.clock()) == pytest.approx(used / expected)
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, WAIT_SECONDS)
+
+
+async def test_the_bot_reads_the_order_limits_and_judges_the_order_count(tmp_path: Path) -> None:
+    settings = SimSettings(
+        price_tick_s=0, order_limit_10s=200, order_limit_1m=90, initial_balance=Decimal(10**6)
+    )
+    async with running_venue_sim(settings) as sim:
+        bot = BotRuntime(manifest(sim), sim_client(sim, timeout_ms=2000), tmp_path)
+        stop = asyncio.Event()
+        task = asyncio.create_task(bot.run(stop))
+        try:
+            await eventually(lambda: bot.recovered)
+            assert bot.guards.api.order_limits == {
+                "x-mbx-order-count-10s": 200,
+                "x-mbx-order-count-1m": 90,
+            }
+            # Another client of the account spends most of the minute's order budget ...
+            other = sim_client(sim, timeout_ms=2000)
+            other.enableRateLimit = False
+            bid = {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "timeInForce": "GTC"}
+            try:
+                for _ in range(80):
+                    await other.fapiPrivatePostOrder({**bid, "quantity": "0.003", "price": "48000"})
+            finally:
+                await other.close()
+            # ... and the bot's next order reply shows it: a fill makes the bot place its stop.
+            await sim.set_price("BTCUSDT", "49700")
+            await eventually(lambda: bot.guards.api.usage(bot.clocks.clock()) >= 0.9)
         finally:
             stop.set()
             await asyncio.wait_for(task, WAIT_SECONDS)

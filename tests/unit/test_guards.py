@@ -14,6 +14,7 @@ from tradewarden.bot.reliability.api_health import (
     CIRCUIT_OPEN_AFTER,
     MIN_SAMPLES,
     Circuit,
+    order_counts,
     request_failed,
     used_weight,
 )
@@ -173,6 +174,35 @@ def test_which_outcomes_count_against_api_health(error: BaseException | None, fa
 )
 def test_used_weight_header(headers: dict[str, str] | None, weight: int | None) -> None:
     assert used_weight(headers) == weight
+
+
+def test_order_count_headers() -> None:
+    headers = {"X-MBX-ORDER-COUNT-10S": "12", "x-mbx-order-count-1m": "40", "X-Other": "1"}
+    assert order_counts(headers) == {"x-mbx-order-count-10s": 12, "x-mbx-order-count-1m": 40}
+    assert order_counts({"x-mbx-order-count-10s": "many"}) == {}
+    assert order_counts(None) == {}
+
+
+@pytest.mark.parametrize(
+    ("orders", "trips"),
+    [
+        ({"x-mbx-order-count-10s": 270, "x-mbx-order-count-1m": 270}, True),  # 90 % of 300
+        ({"x-mbx-order-count-10s": 100, "x-mbx-order-count-1m": 1080}, True),  # 90 % of 1200
+        ({"x-mbx-order-count-10s": 260, "x-mbx-order-count-1m": 1000}, False),
+    ],
+)
+def test_order_rate_usage_trips_api_health(orders: dict[str, int], trips: bool) -> None:
+    guards = board()
+    guards.api_request(T0, False, 10, orders)
+    assert (("apiHealth", None, REDUCE) in tripped(guards, T0 + 1)) is trips
+
+
+def test_an_order_count_reading_lasts_as_long_as_its_window() -> None:
+    guards = board()
+    guards.api.order_limits = {"x-mbx-order-count-10s": 20, "x-mbx-order-count-1m": 100}
+    guards.api_request(T0, False, None, {"x-mbx-order-count-10s": 19})
+    assert guards.api.usage(T0 + 9) == pytest.approx(0.95)
+    assert guards.api.usage(T0 + 10) == 0.0  # the 10 s window it counted is over
 
 
 def test_too_few_samples_do_not_make_a_rate() -> None:

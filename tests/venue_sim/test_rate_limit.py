@@ -9,6 +9,7 @@ from typing import Any
 import ccxt
 import pytest
 
+from tradewarden.bot.execution.classification import ErrorClass, Operation, classify
 from tradewarden.bot.venue.ccxt_client import build_exchange
 from tradewarden.bot.venue_sim.server import running_venue_sim
 from tradewarden.bot.venue_sim.settings import SimSettings
@@ -57,3 +58,50 @@ async def test_weight_header_429_and_418(limited_exchange: Any) -> None:
     assert "IP banned until" in str(banned.value)
     assert last_headers(limited_exchange)["retry-after"] == "120"
     assert used_weight(limited_exchange) == 15  # rejected requests count too
+
+
+async def test_orders_per_10s_and_per_minute_with_headers_and_1015() -> None:
+    # The venue's clock stands at the start of a minute, so no window turns by itself.
+    now = [time.time() // 60 * 60 + 0.5]
+    settings = SimSettings(price_tick_s=0, order_limit_10s=3, order_limit_1m=5)
+    async with running_venue_sim(settings, clock=lambda: now[0]) as sim:
+        exchange = build_exchange(
+            "binanceusdm", api_key="sim-key", api_secret="sim-secret", url_override=sim.base_url
+        )
+        exchange.enableRateLimit = False
+        try:
+            await exchange.load_time_difference()  # sign with the venue's clock
+            info = await exchange.fapiPublicGetExchangeInfo()
+            orders = [r for r in info["rateLimits"] if r["rateLimitType"] == "ORDERS"]
+            assert [(r["interval"], r["intervalNum"], r["limit"]) for r in orders] == [
+                ("SECOND", 10, 3),
+                ("MINUTE", 1, 5),
+            ]
+            await exchange.load_markets()
+            await exchange.fetch_balance()
+            assert "x-mbx-order-count-10s" not in last_headers(exchange)  # not an order request
+            for placed in (1, 2, 3):
+                await exchange.create_order("BTC/USDT:USDT", "market", "buy", 0.003)
+                headers = last_headers(exchange)
+                assert (headers["x-mbx-order-count-10s"], headers["x-mbx-order-count-1m"]) == (
+                    str(placed),
+                    str(placed),
+                )
+            with pytest.raises(ccxt.DDoSProtection, match="-1015") as refused:
+                await exchange.create_order("BTC/USDT:USDT", "market", "buy", 0.003)
+            assert "current limit is 3 orders per 10 SECOND" in str(refused.value)
+            # The bot backs off a -1015 as a rate limit rather than dropping the order.
+            verdict = classify(refused.value, Operation.CREATE)
+            assert verdict.error_class is ErrorClass.RATE_LIMITED
+            now[0] += 10  # a new 10 s window, same minute
+            await exchange.load_time_difference()
+            for _ in range(2):
+                await exchange.create_order("BTC/USDT:USDT", "market", "buy", 0.003)
+            with pytest.raises(ccxt.DDoSProtection, match="orders per 1 MINUTE"):
+                await exchange.create_order("BTC/USDT:USDT", "market", "buy", 0.003)
+            headers = last_headers(exchange)
+            assert (headers["x-mbx-order-count-10s"], headers["x-mbx-order-count-1m"]) == ("2", "5")
+            positions = (await sim.state())["positions"]
+            assert [p["positionAmt"] for p in positions] == ["0.015"]
+        finally:
+            await exchange.close()
