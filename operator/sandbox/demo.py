@@ -1,4 +1,5 @@
-"""The sandbox tour behind ``make demo``: bots on a local cluster, a drift flip, an emergency stop.
+"""The sandbox tour behind ``make demo``: bots on a local cluster, a drift flip, an emergency
+stop, and a desk-wide TradingHalt.
 
 Steps, each narrated with the kubectl commands it runs and their output:
 
@@ -9,7 +10,9 @@ Steps, each narrated with the kubectl commands it runs and their output:
    journal never wrote; the bot sees it in three reconciles in a row, cancels it
    and goes reduce-only, and the operator flips the TradingBot to ReduceOnly;
 5. emergency stop: ``kubectl patch`` another bot's ``spec.emergencyStop`` to Halt;
-6. the phases, the flip events and the venue's open orders; then everything stops.
+6. the desk's red button: one TradingHalt stops the remaining bots of the namespace, and
+   ``kubectl wait --for=condition=FleetConfirmed`` returns once the venue confirms it;
+7. the phases, the flip events and the venue's open orders; then everything stops.
 
 Everything is stopped on the way out, on success, error or Ctrl-C alike
 (:func:`running_sandbox` owns the processes).
@@ -46,9 +49,11 @@ DRIFTED_BOT = "btc-grid-sim"
 STOPPED_BOT = "eth-grid-sim"
 STRAY_SUFFIX = "demo1"  # after the prefix, where the bot puts its sequence number
 STRAY_QUANTITY = Decimal("0.003")
-STRAY_DISTANCE = Decimal("0.9")  # a stray buys 10 % under the mark: it rests, unfilled
+# A stray buys 3 % under the mark: it rests, unfilled, inside PERCENT_PRICE (0.95 of the mark).
+STRAY_DISTANCE = Decimal("0.97")
 KUBECTL_GRACE_S = 15.0  # beyond a command's own --timeout
 STATUS_FIELDS = "{.status.phase} {.status.tradingMode} {.status.lastFlip.reason}"
+DESK_HALT = "desk-stop"
 
 
 class DemoError(RuntimeError):
@@ -155,14 +160,14 @@ class Tour:
             completed = not steps.cancelled()
             if completed:
                 steps.result()  # a failed step raises here, after its task is done
-            self.step(7, "Stop everything")
+            self.step(8, "Stop everything")
             self.say("operator first (so it does not react), then every bot pod, the simulator,")
             self.say("and the API server ...")
         self.say("stopped.")
         return completed
 
     async def steps(self, sandbox: Sandbox, options: SandboxOptions) -> None:
-        """Steps 1 (what runs where) to 6."""
+        """Steps 1 (what runs where) to 7."""
         self.say(f"Kubernetes API (KMock-based sandbox): {sandbox.api.url}")
         self.say(f"venue simulator (Binance USD-M futures): {sandbox.venue.base_url}")
         self.say(f"operator: a real `tradewarden operator` process, log {options.operator_log}")
@@ -178,6 +183,7 @@ class Tour:
         await self.show_trading(kubectl, sandbox.venue)
         await self.inject_drift(kubectl, sandbox.venue, bots[DRIFTED_BOT])
         await self.emergency_stop(kubectl)
+        await self.halt_the_desk(kubectl)
         await self.show_outcome(kubectl, sandbox.venue)
 
     async def apply_examples(self, kubectl: Kubectl, venue_url: str) -> dict[str, Obj]:
@@ -304,9 +310,46 @@ class Tour:
         stopped = await self.bot_status(kubectl, STOPPED_BOT)
         self.say(f"FLIP: {STOPPED_BOT} is {stopped.mode} (phase {stopped.phase}, {stopped.reason})")
 
+    async def halt_the_desk(self, kubectl: Kubectl) -> None:
+        """One TradingHalt for every bot of the namespace; wait until the venue confirms it."""
+        self.step(6, "Halt the rest of the desk with one TradingHalt")
+        self.say("A TradingHalt is cluster-scoped: it selects bots by namespace and labels. Every")
+        self.say("bot it selects obeys it by itself (the operator need not run); the operator")
+        self.say("confirms it at the venue: no open entry order left, per bot, from its /status.")
+        self.say("The plugin's equivalent: kubectl tradewarden halt -n dev --action Halt \\")
+        self.say(f'  --reason "demo: the desk stops" --name {DESK_HALT}')
+        halt = {
+            "apiVersion": "tradewarden.io/v1alpha1",
+            "kind": "TradingHalt",
+            "metadata": {
+                "name": DESK_HALT,
+                "annotations": {"tradewarden.io/created-by": "make-demo"},
+            },
+            "spec": {"namespaces": ["dev"], "action": "Halt", "reason": "demo: the desk stops"},
+        }
+        path = self.options.directory / "manifests" / f"tradinghalt-{DESK_HALT}.yaml"
+        path.write_text(yaml.safe_dump(halt, sort_keys=False), encoding="utf-8")
+        await kubectl("create", "-f", str(path))
+        await kubectl(
+            "wait",
+            f"tradinghalt/{DESK_HALT}",
+            "--for=condition=FleetConfirmed",
+            f"--timeout={self.options.wait_seconds:.0f}s",
+            wait_s=self.options.wait_seconds,
+        )
+        await kubectl("get", "tradinghalts", "-o", "wide")
+        halted = await self.bot_status(kubectl, DRIFTED_BOT)
+        why = await kubectl(
+            "-n", "dev", "get", "tb", DRIFTED_BOT, "-o",
+            'jsonpath={.status.conditions[?(@.type=="TradingHalt")].message}',
+        )  # fmt: skip
+        self.say(f"HALTED: {DRIFTED_BOT} is {halted.mode}, by {why.strip()}")
+        self.say(f"(its phase still names the worst finding, {halted.phase} {halted.reason})")
+        self.say(f"Release it with: kubectl tradewarden release {DESK_HALT} --reason WHY")
+
     async def show_outcome(self, kubectl: Kubectl, venue: RunningVenueSim) -> None:
         """Phases, the flip events and the venue's open orders."""
-        self.step(6, "Where things stand")
+        self.step(7, "Where things stand")
         await kubectl("-n", "dev", "get", "tb", "-o", "wide")
         await kubectl("-n", "dev", "get", "pods")
         await kubectl(
@@ -348,6 +391,11 @@ def explain(status: BotPhase, name: str) -> str:
         return (
             f"{phase}, mode {mode} (EmergencyStop): resume with kubectl -n dev patch tb {name} "
             """--type=merge -p '{"spec":{"emergencyStop":null}}'"""
+        )
+    if reason == "TradingHalt":
+        return (
+            f"{phase}, mode {mode} (TradingHalt {DESK_HALT}): release with "
+            f"kubectl tradewarden release {DESK_HALT} --reason WHY"
         )
     if phase == "ReduceOnly":
         return (

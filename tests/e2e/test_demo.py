@@ -105,6 +105,13 @@ async def test_demo_shows_the_drift_and_emergency_stop_flips_and_stops_cleanly(
     # The two flips it promises.
     assert "FLIP: btc-grid-sim is ReduceOnly (DriftDetected)" in output
     assert "FLIP: eth-grid-sim is Halted (phase Paused, EmergencyStop)" in output
+    assert "tradinghalt.tradewarden.io/desk-stop created" in output
+    assert "tradinghalt.tradewarden.io/desk-stop condition met" in output
+    assert re.search(r"^desk-stop +Halt +Active +2 +2 ", output, re.MULTILINE), output
+    assert (
+        "HALTED: btc-grid-sim is Halted, by TradingHalt desk-stop Halt: demo: the desk stops"
+        in output
+    )
     # The venue's ground truth: the bots' orders, told apart by their client-id prefix.
     assert re.search(r"^ +btc-grid-sim +BTCUSDT ", output, re.MULTILINE), output
     assert re.search(r"the stray tw[0-9a-f]{10}-demo1 at the venue: CANCELED", output), output
