@@ -220,6 +220,8 @@ class ExecutionWorker:
             max(1, settings.max_cancel_replace), settings.cancel_giveup_seconds
         )
         self._wakeup = asyncio.Event()
+        # Set while run() waits with nothing queued: every command offered so far has run.
+        self._idle = asyncio.Event()
         self._stopping = False
 
     @property
@@ -241,6 +243,7 @@ class ExecutionWorker:
                 Event.EXECUTION_QUEUE_FULL, command=type(command).__name__, size=len(self._queue)
             )
             return False
+        self._idle.clear()
         self._wakeup.set()
         return True
 
@@ -255,6 +258,10 @@ class ExecutionWorker:
     def orders_pending(self) -> bool:
         """Whether a place or cancel waits or runs: proposing now could repeat it."""
         return self._queue.orders_pending()
+
+    async def drained(self) -> None:
+        """Return once every command offered before (and while) waiting has run."""
+        await self._idle.wait()
 
     def stop(self) -> None:
         """Drop queued commands and let :meth:`run` return after the current one."""
@@ -272,6 +279,7 @@ class ExecutionWorker:
             command = self._queue.take()
             if command is None:
                 self._wakeup.clear()
+                self._idle.set()
                 await self._wakeup.wait()
                 continue
             if self._cancel_given_up(command):

@@ -75,8 +75,13 @@ GUARD_TICK_SECONDS = 1.0
 # Wall seconds the side tasks (market data, timers, companions) get to finish once
 # cancelled at shutdown; one stuck closing a connection must not keep the process up.
 SHUTDOWN_GRACE_SECONDS = 5.0
+# A stopping bot's wind-down (cancel entries, settle, protect the final position):
+# reconcile passes at most, and wall seconds, well inside the pod's 30 s grace.
+WIND_DOWN_PASSES = 3
+WIND_DOWN_SECONDS = 15.0
 JOURNAL_FILE = "journal.sqlite"
 PREFLIGHT_SOURCE = "preflight"
+STOPPING_SOURCE = "stopping"
 
 
 def bot_identity(manifest: TradingBot) -> str:
@@ -254,16 +259,20 @@ class BotRuntime:
         if not await self._until_stopped(stop, self._recover(router, journal)):
             return EXIT_OK
         worker_task = asyncio.create_task(self.worker.run(), name="execution")
+        strategy_task = asyncio.create_task(self._propose(), name="strategy")
         helpers = [
             *(asyncio.create_task(companion.run(self)) for companion in self.companions),
             asyncio.create_task(self._market_data(), name="market-data"),
-            asyncio.create_task(self._propose(), name="strategy"),
+            strategy_task,
             asyncio.create_task(self._reconcile_timer(), name="reconcile-timer"),
             asyncio.create_task(self._guard_timer(), name="guards"),
         ]
         stop_task = asyncio.create_task(stop.wait(), name="stop")
         try:
             await asyncio.wait({worker_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
+            if not worker_task.done():
+                strategy_task.cancel()
+                await self._wind_down(journal, worker_task)
         finally:
             self.worker.stop()
             stop_task.cancel()
@@ -282,6 +291,48 @@ class BotRuntime:
             self.events.emit(Event.BOT_FATAL, reason="tight-loop timeout", error=str(error))
             return EXIT_TIGHT_LOOP
         return EXIT_OK
+
+    async def _wind_down(self, journal: Journal, worker_task: asyncio.Task[None]) -> None:
+        """Leave the venue safe before exiting: no entry order rests, every position its stop.
+
+        An entry left resting could fill after the bot is gone and grow the position
+        past its stop. So a stopping bot goes reduce-only (its entries are cancelled
+        through the posture, like any ReduceOnly), then reconciles, which settles
+        the cancels and repairs the stop to the final position; a few passes at most,
+        within ``WIND_DOWN_SECONDS``. ``BOT_STOPPING`` and ``BOT_STOP_SETTLED`` say
+        what was cancelled and what was left.
+        """
+        assert self.worker is not None
+        entries = [o.client_order_id for o in journal.non_terminal() if not o.intent.reduce_only]
+        self.events.emit(Event.BOT_STOPPING, entries=entries)
+        self.restrict(STOPPING_SOURCE, TradingMode.REDUCE_ONLY, "stopping: entries cancelled")
+        deadline = asyncio.get_running_loop().time() + WIND_DOWN_SECONDS
+        for _ in range(WIND_DOWN_PASSES):
+            self._enforce()
+            self.worker.offer(ReconcileAll())
+            drained = asyncio.ensure_future(self.worker.drained())
+            left = deadline - asyncio.get_running_loop().time()
+            await asyncio.wait({drained, worker_task}, timeout=max(left, 0))
+            drained.cancel()
+            if worker_task.done() or left <= 0 or self._wound_down(journal):
+                break
+        self.events.emit(
+            Event.BOT_STOP_SETTLED,
+            entries_left=[
+                o.client_order_id for o in journal.non_terminal() if not o.intent.reduce_only
+            ],
+            position=self.positions.get(self.spec.symbol, Decimal(0)),
+            protected=self._protected(),
+        )
+
+    def _wound_down(self, journal: Journal) -> bool:
+        """No entry order works and every position carries its stop."""
+        working_entries = any(not o.intent.reduce_only for o in journal.non_terminal())
+        return not working_entries and self._protected()
+
+    def _protected(self) -> bool:
+        reconciler = self.reconciler
+        return reconciler is None or all(watch.protected for watch in reconciler.watch.values())
 
     def _reconciler(self, router: OrderRouter, context: RouterContext) -> Reconciler:
         """The reconciler the worker runs after every order and on the reconcile timer."""
