@@ -7,6 +7,7 @@ alerts that link to an existing runbook, values that fail early.
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ import pytest
 import yaml
 
 from tests.ship.conftest import CHART, ENVIRONMENTS, ROOT, Render, run_helm, template_args
-from tradewarden.api.tradingbot import TradingBot
+from tradewarden.api.tradingbot import LOCAL_VENUE_URL, TradingBot
 
 K8S_VERSION = "1.32"
 # Kinds outside the Kubernetes schema set, checked separately below.
@@ -402,6 +403,11 @@ def test_dashboard_shows_the_key_series(render: Render) -> None:
         ("dev", "environment=staging", "/environment"),
         ("canary", "botDefaults.exchange.sandbox=false", "/botDefaults/exchange/sandbox"),
         ("prod", "botDefaults.exchange.allowLive=false", "/botDefaults/exchange/allowLive"),
+        (
+            "canary",
+            "botDefaults.exchange.urlOverride=https://fapi.binance.com",
+            "'/botDefaults/exchange': missing property 'allowLive'",
+        ),
         ("prod", "bots[0].name=Bad_Name", "/bots/0/name"),
         ("prod", "operator.metricsPort=80", "/operator/metricsPort"),
         ("prod", "networkPolicy.apiServer.cidrs=null", "/networkPolicy/apiServer"),
@@ -458,6 +464,33 @@ def test_merged_bot_spec_without_live_opt_in_fails_with_its_name(helm: Path) -> 
     done = run_helm(helm, *template_args("prod", "--set", "bots[0].spec.exchange.allowLive=false"))
     assert done.returncode != 0
     assert "btc-grid trades a live venue (exchange.sandbox: false) without" in done.stderr
+
+
+def test_merged_bot_spec_with_a_live_url_override_needs_the_opt_in(helm: Path) -> None:
+    # botDefaults alone opts in; the bot's own allowLive: false wins in the merged spec.
+    done = run_helm(
+        helm,
+        *template_args(
+            "canary",
+            "--set",
+            "botDefaults.exchange.urlOverride=https://fapi.binance.com",
+            "--set",
+            "botDefaults.exchange.allowLive=true",
+            "--set",
+            "bots[0].spec.exchange.allowLive=false",
+        ),
+    )
+    assert done.returncode != 0
+    assert (
+        "trades a live venue (exchange.urlOverride: https://fapi.binance.com, not loopback or "
+        "in-cluster) without exchange.allowLive: true"
+    ) in done.stderr, done.stderr
+
+
+def test_the_chart_and_the_crd_agree_on_what_is_not_live() -> None:
+    template = (CHART / "templates" / "tradingbots.yaml").read_text(encoding="utf-8")
+    assert f"regexMatch `{LOCAL_VENUE_URL}`" in template
+    assert json.dumps(LOCAL_VENUE_URL) in (CHART / "values.schema.json").read_text(encoding="utf-8")
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
