@@ -9,6 +9,7 @@ stop, the order in flight finishes, the journal is checkpointed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import time
 from collections import deque
@@ -153,6 +154,7 @@ class BotRuntime:
         self.market = MarketState()
         # False, or a venue ccxt.pro cannot stream, leaves market data on REST polling.
         self.market_streams = market_streams
+        self._market_stream: ccxt_async.Exchange | None = None
         self.market_feed: MarketFeed | None = None
         self.preflight_warn_only = preflight_warn_only
         self.preflight: PreflightReport | None = None
@@ -200,16 +202,26 @@ class BotRuntime:
             self.journal = journal
         return self.journal
 
-    async def run(self, stop: asyncio.Event) -> int:
-        """Run until ``stop`` is set; the exit code says how it ended."""
+    async def run(
+        self, stop: asyncio.Event, *, before_close: Callable[[], Awaitable[object]] | None = None
+    ) -> int:
+        """Run until ``stop`` is set; the exit code says how it ended.
+
+        Shutdown order: every task has stopped, then ``before_close`` runs (the
+        command stops its HTTP server there, so /status never reads a closed
+        journal), then the journal closes, then the venue connections.
+        """
         journal = self.open_journal()
         try:
             return await self._run(journal, stop)
         finally:
+            if before_close is not None:
+                await before_close()
             journal.close()
             await self.venue.close()
             if self.lane is not None:
                 await self.lane.close()
+            await self._close_market_stream()
             self.events.emit(Event.BOT_STOP)
 
     async def _run(self, journal: Journal, stop: asyncio.Event) -> int:
@@ -495,11 +507,17 @@ class BotRuntime:
             poll_seconds=MARKET_POLL_SECONDS,
             read_timeout_seconds=guards.mark_staleness.stale_after_seconds / 2,
         )
-        try:
-            await self.market_feed.run()
-        finally:
-            if stream is not None:
-                await stream.close()
+        # Closed at shutdown after the tasks, not here: a cancelled task that
+        # waits on a WebSocket close handshake outlives the grace period.
+        self._market_stream = stream
+        await self.market_feed.run()
+
+    async def _close_market_stream(self) -> None:
+        """Close the stream client, giving its close handshake the shutdown grace at most."""
+        stream, self._market_stream = self._market_stream, None
+        if stream is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stream.close(), SHUTDOWN_GRACE_SECONDS)
 
     def _record_mark(self, symbol: str, mark: Decimal) -> None:
         self.market.marks[symbol] = mark

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import signal
 import sys
 import time
@@ -72,11 +73,13 @@ def run(args: argparse.Namespace) -> int:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
         try:
-            # /status reads the journal: nothing is served before it opened.
+            # /status reads the journal: nothing is served before it opened,
+            # and the server stops before it closes.
             bot.open_journal()
-            async with serving(bot, args.http_host, args.http_port) as port:
+            async with contextlib.AsyncExitStack() as http:
+                port = await http.enter_async_context(serving(bot, args.http_host, args.http_port))
                 bot.events.emit(Event.HTTP_LISTENING, host=args.http_host, port=port)
-                return await bot.run(stop)
+                return await bot.run(stop, before_close=http.aclose)
         except JournalError as error:
             await exchange.close()
             await lane.close()

@@ -97,13 +97,13 @@ async def test_alert_counters_have_every_series_at_zero_before_the_first_event(
     """``increase()`` needs a series before the first increment, or it misses that event.
 
     Scraped as Prometheus does, the moment the bot serves /metrics. Then a
-    maxPosition below the grid's two levels makes the bot refuse intents with
-    quantities in the message: the refusals count under the fixed label, and
-    no other series appears.
+    maxOrderNotional below one grid order makes the bot refuse every entry with
+    amounts in the message: the refusals count under the fixed label, and no
+    other series appears.
     """
     manifest = write_manifest(tmp_path, sim, absentGraceSeconds=0.5)
     document = yaml.safe_load(manifest.read_text(encoding="utf-8"))
-    document["spec"]["risk"]["maxPosition"] = "0.004"  # one level of 0.003, not two
+    document["spec"]["risk"]["maxOrderNotional"] = "100"  # 0.003 BTC is about 150 USDT
     manifest.write_text(yaml.safe_dump(document), encoding="utf-8")
     bot = await start_bot(manifest)
     port = (await bot.wait_for("HTTP_LISTENING"))["port"]
@@ -119,8 +119,8 @@ async def test_alert_counters_have_every_series_at_zero_before_the_first_event(
     assert first == {
         name: dict.fromkeys(values, 0.0) for name, (_, values) in ALERT_COUNTER_LABELS.items()
     }
-    assert "could reach 0.006" in refused["reason"]
-    assert later["tradewarden_intents_refused_total"]["max-position"] >= 1
+    assert refused["reason"].startswith("max-order-notional: order notional 1")
+    assert later["tradewarden_intents_refused_total"]["max-order-notional"] >= 1
     assert {name: set(series) for name, series in later.items()} == {
         name: values for name, (_, values) in ALERT_COUNTER_LABELS.items()
     }
@@ -293,6 +293,50 @@ async def test_signed_urls_never_reach_the_log(
     errors = [line for line in lines if "ExchangeNotAvailable" in line]
     # The path and the error stay.
     assert any("GET http://127.0.0.1" in e and "/positionRisk 502 Bad Gateway" in e for e in errors)
+
+
+async def test_sigterm_while_market_data_streams_stops_cleanly(
+    sim: RunningVenueSim, start_bot, tmp_path: Path
+) -> None:
+    """Issue 12 item 14: what a StatefulSet rolling update does to the pod on a spec change.
+
+    SIGTERM while the mark-price stream is live and the operator's probe keeps
+    reading /status: the market-data task stops within the grace period, /status
+    is answered until the server stops (never from a closed journal), exit 0.
+    """
+    bot = await start_bot(write_manifest(tmp_path, sim, absentGraceSeconds=0.5))
+    assert bot.process.stderr is not None
+    # Read as it comes: a full stderr pipe would block the bot (the old shutdown
+    # logged a traceback per /status request).
+    stderr = asyncio.create_task(bot.process.stderr.read())
+    port = (await bot.wait_for("HTTP_LISTENING"))["port"]
+    await bot.wait_for("WS_CONNECTED")
+    await bot.wait_for("ORDER_RESPONSE", count=2)
+    answers: list[int] = []
+    probing = asyncio.Event()
+
+    async def probe() -> None:
+        """The operator's probe: /status as fast as it answers, until the bot has exited."""
+        async with aiohttp.ClientSession() as http:
+            while bot.process.returncode is None:
+                try:
+                    async with http.get(f"http://127.0.0.1:{port}/status") as reply:
+                        answers.append(reply.status)
+                except aiohttp.ClientConnectionError:
+                    await asyncio.sleep(0.01)  # the server has stopped; the process is exiting
+                probing.set()
+
+    prober = asyncio.create_task(probe())
+    await probing.wait()
+    bot.process.send_signal(signal.SIGTERM)
+    assert await bot.exit_code() == 0
+    await prober
+    errors = (await stderr).decode()
+
+    assert "BOT_FATAL" not in bot.names(), [e for e in bot.events if e["event"] == "BOT_FATAL"]
+    assert "Traceback" not in errors, errors[-3000:]
+    assert answers and set(answers) == {200}
+    assert bot.names()[-1] == "BOT_STOP"
 
 
 async def test_reconcile_failing_past_tight_loop_timeout_exits_nonzero(
