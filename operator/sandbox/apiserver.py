@@ -45,7 +45,7 @@ import kmock
 import yaml
 from typing_extensions import override
 
-from tradewarden.operator.sandbox import discovery, rbac, tables
+from tradewarden.operator.sandbox import discovery, managed_fields, rbac, tables
 from tradewarden.operator.sandbox.auth import (
     ANONYMOUS_PATHS,
     BOOTSTRAP,
@@ -66,7 +66,7 @@ from tradewarden.operator.sandbox.protobuf import ProtobufError, decode_object
 from tradewarden.operator.sandbox.rbac import Attributes, Policy, User
 from tradewarden.operator.sandbox.resources import RBAC, Obj, Registry, ResourceType
 from tradewarden.operator.sandbox.selectors import Selection, SelectorError
-from tradewarden.operator.sandbox.storage import ApiError, Store, WatchEvent, not_found
+from tradewarden.operator.sandbox.storage import ApiError, Store, WatchEvent, not_found, now_iso
 from tradewarden.operator.sandbox.tls import ServingCertificate, make_serving_certificate
 from tradewarden.operator.sandbox.validation import (
     SchemaValidator,
@@ -93,6 +93,8 @@ class _Target:
 
 # The warnings of the request being answered (unknown fields under fieldValidation=Warn).
 _WARNINGS: contextvars.ContextVar[list[str]] = contextvars.ContextVar("warnings")
+# Who the request writes as in managedFields: fieldManager, else the User-Agent's product.
+_MANAGER: contextvars.ContextVar[str] = contextvars.ContextVar("manager", default="sandbox")
 # The patch types a custom resource accepts; strategic merge needs Go struct tags it lacks.
 CUSTOM_PATCH_TYPES = (
     "application/json-patch+json",
@@ -145,6 +147,28 @@ def _forbidden(attrs: Attributes, message: str) -> ApiError:
         {"name": attrs.name, "group": attrs.api_group, "kind": attrs.resource}
         if attrs.resource_request
         else {},
+    )
+
+
+def _apply_conflict(target: _Target, conflict: managed_fields.ApplyConflict) -> ApiError:
+    """409 for an unforced apply that meets other managers' fields, with one cause each."""
+    return ApiError(
+        409,
+        "Conflict",
+        str(conflict),
+        {
+            "name": target.name,
+            "group": target.rtype.group,
+            "kind": target.rtype.plural,
+            "causes": [
+                {
+                    "reason": "FieldManagerConflict",
+                    "message": f"conflict with {label}",
+                    "field": "." + ".".join(path),
+                }
+                for label, path in conflict.conflicts
+            ],
+        },
     )
 
 
@@ -512,6 +536,7 @@ class SandboxApi:
         user: User | None = None,
         *,
         dry_run: bool = False,
+        record: bool = True,
     ) -> Obj:
         if not isinstance(body, dict):
             raise ApiError(400, "BadRequest", "the request body must be a JSON object")
@@ -523,6 +548,9 @@ class SandboxApi:
                 raise not_found(self._type("", "v1", "namespaces"), namespace)
         admitted, warnings = self._admit(rtype, name, body, None, field_validation)
         _WARNINGS.get([]).extend(warnings)
+        if record:
+            fields = managed_fields.record_update(None, admitted, self._writer(rtype))
+            admitted.setdefault("metadata", {})["managedFields"] = fields or []
         if user is not None:
             self._admit_access(user, rtype, namespace or "", admitted, None)
         return self.store.create(rtype, namespace, admitted, dry_run=dry_run)
@@ -535,6 +563,7 @@ class SandboxApi:
         user: User | None = None,
         *,
         dry_run: bool = False,
+        record: bool = True,
     ) -> Obj:
         assert target.name is not None
         namespace = target.namespace or ""
@@ -553,6 +582,17 @@ class SandboxApi:
             target.rtype, target.name, candidate, current, field_validation
         )
         _WARNINGS.get([]).extend(warnings)
+        meta = admitted.setdefault("metadata", {})
+        fields = None
+        if record:
+            writer = self._writer(target.rtype)
+            fields = managed_fields.record_update(
+                current, admitted, writer, target.subresource or ""
+            )
+        if fields is not None:
+            meta["managedFields"] = fields
+        elif record:
+            meta["managedFields"] = current["metadata"].get("managedFields") or []
         if user is not None:
             self._admit_access(user, target.rtype, namespace, admitted, current)
         return self.store.update(
@@ -563,6 +603,9 @@ class SandboxApi:
             subresource=target.subresource,
             dry_run=dry_run,
         )
+
+    def _writer(self, rtype: ResourceType) -> managed_fields.Writer:
+        return managed_fields.Writer(_MANAGER.get(), rtype.api_version, now_iso(self.clock))
 
     # ---- admission that depends on who asks ------------------------------------------------
 
@@ -659,6 +702,8 @@ class SandboxApi:
             return _json(outage.as_status(), 503)
         warnings: list[str] = []
         _WARNINGS.set(warnings)
+        agent = request.headers.get("User-Agent", "").split("/", maxsplit=1)[0]
+        _MANAGER.set(request.params.get("fieldManager") or agent or "unknown")
         try:
             user = self._authenticate(request)
             if user is not None:
@@ -768,12 +813,33 @@ class SandboxApi:
             except ValueError as error:
                 raise ApiError(400, "BadRequest", f"invalid JSON patch body: {error}") from None
         current = self.store.find(target.rtype, target.namespace or "", target.name)
-        if current is None:
-            if content_type.startswith(APPLY_PATCH):
-                created = self._create(
-                    target.rtype, target.namespace, patch, "Strict", user, dry_run=dry_run
+        if content_type.startswith(APPLY_PATCH):
+            if not isinstance(patch, dict):
+                raise ApiError(400, "BadRequest", "the applied configuration must be an object")
+            if not request.params.get("fieldManager"):
+                raise ApiError(
+                    422,
+                    "Invalid",
+                    "PATCH requests with apply patch type require fieldManager: "
+                    "fieldManager: Required value: is required for apply patch",
                 )
+            force = request.params.get("force") == "true"
+            try:
+                applied = managed_fields.apply(
+                    current or {}, patch, self._writer(target.rtype), force=force
+                )
+            except managed_fields.ApplyConflict as conflict:
+                raise _apply_conflict(target, conflict) from None
+            if current is None:
+                created = self._create(
+                    target.rtype, target.namespace, applied, "Strict", user,
+                    dry_run=dry_run, record=False,
+                )  # fmt: skip
                 return _json(created, 201)
+            return _json(
+                self._update(target, applied, field_validation, user, dry_run=dry_run, record=False)
+            )
+        if current is None:
             raise ApiError(404, "NotFound", f'{target.rtype.plural} "{target.name}" not found')
         patched = apply_patch(content_type, current, patch)
         return _json(self._update(target, patched, field_validation, user, dry_run=dry_run))

@@ -272,6 +272,9 @@ class Store:
                 new["status"] = copy.deepcopy(body["status"])
             else:
                 new.pop("status", None)
+            fields = body.get("metadata", {}).get("managedFields")
+            if fields is not None:
+                new["metadata"] = {**current["metadata"], "managedFields": fields}
         else:
             new = copy.deepcopy(body)
             new["apiVersion"] = rtype.api_version
