@@ -45,7 +45,7 @@ import kmock
 import yaml
 from typing_extensions import override
 
-from tradewarden.operator.sandbox import discovery, managed_fields, rbac, tables
+from tradewarden.operator.sandbox import discovery, logs, managed_fields, rbac, tables
 from tradewarden.operator.sandbox.auth import (
     ANONYMOUS_PATHS,
     BOOTSTRAP,
@@ -79,6 +79,7 @@ PROTOBUF = "application/vnd.kubernetes.protobuf"
 _CRDS = ("apiextensions.k8s.io", "customresourcedefinitions")
 _DEFAULT_WATCH_SECONDS = 1800
 _CLIENT_CHECK_SECONDS = 1.0  # how often an idle watch checks that its client is still there
+LOG_POLL_SECONDS = 0.2  # how often ``kubectl logs -f`` looks for more output
 
 
 @dataclass(frozen=True)
@@ -742,7 +743,9 @@ class SandboxApi:
             )
         params = request.params
         if target.subresource == "log":
-            return self._log(target, params)
+            raw = request._raw_request
+            assert raw is not None
+            return await self._log(raw, target, params)
         assert user is not None, "only health checks are served anonymously"
         if not target.rtype.stored or target.subresource == "token":
             if method != "POST":
@@ -956,8 +959,15 @@ class SandboxApi:
             dry_run=dry_run or "All" in (options.get("dryRun") or []),
         )
 
-    def _log(self, target: _Target, params: Any) -> aiohttp.web.Response:
-        """A pod container's log as plain text (``container``, ``tailLines``), as kubectl wants."""
+    async def _log(
+        self, raw: aiohttp.web.BaseRequest, target: _Target, params: Any
+    ) -> aiohttp.web.StreamResponse:
+        """A pod container's log as plain text, as kubectl wants it.
+
+        ``container``, ``tailLines``, ``previous`` (the run before the current one)
+        and ``follow`` (stream what the running container writes until it stops
+        or the client goes) are honoured.
+        """
         assert target.name is not None
         namespace = target.namespace or ""
         pod = self.store.get(target.rtype, namespace, target.name)
@@ -968,12 +978,56 @@ class SandboxApi:
                 400, "BadRequest", f"container {container} is not valid for pod {target.name}"
             )
         path = None if self.pod_logs is None else self.pod_logs(namespace, target.name, container)
-        text = path.read_text(errors="replace") if path is not None and path.exists() else ""
-        tail = params.get("tailLines")
-        if tail is not None and tail.isdigit():
-            lines = text.splitlines(keepends=True)
-            text = "".join(lines[-int(tail) :]) if int(tail) else ""
-        return aiohttp.web.Response(text=text, content_type="text/plain")
+        text, offset = logs.read_from(path, 0)
+        all_runs = logs.runs(text)
+        if params.get("previous") == "true":
+            if len(all_runs) < 2:
+                raise ApiError(
+                    400,
+                    "BadRequest",
+                    f'previous terminated container "{container}" in pod "{target.name}" not found',
+                )
+            return aiohttp.web.Response(
+                text=logs.tail(all_runs[-2], params.get("tailLines")), content_type="text/plain"
+            )
+        shown = logs.tail(all_runs[-1], params.get("tailLines"))
+        if params.get("follow") != "true" or path is None:
+            return aiohttp.web.Response(text=shown, content_type="text/plain")
+        response = aiohttp.web.StreamResponse(headers={"Content-Type": "text/plain"})
+        await response.prepare(raw)
+        await response.write(shown.encode())
+        await self._follow(raw, response, target, path, offset)
+        return response
+
+    async def _follow(
+        self,
+        raw: aiohttp.web.BaseRequest,
+        response: aiohttp.web.StreamResponse,
+        target: _Target,
+        path: Path,
+        offset: int,
+    ) -> None:
+        """Stream what is appended to ``path`` while this run of the container lasts.
+
+        The runner's processes write to the file directly, so, like the kubelet
+        without inotify, it is polled. The stream ends when the container restarts,
+        the pod goes, or the client leaves.
+        """
+        namespace, name = target.namespace or "", target.name or ""
+        uid = self.store.get(target.rtype, namespace, name)["metadata"]["uid"]
+        with contextlib.suppress(ConnectionResetError):
+            while not _client_gone(raw):
+                current = self.store.find(target.rtype, namespace, name)
+                if current is None or current["metadata"]["uid"] != uid:
+                    break
+                text, offset = logs.read_from(path, offset)
+                output, restarted = logs.until_restart(text)
+                if output:
+                    await response.write(output.encode())
+                if restarted:
+                    break  # this run of the container is over
+                await asyncio.sleep(LOG_POLL_SECONDS)
+            await response.write_eof()
 
     def _list(self, target: _Target, selection: Selection, accept: str, include: str) -> Obj:
         objects = [

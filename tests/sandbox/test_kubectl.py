@@ -404,3 +404,53 @@ async def test_get_all_lists_bots_pods_statefulsets_and_services_with_their_colu
     assert code == 0, err
     assert out.splitlines()[0].split() == ["NAME", "READY", "AGE", "CONTAINERS", "IMAGES"]
     assert out.splitlines()[1].split()[3:] == ["bot", "tradewarden:1"]
+
+
+async def test_logs_previous_and_follow_show_one_run_of_the_container(
+    api: SandboxApi, kubectl: Kubectl, tmp_path: Path
+) -> None:
+    log = tmp_path / "bot.log"
+    log.write_text(
+        "--- 2026-01-01T00:00:00Z start (restarts 0): ['tradewarden', 'bot']\n"
+        "first run\n"
+        "--- liveness probe http://127.0.0.1:1/healthz failed; stopping\n"
+        "--- 2026-01-01T00:01:00Z start (restarts 1): ['tradewarden', 'bot']\n"
+        "second run\n"
+    )
+    api.pod_logs = lambda namespace, pod, container: log
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "tb-alpha-0", "namespace": "default"},
+        "spec": {"containers": [{"name": "bot", "image": "bot"}]},
+    }
+    api.create(pod)
+    code, out, err = await kubectl("logs", "tb-alpha-0")
+    assert (code, out) == (0, "second run\n"), err
+    code, out, err = await kubectl("logs", "tb-alpha-0", "--previous")
+    assert (code, out) == (0, "first run\n"), err
+
+    follower = await asyncio.create_subprocess_exec(
+        KUBECTL, "--kubeconfig", str(kubectl.kubeconfig), "logs", "-f", "tb-alpha-0",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert follower.stdout is not None
+    try:
+        assert await asyncio.wait_for(follower.stdout.readline(), 15) == b"second run\n"
+        with log.open("a") as more:
+            more.write("still running\n")
+        assert await asyncio.wait_for(follower.stdout.readline(), 15) == b"still running\n"
+        with log.open("a") as more:
+            more.write("--- 2026-01-01T00:02:00Z start (restarts 2): ['tradewarden', 'bot']\n")
+        assert await asyncio.wait_for(follower.wait(), 15) == 0, "the run ended: so does -f"
+    finally:
+        if follower.returncode is None:
+            follower.kill()
+            await follower.wait()
+
+    api.store.delete(api.type_of("v1", "Pod"), "default", "tb-alpha-0")
+    api.create(pod)
+    log.write_text("only run\n")
+    code, _, err = await kubectl("logs", "tb-alpha-0", "--previous")
+    assert code != 0
+    assert 'previous terminated container "bot" in pod "tb-alpha-0" not found' in err
