@@ -366,6 +366,12 @@ TRADING_BOT = CrdKind(
             "priority": 1,
             "jsonPath": ".status.bot.position",
         },
+        {
+            "name": "OnDelete",
+            "type": "string",
+            "priority": 1,
+            "jsonPath": ".spec.deletionPolicy",
+        },
     ),
 )
 

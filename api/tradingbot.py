@@ -328,6 +328,13 @@ class EmergencyAction(StrEnum):
     FLATTEN = "Flatten"
 
 
+class DeletionPolicy(StrEnum):
+    """What deleting a TradingBot does to its position before the operator lets it go."""
+
+    HALT = "Halt"
+    FLATTEN = "Flatten"
+
+
 class EmergencyStop(_Model):
     """An emergency stop and why it was pulled."""
 
@@ -363,6 +370,12 @@ class TradingBotSpec(_Model):
     )
     environment: Literal["dev", "canary", "prod"] = Field(
         default="dev", description="Promotion stage: dev, canary or prod."
+    )
+    deletion_policy: DeletionPolicy = Field(
+        default=DeletionPolicy.HALT,
+        description="What `kubectl delete` does before the bot goes. Halt: cancel every "
+        "order but the protective stops; the position stays at the venue with its stop. "
+        "Flatten: close the position and cancel its stops; the bot goes once flat.",
     )
 
 

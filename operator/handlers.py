@@ -30,7 +30,12 @@ from kubernetes.client.exceptions import ApiException
 from pydantic import ValidationError
 
 from tradewarden.api.crd import HALT_PLURAL, PLURAL, VERSION
-from tradewarden.api.tradingbot import API_GROUP, Phase, TradingBotStatus, TradingMode
+from tradewarden.api.tradingbot import (
+    API_GROUP,
+    DeletionPolicy,
+    Phase,
+    TradingBotStatus,
+)
 from tradewarden.api.tradinghalt import (
     CREATED_BY_ANNOTATION,
     FLEET_CONFIRMED,
@@ -40,6 +45,13 @@ from tradewarden.api.tradinghalt import (
 )
 from tradewarden.bot.control.halts import Halt, HaltError, binding_halt, halt_from_object
 from tradewarden.operator.children import DEFAULT_BOT_IMAGE, MANAGED_BY, creation_waves
+from tradewarden.operator.drain import (
+    deletion_policy,
+    drain_pending,
+    drain_stop,
+    drained_message,
+    draining_message,
+)
 from tradewarden.operator.halt_status import BotView, decide_halt_status
 from tradewarden.operator.kube import OperatorApi, connection_info
 from tradewarden.operator.metrics import OperatorMetrics
@@ -62,7 +74,6 @@ CLEARED_BY_ANNOTATION = "tradewarden.io/cleared-by"
 FORCE_RELEASE_ANNOTATION = "tradewarden.io/force-release"
 FORCE_RELEASED_BY_ANNOTATION = "tradewarden.io/force-released-by"
 DRAIN_RUNBOOK = "runbooks/drain-stuck.md"
-DRAIN_REASON = "TradingBot deleted: the operator drains it before its children go"
 # Phases a person should look at: their flips are Warning events.
 WARNING_PHASES = frozenset({Phase.ABORTED, Phase.FAILED, Phase.DEGRADED, Phase.REDUCE_ONLY})
 # Retry delay of a failed reconcile or drain (kopf's default is a minute). They are
@@ -290,27 +301,32 @@ def register(registry: kopf.OperatorRegistry, state: OperatorState) -> None:
         spec: kopf.Spec,
         name: str,
         namespace: str | None,
+        retry: int,
         bot_pods: PodIndex = NO_PODS,
         **_: Any,
     ) -> None:
         namespace = namespace or "default"
-        stop = spec.get("emergencyStop") or {}
-        if stop.get("action") not in ("Halt", "Flatten"):
+        stop = drain_stop(spec)
+        if stop is not None:
             # The bot obeys its own TradingBot's emergencyStop through its watch.
-            halt = {"spec": {"emergencyStop": {"action": "Halt", "reason": DRAIN_REASON}}}
-            await state.api.patch_bot(namespace, name, halt)
+            await state.api.patch_bot(namespace, name, {"spec": {"emergencyStop": stop}})
+        if retry == 0:
             # kopf.event, not kopf.info: posting.level (WARNING) filters info/warn only.
-            kopf.event(
-                body,
-                type="Normal",
-                reason="Draining",
-                message="emergencyStop Halt set before deletion",
-            )
+            kopf.event(body, type="Normal", reason="Draining", message=draining_message(spec))
+        policy = deletion_policy(spec)
+        symbol = str(spec.get("symbol", ""))
         # Read once: a handler attempt sees one version of the object (kopf retries
         # with the new one after the annotations change).
         release = _release_request(body)
         waited = 0.0
-        while (pending := await _undrained(state, bot_pods, namespace, name)) is not None:
+        while True:
+            pending, last = await _undrained(
+                state, bot_pods, namespace, name, symbol=symbol, policy=policy
+            )
+            if pending is None:
+                message = drained_message(last, symbol, policy)
+                kopf.event(body, type="Normal", reason="Drained", message=message)
+                break
             if release is not None:
                 who, why = release
                 kopf.warn(
@@ -331,10 +347,6 @@ def register(registry: kopf.OperatorRegistry, state: OperatorState) -> None:
                 raise kopf.TemporaryError(pending, delay=10)
             await state.sleep(config.drain_poll)
             waited += config.drain_poll
-        else:
-            kopf.event(
-                body, type="Normal", reason="Drained", message="no open orders; children go now"
-            )
         state.metrics.observe_phase(namespace, name, None)
 
 
@@ -465,9 +477,15 @@ def _release_request(body: kopf.Body) -> tuple[str, str] | None:
 
 
 async def _undrained(
-    state: OperatorState, index: PodIndex, namespace: str, name: str
-) -> str | None:
-    """What still keeps a deleted bot from being drained, or ``None`` once it is.
+    state: OperatorState,
+    index: PodIndex,
+    namespace: str,
+    name: str,
+    *,
+    symbol: str,
+    policy: DeletionPolicy,
+) -> tuple[str | None, Mapping[str, Any] | None]:
+    """What still keeps a deleted bot from being drained (``None`` once it is), and its /status.
 
     A missing or crash-looping pod, or one whose bot container never started
     (Pending, unschedulable, image not pulled), is not trading. A pod that ran and
@@ -475,15 +493,11 @@ async def _undrained(
     """
     snapshot = _pod(index, namespace, name)
     if snapshot is None or snapshot.state.crash_looping or snapshot.state.never_started:
-        return None
+        return None, None
     bot_status = await fetch_status(state.http(), snapshot.status_url, state.config.status_timeout)
     if bot_status is None:
-        return "the bot does not answer /status"
-    remaining = len(non_protective_orders(bot_status))
-    mode = bot_status.get("tradingMode")
-    if remaining == 0 and mode == TradingMode.HALTED.value:
-        return None
-    return f"{remaining} open non-protective orders, mode {mode}"
+        return "the bot does not answer /status", None
+    return drain_pending(bot_status, symbol, policy), bot_status
 
 
 def _view(

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -507,6 +508,94 @@ async def test_delete_halts_the_bot_before_its_children_go(
     # The order itself was observed above; the operator also said so.
     reasons = {e["reason"] for e in await kube_events(sandbox, namespace)}
     assert {"Draining", "Drained"} <= reasons
+
+
+def venue_position(state: Obj) -> Decimal:
+    """The account's net position at the venue (each test has a venue of its own)."""
+    return sum((Decimal(p["positionAmt"]) for p in state["positions"]), Decimal(0))
+
+
+def open_stops(state: Obj, prefix: str) -> list[Obj]:
+    """The bot's protective stops still waiting at the venue."""
+    return [
+        algo
+        for algo in state["algoOrders"]
+        if algo["clientAlgoId"].startswith(prefix) and algo["algoStatus"] == "NEW"
+    ]
+
+
+async def holding_with_a_stop(venue: RunningVenueSim, prefix: str) -> bool:
+    state = await venue.state()
+    return venue_position(state) != 0 and bool(open_stops(state, prefix))
+
+
+def bot_and_children_gone(sandbox: Harness, namespace: str, name: str) -> bool:
+    return sandbox.parts.find(TB_API, "TradingBot", namespace, name) is None and not any(
+        sandbox.parts.find(v, k, namespace, n) for v, k, n in (
+            ("apps/v1", "StatefulSet", f"tb-{name}"),
+            ("v1", "ConfigMap", f"tb-{name}-manifest"),
+            ("v1", "Pod", f"tb-{name}-0"),
+        )
+    )  # fmt: skip
+
+
+async def drain_events(sandbox: Harness, namespace: str) -> dict[str, str]:
+    return {
+        e["reason"]: e["message"]
+        for e in await kube_events(sandbox, namespace)
+        if e["reason"] in ("Draining", "Drained")
+    }
+
+
+async def test_delete_with_deletion_policy_halt_leaves_the_position_with_its_stop(
+    sandbox: Harness, venue: RunningVenueSim, namespace: str
+) -> None:
+    prefix = await start_trading(sandbox, venue, namespace, "keeper")
+    await eventually(lambda: holding_with_a_stop(venue, prefix), "a position with its stop", 60)
+    await venue.pause_walk()  # the stop must not trigger while the test looks
+    held = venue_position(await venue.state())
+    wide = await kubectl_ok(sandbox, "get", "tb", "keeper", "-n", namespace, "-o", "wide")
+    assert wide.splitlines()[0].split()[-1] == "ONDELETE"
+    assert wide.splitlines()[1].split()[-1] == "Halt"
+    await kubectl_ok(sandbox, "delete", "tb", "keeper", "-n", namespace, "--wait=false")
+
+    async def gone() -> bool:
+        return bot_and_children_gone(sandbox, namespace, "keeper")
+
+    await eventually(gone, "the TradingBot and its children to go")
+    state = await venue.state()
+    assert venue_position(state) == held
+    assert len(open_stops(state, prefix)) == 1
+    assert not working_orders(state, prefix)
+    events = await drain_events(sandbox, namespace)
+    assert events["Draining"].startswith("deletionPolicy Halt: emergencyStop Halt;")
+    assert (
+        f"position {held} {SYMBOL} stays at the venue with 1 protective stop" in (events["Drained"])
+    )
+
+
+async def test_delete_with_deletion_policy_flatten_closes_the_position_and_its_stop(
+    sandbox: Harness, venue: RunningVenueSim, namespace: str
+) -> None:
+    prefix = await start_trading(sandbox, venue, namespace, "closer", deletionPolicy="Flatten")
+    await eventually(lambda: holding_with_a_stop(venue, prefix), "a position with its stop", 60)
+    wide = await kubectl_ok(sandbox, "get", "tb", "closer", "-n", namespace, "-o", "wide")
+    assert wide.splitlines()[1].split()[-1] == "Flatten"
+    await kubectl_ok(sandbox, "delete", "tb", "closer", "-n", namespace, "--wait=false")
+
+    async def gone() -> bool:
+        return bot_and_children_gone(sandbox, namespace, "closer")
+
+    await eventually(gone, "the TradingBot and its children to go", within=60)
+    state = await venue.state()
+    assert venue_position(state) == 0
+    assert not open_stops(state, prefix)
+    assert not working_orders(state, prefix)
+    events = await drain_events(sandbox, namespace)
+    assert events["Draining"].startswith("deletionPolicy Flatten: emergencyStop Flatten;")
+    assert events["Drained"] == (
+        "deletionPolicy Flatten: flat, no orders left at the venue; children go now"
+    )
 
 
 async def test_a_bot_deleted_and_recreated_under_the_same_name_runs(

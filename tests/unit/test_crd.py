@@ -137,9 +137,16 @@ def test_names_scope_and_status_subresource() -> None:
         "Age",
         "Reason",
         "Position",
+        "OnDelete",
     ]
     assert columns["Ready"]["jsonPath"] == '.status.conditions[?(@.type=="Ready")].status'
     assert columns["Reason"]["priority"] == columns["Position"]["priority"] == 1
+    assert columns["OnDelete"] == {
+        "name": "OnDelete",
+        "type": "string",
+        "priority": 1,
+        "jsonPath": ".spec.deletionPolicy",
+    }
 
 
 def test_schema_is_structural() -> None:
