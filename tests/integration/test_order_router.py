@@ -482,28 +482,62 @@ async def test_dry_run_router_and_adapter_send_nothing_that_changes_the_venue(
 async def test_an_old_order_under_the_same_id_is_a_conflict_never_the_fill(
     order_path: OrderPath,
 ) -> None:
-    """A lost journal's old, filled BUY holds the id a fresh SELL is sent under."""
+    """A lost journal's old BUY, still resting, holds the id a fresh SELL is sent under.
+
+    The venue refuses the id while the BUY is open (-4116); the lookup finds the
+    BUY. Taken as the SELL, its later fill would become the SELL's.
+    """
     sell = OrderIntent(SYMBOL, Side.SELL, OrderType.LIMIT, Decimal("0.003"), Decimal("51000"))
     order = order_path.journal.record_intent(sell)
-    exchange = order_path.venue.exchange
-    await exchange.create_order(
-        SYMBOL, "market", "buy", 0.003, None, {"clientOrderId": order.venue_client_id}
+    old_buy = await order_path.venue.exchange.create_order(
+        SYMBOL, "limit", "buy", 0.003, 49000, {"clientOrderId": order.venue_client_id}
     )
 
     placed = await order_path.router.submit(order)
 
-    # Never the old BUY's fill: the SELL rests at the venue under an id of its own lineage.
-    assert placed.filled == 0
-    assert order_path.journal.net_filled(SYMBOL) == 0
+    # The SELL rests at the venue under an id of its own lineage, not as the BUY.
     assert placed.state is OrderState.OPEN
+    assert placed.venue_client_id != order.venue_client_id
+    assert placed.exchange_order_id != str(old_buy["id"])
     [ours] = [
         o for o in (await order_path.sim.state())["orders"]
-        if o["clientOrderId"] == placed.venue_client_id and o["status"] == "NEW"
+        if o["clientOrderId"] == placed.venue_client_id
     ]  # fmt: skip
-    assert ours["side"] == "SELL"
+    assert (ours["side"], ours["status"]) == ("SELL", "NEW")
     conflicts = [
         e for e in order_path.events
         if e["event"] == "RECONCILE_MISMATCH" and e.get("verdict") == "conflict"
     ]  # fmt: skip
-    if placed.venue_client_id != order.venue_client_id:  # the venue refused the id: -4116
-        assert conflicts and "side buy" in conflicts[0]["reason"]
+    assert conflicts and "side buy" in conflicts[0]["reason"]
+    # The old BUY fills: never the SELL's fill.
+    await order_path.sim.set_price("BTCUSDT", "48900")
+    settled = await order_path.router.resolve(placed)
+    assert settled is not None and settled.filled == 0
+    assert order_path.journal.net_filled(SYMBOL) == 0
+
+
+async def test_an_unanswered_create_is_not_settled_by_an_old_filled_order_under_its_id(
+    order_path: OrderPath,
+) -> None:
+    """The venue takes an id again once its first order is done (Binance): after a create
+    the venue refused with a 503, the lookup by id finds only the old, filled BUY."""
+    sell = OrderIntent(SYMBOL, Side.SELL, OrderType.LIMIT, Decimal("0.003"), Decimal("51000"))
+    order = order_path.journal.record_intent(sell)
+    await order_path.venue.exchange.create_order(
+        SYMBOL, "market", "buy", 0.003, None, {"clientOrderId": order.venue_client_id}
+    )
+    outage = {"status": 503, "code": -1001, "msg": "Internal error"}
+    await order_path.sim.set_faults(
+        [{"match": CREATE, "after": 0, "times": 1, "action": {"error": outage}}]
+    )
+
+    placed = await order_path.router.submit(order)
+
+    assert placed.filled == 0
+    assert order_path.journal.net_filled(SYMBOL) == 0
+    assert placed.state is OrderState.OPEN
+    sells = [
+        o for o in (await order_path.sim.state())["orders"]
+        if o["clientOrderId"] == placed.venue_client_id and o["side"] == "SELL"
+    ]  # fmt: skip
+    assert [o["status"] for o in sells] == ["NEW"]
