@@ -72,6 +72,8 @@ _BY_EXCEPTION: tuple[tuple[type[BaseException], ErrorClass], ...] = (
     (ccxt.InvalidOrder, ErrorClass.REJECTED),
     (ccxt.BadRequest, ErrorClass.REJECTED),
     (ccxt.NotSupported, ErrorClass.REJECTED),
+    # Binance refusals ccxt files here: -4061 position side, -2025 open-order limit, ...
+    (ccxt.OperationRejected, ErrorClass.REJECTED),
     (ccxt.RequestTimeout, ErrorClass.AMBIGUOUS),
     (ccxt.NetworkError, ErrorClass.AMBIGUOUS),
     (ccxt.BadResponse, ErrorClass.AMBIGUOUS),

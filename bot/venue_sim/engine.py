@@ -49,6 +49,7 @@ class OrderRequest:
     close_position: bool = False
     client_order_id: str | None = None
     working_type: str = "CONTRACT_PRICE"
+    position_side: str = "BOTH"
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,7 @@ class Engine:
         }
         self._leverage = dict.fromkeys(self.specs, settings.default_leverage)
         self._positions = {s: Position(symbol=s, update_time_ms=now) for s in self.specs}
+        self.hedge_mode = settings.hedge_mode
         self._wallet = settings.initial_balance
         self._balance_update_ms = now
         self._orders: dict[int, Order] = {}
@@ -177,6 +179,25 @@ class Engine:
 
     # ------------------------------------------------------------- mutations
 
+    def set_hedge_mode(self, enabled: bool) -> None:
+        """Switch the account's position mode, which Binance allows only when it is flat."""
+        if enabled == self.hedge_mode:
+            raise errors.position_side_unchanged()
+        if self._open_orders or any(a.is_open for a in self._algos.values()):
+            raise errors.position_side_locked_by_orders()
+        if any(p.amount for p in self._positions.values()):
+            raise errors.position_side_locked_by_position()
+        self.hedge_mode = enabled
+
+    def _check_position_side(self, request: OrderRequest) -> None:
+        """One-way orders (BOTH) only in one-way mode: anything else is -4061.
+
+        Hedge-mode (LONG/SHORT) positions are not simulated, so a hedge-mode
+        account refuses every order, as Binance refuses a one-way order there.
+        """
+        if self.hedge_mode or request.position_side != "BOTH":
+            raise errors.position_side_mismatch()
+
     def set_leverage(self, symbol: str, leverage: int) -> int:
         """Change the symbol's leverage (margin is recomputed from it on every read)."""
         spec = self.spec(symbol)
@@ -206,6 +227,7 @@ class Engine:
         if request.type.is_conditional:
             raise errors.invalid_order_type()
         spec = self.spec(request.symbol)
+        self._check_position_side(request)
         client_id = request.client_order_id or f"sim_{self._next_order_id}"
         # Binance wants the id unique among *open* orders only: once the first
         # order is done, the same id places a new order.
@@ -242,6 +264,7 @@ class Engine:
         if not request.type.is_conditional:
             raise errors.invalid_order_type()
         spec = self.spec(request.symbol)
+        self._check_position_side(request)
         client_id = request.client_order_id or f"sim_algo_{self._next_algo_id}"
         open_algos = [a for a in self.algo_orders_for(spec.symbol) if a.is_open]
         if any(a.client_algo_id == client_id for a in open_algos):

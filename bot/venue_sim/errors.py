@@ -249,3 +249,28 @@ def too_many_orders(limit: int, window: str) -> VenueError:
     return VenueError(
         -1015, f"Too many new orders; current limit is {limit} orders per {window}.", status=429
     )
+
+
+def position_side_mismatch() -> VenueError:
+    """-4061 when an order's positionSide does not fit the account's position mode."""
+    return VenueError(-4061, "Order's position side does not match user's setting.")
+
+
+def invalid_position_side() -> VenueError:
+    """-4060 for a positionSide other than BOTH, LONG or SHORT."""
+    return VenueError(-4060, "Invalid position side.")
+
+
+def position_side_unchanged() -> VenueError:
+    """-4059 when the account is already in the requested position mode."""
+    return VenueError(-4059, "No need to change position side.")
+
+
+def position_side_locked_by_orders() -> VenueError:
+    """-4067 when the position mode changes while orders are open."""
+    return VenueError(-4067, "Position side cannot be changed if there exists open orders.")
+
+
+def position_side_locked_by_position() -> VenueError:
+    """-4068 when the position mode changes while a position is open."""
+    return VenueError(-4068, "Position side cannot be changed if there exists position.")

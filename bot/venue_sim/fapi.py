@@ -109,6 +109,19 @@ def set_leverage(ctx: VenueContext, call: Call) -> Reply:
     return {"leverage": applied, "maxNotionalValue": "1000000", "symbol": symbol}
 
 
+def get_position_mode(ctx: VenueContext, _call: Call) -> Reply:
+    """GET /fapi/v1/positionSide/dual (ccxt's fetch_position_mode)."""
+    return {"dualSidePosition": ctx.engine.hedge_mode}
+
+
+def set_position_mode(ctx: VenueContext, call: Call) -> Reply:
+    """POST /fapi/v1/positionSide/dual (ccxt's set_position_mode)."""
+    if call.params.optional("dualSidePosition") is None:
+        raise errors.mandatory_missing("dualSidePosition")
+    ctx.engine.set_hedge_mode(call.params.boolean("dualSidePosition"))
+    return {"code": 200, "msg": "success"}
+
+
 def leverage_bracket(ctx: VenueContext, call: Call) -> Reply:
     """GET /fapi/v1/leverageBracket."""
     return views.leverage_bracket(_symbols(ctx, call.params))
@@ -171,6 +184,7 @@ def new_order(ctx: VenueContext, call: Call) -> Reply:
         reduce_only=params.boolean("reduceOnly"),
         close_position=params.boolean("closePosition"),
         client_order_id=params.client_id("newClientOrderId"),
+        position_side=params.position_side(),
     )
     return views.order(ctx.engine.place_order(request))
 
@@ -258,6 +272,7 @@ def new_algo_order(ctx: VenueContext, call: Call) -> Reply:
         close_position=params.boolean("closePosition"),
         client_order_id=params.client_id("clientAlgoId"),
         working_type=(params.optional("workingType") or "CONTRACT_PRICE").upper(),
+        position_side=params.position_side(),
     )
     return views.algo_order(ctx.engine.place_algo_order(request))
 
@@ -312,6 +327,8 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/fapi/v1/depth"): Route(depth, _depth_weight, signed=False),
     ("POST", "/fapi/v1/leverage"): Route(set_leverage, _flat(1), signed=True),
     ("GET", "/fapi/v1/leverageBracket"): Route(leverage_bracket, _flat(1), signed=True),
+    ("GET", "/fapi/v1/positionSide/dual"): Route(get_position_mode, _flat(30), signed=True),
+    ("POST", "/fapi/v1/positionSide/dual"): Route(set_position_mode, _flat(1), signed=True),
     ("GET", "/fapi/v3/positionRisk"): Route(position_risk, _flat(5), signed=True),
     ("GET", "/fapi/v3/account"): Route(account, _flat(5), signed=True),
     ("GET", "/fapi/v1/userTrades"): Route(user_trades, _flat(5), signed=True),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 
 QUOTE_ASSETS = ("USDT", "USDC")
@@ -169,3 +169,28 @@ KNOWN_PERPETUALS: dict[str, SymbolSpec] = {
         _perpetual("XRPUSDT", "0.0001", "0.1", "5", "10000000", "2000000"),
     )
 }
+
+
+QUARTER_MONTHS = (3, 6, 9, 12)
+FRIDAY = 4
+
+
+def quarterly_symbol(pair: str, now: datetime) -> str:
+    """``<PAIR>_<YYMMDD>`` of the quarterly contract that delivers next after ``now``.
+
+    Binance's quarterlies deliver on the last Friday of March, June, September
+    and December at 08:00 UTC.
+    """
+    year, month = now.year, now.month
+    while True:
+        quarter_month = next((m for m in QUARTER_MONTHS if m >= month), None)
+        if quarter_month is None:
+            year, month = year + 1, 1
+            continue
+        first_of_next = datetime(year + quarter_month // 12, quarter_month % 12 + 1, 1, tzinfo=UTC)
+        last_day = first_of_next - timedelta(days=1)
+        delivery = last_day - timedelta(days=(last_day.weekday() - FRIDAY) % 7)
+        delivery = delivery.replace(hour=DELIVERY_HOUR_UTC)
+        if delivery > now:
+            return f"{pair}_{delivery:%y%m%d}"
+        month = quarter_month + 1

@@ -86,6 +86,13 @@ class Params:
         except ValueError:
             raise errors.invalid_side() from None
 
+    def position_side(self) -> str:
+        """The optional positionSide, BOTH when absent (-4060 for anything else than the three)."""
+        value = (self.optional("positionSide") or "BOTH").upper()
+        if value not in ("BOTH", "LONG", "SHORT"):
+            raise errors.invalid_position_side()
+        return value
+
     def order_type(self) -> OrderType:
         """The mandatory order type (-1116 for types the venue does not simulate)."""
         try:

@@ -4,14 +4,25 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal
+
+from tradewarden.bot.venue_sim.markets import quarterly_symbol
 
 # Binance rejects a recvWindow above this with -1130, so the default may not exceed it either.
 MAX_RECV_WINDOW_MS = 60_000
 
 
 def _default_symbols() -> Mapping[str, Decimal]:
-    return {"BTCUSDT": Decimal("50000"), "ETHUSDT": Decimal("3000")}
+    """Five USDT perpetuals and the current BTCUSDT quarterly, as Binance lists them."""
+    return {
+        "BTCUSDT": Decimal("50000"),
+        "ETHUSDT": Decimal("3000"),
+        "BNBUSDT": Decimal("600"),
+        "SOLUSDT": Decimal("150"),
+        "XRPUSDT": Decimal("0.6"),
+        quarterly_symbol("BTCUSDT", datetime.now(UTC)): Decimal("50000"),
+    }
 
 
 @dataclass(frozen=True)
@@ -34,6 +45,10 @@ class SimSettings:
     order_limit_1m: int = 1200  # new orders per minute
     recv_window_ms: int = 5000  # used when a signed request carries no recvWindow
     default_leverage: int = 10
+    # The account's position mode: Binance's dualSidePosition (hedge mode). The simulator
+    # keeps one-way (BOTH) positions only; in hedge mode it refuses orders as Binance
+    # refuses a one-way order there (-4061).
+    hedge_mode: bool = False
     ban_after_429s: int = 5  # 429 replies within one minute before the 418 ban starts
     ban_duration_s: float = 120.0
 
