@@ -14,6 +14,7 @@ from typing import TextIO
 import drift_delay
 import estop_latency
 import fleet
+import fleet_halt
 import memory
 import order_path
 import posture_cost
@@ -63,6 +64,13 @@ async def main(sink: TextIO) -> None:
     report("estop_p99_ms", stops["p99_s"] * 1e3, "ms", "<= 1000")
     report("kubectl_patch_floor_ms", stops["floor_s"] * 1e3, "ms", None)
     report("estop_p50_vs_floor", stops["p50_s"] / stops["floor_s"], "ratio", "<= 3")
+
+    halts = await fleet_halt.latency()
+    report("fleet_halt_p50_ms", halts["fleet_p50_s"] * 1e3, "ms", None)
+    report("fleet_halt_p99_ms", halts["fleet_p99_s"] * 1e3, "ms", "< 2000")
+    report("fleet_halt_single_estop_p50_ms", halts["single_p50_s"] * 1e3, "ms", None)
+    report("fleet_halt_single_estop_p99_ms", halts["single_p99_s"] * 1e3, "ms", None)
+    report("fleet_halt_1000_bots_status_s", await fleet_halt.scale(), "s", "< 10")
 
 
 with open(os.devnull, "w") as devnull:

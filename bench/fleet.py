@@ -31,7 +31,7 @@ from typing import Any
 import yaml
 from memory import rss_kib
 
-from tradewarden.api.crd import custom_resource_definition
+from tradewarden.api.crd import KINDS, custom_resource_definition
 from tradewarden.bot.runtime.command import tradewarden_command
 from tradewarden.operator.sandbox.apiserver import SandboxApi, running_api_server
 
@@ -127,7 +127,7 @@ def _noop_done(api: SandboxApi, count: int) -> bool:
 
 
 async def _run(command: list[str], count: int, done: Callable[[SandboxApi, int], bool]) -> Any:
-    async with running_api_server(crds=[custom_resource_definition()]) as api:
+    async with running_api_server(crds=[custom_resource_definition(k) for k in KINDS]) as api:
         api.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}})
         with tempfile.TemporaryDirectory() as scratch:
             kubeconfig = api.write_kubeconfig(Path(scratch) / "kubeconfig")
