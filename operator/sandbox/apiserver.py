@@ -45,7 +45,14 @@ import kmock
 import yaml
 from typing_extensions import override
 
-from tradewarden.operator.sandbox import discovery, logs, managed_fields, rbac, tables
+from tradewarden.operator.sandbox import (
+    discovery,
+    events_v1,
+    logs,
+    managed_fields,
+    rbac,
+    tables,
+)
 from tradewarden.operator.sandbox.auth import (
     ANONYMOUS_PATHS,
     BOOTSTRAP,
@@ -90,6 +97,16 @@ class _Target:
     namespace: str | None
     name: str | None
     subresource: str | None
+    # True: events.k8s.io/v1 Events, served from the core Events (see events_v1).
+    events_view: bool = False
+
+    def out(self, obj: Obj) -> Obj:
+        """An object as this URL shows it."""
+        return events_v1.to_v1(obj) if self.events_view else obj
+
+    def into(self, body: Obj) -> Obj:
+        """A request body as it is stored."""
+        return events_v1.from_v1(body) if self.events_view else body
 
 
 # The warnings of the request being answered (unknown fields under fieldValidation=Warn).
@@ -772,22 +789,23 @@ class SandboxApi:
                 version = obj["metadata"]["resourceVersion"]
                 include = params.get("includeObject") or "Metadata"
                 return _json(tables.table(target.rtype, [obj], version, self.clock(), include))
-            return _json(obj)
+            return _json(target.out(obj))
         if method == "POST" and target.name is None:
-            body = request.data if isinstance(request.data, dict) else {}
+            body = target.into(request.data if isinstance(request.data, dict) else {})
             created = self._create(
                 target.rtype, target.namespace, body, field_validation, user, dry_run=dry_run
             )
-            return _json(created, 201)
+            return _json(target.out(created), 201)
         if target.name is None:
             raise ApiError(405, "MethodNotAllowed", f"{method} is not supported on collections")
         if method == "PUT":
-            body = request.data if isinstance(request.data, dict) else {}
-            return _json(self._update(target, body, field_validation, user, dry_run=dry_run))
+            body = target.into(request.data if isinstance(request.data, dict) else {})
+            updated = self._update(target, body, field_validation, user, dry_run=dry_run)
+            return _json(target.out(updated))
         if method == "PATCH":
             return self._patch(request, target, field_validation, user, dry_run=dry_run)
         if method == "DELETE":
-            return _json(self._delete(request, target, dry_run=dry_run))
+            return _json(target.out(self._delete(request, target, dry_run=dry_run)))
         raise ApiError(405, "MethodNotAllowed", f"{method} is not supported")
 
     def _patch(
@@ -844,8 +862,9 @@ class SandboxApi:
             )
         if current is None:
             raise ApiError(404, "NotFound", f'{target.rtype.plural} "{target.name}" not found')
-        patched = apply_patch(content_type, current, patch)
-        return _json(self._update(target, patched, field_validation, user, dry_run=dry_run))
+        patched = target.into(apply_patch(content_type, target.out(current), patch))
+        updated = self._update(target, patched, field_validation, user, dry_run=dry_run)
+        return _json(target.out(updated))
 
     # ---- reviews and tokens ----------------------------------------------------------------
 
@@ -1037,12 +1056,16 @@ class SandboxApi:
         ]
         revision = str(self.store.revision)
         if tables.wants_table(accept):
-            return tables.table(target.rtype, objects, revision, self.clock(), include)
+            shown = tables.table(target.rtype, objects, revision, self.clock(), include)
+            if include == "Object":
+                for row in shown["rows"]:
+                    row["object"] = target.out(row["object"])
+            return shown
         return {
             "kind": f"{target.rtype.kind}List",
-            "apiVersion": target.rtype.api_version,
+            "apiVersion": events_v1.API_VERSION if target.events_view else target.rtype.api_version,
             "metadata": {"resourceVersion": revision},
-            "items": objects,
+            "items": [target.out(obj) for obj in objects],
         }
 
     def _discovery(self, path: str) -> Obj | None:
@@ -1086,6 +1109,9 @@ class SandboxApi:
             raise ApiError(404, "NotFound", f"subresource {subresource} is not served")
         if subresource == "status" and not rtype.status_subresource:
             raise ApiError(404, "NotFound", f"{rtype.plural} have no status subresource")
+        if (rtype.group, rtype.plural) == ("events.k8s.io", "events"):
+            core = self._type("", "v1", "events")
+            return _Target(core, namespace, name, subresource, events_view=True)
         return _Target(rtype, namespace if rtype.namespaced else None, name, subresource)
 
     # ---- watches -------------------------------------------------------------------------
@@ -1116,13 +1142,13 @@ class SandboxApi:
         try:
             await response.prepare(raw)
             for kind, obj in initial:
-                await self._send(response, target.rtype, kind, obj, as_table)
+                await self._send(response, target, kind, obj, as_table)
             pending: Iterable[WatchEvent] = backlog
             while True:
                 for event in pending:
                     visible = self._visible(event, target, selection, name)
                     if visible is not None:
-                        await self._send(response, target.rtype, visible, event.obj, as_table)
+                        await self._send(response, target, visible, event.obj, as_table)
                 remaining = deadline - time.monotonic()
                 if remaining <= 0 or _client_gone(raw):
                     break
@@ -1171,15 +1197,15 @@ class SandboxApi:
     async def _send(
         self,
         response: aiohttp.web.StreamResponse,
-        rtype: ResourceType,
+        target: _Target,
         kind: str,
         obj: Obj,
         as_table: bool,
     ) -> None:
         shown = (
-            tables.table(rtype, [obj], obj["metadata"]["resourceVersion"], self.clock())
+            tables.table(target.rtype, [obj], obj["metadata"]["resourceVersion"], self.clock())
             if as_table
-            else obj
+            else target.out(obj)
         )
         await response.write(json.dumps({"type": kind, "object": shown}).encode() + b"\n")
 

@@ -28,6 +28,9 @@ class Kubectl:
             KUBECTL,
             "--kubeconfig",
             str(self.kubeconfig),
+            # Its own discovery cache: another server may have had this port before.
+            "--cache-dir",
+            str(self.kubeconfig.parent / "kube-cache"),
             *args,
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,

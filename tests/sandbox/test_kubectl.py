@@ -454,3 +454,47 @@ async def test_logs_previous_and_follow_show_one_run_of_the_container(
     code, _, err = await kubectl("logs", "tb-alpha-0", "--previous")
     assert code != 0
     assert 'previous terminated container "bot" in pod "tb-alpha-0" not found' in err
+
+
+async def test_events_k8s_io_shows_the_same_events_in_its_own_shape(
+    api: SandboxApi, kubectl: Kubectl
+) -> None:
+    api.create(_event("a-late", "Late", "2020-01-01T00:03:00Z", count=3))
+    code, out, err = await kubectl("get", "events.events.k8s.io", "-o", "json")
+    assert code == 0, err
+    (event,) = json.loads(out)["items"]
+    assert event["apiVersion"] == "events.k8s.io/v1"
+    assert event["note"] == "Late happened"
+    assert event["regarding"]["name"] == "alpha"
+    assert (event["deprecatedCount"], event["deprecatedLastTimestamp"]) == (
+        3, "2020-01-01T00:03:00Z"
+    )  # fmt: skip
+    assert "message" not in event and "involvedObject" not in event
+    code, out, err = await kubectl(
+        "get", "events.events.k8s.io", "--sort-by=.deprecatedLastTimestamp"
+    )
+    assert code == 0, err
+    assert out.splitlines()[0].split()[:3] == ["LAST", "SEEN", "TYPE"]
+
+    new = {
+        "apiVersion": "events.k8s.io/v1",
+        "kind": "Event",
+        "metadata": {"name": "b-new", "namespace": "default"},
+        "eventTime": "2020-01-01T00:04:00.000000Z",
+        "reportingController": "tradewarden.io/operator",
+        "reportingInstance": "operator-0",
+        "action": "Flip",
+        "reason": "Paused",
+        "regarding": {"kind": "TradingBot", "name": "alpha", "namespace": "default"},
+        "note": "paused by a person",
+        "type": "Normal",
+    }
+    code, _, err = await kubectl("create", "-f", "-", stdin=yaml.safe_dump(new))
+    assert code == 0, err
+    code, out, err = await kubectl("get", "events", "b-new", "-o", "json")
+    assert code == 0, err
+    core = json.loads(out)
+    assert (core["apiVersion"], core["message"], core["involvedObject"]["name"]) == (
+        "v1", "paused by a person", "alpha"
+    )  # fmt: skip
+    assert core["reportingComponent"] == "tradewarden.io/operator"
