@@ -318,15 +318,15 @@ class BotRuntime:
         entries = [o.client_order_id for o in journal.non_terminal() if not o.intent.reduce_only]
         self.events.emit(Event.BOT_STOPPING, entries=entries)
         self.restrict(STOPPING_SOURCE, TradingMode.REDUCE_ONLY, "stopping: entries cancelled")
-        deadline = asyncio.get_running_loop().time() + WIND_DOWN_SECONDS
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + WIND_DOWN_SECONDS
         for _ in range(WIND_DOWN_PASSES):
             self._enforce()
             self.worker.offer(ReconcileAll())
             drained = asyncio.ensure_future(self.worker.drained())
-            left = deadline - asyncio.get_running_loop().time()
-            await asyncio.wait({drained, worker_task}, timeout=max(left, 0))
+            await asyncio.wait({drained, worker_task}, timeout=max(deadline - loop.time(), 0))
             drained.cancel()
-            if worker_task.done() or left <= 0 or self._wound_down(journal):
+            if worker_task.done() or self._wound_down(journal) or loop.time() >= deadline:
                 break
         self.events.emit(
             Event.BOT_STOP_SETTLED,
