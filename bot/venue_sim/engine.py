@@ -81,6 +81,10 @@ class Engine:
             s: TickerStats(open_price=m, high=m, low=m, open_time_ms=now)
             for s, m in self._marks.items()
         }
+        # Every mark, with its time, for klines.
+        self._ticks: dict[str, list[tuple[int, Decimal]]] = {
+            s: [(now, m)] for s, m in self._marks.items()
+        }
         self._leverage = dict.fromkeys(self.specs, settings.default_leverage)
         self._positions = {s: Position(symbol=s, update_time_ms=now) for s in self.specs}
         self.hedge_mode = settings.hedge_mode
@@ -121,6 +125,10 @@ class Engine:
     def ticker_stats(self, symbol: str) -> TickerStats:
         """24hr ticker figures of the symbol."""
         return dataclasses.replace(self._stats[self.spec(symbol).symbol])
+
+    def ticks(self, symbol: str) -> list[tuple[int, Decimal]]:
+        """Every mark of the symbol as ``(time ms, price)``, oldest first."""
+        return list(self._ticks[self.spec(symbol).symbol])
 
     def orders(self) -> list[Order]:
         """Every regular order ever accepted, oldest first."""
@@ -214,6 +222,7 @@ class Engine:
         if mark <= 0:
             raise errors.filter_failure("PRICE_FILTER")
         self._marks[spec.symbol] = mark
+        self._ticks[spec.symbol].append((self.now_ms(), mark))
         stats = self._stats[spec.symbol]
         stats.high = max(stats.high, mark)
         stats.low = min(stats.low, mark)
@@ -239,6 +248,44 @@ class Engine:
             raise errors.max_open_orders()
         order = self._new_order(spec, request, client_id)
         self._submit(order)
+        self._record()
+        return order
+
+    def modify_order(
+        self,
+        symbol: str,
+        ref: OrderRef,
+        side: Side,
+        quantity: Decimal | None,
+        price: Decimal | None,
+    ) -> Order:
+        """Amend an open LIMIT order's quantity and price in place, as Binance's PUT order does.
+
+        The new values pass the same filters as a new order (a refused amendment
+        leaves the order as it was). A quantity at or below what has filled
+        cancels the order; an amended post-only order that would take is
+        cancelled; an amended order that now crosses takes the book.
+        """
+        spec = self.spec(symbol)
+        order = self._find_order(symbol, ref)
+        if order is None or not order.is_open:
+            raise errors.order_does_not_exist()
+        if order.type is not OrderType.LIMIT:
+            raise errors.invalid_order_type()
+        if side is not order.side:
+            raise errors.invalid_param("side")
+        qty = self._checked_qty(spec, quantity)
+        new_price = self._checked_price(spec, price)
+        self._check_percent_price(spec, new_price)
+        if (qty, new_price) == (order.orig_qty, order.price):
+            raise errors.no_need_to_modify()
+        order.orig_qty, order.price = qty, new_price
+        order.update_time_ms = self.now_ms()
+        crosses = self._crosses(order)
+        if qty <= order.executed_qty or (crosses and order.time_in_force == "GTX"):
+            self._close(order, OrderStatus.CANCELED)
+        elif crosses:
+            self._fill(order, order.remaining, self._marks[spec.symbol], False)
         self._record()
         return order
 

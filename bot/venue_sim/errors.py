@@ -274,3 +274,18 @@ def position_side_locked_by_orders() -> VenueError:
 def position_side_locked_by_position() -> VenueError:
     """-4068 when the position mode changes while a position is open."""
     return VenueError(-4068, "Position side cannot be changed if there exists position.")
+
+
+def no_need_to_modify() -> VenueError:
+    """-5027 when an amendment changes neither quantity nor price."""
+    return VenueError(-5027, "No need to modify the order.")
+
+
+def invalid_batch_size() -> VenueError:
+    """-4082 for a batch of new orders that is empty or longer than five."""
+    return VenueError(-4082, "Invalid number of batch place orders.")
+
+
+def invalid_interval() -> VenueError:
+    """-1120 for a kline interval Binance does not offer."""
+    return VenueError(-1120, "Invalid interval.")

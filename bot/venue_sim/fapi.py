@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 
 from tradewarden.bot.venue_sim import errors, views
 from tradewarden.bot.venue_sim.context import Call, VenueContext
@@ -17,7 +19,29 @@ DEPTH_LIMITS = (5, 10, 20, 50, 100, 500, 1000)
 DEFAULT_DEPTH = 500
 DEFAULT_TRADES = 500
 MAX_TRADES = 1000
-MAX_BATCH = 10  # orders per batch request, as on Binance
+MAX_BATCH = 10  # orders per batch cancel, as on Binance
+MAX_BATCH_CREATE = 5  # orders per batch create
+DEFAULT_KLINES = 500
+MAX_KLINES = 1500
+MAKER_RATE = Decimal("0.0002")
+TAKER_RATE = Decimal("0.0005")
+_MINUTE_MS = 60_000
+KLINE_INTERVALS_MS = {
+    "1m": _MINUTE_MS,
+    "3m": 3 * _MINUTE_MS,
+    "5m": 5 * _MINUTE_MS,
+    "15m": 15 * _MINUTE_MS,
+    "30m": 30 * _MINUTE_MS,
+    "1h": 60 * _MINUTE_MS,
+    "2h": 120 * _MINUTE_MS,
+    "4h": 240 * _MINUTE_MS,
+    "6h": 360 * _MINUTE_MS,
+    "8h": 480 * _MINUTE_MS,
+    "12h": 720 * _MINUTE_MS,
+    "1d": 1440 * _MINUTE_MS,
+    "3d": 3 * 1440 * _MINUTE_MS,
+    "1w": 7 * 1440 * _MINUTE_MS,
+}
 
 
 def _flat(weight: int) -> Callable[[Params], int]:
@@ -165,16 +189,15 @@ def user_trades(ctx: VenueContext, call: Call) -> Reply:
 # ------------------------------------------------------------------ orders
 
 
-def new_order(ctx: VenueContext, call: Call) -> Reply:
-    """POST /fapi/v1/order: LIMIT and MARKET only; conditional types go to algoOrder."""
-    params = call.params
+def _order_request(ctx: VenueContext, params: Params) -> OrderRequest:
+    """A LIMIT or MARKET order as POST /fapi/v1/order (or one batch entry) describes it."""
     symbol = ctx.engine.spec(params.symbol()).symbol
     side = params.side()
     order_type = params.order_type()
     time_in_force = params.optional("timeInForce")
     if order_type is OrderType.LIMIT and time_in_force is None:
         raise errors.mandatory_missing("timeInForce")
-    request = OrderRequest(
+    return OrderRequest(
         symbol=symbol,
         side=side,
         type=order_type,
@@ -186,7 +209,109 @@ def new_order(ctx: VenueContext, call: Call) -> Reply:
         client_order_id=params.client_id("newClientOrderId"),
         position_side=params.position_side(),
     )
-    return views.order(ctx.engine.place_order(request))
+
+
+def new_order(ctx: VenueContext, call: Call) -> Reply:
+    """POST /fapi/v1/order: LIMIT and MARKET only; conditional types go to algoOrder."""
+    return views.order(ctx.engine.place_order(_order_request(ctx, call.params)))
+
+
+def _batch(params: Params) -> list[Params]:
+    """The ``batchOrders`` JSON list as one Params per order (-4082 outside 1..5 orders)."""
+    try:
+        items = json.loads(params.required("batchOrders"))
+    except ValueError:
+        raise errors.invalid_param("batchOrders") from None
+    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+        raise errors.invalid_param("batchOrders")
+    if not 0 < len(items) <= MAX_BATCH_CREATE:
+        raise errors.invalid_batch_size()
+    return [Params({k: _param_text(v) for k, v in item.items()}) for item in items]
+
+
+def _param_text(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _batch_size(params: Params) -> int:
+    try:
+        return len(_batch(params))
+    except errors.VenueError:
+        return 0
+
+
+def new_batch(ctx: VenueContext, call: Call) -> Reply:
+    """POST /fapi/v1/batchOrders: up to five orders, each answered with the order or its error."""
+    replies: list[Reply] = []
+    for params in _batch(call.params):
+        try:
+            replies.append(views.order(ctx.engine.place_order(_order_request(ctx, params))))
+        except errors.VenueError as error:
+            replies.append(error.body())
+    return replies
+
+
+def modify_order(ctx: VenueContext, call: Call) -> Reply:
+    """PUT /fapi/v1/order: amend an open LIMIT order's quantity and price."""
+    params = call.params
+    symbol = ctx.engine.spec(params.symbol()).symbol
+    ref = params.order_ref("orderId", "origClientOrderId")
+    side = params.side()
+    quantity, price = params.decimal("quantity"), params.decimal("price")
+    order = ctx.engine.modify_order(symbol, ref, side, quantity, price)
+    return views.order(order)
+
+
+def commission_rate(ctx: VenueContext, call: Call) -> Reply:
+    """GET /fapi/v1/commissionRate (ccxt's fetch_trading_fee): Binance's regular-tier rates."""
+    symbol = ctx.engine.spec(call.params.symbol()).symbol
+    return {
+        "symbol": symbol,
+        "makerCommissionRate": views.fmt(MAKER_RATE),
+        "takerCommissionRate": views.fmt(TAKER_RATE),
+    }
+
+
+def klines(ctx: VenueContext, call: Call) -> Reply:
+    """GET /fapi/v1/klines (ccxt's fetch_ohlcv) built from the marks the venue has had."""
+    params = call.params
+    symbol = ctx.engine.spec(params.symbol()).symbol
+    interval = params.required("interval")
+    if interval not in KLINE_INTERVALS_MS:
+        raise errors.invalid_interval()
+    limit = params.integer("limit") or DEFAULT_KLINES
+    if not 0 < limit <= MAX_KLINES:
+        raise errors.invalid_param("limit")
+    fills = ctx.engine.fills(symbol)
+    return views.klines(
+        ctx.engine.ticks(symbol),
+        fills,
+        KLINE_INTERVALS_MS[interval],
+        (params.integer("startTime"), params.integer("endTime"), call.server_ms),
+        limit,
+    )
+
+
+def public_trades(ctx: VenueContext, call: Call) -> Reply:
+    """GET /fapi/v1/trades (ccxt's fetch_trades): the latest executions of the symbol."""
+    symbol = ctx.engine.spec(call.params.symbol()).symbol
+    limit = min(call.params.integer("limit") or DEFAULT_TRADES, MAX_TRADES)
+    return [views.public_trade(f) for f in ctx.engine.fills(symbol)[-limit:]]
+
+
+def agg_trades(ctx: VenueContext, call: Call) -> Reply:
+    """GET /fapi/v1/aggTrades (ccxt's fetch_trades): each execution as its own aggregate."""
+    symbol = ctx.engine.spec(call.params.symbol()).symbol
+    limit = min(call.params.integer("limit") or DEFAULT_TRADES, MAX_TRADES)
+    return [views.agg_trade(f) for f in ctx.engine.fills(symbol)[-limit:]]
+
+
+def _klines_weight(params: Params) -> int:
+    limit = params.optional("limit")
+    value = int(limit) if limit is not None and limit.isdigit() else DEFAULT_KLINES
+    return 1 if value < 100 else 2 if value < 500 else 5 if value <= 1000 else 10
 
 
 def get_order(ctx: VenueContext, call: Call) -> Reply:
@@ -333,6 +458,12 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/fapi/v3/account"): Route(account, _flat(5), signed=True),
     ("GET", "/fapi/v1/userTrades"): Route(user_trades, _flat(5), signed=True),
     ("POST", "/fapi/v1/order"): Route(new_order, _flat(1), signed=True, orders=_flat(1)),
+    ("PUT", "/fapi/v1/order"): Route(modify_order, _flat(1), signed=True, orders=_flat(1)),
+    ("POST", "/fapi/v1/batchOrders"): Route(new_batch, _flat(5), signed=True, orders=_batch_size),
+    ("GET", "/fapi/v1/commissionRate"): Route(commission_rate, _flat(20), signed=True),
+    ("GET", "/fapi/v1/klines"): Route(klines, _klines_weight, signed=False),
+    ("GET", "/fapi/v1/trades"): Route(public_trades, _flat(5), signed=False),
+    ("GET", "/fapi/v1/aggTrades"): Route(agg_trades, _flat(20), signed=False),
     ("GET", "/fapi/v1/order"): Route(get_order, _flat(1), signed=True),
     ("DELETE", "/fapi/v1/order"): Route(cancel_order, _flat(1), signed=True),
     ("DELETE", "/fapi/v1/batchOrders"): Route(cancel_batch, _flat(1), signed=True),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 
 from tradewarden.bot.venue_sim.markets import SymbolSpec
@@ -364,6 +364,79 @@ def user_trade(f: Fill) -> Json:
         "symbol": f.symbol,
         "time": f.time_ms,
     }
+
+
+def public_trade(f: Fill) -> Json:
+    """One row of GET /fapi/v1/trades; the account's fills are the simulated market's trades."""
+    return {
+        "id": f.trade_id,
+        "price": fmt(f.price),
+        "qty": fmt(f.qty),
+        "quoteQty": money(f.qty * f.price),
+        "time": f.time_ms,
+        # A buy that took liquidity met a resting sell: the buyer was the taker.
+        "isBuyerMaker": (f.side.value == "BUY") == f.maker,
+    }
+
+
+def agg_trade(f: Fill) -> Json:
+    """One row of GET /fapi/v1/aggTrades (one fill per aggregate)."""
+    row = public_trade(f)
+    return {
+        "a": f.trade_id,
+        "p": row["price"],
+        "q": row["qty"],
+        "f": f.trade_id,
+        "l": f.trade_id,
+        "T": f.time_ms,
+        "m": row["isBuyerMaker"],
+    }
+
+
+def klines(
+    ticks: Sequence[tuple[int, Decimal]],
+    fills: Sequence[Fill],
+    interval_ms: int,
+    window: tuple[int | None, int | None, int],
+    limit: int,
+) -> list[list[object]]:
+    """GET /fapi/v1/klines from the mark's history: one candle per interval since the first mark.
+
+    ``window`` is ``(startTime, endTime, now)``; without a start the latest
+    ``limit`` candles are sent, as Binance does. An interval without a new mark
+    repeats the last close; volume and count come from the fills in it.
+    """
+    start, end, now = window
+    first = ticks[0][0] // interval_ms * interval_ms
+    last = (end if end is not None else now) // interval_ms * interval_ms
+    opens = list(range(max(first, start or first), last + 1, interval_ms))
+    opens = opens[:limit] if start is not None else opens[-limit:]
+    rows: list[list[object]] = []
+    index, close = 0, ticks[0][1]
+    for open_ms in opens:
+        while index < len(ticks) and ticks[index][0] < open_ms:
+            close = ticks[index][1]
+            index += 1
+        prices = [close] + [p for t, p in ticks[index:] if t < open_ms + interval_ms]
+        traded = [f for f in fills if open_ms <= f.time_ms < open_ms + interval_ms]
+        taker_buys = [f for f in traded if f.side.value == "BUY" and not f.maker]
+        rows.append(
+            [
+                open_ms,
+                fmt(prices[0]),
+                fmt(max(prices)),
+                fmt(min(prices)),
+                fmt(prices[-1]),
+                fmt(sum((f.qty for f in traded), ZERO)),
+                open_ms + interval_ms - 1,
+                money(sum((f.qty * f.price for f in traded), ZERO)),
+                len(traded),
+                fmt(sum((f.qty for f in taker_buys), ZERO)),
+                money(sum((f.qty * f.price for f in taker_buys), ZERO)),
+                "0",
+            ]
+        )
+    return rows
 
 
 def leverage_bracket(symbols: Iterable[str]) -> list[Json]:

@@ -140,7 +140,7 @@ async def test_non_utf8_body_is_a_parameter_error(
     ("method", "path", "params"),
     [
         ("GET", "/fapi/v1/nope", {}),
-        ("PUT", "/fapi/v1/order", {}),
+        ("PATCH", "/fapi/v1/order", {}),
         ("GET", "/", {}),
         ("GET", "/api/v3/time", {}),
         ("POST", "/_sim/state", {}),
