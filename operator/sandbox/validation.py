@@ -222,11 +222,13 @@ def _cel_errors(
             context["oldSelf"] = old
         try:
             ok = _program(rule).execute(context)
-        except (ValueError, RuntimeError, TypeError) as error:
+        except (ValueError, RuntimeError, TypeError, KeyError) as error:
+            # A missing key is CEL's "no such key: NAME", as cel-go words it.
+            detail = f"no such key: {error.args[0]}" if isinstance(error, KeyError) else error
             yield FieldError(
                 _path(parts),
                 "FieldValueInvalid",
-                f'Invalid value: "{kind}": {error} evaluating rule: {rule}',
+                f'Invalid value: "{kind}": {detail} evaluating rule: {rule}',
             )
             continue
         if ok is not True:
@@ -345,23 +347,57 @@ def _metadata_allowed(schema: Obj) -> bool:
     return True
 
 
+def _node_errors(schema: Obj, path: str, uncorrelatable: str | None) -> Iterator[FieldError]:
+    """Transition rules out of reach of oldSelf, and defaults the node's own rules refuse."""
+    for index, rule_spec in enumerate(schema.get("x-kubernetes-validations") or []):
+        rule = str(rule_spec.get("rule", ""))
+        if _is_transition(rule) and uncorrelatable is not None:
+            yield FieldError(
+                f"{path}.x-kubernetes-validations[{index}].rule",
+                "FieldValueInvalid",
+                f"Invalid value: {json.dumps(rule)}: oldSelf cannot be used on the "
+                f"uncorrelatable portion of the schema within {uncorrelatable}",
+            )
+    if "default" in schema:
+        # kube-apiserver runs the rules on the default as written when it takes the CRD.
+        for error in _cel_errors(schema, schema["default"], None, (), False):
+            yield FieldError(f"{path}.default", error.reason, error.message)
+    for key, sub in (schema.get("properties") or {}).items():
+        yield from _node_errors(sub, f"{path}.properties[{key}]", uncorrelatable)
+    if isinstance(schema.get("additionalProperties"), dict):
+        yield from _node_errors(
+            schema["additionalProperties"], f"{path}.additionalProperties", uncorrelatable
+        )
+    if isinstance(schema.get("items"), dict):
+        items = f"{path}.items"
+        # Only the items of a list-type map correlate with the old object's.
+        keyed = schema.get("x-kubernetes-list-type") == "map"
+        yield from _node_errors(
+            schema["items"], items, uncorrelatable or (None if keyed else items)
+        )
+
+
 def crd_schema_errors(crd: Obj) -> list[FieldError]:
     """What kube-apiserver refuses in a CRD's version schemas that the sandbox checks.
 
     The root ``metadata`` may only restrict name and generateName to strings
-    (``type: object`` and nothing else, no description: metadata is implicit).
+    (``type: object`` and nothing else, no description: metadata is implicit);
+    a transition rule (``oldSelf``) may not sit under a list that is not a
+    ``x-kubernetes-list-type: map``; a node's rules must accept its default.
     """
     errors = []
     for index, version in enumerate((crd.get("spec") or {}).get("versions") or []):
+        root = f"spec.versions[{index}].schema.openAPIV3Schema"
         schema = ((version.get("schema") or {}).get("openAPIV3Schema")) or {}
         metadata = (schema.get("properties") or {}).get("metadata")
         if metadata is not None and not _metadata_allowed(metadata):
             errors.append(
                 FieldError(
-                    f"spec.versions[{index}].schema.openAPIV3Schema.properties[metadata]",
+                    f"{root}.properties[metadata]",
                     "FieldValueForbidden",
                     "Forbidden: must not specify anything other than name and generateName, "
                     "but metadata is implicitly specified",
                 )
             )
+        errors.extend(_node_errors(schema, root, None))
     return errors

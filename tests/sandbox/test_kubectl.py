@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -498,3 +499,37 @@ async def test_events_k8s_io_shows_the_same_events_in_its_own_shape(
         "v1", "paused by a person", "alpha"
     )  # fmt: skip
     assert core["reportingComponent"] == "tradewarden.io/operator"
+
+
+def _gizmo_crd() -> dict[str, Any]:
+    """The TradingBot CRD under another name, for CRD admission tests."""
+    crd: dict[str, Any] = json.loads(json.dumps(CRD))
+    crd["metadata"]["name"] = "gizmos.example.io"
+    crd["spec"].update(
+        group="example.io",
+        names={"plural": "gizmos", "singular": "gizmo", "kind": "Gizmo", "listKind": "GizmoList"},
+    )
+    return crd
+
+
+async def test_a_crd_with_rules_a_real_server_cannot_run_is_refused(kubectl: Kubectl) -> None:
+    crd = _gizmo_crd()
+    spec = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+    # A rule that reads a key its node's default lacks: kube-apiserver runs it on the default.
+    spec["properties"]["exchange"]["default"] = {}
+    spec["properties"]["exchange"]["x-kubernetes-validations"].append({"rule": "self.id != ''"})
+    # A transition rule under a list that is not a map: oldSelf cannot be correlated there.
+    spec["properties"]["tags"] = {
+        "type": "array",
+        "items": {"type": "string", "x-kubernetes-validations": [{"rule": "self == oldSelf"}]},
+    }
+    code, _, err = await kubectl("apply", "-f", "-", stdin=yaml.safe_dump(crd))
+    assert code != 0
+    root = "spec.versions[0].schema.openAPIV3Schema.properties[spec]"
+    assert f'* {root}.properties[exchange].default: Invalid value: "object": ' in err
+    assert "no such key: id evaluating rule: self.id != ''" in err
+    assert (
+        f"* {root}.properties[tags].items.x-kubernetes-validations[0].rule: Invalid value: "
+        '"self == oldSelf": oldSelf cannot be used on the uncorrelatable portion of the schema '
+        f"within {root}.properties[tags].items"
+    ) in err
