@@ -137,17 +137,31 @@ def _subject_matches(subject: Obj, user: User, binding_namespace: str) -> bool:
 
 
 def _binds(binding: Obj, user: User) -> bool:
+    return _subject_of(binding, user) is not None
+
+
+def _subject_of(binding: Obj, user: User) -> Obj | None:
+    """The binding's first subject that the user is."""
     namespace = binding.get("metadata", {}).get("namespace", "")
-    return any(_subject_matches(s, user, namespace) for s in binding.get("subjects") or [])
+    for subject in binding.get("subjects") or []:
+        if _subject_matches(subject, user, namespace):
+            return dict(subject)
+    return None
 
 
-def _describe(binding: Obj) -> str:
+def _describe(binding: Obj, subject: Obj) -> str:
+    """A binding and subject, as RBAC's allow reason names them."""
     meta = binding.get("metadata", {})
     ref = binding.get("roleRef", {})
-    if meta.get("namespace"):
-        where = f'RoleBinding "{meta.get("name")}" of {ref.get("kind")} "{ref.get("name")}"'
-        return f"{where} in namespace {meta['namespace']!r}".replace("'", '"')
-    return f'ClusterRoleBinding "{meta.get("name")}" of ClusterRole "{ref.get("name")}"'
+    namespace = meta.get("namespace", "")
+    if subject.get("kind") == "ServiceAccount":
+        who = f'ServiceAccount "{subject.get("name")}/{subject.get("namespace") or namespace}"'
+    else:
+        who = f'{subject.get("kind")} "{subject.get("name")}"'
+    if namespace:
+        name = f"{meta.get('name')}/{namespace}"
+        return f'RoleBinding "{name}" of {ref.get("kind")} "{ref.get("name")}" to {who}'
+    return f'ClusterRoleBinding "{meta.get("name")}" of ClusterRole "{ref.get("name")}" to {who}'
 
 
 def _bound_rules(
@@ -188,8 +202,8 @@ def authorize(attrs: Attributes, policy: Policy) -> Decision:
             errors.append(_missing_role(binding))
             continue
         if any(rule_allows(rule, attrs) for rule in rules):
-            subject = _subject_label(attrs.user)
-            return Decision(True, f"RBAC: allowed by {_describe(binding)} to {subject}")
+            subject = _subject_of(binding, attrs.user) or {}
+            return Decision(True, f"RBAC: allowed by {_describe(binding, subject)}")
     if errors:
         return Decision(False, "RBAC: " + _aggregate(errors))
     return Decision(False, "")
@@ -198,14 +212,6 @@ def authorize(attrs: Attributes, policy: Policy) -> Decision:
 def _aggregate(errors: list[str]) -> str:
     # utilerrors.NewAggregate: one error as is, several as a bracketed list.
     return errors[0] if len(errors) == 1 else "[" + ", ".join(errors) + "]"
-
-
-def _subject_label(user: User) -> str:
-    prefix = "system:serviceaccount:"
-    if user.name.startswith(prefix):
-        namespace, _, name = user.name[len(prefix) :].partition(":")
-        return f'ServiceAccount "{name}/{namespace}"'
-    return f'User "{user.name}"'
 
 
 def rules_for(user: User, namespace: str, policy: Policy) -> tuple[list[Obj], list[Obj], str]:

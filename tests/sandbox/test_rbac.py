@@ -243,3 +243,35 @@ async def test_creates_in_a_missing_namespace_are_not_found(kubectl: Kubectl) ->
     code, _, err = await kubectl("-n", "nowhere", "create", "configmap", "c")
     assert code != 0
     assert 'namespaces "nowhere" not found' in err
+
+
+async def test_subject_access_review_answers_for_another_user(kubectl: Kubectl) -> None:
+    review = {
+        "apiVersion": "authorization.k8s.io/v1",
+        "kind": "SubjectAccessReview",
+        "spec": {
+            "user": BOT_SA,
+            "groups": ["system:serviceaccounts", "system:authenticated"],
+            "resourceAttributes": {
+                "namespace": "default", "verb": "get", "group": "tradewarden.io",
+                "resource": "tradingbots", "name": "alpha",
+            },
+        },
+    }  # fmt: skip
+
+    async def allowed() -> dict[str, object]:
+        code, out, err = await kubectl("create", "-f", "-", "-o", "json", stdin=json.dumps(review))
+        assert code == 0, err
+        status: dict[str, object] = json.loads(out)["status"]
+        return status
+
+    assert (await allowed())["allowed"] is False
+    rules = [{"apiGroups": ["tradewarden.io"], "resources": ["tradingbots"], "verbs": ["get"]}]
+    for document in (_role("reader", rules), _binding("reader", "reader", "tb-alpha")):
+        code, _, err = await kubectl("apply", "-f", "-", stdin=document)
+        assert code == 0, err
+    assert await allowed() == {
+        "allowed": True,
+        "reason": 'RBAC: allowed by RoleBinding "reader/default" of Role "reader" to '
+        'ServiceAccount "tb-alpha/default"',
+    }
