@@ -996,6 +996,15 @@ class SandboxApi:
             raise ApiError(
                 400, "BadRequest", f"container {container} is not valid for pod {target.name}"
             )
+        for unsupported in ("timestamps", "sinceSeconds", "sinceTime"):
+            if params.get(unsupported) not in (None, "false"):
+                # Refused rather than ignored: the runner keeps no per-line times.
+                raise ApiError(
+                    400,
+                    "BadRequest",
+                    f"{unsupported}: the sandbox's pod runner keeps no per-line times; "
+                    "read the log without it",
+                )
         path = None if self.pod_logs is None else self.pod_logs(namespace, target.name, container)
         text, offset = logs.read_from(path, 0)
         all_runs = logs.runs(text)

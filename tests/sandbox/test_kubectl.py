@@ -237,6 +237,10 @@ async def test_logs_tail_keeps_every_line_when_fewer_exist(
         code, out, err = await kubectl("logs", "tb-alpha-0", f"--tail={tail}")
         assert code == 0, err
         assert out == expected, f"--tail={tail}"
+    # Per-line times are not kept: asking for them is refused, not silently ignored.
+    for flag in ("--timestamps", "--since=5m"):
+        code, _, err = await kubectl("logs", "tb-alpha-0", flag)
+        assert code != 0 and "keeps no per-line times" in err, flag
 
 
 async def test_strategic_merge_patch_of_a_custom_resource_is_unsupported(
