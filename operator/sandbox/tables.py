@@ -19,8 +19,10 @@ from typing import Any
 
 from tradewarden.operator.sandbox.resources import Obj, PrinterColumn, ResourceType
 
+# A field may escape a dot (``.metadata.annotations.tradewarden\.io/created-by``), as in
+# client-go's JSONPath.
 _TOKEN = re.compile(
-    r"\.([A-Za-z0-9_-]+)|\[(\d+)\]|\[\?\(@\.([A-Za-z0-9_.-]+)==['\"]([^'\"]*)['\"]\)\]"
+    r"\.((?:[A-Za-z0-9_/-]|\\\.)+)|\[(\d+)\]|\[\?\(@\.([A-Za-z0-9_.-]+)==['\"]([^'\"]*)['\"]\)\]"
 )
 _AGE = PrinterColumn("Age", "date", ".metadata.creationTimestamp")
 
@@ -37,7 +39,8 @@ def json_path(obj: Any, path: str) -> Any:
         if node is None:
             return None
         if field:
-            node = node.get(field) if isinstance(node, dict) else None
+            key = field.replace("\\.", ".")
+            node = node.get(key) if isinstance(node, dict) else None
         elif index:
             node = node[int(index)] if isinstance(node, list) and int(index) < len(node) else None
         else:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from tradewarden.operator.sandbox.resources import ResourceType
-from tradewarden.operator.sandbox.tables import pod_state_reason, table
+from tradewarden.operator.sandbox.tables import json_path, pod_state_reason, table
 
 NOW = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
 PODS = ResourceType(group="", version="v1", plural="pods", kind="Pod")
@@ -103,3 +103,10 @@ def test_other_built_in_kinds_keep_name_and_age() -> None:
     rendered = table(config_maps, [obj], "1", NOW)
     assert [c["name"] for c in rendered["columnDefinitions"]] == ["Name", "Age"]
     assert rendered["rows"][0]["cells"] == ["cm", "60m"]
+
+
+def test_a_printer_column_reads_an_annotation_with_escaped_dots() -> None:
+    # The TradingHalt's By column, as client-go's JSONPath reads it.
+    halt = {"metadata": {"annotations": {"tradewarden.io/created-by": "alice"}}}
+    assert json_path(halt, r".metadata.annotations.tradewarden\.io/created-by") == "alice"
+    assert json_path(halt, ".metadata.annotations.tradewarden.io/created-by") is None
