@@ -202,6 +202,15 @@ async def test_halt_by_label_across_namespaces_flattens_exactly_the_matched_bots
     ]
     reasons = {e["reason"] for e in events if e["involvedObject"]["name"] == "red-flatten"}
     assert {"Halting", "FleetConfirmed"} <= reasons, reasons
+    # And on each bot it binds, naming the halt.
+    bot_events = json.loads(
+        await kubectl_ok(sandbox, "get", "events", "-n", "halt-e2e-b", "-o", "json")
+    )["items"]
+    assert any(
+        e["reason"] == "TradingHalt" and "TradingHalt red-flatten Flatten" in e["message"]
+        for e in bot_events
+        if e["involvedObject"]["name"] == "red-b"
+    ), [(e["reason"], e["message"]) for e in bot_events]
 
 
 async def test_gitops_reapply_leaves_the_halt_in_force(sandbox: Harness, desk: Desk) -> None:
