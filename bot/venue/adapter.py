@@ -329,22 +329,25 @@ class VenueAdapter:
         return [parse_order(item) for item in raw]
 
     async def fetch_order_history(self, symbol: str) -> list[PastOrder]:
-        """Recent orders and stops on ``symbol``, open or done (Binance allOrders, allAlgoOrders).
+        """Every open order and stop on ``symbol``, and the recent done ones.
 
+        Binance's allOrders and allAlgoOrders cover the last 7 days only, so an
+        older order or stop still working is read from the open lists too.
         Only the client id and status are read: foreign orders of any type pass.
         """
-        history = []
-        for stop in (False, True):
-            params = {"trigger": True} if stop else {}
-            raw = await self._call(self._exchange.fetch_orders, symbol, None, None, params)
-            if not isinstance(raw, list):
-                raise GarbledReply("order history reply is not a list")
-            history += [
-                PastOrder(str(item["clientOrderId"]), str(item.get("status")), stop)
-                for item in raw
-                if isinstance(item, Mapping) and item.get("clientOrderId")
-            ]
-        return history
+        found: dict[tuple[str, bool], PastOrder] = {}
+        reads = (self._exchange.fetch_orders, self._exchange.fetch_open_orders)
+        for read in reads:
+            for stop in (False, True):
+                params = {"trigger": True} if stop else {}
+                raw = await self._call(read, symbol, None, None, params)
+                if not isinstance(raw, list):
+                    raise GarbledReply("order history reply is not a list")
+                for item in raw:
+                    if isinstance(item, Mapping) and item.get("clientOrderId"):
+                        coid = str(item["clientOrderId"])
+                        found[coid, stop] = PastOrder(coid, str(item.get("status")), stop)
+        return list(found.values())
 
     async def fetch_open_stops(self, symbol: str) -> list[VenueStop]:
         """Every waiting stop (algo) order on ``symbol``."""

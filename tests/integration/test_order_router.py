@@ -16,6 +16,7 @@ import pytest
 
 from tradewarden.bot.execution.classification import ErrorClass, Operation, classify
 from tradewarden.bot.execution.intent import OrderIntent, OrderType, Side
+from tradewarden.bot.execution.lost_journal import PastOrder
 from tradewarden.bot.execution.order_state import OrderState
 from tradewarden.bot.execution.router import OrderRouter
 from tradewarden.bot.execution.sweep import sweep
@@ -541,3 +542,26 @@ async def test_an_unanswered_create_is_not_settled_by_an_old_filled_order_under_
         if o["clientOrderId"] == placed.venue_client_id and o["side"] == "SELL"
     ]  # fmt: skip
     assert [o["status"] for o in sells] == ["NEW"]
+
+
+async def test_order_history_lists_open_and_done_orders_and_stops(order_path: OrderPath) -> None:
+    """What the lost-journal check reads: every order and stop, open or done, by client id."""
+    exchange = order_path.venue.exchange
+    await exchange.create_order(SYMBOL, "limit", "buy", 0.003, 49000, {"clientOrderId": "h-open"})
+    await exchange.create_order(SYMBOL, "market", "buy", 0.003, None, {"clientOrderId": "h-fill"})
+    stop = {"clientOrderId": "h-stop", "triggerPrice": 45000, "reduceOnly": True}
+    await exchange.create_order(SYMBOL, "STOP_MARKET", "sell", 0.003, None, stop)
+    gone = {"clientOrderId": "h-gone", "triggerPrice": 44000, "reduceOnly": True}
+    await exchange.create_order(SYMBOL, "STOP_MARKET", "sell", 0.003, None, gone)
+    await exchange.cancel_order(None, SYMBOL, {"origClientOrderId": "h-gone", "trigger": True})
+
+    history = await order_path.venue.fetch_order_history(SYMBOL)
+
+    assert set(history) == set(
+        [
+            PastOrder("h-open", "open", stop=False),
+            PastOrder("h-fill", "closed", stop=False),
+            PastOrder("h-stop", "open", stop=True),
+            PastOrder("h-gone", "canceled", stop=True),
+        ]
+    )
