@@ -34,7 +34,7 @@ import ssl
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -200,6 +200,19 @@ def _impersonation(user: User, kind: str, name: str) -> Attributes:
 
 
 _VERBS = {"POST": "create", "PUT": "update", "PATCH": "patch"}
+
+
+def _log_since(params: Any, now: datetime) -> str | None:
+    """``sinceSeconds``/``sinceTime`` of a log request as an RFC 3339 time, or None."""
+    seconds, moment = params.get("sinceSeconds"), params.get("sinceTime")
+    try:
+        if seconds is not None:
+            return logs.rfc3339_nano(now - timedelta(seconds=int(seconds)))
+        if moment is not None:
+            return logs.rfc3339_nano(datetime.fromisoformat(moment))
+    except ValueError:
+        raise ApiError(400, "BadRequest", f"invalid since: {seconds or moment!r}") from None
+    return None
 
 
 def _dry_run(params: Any) -> bool:
@@ -983,9 +996,10 @@ class SandboxApi:
     ) -> aiohttp.web.StreamResponse:
         """A pod container's log as plain text, as kubectl wants it.
 
-        ``container``, ``tailLines``, ``previous`` (the run before the current one)
-        and ``follow`` (stream what the running container writes until it stops
-        or the client goes) are honoured.
+        ``container``, ``tailLines``, ``previous`` (the run before the current one),
+        ``timestamps``, ``sinceSeconds``/``sinceTime`` (by the times the runner
+        noted) and ``follow`` (stream what the running container writes until it
+        stops or the client goes) are honoured.
         """
         assert target.name is not None
         namespace = target.namespace or ""
@@ -996,35 +1010,28 @@ class SandboxApi:
             raise ApiError(
                 400, "BadRequest", f"container {container} is not valid for pod {target.name}"
             )
-        for unsupported in ("timestamps", "sinceSeconds", "sinceTime"):
-            if params.get(unsupported) not in (None, "false"):
-                # Refused rather than ignored: the runner keeps no per-line times.
-                raise ApiError(
-                    400,
-                    "BadRequest",
-                    f"{unsupported}: the sandbox's pod runner keeps no per-line times; "
-                    "read the log without it",
-                )
+        now = self.clock()
+        since = _log_since(params, now)
+        timestamps = params.get("timestamps") == "true"
         path = None if self.pod_logs is None else self.pod_logs(namespace, target.name, container)
         text, offset = logs.read_from(path, 0)
-        all_runs = logs.runs(text)
-        if params.get("previous") == "true":
-            if len(all_runs) < 2:
-                raise ApiError(
-                    400,
-                    "BadRequest",
-                    f'previous terminated container "{container}" in pod "{target.name}" not found',
-                )
-            return aiohttp.web.Response(
-                text=logs.tail(all_runs[-2], params.get("tailLines")), content_type="text/plain"
+        all_runs = logs.timed_runs(text, logs.read_times(path))
+        previous = params.get("previous") == "true"
+        if previous and len(all_runs) < 2:
+            raise ApiError(
+                400,
+                "BadRequest",
+                f'previous terminated container "{container}" in pod "{target.name}" not found',
             )
-        shown = logs.tail(all_runs[-1], params.get("tailLines"))
-        if params.get("follow") != "true" or path is None:
+        run = all_runs[-2] if previous else all_runs[-1]
+        rendered = logs.render(run, since=since, timestamps=timestamps, now=logs.rfc3339_nano(now))
+        shown = logs.tail(rendered, params.get("tailLines"))
+        if previous or params.get("follow") != "true" or path is None:
             return aiohttp.web.Response(text=shown, content_type="text/plain")
         response = aiohttp.web.StreamResponse(headers={"Content-Type": "text/plain"})
         await response.prepare(raw)
         await response.write(shown.encode())
-        await self._follow(raw, response, target, path, offset)
+        await self._follow(raw, response, target, path, offset, timestamps=timestamps)
         return response
 
     async def _follow(
@@ -1034,6 +1041,8 @@ class SandboxApi:
         target: _Target,
         path: Path,
         offset: int,
+        *,
+        timestamps: bool,
     ) -> None:
         """Stream what is appended to ``path`` while this run of the container lasts.
 
@@ -1050,6 +1059,9 @@ class SandboxApi:
                     break
                 text, offset = logs.read_from(path, offset)
                 output, restarted = logs.until_restart(text)
+                if output and timestamps:
+                    stamp = logs.rfc3339_nano(self.clock())
+                    output = "".join(f"{stamp} {line}" for line in output.splitlines(True))
                 if output:
                     await response.write(output.encode())
                 if restarted:

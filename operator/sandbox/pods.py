@@ -47,6 +47,7 @@ from pathlib import Path
 import aiohttp
 
 from tradewarden.bot.runtime.command import tradewarden_command
+from tradewarden.operator.sandbox import logs
 from tradewarden.operator.sandbox.apiserver import SandboxApi
 from tradewarden.operator.sandbox.pod_spec import (
     LOCAL_HOST,
@@ -85,6 +86,7 @@ _TMP = "/tmp"  # the container path; TMPDIR points at what is mounted there
 # A pod's ServiceAccount token: the kubelet rotates projected tokens, the runner writes
 # one long-lived token per container start instead.
 POD_TOKEN_SECONDS = 365 * 24 * 3600
+LOG_STAMP_S = 0.2  # how often the runner notes the arrival time of new log lines
 
 PodKey = tuple[str, str]  # namespace, pod name
 
@@ -438,15 +440,29 @@ class PodRunner:
                 await pod.stop_requested.wait()
             else:
                 refresher = asyncio.create_task(self._refresh_sources(pod, pod.plan))
+                stamper = asyncio.create_task(self._stamp_log(pod, pod.plan.log_path))
                 try:
                     await self._run(pod, pod.plan)
                 finally:
                     refresher.cancel()
+                    stamper.cancel()
         except Exception:
             log.exception("pod runner: pod %s/%s failed", *pod.key)
         finally:
             await self._terminate(pod)
             self._remove(pod)
+
+    async def _stamp_log(self, pod: _Pod, log_path: Path) -> None:
+        """Note when each line reaches the log, for ``kubectl logs --timestamps/--since``.
+
+        The process writes to the file itself, so the file is looked at every
+        LOG_STAMP_S; a line's time is when it was first seen.
+        """
+        offset = logs.stamped_offset(log_path)
+        while True:
+            offset = logs.stamp_lines(log_path, offset, logs.rfc3339_nano(self._clock()))
+            if await _wait(pod.stop_requested, LOG_STAMP_S):
+                return
 
     async def _refresh_sources(self, pod: _Pod, plan: PodPlan) -> None:
         """Rewrite ConfigMap/Secret files when they change, like the kubelet's projection."""

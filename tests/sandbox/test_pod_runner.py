@@ -10,6 +10,7 @@ import asyncio
 import base64
 import json
 import os
+import re
 import signal
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -410,6 +411,13 @@ async def test_pod_runs_ready_with_volumes_status_url_and_logs(
     assert (pod_dir / "journal").is_dir()
     log = runner.log_path("default", POD).read_text()
     assert "venue simulator listening on http://127.0.0.1:" in log
+    # The runner notes when each line arrived, for kubectl logs --timestamps and --since.
+    times = runner.log_path("default", POD).with_suffix(".times")
+    await eventually(lambda: times.exists() and times.read_text(), "the log's arrival times")
+    code, out, err = await kubectl("logs", POD, "--timestamps")
+    assert code == 0, err
+    stamped = [line for line in out.splitlines() if "venue simulator listening" in line]
+    assert stamped and re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z ", stamped[0])
     code, out, err = await kubectl("get", "pods", POD, "-o", "json")
     assert code == 0, err
     assert json.loads(out)["status"]["containerStatuses"][0]["ready"] is True
