@@ -37,6 +37,7 @@ POSITIONS = "/fapi/v3/positionRisk"
 OPEN_ORDERS = "/fapi/v1/openOrders"
 TICKER = "/fapi/v1/ticker/24hr"
 ACCOUNT = "/fapi/v3/account"
+BATCH_ORDERS = "/fapi/v1/batchOrders"
 FILL_ONE_BUY = -0.25  # percent: crosses the first buy level only
 GAP_THROUGH_STOP = -3.0  # percent: jumps past a stop 2 % under the entry
 MARKET_DATA_PATHS = (TICKER, "/fapi/v1/premiumIndex")
@@ -180,13 +181,18 @@ CATALOGUE: tuple[Scenario, ...] = (
         name="fmea_cancel_replace_loop",
         covers="FMEA: cancel/replace loops under ambiguity",
         summary="Every cancel fails with 503 for a while: each cancel stops after its retry "
-        "budget, the strategy's cancels of one order stop after maxCancelReplace commands "
-        "(give-up telemetry), and the bot reconciles once the venue answers again.",
+        "budget, the cancels of one order (the strategy's, or the posture's once the 503s "
+        "trip API health) stop after maxCancelReplace commands (give-up telemetry), and the "
+        "bot reconciles once the venue answers again.",
         steps=(
             Step(
                 2,
                 WireFaults(
-                    (_wire(_error(503, -1001, "Internal error"), method="DELETE", path=ORDER),)
+                    tuple(
+                        # One cancel or a batch of them: the posture's cancels go in batches.
+                        _wire(_error(503, -1001, "Internal error"), method="DELETE", path=path)
+                        for path in (ORDER, BATCH_ORDERS)
+                    )
                 ),
             ),
             Step(3, MovePrice(1.0), jitter=1),

@@ -54,6 +54,10 @@ STRAY_DISTANCE = Decimal("0.97")
 KUBECTL_GRACE_S = 15.0  # beyond a command's own --timeout
 STATUS_FIELDS = "{.status.phase} {.status.tradingMode} {.status.lastFlip.reason}"
 DESK_HALT = "desk-stop"
+# What drift legitimately ends in: reduce-only after the strays are confirmed, or,
+# when the stray also makes the belief debt persist, the kill switch (Aborted) first.
+DRIFT_OUTCOMES = ("ReduceOnly", "Aborted")
+PHASE_POLL_SECONDS = 0.5
 
 
 class DemoError(RuntimeError):
@@ -264,18 +268,10 @@ class Tour:
             await exchange.close()
         self.say("The bot's reconciler sees an order with its prefix that it does not know;")
         self.say("after 3 reconciles in a row it cancels it and goes reduce-only; the operator")
-        self.say("reads that from the bot's /status and flips the phase (DriftDetected).")
-        await kubectl(
-            "-n",
-            "dev",
-            "wait",
-            f"tb/{DRIFTED_BOT}",
-            "--for=jsonpath={.status.phase}=ReduceOnly",
-            f"--timeout={self.options.wait_seconds:.0f}s",
-            wait_s=self.options.wait_seconds,
-        )
+        self.say("reads that from the bot's /status and flips the phase (DriftDetected). If the")
+        self.say("divergence persists in its belief, the kill switch may come first (Aborted).")
+        flipped = await self.wait_for_phase(kubectl, DRIFTED_BOT, DRIFT_OUTCOMES)
         await kubectl("-n", "dev", "get", "tb", DRIFTED_BOT, "-o", "wide")
-        flipped = await self.bot_status(kubectl, DRIFTED_BOT)
         self.say(f"FLIP: {DRIFTED_BOT} is {flipped.phase} ({flipped.reason})")
         orders = {o["clientOrderId"]: o["status"] for o in (await venue.state())["orders"]}
         self.say(f"the stray {stray_id} at the venue: {orders.get(stray_id, 'unknown')}")
@@ -365,6 +361,16 @@ class Tour:
             self.say(f"{name}: {explain(await self.bot_status(kubectl, name), name)}")
         self.say("")
         self.venue_report(await venue.state())
+
+    async def wait_for_phase(self, kubectl: Kubectl, name: str, phases: Sequence[str]) -> BotPhase:
+        """The bot's status once its phase is any of ``phases`` (kubectl wait takes only one)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.options.wait_seconds
+        while (status := await self.bot_status(kubectl, name)).phase not in phases:
+            if loop.time() >= deadline:
+                raise DemoError(f"tb/{name} did not reach {' or '.join(phases)}: {status}")
+            await asyncio.sleep(PHASE_POLL_SECONDS)
+        return status
 
     async def bot_status(self, kubectl: Kubectl, name: str) -> BotPhase:
         """The TradingBot's phase, trading mode and last flip reason, as kubectl prints them."""
