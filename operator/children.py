@@ -296,6 +296,9 @@ def stateful_set(bot: BotRef, image: str = DEFAULT_BOT_IMAGE) -> Json:
         "ports": [{"name": "http", "containerPort": HTTP_PORT, "protocol": "TCP"}],
         "livenessProbe": _probe("/healthz", period=10, failures=3),
         "readinessProbe": _probe("/readyz", period=5, failures=2),
+        # A bot that refuses to start (exit 2: a lost journal, a bad manifest) says why
+        # on its last log line; Kubernetes keeps it in lastState.terminated.message.
+        "terminationMessagePolicy": "FallbackToLogsOnError",
         "resources": {
             "requests": {"cpu": "100m", "memory": "128Mi"},
             "limits": {"cpu": "1", "memory": "512Mi"},

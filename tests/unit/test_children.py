@@ -169,6 +169,7 @@ def test_pod_runs_the_bot_restricted_with_probes_and_a_journal_volume() -> None:
     assert security["seccompProfile"] == {"type": "RuntimeDefault"}
     assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
     assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
+    assert container["terminationMessagePolicy"] == "FallbackToLogsOnError"
     assert container["ports"][0]["containerPort"] == 8080
     assert set(container["resources"]) == {"requests", "limits"}
     mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
