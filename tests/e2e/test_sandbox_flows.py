@@ -150,9 +150,19 @@ async def test_apply_runs_a_bot_that_trades_at_the_venue(
     sandbox: Harness, venue: RunningVenueSim, namespace: str
 ) -> None:
     await start_trading(sandbox, venue, namespace, "alpha")
+
+    # Ready waits for the pod's readiness probe (BotHealthy), which may trail the phase.
+    def conditions_now() -> dict[str, str]:
+        status = sandbox.status(namespace, "alpha")
+        return {c["type"]: c["status"] for c in status.get("conditions", [])}
+
+    async def ready() -> bool:
+        return conditions_now().get("Ready") == "True"
+
+    await eventually(ready, "alpha Ready=True", within=20, context=conditions_now)
     status = sandbox.status(namespace, "alpha")
     assert status["tradingMode"] == "Active"
-    conditions = {c["type"]: c["status"] for c in status["conditions"]}
+    conditions = conditions_now()
     assert conditions["Ready"] == conditions["PreflightPassed"] == "True"
     assert conditions["InSync"] == "True"
     listed = await kubectl_ok(sandbox, "get", "tb", "-n", namespace)
