@@ -40,6 +40,7 @@ from tradewarden.bot.chaos.scenario import (
     Controls,
     DropStreams,
     MovePrice,
+    OnceEntriesRest,
     OnceProtected,
     ProxyFaults,
     RogueCancelStops,
@@ -244,6 +245,28 @@ class _Harness:
             if not await self._stop_stands():
                 self.notes.append(f"{action.describe()}: no stop within {PROTECTED_TIMEOUT:g}s")
             await self._apply(action.action)
+        elif isinstance(action, OnceEntriesRest):
+            if not await self._entry_rests_near_mark(Decimal(str(action.within_pct))):
+                self.notes.append(f"{action.describe()}: no such buy within {PROTECTED_TIMEOUT:g}s")
+            await self._apply(action.action)
+
+    async def _entry_rests_near_mark(self, within_pct: Decimal) -> bool:
+        """Wait until one of the bot's buys rests within ``within_pct`` under the mark."""
+        deadline = self.warp.clock() + PROTECTED_TIMEOUT
+        while self.warp.clock() < deadline:
+            state = await self.sim.state()
+            floor = Decimal(state["marks"][SYMBOL_ID]) * (1 - within_pct / 100)
+            if any(
+                order["clientOrderId"].startswith(self.prefix)
+                and order["symbol"] == SYMBOL_ID
+                and order["side"] == "BUY"
+                and order["status"] in ("NEW", "PARTIALLY_FILLED")
+                and Decimal(str(order["price"])) >= floor
+                for order in state.get("orders", [])
+            ):
+                return True
+            await self.warp.sleep(PROTECTED_POLL)
+        return False
 
     async def _stop_stands(self) -> bool:
         """Wait until a position is open and a stop waits at the venue; False on timeout."""

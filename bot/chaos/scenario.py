@@ -148,6 +148,23 @@ class OnceProtected:
         return f"once a stop stands: {self.action.describe()}"
 
 
+@dataclass(frozen=True)
+class OnceEntriesRest:
+    """Apply ``action`` once a buy entry priced off the venue's current mark rests there.
+
+    A gap leaves the bot's entries priced off the old mark, which the venue refuses
+    (PERCENT_PRICE) or which rest out of reach; a small dip fills one only after the
+    bot has re-priced them, so the step waits for that instead of for a time.
+    """
+
+    action: MovePrice
+    within_pct: float = 0.25
+
+    def describe(self) -> str:
+        """One line for listings."""
+        return f"once a buy rests within {self.within_pct:g}% of the mark: {self.action.describe()}"
+
+
 StepAction = (
     WireFaults
     | ClearWireFaults
@@ -159,6 +176,7 @@ StepAction = (
     | RogueCancelStops
     | SpendWeight
     | OnceProtected
+    | OnceEntriesRest
 )
 
 
