@@ -77,7 +77,7 @@ GUARD_TICK_SECONDS = 1.0
 # cancelled at shutdown; one stuck closing a connection must not keep the process up.
 SHUTDOWN_GRACE_SECONDS = 5.0
 # A stopping bot's wind-down (cancel entries, settle, protect the final position):
-# reconcile passes at most, and wall seconds, well inside the pod's 30 s grace.
+# reconcile passes at most, and seconds of the bot's clock, well inside the pod's 30 s grace.
 WIND_DOWN_PASSES = 3
 WIND_DOWN_SECONDS = 15.0
 JOURNAL_FILE = "journal.sqlite"
@@ -318,16 +318,21 @@ class BotRuntime:
         entries = [o.client_order_id for o in journal.non_terminal() if not o.intent.reduce_only]
         self.events.emit(Event.BOT_STOPPING, entries=entries)
         self.restrict(STOPPING_SOURCE, TradingMode.REDUCE_ONLY, "stopping: entries cancelled")
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + WIND_DOWN_SECONDS
-        for _ in range(WIND_DOWN_PASSES):
-            self._enforce()
-            self.worker.offer(ReconcileAll())
-            drained = asyncio.ensure_future(self.worker.drained())
-            await asyncio.wait({drained, worker_task}, timeout=max(deadline - loop.time(), 0))
-            drained.cancel()
-            if worker_task.done() or self._wound_down(journal) or loop.time() >= deadline:
-                break
+        # The bot's clock times the wind-down, like every other safety timer.
+        out_of_time = asyncio.ensure_future(self.clocks.sleep(WIND_DOWN_SECONDS))
+        try:
+            for _ in range(WIND_DOWN_PASSES):
+                self._enforce()
+                self.worker.offer(ReconcileAll())
+                drained = asyncio.ensure_future(self.worker.drained())
+                await asyncio.wait(
+                    {drained, worker_task, out_of_time}, return_when=asyncio.FIRST_COMPLETED
+                )
+                drained.cancel()
+                if worker_task.done() or self._wound_down(journal) or out_of_time.done():
+                    break
+        finally:
+            out_of_time.cancel()
         self.events.emit(
             Event.BOT_STOP_SETTLED,
             entries_left=[
