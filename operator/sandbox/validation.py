@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -179,6 +180,13 @@ def _schema_error(error: jsonschema.ValidationError) -> FieldError:
             "FieldValueNotSupported",
             f"Unsupported value: {shown}: supported values: {allowed}",
         )
+    if error.validator == "format":
+        return FieldError(
+            path,
+            "FieldValueTypeInvalid",
+            f"Invalid value: {shown}: {path} in body must be of type "
+            f"{error.validator_value}: {shown}",
+        )
     if error.validator == "type":
         actual = json_type(error.instance)
         return FieldError(
@@ -193,6 +201,16 @@ def _schema_error(error: jsonschema.ValidationError) -> FieldError:
     else:
         detail = f"{path} in body is invalid ({error.validator})"
     return FieldError(path, "FieldValueInvalid", f"Invalid value: {shown}: {detail}")
+
+
+# strfmt's date-time (RFC 3339), the one format our CRDs declare.
+_DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})?$")
+_FORMATS = jsonschema.FormatChecker(formats=())
+
+
+@_FORMATS.checks("date-time")
+def _is_date_time(value: object) -> bool:
+    return not isinstance(value, str) or _DATE_TIME.match(value) is not None
 
 
 def _as_list(value: object) -> list[object]:
@@ -332,7 +350,7 @@ def _compile(schema: Obj, fields: tuple[str, ...] | None) -> jsonschema.Draft4Va
     for name in _ROOT_FIELDS:
         translated.get("properties", {}).pop(name, None)
     translated["required"] = [n for n in translated.get("required", []) if n not in _ROOT_FIELDS]
-    return jsonschema.Draft4Validator(translated)
+    return jsonschema.Draft4Validator(translated, format_checker=_FORMATS)
 
 
 def _metadata_allowed(schema: Obj) -> bool:
