@@ -146,7 +146,7 @@ _BLOCKING = frozenset({"FieldValueNotSupported", "FieldValueRequired", "FieldVal
 _NOT_CHECKED = FieldError(
     "<nil>",
     "FieldValueInvalid",
-    'Invalid value: "null": some validation rules were not checked because the object was '
+    "Invalid value: null: some validation rules were not checked because the object was "
     "invalid; correct the existing errors to complete validation",
 )
 
@@ -213,6 +213,13 @@ def _is_date_time(value: object) -> bool:
     return not isinstance(value, str) or _DATE_TIME.match(value) is not None
 
 
+def _shown(value: object) -> str:
+    """How kube-apiserver shows a failed rule's value: a scalar quoted, an object omitted."""
+    if isinstance(value, dict | list):
+        return ""
+    return f"{json.dumps(value)}: "
+
+
 def _as_list(value: object) -> list[object]:
     return list(value) if isinstance(value, list | tuple) else [value]
 
@@ -253,7 +260,7 @@ def _cel_errors(
             message = rule_spec.get("message") or f"failed rule: {rule}"
             where = parts + tuple(p for p in rule_spec.get("fieldPath", "").split(".") if p)
             reason = rule_spec.get("reason", "FieldValueInvalid")
-            yield FieldError(_path(where), reason, f'Invalid value: "{kind}": {message}')
+            yield FieldError(_path(where), reason, f"Invalid value: {_shown(value)}{message}")
     if isinstance(value, dict) and "properties" in schema:
         old_map = old if has_old and isinstance(old, dict) else {}
         for key, sub in schema["properties"].items():

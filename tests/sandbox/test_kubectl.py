@@ -321,7 +321,7 @@ async def test_invalid_values_are_reported_together_in_kube_apiserver_wording(
         '* spec.paused: Invalid value: "string": spec.paused in body must be of type boolean: '
         '"string"'
     ) in err
-    assert '* <nil>: Invalid value: "null": some validation rules were not checked' in err
+    assert "* <nil>: Invalid value: null: some validation rules were not checked" in err
 
 
 async def test_a_crd_that_describes_metadata_is_refused(kubectl: Kubectl) -> None:

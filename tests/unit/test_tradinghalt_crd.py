@@ -88,7 +88,7 @@ def test_an_expiry_must_be_a_time() -> None:
     assert crd_errors(halt(allBots=True, expiresAt="tomorrow")) == [
         'spec.expiresAt: Invalid value: "tomorrow": spec.expiresAt in body must be of type '
         'date-time: "tomorrow"',
-        '<nil>: Invalid value: "null": some validation rules were not checked because the '
+        "<nil>: Invalid value: null: some validation rules were not checked because the "
         "object was invalid; correct the existing errors to complete validation",
     ]
     assert crd_errors(halt(allBots=True, expiresAt="2026-12-03T22:00:00Z")) == []
