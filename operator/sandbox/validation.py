@@ -166,6 +166,58 @@ def json_type(value: object) -> str:
     return "array" if isinstance(value, list) else "object"
 
 
+def _schema_errors(error: jsonschema.ValidationError) -> list[FieldError]:
+    """The causes kube-apiserver lists for one failed keyword, in its order."""
+    if error.validator == "anyOf":
+        return _any_of_errors(error)
+    return [_schema_error(error)]
+
+
+def _any_of_errors(error: jsonschema.ValidationError) -> list[FieldError]:
+    """A value no branch of an ``anyOf`` admits, worded as kube-openapi words it.
+
+    The union's types, then the anyOf itself, then the first branch's own
+    findings (for an int-or-string decimal given a float: "must be of type
+    integer" and the integer format check), as a v1.36 server lists them.
+    """
+    path = _path(tuple(error.absolute_path))
+    actual = json_type(error.instance)
+    branches = _as_list(error.validator_value)
+    types = [str(b["type"]) for b in branches if isinstance(b, dict) and "type" in b]
+    found = [
+        FieldError(
+            path,
+            "FieldValueTypeInvalid",
+            f'Invalid value: "{actual}": {path} in body must be of type '
+            f'{",".join(types)}: "{actual}"',
+        ),
+        FieldError(
+            "<nil>",
+            "FieldValueInvalid",
+            f'Invalid value: "": "{path}" must validate at least one schema (anyOf)',
+        ),
+    ]
+    if types:
+        first = types[0]
+        found.append(
+            FieldError(
+                path,
+                "FieldValueTypeInvalid",
+                f'Invalid value: "{actual}": {path} in body must be of type {first}: "{actual}"',
+            )
+        )
+        if first == "integer":
+            found.append(
+                FieldError(
+                    "<nil>",
+                    "FieldValueInvalid",
+                    'Invalid value: "": Checked value must be of type integer (default format) '
+                    f"in {path}",
+                )
+            )
+    return found
+
+
 def _schema_error(error: jsonschema.ValidationError) -> FieldError:
     parts = tuple(error.absolute_path)
     path = _path(parts)
@@ -330,10 +382,11 @@ class SchemaValidator:
                 return []
             checked = {k: v for k, v in checked.items() if k in fields}
             schema = _restricted(schema, fields)
-        errors = sorted(
-            (_schema_error(e) for e in self._validator(fields).iter_errors(checked)),
-            key=lambda error: error.field,
+        groups = sorted(
+            (_schema_errors(e) for e in self._validator(fields).iter_errors(checked)),
+            key=lambda group: group[0].field,
         )
+        errors = [error for group in groups for error in group]
         if any(error.reason in _BLOCKING for error in errors):
             return [*errors, _NOT_CHECKED]
         rules = list(_cel_errors(schema, checked, old, (), old is not None))
