@@ -65,6 +65,15 @@ def _kind(seen: VenueOrder) -> OrderType | None:
     return {"limit": OrderType.LIMIT, "market": OrderType.MARKET}.get(seen.order_type)
 
 
+def _capped_stop(intent: OrderIntent, seen: VenueOrder) -> bool:
+    """A triggered reduce-only stop the venue cut down to the position it could reduce."""
+    return (
+        intent.order_type is OrderType.STOP_MARKET
+        and intent.reduce_only
+        and Decimal(0) < seen.amount < intent.quantity
+    )
+
+
 def _price_differs(wanted: Decimal | None, seen: Decimal | None, tick: Decimal) -> bool:
     if wanted is None or seen is None:
         return True
@@ -76,8 +85,10 @@ def mismatch(intent: OrderIntent, seen: VenueOrder, tick: Decimal) -> str | None
 
     Prices (a limit's, a stop's trigger) match within one ``tick`` of the
     symbol (the venue may print them differently); quantities exactly (the bot
-    sends them on the step). A reply that does not state reduce-only is not
-    held against it.
+    sends them on the step), except that a reduce-only stop may show less: once
+    triggered it lives on as an order the venue caps at the position it can
+    reduce, which is still this stop. A reply that does not state reduce-only
+    is not held against it.
     """
     differences = []
     if seen.symbol != intent.symbol:
@@ -87,7 +98,7 @@ def mismatch(intent: OrderIntent, seen: VenueOrder, tick: Decimal) -> str | None
     kind = _kind(seen)
     if kind is not intent.order_type:
         differences.append(f"type {seen.order_type}" + (" stop" if seen.trigger_price else ""))
-    if seen.amount != intent.quantity:
+    if seen.amount != intent.quantity and not _capped_stop(intent, seen):
         differences.append(f"quantity {seen.amount}")
     if kind is intent.order_type is OrderType.LIMIT and _price_differs(
         intent.price, seen.price, tick

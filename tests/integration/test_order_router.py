@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from tradewarden.bot.execution.classification import ErrorClass, Operation, classify
-from tradewarden.bot.execution.intent import OrderIntent, OrderType, Side
+from tradewarden.bot.execution.intent import OrderIntent, OrderType, Purpose, Side
 from tradewarden.bot.execution.lost_journal import PastOrder
 from tradewarden.bot.execution.order_state import OrderState
 from tradewarden.bot.execution.router import OrderRouter
@@ -311,6 +311,30 @@ async def test_cancel_of_filled_order_is_idempotent_success(order_path: OrderPat
 
     assert cancelled.state is OrderState.FILLED
     assert cancelled.filled == Decimal("0.003")
+
+
+async def test_a_triggered_stop_larger_than_the_position_is_its_capped_fill_never_cancelled(
+    order_path: OrderPath,
+) -> None:
+    # A stop sized for 0.006 over a position of 0.003 (an entry the stop has not caught
+    # up with yet): when it triggers, the venue sells only what it can reduce.
+    await order_path.router.place(MARKET_BUY)
+    stop = OrderIntent(
+        SYMBOL, Side.SELL, OrderType.STOP_MARKET, Decimal("0.006"), Decimal("49000"),
+        reduce_only=True, purpose=Purpose.STOP,
+    )  # fmt: skip
+    placed = await order_path.router.place(stop)
+    await order_path.sim.set_price("BTCUSDT", "48900")  # through the trigger
+    after = await order_path.router.cancel(placed)
+
+    assert after.state is OrderState.FILLED
+    assert after.filled == Decimal("0.003")
+    state = await order_path.sim.state()
+    assert [p["positionAmt"] for p in state["positions"] if p["symbol"] == "BTCUSDT"] in (
+        [],
+        ["0"],
+        ["0.000"],
+    )
 
 
 async def test_a_filled_order_is_never_called_cancelled_when_lookups_fail(

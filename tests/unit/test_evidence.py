@@ -129,6 +129,9 @@ MARKET_SEEN = dict(order_type="market", price=Decimal("101.3"))  # ccxt prints t
         pytest.param(LIMIT, {"price": Decimal("100.09")}, id="limit, price within a tick"),
         pytest.param(LIMIT, {"reduce_only": None}, id="reply silent on reduce-only"),
         pytest.param(STOP, STOP_SEEN, id="stop as sent"),
+        pytest.param(
+            STOP, {**STOP_SEEN, "amount": Decimal("0.4")}, id="triggered stop capped at position"
+        ),
         pytest.param(MARKET, MARKET_SEEN, id="market, any fill price"),
     ],
 )
@@ -149,6 +152,15 @@ def test_the_order_the_intent_asked_for_matches(intent: OrderIntent, fields: dic
         pytest.param(LIMIT, {"trigger_price": Decimal("100")}, "stop", id="a stop, not a limit"),
         pytest.param(STOP, {**STOP_SEEN, "trigger_price": Decimal("96")}, "trigger", id="trigger"),
         pytest.param(STOP, {**STOP_SEEN, "trigger_price": None}, "type", id="stop, no trigger"),
+        pytest.param(
+            STOP, {**STOP_SEEN, "amount": Decimal("1.5")}, "quantity 1.5", id="stop, larger"
+        ),
+        pytest.param(
+            replace(LIMIT, reduce_only=True, purpose=Purpose.EXIT),
+            {"amount": Decimal("0.4"), "reduce_only": True},
+            "quantity 0.4",
+            id="reduce-only limit, smaller",
+        ),
         pytest.param(MARKET, {"order_type": "stop"}, "type stop", id="an unknown type"),
     ],
 )
