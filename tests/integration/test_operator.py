@@ -22,6 +22,7 @@ from tradewarden.api.crd import KINDS, custom_resource_definition
 from tradewarden.bot.runtime.command import tradewarden_command
 from tradewarden.bot.venue_sim.server import RunningVenueSim, running_venue_sim
 from tradewarden.bot.venue_sim.settings import SimSettings
+from tradewarden.operator.command import KOPF_STATE_PREFIX
 from tradewarden.operator.sandbox.apiserver import SandboxApi, running_api_server
 
 REPO = Path(__file__).resolve().parents[2]
@@ -581,6 +582,19 @@ async def test_a_spec_change_that_meets_an_api_outage_reaches_the_children_soon_
     assert applied.returncode == 0, applied.stderr
     await eventually(lambda: cluster.find("v1", "ConfigMap", f"tb-{BOT}-manifest"), "the ConfigMap")
     rtype = cluster.api.type_of("tradewarden.io/v1alpha1", "TradingBot")
+
+    def creation_recorded() -> bool:
+        # kopf records a handled creation in one patch of the bot after the handler; an
+        # outage that began before it would hold the object's later events behind that
+        # patch's retries (backoffs summing past this test's wait) instead of the handler.
+        metadata = cluster.api.store.get(rtype, NAMESPACE, BOT)["metadata"]
+        annotations = metadata.get("annotations", {})
+        return (
+            f"{KOPF_STATE_PREFIX}/last-handled-configuration" in annotations
+            and f"{KOPF_STATE_PREFIX}/reconcile" not in annotations
+        )
+
+    await eventually(creation_recorded, "kopf to record the handled creation")
     with cluster.api.outage():
         # The change landed just before the outage; the operator's writes of the
         # re-rendered children meet the outage and fail.
