@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from tradewarden.api.tradingbot import RiskSpec, TradingMode
 from tradewarden.bot.execution.admission import Exposure, refusal
-from tradewarden.bot.execution.intent import OrderIntent, OrderType, Purpose, Side
+from tradewarden.bot.model.orders import OrderIntent, OrderType, Purpose, Side
 from tradewarden.bot.posture import Restriction, decide_posture
 
 SYMBOL = "BTC/USDT:USDT"

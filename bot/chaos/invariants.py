@@ -22,7 +22,7 @@ from tradewarden.bot.chaos.scenario import (
     ExpectVenue,
 )
 from tradewarden.bot.execution.client_ids import MAX_ROTATIONS
-from tradewarden.bot.execution.order_state import TERMINAL_STATES, OrderState
+from tradewarden.bot.model.order_state import TERMINAL_STATES, OrderState
 from tradewarden.bot.observability.events import Event
 
 Record = Mapping[str, Any]

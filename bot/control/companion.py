@@ -23,12 +23,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
-from tradewarden.api.tradingbot import TradingBot, TradingMode
+from tradewarden.api.tradingbot import EmergencyStop, TradingBot, TradingBotSpec, TradingMode
 from tradewarden.bot.control.controls import Controls, interpret_event
 from tradewarden.bot.control.dead_man import DeadMan, DeadManChange, heartbeat_seconds
 from tradewarden.bot.control.halts import (
@@ -55,15 +55,60 @@ from tradewarden.bot.control.lease import (
     lease_name,
     lease_owner,
 )
-from tradewarden.bot.execution.intent import OrderIntent
-from tradewarden.bot.observability.events import Event, error_text
-from tradewarden.bot.runtime.bot import BotRuntime
+from tradewarden.bot.model.orders import OrderIntent
+from tradewarden.bot.observability.events import Event, EventLog, error_text
+from tradewarden.bot.posture import Posture
 
 ENV_BOT_NAME = "TRADEWARDEN_BOT_NAME"
 ENV_NAMESPACE = "TRADEWARDEN_NAMESPACE"
 SOURCE_DEAD_MAN = "control.deadMan"
 SOURCE_OPERATOR_ABORT = "control.operatorAbort"
 SOURCE_HALTS_UNREADABLE = "control.haltsUnreadable"
+
+
+class Clocks(Protocol):
+    """The bot's injected time: ``clock()`` in seconds, ``sleep(seconds)``."""
+
+    @property
+    def clock(self) -> Callable[[], float]: ...
+
+    @property
+    def sleep(self) -> Callable[[float], Awaitable[None]]: ...
+
+
+class ControlledBot(Protocol):
+    """What the control loops need of the bot they serve, and nothing more.
+
+    They read its spec, clocks, event log and posture; they act only through
+    :meth:`restrict`, :meth:`update_controls` and the order gate they append.
+    """
+
+    @property
+    def spec(self) -> TradingBotSpec: ...
+
+    @property
+    def clocks(self) -> Clocks: ...
+
+    @property
+    def events(self) -> EventLog: ...
+
+    @property
+    def posture(self) -> Posture: ...
+
+    @property
+    def order_gates(self) -> list[Callable[[OrderIntent], str | None]]: ...
+
+    def restrict(
+        self,
+        source: str,
+        mode: TradingMode | None,
+        reason: str = "",
+        symbol: str | None = None,
+        *,
+        flatten: bool = False,
+    ) -> None: ...
+
+    def update_controls(self, paused: bool, emergency_stop: EmergencyStop | None) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -79,7 +124,7 @@ class ControlSettings:
 
 
 class KubernetesControl:
-    """A :class:`~tradewarden.bot.runtime.bot.Companion` for a bot running under the operator."""
+    """The companion of a bot running under the operator (a ``runtime.bot.Companion``)."""
 
     def __init__(
         self,
@@ -97,7 +142,7 @@ class KubernetesControl:
         # The Lease is owned by this bot's TradingBot (uid known) and goes with it.
         self._lease_owner = lease_owner(api.name, uid) if uid else None
         self._tenure = Tenure(self.lease_name, self.settings.lease_duration_seconds)
-        self._bot: BotRuntime | None = None
+        self._bot: ControlledBot | None = None
         self._controls: Controls | None = None
         self._dead_man: DeadMan | None = None
         self._last_call_ok = False
@@ -110,7 +155,7 @@ class KubernetesControl:
         self._binding: Halt | None = None
         self._halt_feed: DeadMan | None = None
 
-    async def run(self, bot: BotRuntime) -> None:
+    async def run(self, bot: ControlledBot) -> None:
         """Run the watch, the Lease loop and the dead-man until cancelled."""
         # The gate goes in before the first await: no order may slip out unfenced.
         bot.order_gates.append(self.gate)
@@ -153,7 +198,7 @@ class KubernetesControl:
         )
 
     async def _keep_running(
-        self, bot: BotRuntime, name: str, loop: Callable[[BotRuntime], Awaitable[None]]
+        self, bot: ControlledBot, name: str, loop: Callable[[ControlledBot], Awaitable[None]]
     ) -> None:
         # A bug in one loop must not silently end fencing, the watch or the dead-man.
         while True:
@@ -193,7 +238,7 @@ class KubernetesControl:
 
     # -- the watch ---------------------------------------------------------------
 
-    async def _watch_loop(self, bot: BotRuntime) -> None:
+    async def _watch_loop(self, bot: ControlledBot) -> None:
         failures = 0
         while True:
             try:
@@ -207,7 +252,7 @@ class KubernetesControl:
                 bot.events.emit(Event.CONTROL_API_ERROR, call="watch", error=str(error))
                 await bot.clocks.sleep(self._backoff(failures))
 
-    async def _list_and_watch(self, bot: BotRuntime) -> None:
+    async def _list_and_watch(self, bot: ControlledBot) -> None:
         listing = await self.api.list_bot()
         self._contact(bot)
         version = (listing.get("metadata") or {}).get("resourceVersion")
@@ -232,7 +277,7 @@ class KubernetesControl:
             # The end of a watch is not counted as contact: a server going down may end it
             # just as cleanly as its timeout does. The Lease calls are the heartbeat.
 
-    def _take(self, bot: BotRuntime, controls: Controls | None, problem: str | None) -> None:
+    def _take(self, bot: ControlledBot, controls: Controls | None, problem: str | None) -> None:
         if problem is not None:
             bot.events.emit(Event.CONTROL_INVALID, error=problem, kept="last good controls")
         if controls is None or controls == self._controls:
@@ -269,7 +314,7 @@ class KubernetesControl:
         third = int(self._halt_feed.timeout / 3)
         return max(1, min(self.settings.watch_timeout_seconds, third))
 
-    async def _halt_loop(self, bot: BotRuntime) -> None:
+    async def _halt_loop(self, bot: ControlledBot) -> None:
         failures = 0
         while True:
             try:
@@ -281,7 +326,7 @@ class KubernetesControl:
                 bot.events.emit(Event.CONTROL_API_ERROR, call="haltWatch", error=str(error))
                 await bot.clocks.sleep(self._backoff(failures))
 
-    async def _list_and_watch_halts(self, bot: BotRuntime) -> None:
+    async def _list_and_watch_halts(self, bot: ControlledBot) -> None:
         listing = await self.api.list_halts()
         await self._read_namespace_labels(bot)
         self._halts = {}
@@ -304,7 +349,7 @@ class KubernetesControl:
                     self._take_halt(bot, str(kind), resource)
                 self._halt_contact(bot)
 
-    async def _read_namespace_labels(self, bot: BotRuntime) -> None:
+    async def _read_namespace_labels(self, bot: ControlledBot) -> None:
         try:
             namespace = await self.api.read_namespace()
         except ApiCallFailed as error:
@@ -314,7 +359,7 @@ class KubernetesControl:
         labels = (namespace.get("metadata") or {}).get("labels") or {}
         self._namespace_labels = {str(k): str(v) for k, v in labels.items()}
 
-    def _take_halt(self, bot: BotRuntime, kind: str, resource: Mapping[str, Any]) -> None:
+    def _take_halt(self, bot: ControlledBot, kind: str, resource: Mapping[str, Any]) -> None:
         name = str((resource.get("metadata") or {}).get("name"))
         if kind == "DELETED":
             self._halts.pop(name, None)
@@ -326,7 +371,7 @@ class KubernetesControl:
                 bot.events.emit(Event.CONTROL_INVALID, error=str(error), kept="last good halt")
         self._apply_halts(bot)
 
-    def _apply_halts(self, bot: BotRuntime) -> None:
+    def _apply_halts(self, bot: ControlledBot) -> None:
         """Bind the bot to the most restrictive halt in force that selects it (or none)."""
         labels = self._controls.labels if self._controls is not None else None
         if labels is None:
@@ -351,7 +396,7 @@ class KubernetesControl:
             mode=bot.posture.mode,
         )
 
-    def _halt_contact(self, bot: BotRuntime) -> None:
+    def _halt_contact(self, bot: ControlledBot) -> None:
         assert self._halt_feed is not None
         if self._halt_feed.contact(bot.clocks.clock()) is DeadManChange.RECOVERED:
             bot.restrict(SOURCE_HALTS_UNREADABLE, None)
@@ -359,7 +404,7 @@ class KubernetesControl:
 
     # -- the Lease ---------------------------------------------------------------
 
-    async def _lease_loop(self, bot: BotRuntime) -> None:
+    async def _lease_loop(self, bot: ControlledBot) -> None:
         observation: Observation | None = None
         while True:
             observation = await self._lease_round(bot, observation)
@@ -369,7 +414,7 @@ class KubernetesControl:
             )
 
     async def _lease_round(
-        self, bot: BotRuntime, observation: Observation | None
+        self, bot: ControlledBot, observation: Observation | None
     ) -> Observation | None:
         started = bot.clocks.clock()
         was_held = self._tenure.held(started)
@@ -422,14 +467,14 @@ class KubernetesControl:
             )
         return None
 
-    def _drop(self, bot: BotRuntime, was_held: bool, reason: str) -> None:
+    def _drop(self, bot: ControlledBot, was_held: bool, reason: str) -> None:
         self._tenure = Tenure(self.lease_name, self.settings.lease_duration_seconds)
         if was_held:
             bot.events.emit(Event.LEASE_LOST, lease=self.lease_name, reason=reason)
 
     # -- the dead-man -----------------------------------------------------------
 
-    async def _dead_man_loop(self, bot: BotRuntime) -> None:
+    async def _dead_man_loop(self, bot: ControlledBot) -> None:
         assert self._dead_man is not None and self._halt_feed is not None
         while True:
             now = bot.clocks.clock()
@@ -448,7 +493,7 @@ class KubernetesControl:
             tick = min(self.settings.dead_man_tick_seconds, self._dead_man.timeout / 4)
             await bot.clocks.sleep(tick)
 
-    def _contact(self, bot: BotRuntime) -> None:
+    def _contact(self, bot: ControlledBot) -> None:
         now = bot.clocks.clock()
         self._last_call_ok = True
         self._last_contact = now
@@ -464,9 +509,9 @@ class KubernetesControl:
         return float(min(self.settings.retry_max_seconds, delay))
 
 
-def render_control(bot: BotRuntime) -> dict[str, Any]:
+def render_control(companions: Iterable[object]) -> dict[str, Any]:
     """The ``control`` section of ``/status`` (disabled when no control companion runs)."""
-    for companion in bot.companions:
+    for companion in companions:
         if isinstance(companion, KubernetesControl):
             return companion.status()
     return {

@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
-from enum import StrEnum
 
 from tradewarden.api.tradingbot import RiskSpec, TradingMode
-from tradewarden.bot.execution.intent import JournaledOrder, OrderIntent, Purpose
+from tradewarden.bot.model.orders import JournaledOrder, OrderIntent, Purpose
+from tradewarden.bot.model.outcomes import RefusalKind
 
 
 @dataclass(frozen=True)
@@ -34,24 +34,6 @@ class Exposure:
             ),
             Decimal(0),
         )
-
-
-class RefusalKind(StrEnum):
-    """Why an intent was refused, as a fixed metric label; the message says the rest.
-
-    Every refusal message starts with its kind and a colon (``"max-position:
-    position could reach ..."``); a gate's message that starts otherwise counts
-    as ``other``. Numbers stay in the message, never in the label.
-    """
-
-    HALTED = "halted"
-    REDUCE_ONLY = "reduce-only"
-    NOT_REDUCING = "not-reducing"
-    MAX_ORDER_NOTIONAL = "max-order-notional"
-    MAX_POSITION = "max-position"
-    NO_MARK = "no-mark"
-    LEASE = "lease"
-    OTHER = "other"
 
 
 def refusal_kind(reason: str) -> RefusalKind:

@@ -11,31 +11,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from enum import StrEnum
 
 import ccxt
 
+from tradewarden.bot.model.outcomes import ErrorClass, Operation
 from tradewarden.bot.observability.events import without_url_queries
-
-
-class ErrorClass(StrEnum):
-    """How the order path reacts to an error."""
-
-    RETRYABLE = "retryable"  # nothing happened at the venue; try again
-    AMBIGUOUS = "ambiguous"  # the venue may have acted; look before resending
-    RATE_LIMITED = "rate_limited"  # back off harder
-    CLOCK_SKEW = "clock_skew"  # re-sync server time, then retry
-    DUPLICATE_ID = "duplicate_id"  # evidence the order exists: fetch it
-    UNKNOWN_ORDER = "unknown_order"  # the venue does not know this order
-    REJECTED = "rejected"  # the venue refused it; retrying cannot help
-
-
-class Operation(StrEnum):
-    """Whether a request can change venue state."""
-
-    READ = "read"
-    CREATE = "create"
-    CANCEL = "cancel"
 
 
 @dataclass(frozen=True)

@@ -13,42 +13,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from enum import StrEnum
 
-from tradewarden.bot.execution.intent import JournaledOrder, OrderIntent, OrderType, Side
-from tradewarden.bot.execution.order_state import TRANSITIONS, OrderState
-
-
-@dataclass(frozen=True)
-class VenueOrder:
-    """An order as the venue reports it.
-
-    ``order_type`` is the venue's (ccxt's) lower-case type: a stop reads
-    ``market`` with a ``trigger_price``. ``reduce_only`` is None when the
-    reply does not say.
-    """
-
-    venue_client_id: str
-    exchange_order_id: str
-    state: OrderState
-    amount: Decimal
-    filled: Decimal
-    average_price: Decimal | None
-    symbol: str
-    side: Side
-    order_type: str
-    price: Decimal | None
-    trigger_price: Decimal | None
-    reduce_only: bool | None
-
-
-class Verdict(StrEnum):
-    """How a snapshot relates to what the journal knows."""
-
-    APPLY = "apply"  # newer evidence: adopt it
-    SAME = "same"  # nothing new
-    STALE = "stale"  # older than what we know: ignore, count as mismatch
-    CONFLICT = "conflict"  # contradicts a terminal outcome: real divergence
+from tradewarden.bot.model.order_state import TRANSITIONS
+from tradewarden.bot.model.orders import JournaledOrder, OrderIntent, OrderType
+from tradewarden.bot.model.outcomes import Verdict
+from tradewarden.bot.model.venue import VenueOrder
 
 
 @dataclass(frozen=True)

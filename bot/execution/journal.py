@@ -33,17 +33,8 @@ from pathlib import Path
 from typing import TypeVar
 
 from tradewarden.bot.execution.client_ids import client_order_id, new_epoch
-from tradewarden.bot.execution.intent import (
-    JournaledOrder,
-    OrderIntent,
-    OrderType,
-    Purpose,
-    Side,
-)
-from tradewarden.bot.execution.order_state import (
-    OrderState,
-    check_transition,
-)
+from tradewarden.bot.model.order_state import OrderState, check_transition
+from tradewarden.bot.model.orders import JournaledOrder, OrderIntent, OrderType, Purpose, Side
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);

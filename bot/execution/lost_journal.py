@@ -13,20 +13,12 @@ in the message when there is other evidence.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
+from tradewarden.bot.model.venue import PastOrder
+
 RUNBOOK = "runbooks/lost-journal.md"
-
-
-@dataclass(frozen=True)
-class PastOrder:
-    """One order or stop in the venue's order history (open ones included)."""
-
-    venue_client_id: str
-    status: str  # ccxt's: open, closed, canceled, expired, rejected
-    stop: bool
 
 
 def lost_journal(

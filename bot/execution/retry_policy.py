@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from tradewarden.bot.execution.classification import ErrorClass
+from tradewarden.bot.model.outcomes import ErrorClass
 
 # Rate limits and bans get a longer first step: hammering a 429 earns a 418.
 _CLASS_MULTIPLIER = {ErrorClass.RATE_LIMITED: 4.0}

@@ -26,18 +26,15 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from tradewarden.bot.execution.classification import (
-    Classified,
-    ErrorClass,
-    Operation,
-    classify,
-)
+from tradewarden.bot.execution.classification import Classified, classify
 from tradewarden.bot.execution.client_ids import MAX_ROTATIONS, rotated_client_order_id
-from tradewarden.bot.execution.evidence import VenueOrder, Verdict, judge, mismatch
-from tradewarden.bot.execution.intent import JournaledOrder, OrderIntent, OrderType
+from tradewarden.bot.execution.evidence import judge, mismatch
 from tradewarden.bot.execution.journal import Journal
-from tradewarden.bot.execution.order_state import OrderState
 from tradewarden.bot.execution.retry_policy import RetryPolicy
+from tradewarden.bot.model.order_state import OrderState
+from tradewarden.bot.model.orders import JournaledOrder, OrderIntent, OrderType
+from tradewarden.bot.model.outcomes import ErrorClass, Operation, Verdict
+from tradewarden.bot.model.venue import VenueOrder
 from tradewarden.bot.observability.events import Event, EventLog
 from tradewarden.bot.observability.metrics import BotMetrics
 from tradewarden.bot.venue.adapter import VenueAdapter

@@ -17,10 +17,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from tradewarden.bot.execution.evidence import VenueOrder
 from tradewarden.bot.execution.journal import Journal
-from tradewarden.bot.execution.order_state import OrderState
 from tradewarden.bot.execution.router import OrderRouter
+from tradewarden.bot.model.order_state import OrderState
+from tradewarden.bot.model.venue import VenueOrder
 
 
 async def sweep(

@@ -12,10 +12,8 @@ from collections.abc import Iterable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
-from tradewarden.bot.execution.admission import RefusalKind
-from tradewarden.bot.execution.classification import ErrorClass, Operation
-from tradewarden.bot.execution.evidence import Verdict
-from tradewarden.bot.reliability.guards import GUARD_NAMES
+from tradewarden.bot.model.guards import GUARD_NAMES
+from tradewarden.bot.model.outcomes import ErrorClass, Operation, RefusalKind, Verdict
 
 # The venue snapshot kinds the reconciler counts, besides the evidence verdicts.
 SNAPSHOT_MISMATCH = "snapshot"

@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from tradewarden.api.tradingbot import ApiHealthGuard
-from tradewarden.bot.execution.classification import ErrorClass, Operation, classify
+from tradewarden.bot.execution.classification import classify
+from tradewarden.bot.model.outcomes import ErrorClass, Operation
 
 USED_WEIGHT_HEADER = "x-mbx-used-weight-1m"
 # Binance USD-M REQUEST_WEIGHT per minute (the simulator's default too).

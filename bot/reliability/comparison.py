@@ -21,10 +21,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from tradewarden.bot.execution.evidence import VenueOrder
-from tradewarden.bot.execution.intent import JournaledOrder, OrderType
-from tradewarden.bot.execution.order_state import OrderState
-from tradewarden.bot.venue.adapter import VenueStop
+from tradewarden.bot.model.order_state import OrderState
+from tradewarden.bot.model.orders import JournaledOrder, OrderType
+from tradewarden.bot.model.venue import VenueOrder, VenueStop
 
 _SHOWN_OPEN = (OrderState.OPEN, OrderState.PARTIALLY_FILLED)
 

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal
 
 from tradewarden.api.tradingbot import TradingMode
-from tradewarden.bot.execution.intent import (
+from tradewarden.bot.model.orders import (
     Cancel,
     JournaledOrder,
     OrderIntent,

@@ -14,7 +14,16 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from tradewarden.api.tradingbot import GuardsSpec, TradingMode
-from tradewarden.bot.execution.intent import OrderIntent, OrderType, Side
+from tradewarden.bot.model.guards import (
+    API_HEALTH,
+    BROKER_READS,
+    DRIFT,
+    KILL_SWITCH,
+    MARK_STALENESS,
+    SLIPPAGE,
+    WEBSOCKET,
+)
+from tradewarden.bot.model.orders import OrderIntent, OrderType, Side
 from tradewarden.bot.posture import Restriction
 from tradewarden.bot.reliability.api_health import DEFAULT_WEIGHT_LIMIT, ApiHealth
 from tradewarden.bot.reliability.belief import (
@@ -28,16 +37,6 @@ from tradewarden.bot.reliability.belief import (
 )
 from tradewarden.bot.reliability.kill_switch import KillSwitch
 from tradewarden.bot.reliability.report import ReconcileReport
-
-API_HEALTH = "apiHealth"
-MARK_STALENESS = "markStaleness"
-SLIPPAGE = "slippage"
-BROKER_READS = "brokerReads"
-DRIFT = "drift"
-WEBSOCKET = "websocket"
-KILL_SWITCH = "killSwitch"
-# Guard names in the order /status lists them (deadMan belongs to the control loop).
-GUARD_NAMES = (API_HEALTH, MARK_STALENESS, SLIPPAGE, BROKER_READS, DRIFT, WEBSOCKET, KILL_SWITCH)
 
 
 def guard_source(name: str) -> str:

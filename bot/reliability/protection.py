@@ -17,8 +17,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
-from tradewarden.bot.execution.intent import JournaledOrder, Side
-from tradewarden.bot.venue.adapter import VenuePosition, VenueStop
+from tradewarden.bot.model.orders import JournaledOrder, Side
+from tradewarden.bot.model.venue import VenuePosition, VenueStop
 
 HUNDRED = Decimal(100)
 

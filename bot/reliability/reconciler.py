@@ -24,11 +24,11 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TypeVar
 
-from tradewarden.bot.execution.evidence import VenueOrder
-from tradewarden.bot.execution.intent import JournaledOrder, OrderIntent, OrderType, Purpose
-from tradewarden.bot.execution.order_state import OrderState
 from tradewarden.bot.execution.router import OrderRouter, RouterContext
 from tradewarden.bot.execution.sweep import sweep
+from tradewarden.bot.model.order_state import OrderState
+from tradewarden.bot.model.orders import JournaledOrder, OrderIntent, OrderType, Purpose
+from tradewarden.bot.model.venue import VenueOrder, VenuePosition, VenueStop
 from tradewarden.bot.observability.events import Event
 from tradewarden.bot.observability.metrics import SNAPSHOT_MISMATCH
 from tradewarden.bot.reliability.comparison import Comparison, VenueView, compare
@@ -41,7 +41,7 @@ from tradewarden.bot.reliability.protection import (
 )
 from tradewarden.bot.reliability.report import ReconcileReport
 from tradewarden.bot.reliability.strays import StrayState, StrayVerdict, owned, track_strays
-from tradewarden.bot.venue.adapter import VenueAdapter, VenuePosition, VenueStop
+from tradewarden.bot.venue.adapter import VenueAdapter
 
 Gate = Callable[[OrderIntent], str | None]
 PositionSink = Callable[[str, Decimal], None]

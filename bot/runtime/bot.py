@@ -22,22 +22,17 @@ from typing import Any, Protocol
 import ccxt.async_support as ccxt_async
 
 from tradewarden.api.tradingbot import EmergencyStop, TradingBot, TradingMode
-from tradewarden.bot.execution.admission import Exposure, RefusalKind, refusal, working_orders
+from tradewarden.bot.execution.admission import Exposure, refusal, working_orders
 from tradewarden.bot.execution.client_ids import bot_prefix
-from tradewarden.bot.execution.intent import Cancel, OrderIntent, Place
 from tradewarden.bot.execution.journal import Journal, JournalError, LostJournal
 from tradewarden.bot.execution.lost_journal import lost_journal
 from tradewarden.bot.execution.retry_policy import RetryPolicy
 from tradewarden.bot.execution.router import OrderRouter, RouterContext
 from tradewarden.bot.execution.sweep import sweep
-from tradewarden.bot.execution.worker import (
-    ExecutionWorker,
-    ReconcileAll,
-    TightLoopTimeout,
-    WorkerSettings,
-)
 from tradewarden.bot.market.feed import FeedHooks, MarketFeed
 from tradewarden.bot.market.reconnect import ReconnectPolicy, ReconnectSettings
+from tradewarden.bot.model.orders import Cancel, OrderIntent, Place
+from tradewarden.bot.model.outcomes import RefusalKind
 from tradewarden.bot.observability.events import Event, EventLog, error_text
 from tradewarden.bot.observability.metrics import BotMetrics
 from tradewarden.bot.posture import Posture, Restriction, decide_posture
@@ -51,15 +46,16 @@ from tradewarden.bot.reliability.api_health import (
     used_weight,
 )
 from tradewarden.bot.reliability.enforcement import enforce
-from tradewarden.bot.reliability.guards import (
-    GuardBoard,
-    Trip,
-    expected_fill,
-    restriction_key,
-)
+from tradewarden.bot.reliability.guards import GuardBoard, Trip, expected_fill, restriction_key
 from tradewarden.bot.reliability.protection import ProtectionSettings
 from tradewarden.bot.reliability.reconciler import Reconciler, ReconcilerSettings
 from tradewarden.bot.reliability.report import ReconcileReport
+from tradewarden.bot.runtime.worker import (
+    ExecutionWorker,
+    ReconcileAll,
+    TightLoopTimeout,
+    WorkerSettings,
+)
 from tradewarden.bot.strategy.base import MarketView, Strategy
 from tradewarden.bot.strategy.registry import load_strategy
 from tradewarden.bot.venue.adapter import VenueAdapter

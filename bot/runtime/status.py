@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from tradewarden.bot.control.companion import render_control
+from tradewarden.bot.model.guards import GUARD_NAMES
 from tradewarden.bot.preflight.checks import preflight_status
-from tradewarden.bot.reliability.guards import GUARD_NAMES
 from tradewarden.bot.runtime.bot import BotRuntime, bot_identity
 
 DEAD_MAN_SOURCE = "control.deadMan"
@@ -49,7 +49,7 @@ def render_status(bot: BotRuntime) -> dict[str, Any]:
         "belief": render_belief(bot),
         "drift": render_drift(bot),
         "protection": render_protection(bot),
-        "control": render_control(bot),
+        "control": render_control(bot.companions),
     }
 
 

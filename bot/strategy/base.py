@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from tradewarden.api.tradingbot import RiskSpec, TradingMode
-from tradewarden.bot.execution.intent import JournaledOrder, Proposal
+from tradewarden.bot.model.orders import JournaledOrder, Proposal
 
 
 @dataclass(frozen=True)

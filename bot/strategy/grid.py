@@ -15,14 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
 from tradewarden.api.tradingbot import TradingMode
-from tradewarden.bot.execution.intent import (
-    Cancel,
-    OrderIntent,
-    OrderType,
-    Place,
-    Proposal,
-    Side,
-)
+from tradewarden.bot.model.orders import Cancel, OrderIntent, OrderType, Place, Proposal, Side
 from tradewarden.bot.strategy.base import MarketView, round_down
 
 

@@ -12,16 +12,14 @@ observer: that is how API health sees error rates and used weight.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import ccxt.async_support as ccxt_async
 
-from tradewarden.bot.execution.evidence import VenueOrder
-from tradewarden.bot.execution.intent import JournaledOrder, OrderType, Side
-from tradewarden.bot.execution.lost_journal import PastOrder
-from tradewarden.bot.execution.order_state import OrderState
+from tradewarden.bot.model.order_state import OrderState
+from tradewarden.bot.model.orders import JournaledOrder, OrderType, Side
+from tradewarden.bot.model.venue import PastOrder, VenueOrder, VenuePosition, VenueStop
 
 
 class GarbledReply(Exception):
@@ -93,28 +91,6 @@ def parse_order(raw: Any) -> VenueOrder:
         trigger_price=None if trigger is None else _decimal(trigger, "triggerPrice"),
         reduce_only=None if reduce_only is None else bool(reduce_only),
     )
-
-
-@dataclass(frozen=True)
-class VenueStop:
-    """A waiting stop (algo) order as the venue lists it."""
-
-    venue_client_id: str
-    side: Side
-    # None for a closePosition stop, which closes whatever the position is.
-    amount: Decimal | None
-    trigger_price: Decimal
-    reduce_only: bool
-    close_position: bool
-
-
-@dataclass(frozen=True)
-class VenuePosition:
-    """One symbol's position as the venue reports it."""
-
-    size: Decimal  # signed: long > 0, short < 0
-    entry_price: Decimal | None
-    mark_price: Decimal | None
 
 
 _NO_POSITION = VenuePosition(Decimal(0), None, None)

@@ -19,9 +19,9 @@ from typing import Any
 import pytest
 import yaml
 
-from tradewarden.bot.execution.intent import OrderIntent, OrderType, Side
 from tradewarden.bot.execution.journal import Journal
-from tradewarden.bot.execution.order_state import OrderState
+from tradewarden.bot.model.order_state import OrderState
+from tradewarden.bot.model.orders import OrderIntent, OrderType, Side
 from tradewarden.bot.runtime.bot import JOURNAL_FILE
 from tradewarden.bot.runtime.command import tradewarden_command
 from tradewarden.bot.venue_sim.server import RunningVenueSim

@@ -21,11 +21,11 @@ import yaml
 
 from tests.integration.conftest import sim_client
 from tradewarden.api.tradingbot import EmergencyAction, EmergencyStop, TradingBot, TradingMode
-from tradewarden.bot.execution.intent import OrderIntent, OrderType, Side
 from tradewarden.bot.execution.journal import Journal
-from tradewarden.bot.execution.order_state import OrderState
 from tradewarden.bot.execution.retry_policy import RetryPolicy
 from tradewarden.bot.execution.router import OrderRouter, RouterContext
+from tradewarden.bot.model.order_state import OrderState
+from tradewarden.bot.model.orders import OrderIntent, OrderType, Side
 from tradewarden.bot.observability.events import EventLog
 from tradewarden.bot.runtime.bot import BotClocks, BotRuntime
 from tradewarden.bot.venue_sim.server import RunningVenueSim, running_venue_sim

@@ -14,12 +14,13 @@ from typing import Any
 
 import pytest
 
-from tradewarden.bot.execution.classification import ErrorClass, Operation, classify
-from tradewarden.bot.execution.intent import OrderIntent, OrderType, Purpose, Side
-from tradewarden.bot.execution.lost_journal import PastOrder
-from tradewarden.bot.execution.order_state import OrderState
+from tradewarden.bot.execution.classification import classify
 from tradewarden.bot.execution.router import OrderRouter
 from tradewarden.bot.execution.sweep import sweep
+from tradewarden.bot.model.order_state import OrderState
+from tradewarden.bot.model.orders import OrderIntent, OrderType, Purpose, Side
+from tradewarden.bot.model.outcomes import ErrorClass, Operation
+from tradewarden.bot.model.venue import PastOrder
 from tradewarden.bot.venue.adapter import ReadOnlyVenue, VenueAdapter
 
 from .conftest import SYMBOL, OrderPath

@@ -19,12 +19,12 @@ import pytest
 
 from tests.integration.conftest import sim_client
 from tradewarden.bot.execution.client_ids import bot_prefix
-from tradewarden.bot.execution.intent import Cancel, OrderIntent, OrderType, Purpose, Side
-from tradewarden.bot.execution.order_state import OrderState
-from tradewarden.bot.execution.worker import ExecutionWorker, ReconcileAll, WorkerSettings
+from tradewarden.bot.model.order_state import OrderState
+from tradewarden.bot.model.orders import Cancel, OrderIntent, OrderType, Purpose, Side
 from tradewarden.bot.reliability.protection import ProtectionSettings
 from tradewarden.bot.reliability.reconciler import PassInterrupted, Reconciler, ReconcilerSettings
 from tradewarden.bot.reliability.report import ReconcileReport
+from tradewarden.bot.runtime.worker import ExecutionWorker, ReconcileAll, WorkerSettings
 from tradewarden.bot.venue_sim.server import RunningVenueSim, running_venue_sim
 from tradewarden.bot.venue_sim.settings import SimSettings
 

@@ -14,7 +14,7 @@ from lupa import LuaRuntime
 from tests.ship.conftest import ROOT
 from tradewarden.api.tradingbot import AbortRecord, Phase, TradingBotStatus, TradingMode
 from tradewarden.bot.control.halts import halt_from_object
-from tradewarden.bot.reliability.guards import GUARD_NAMES
+from tradewarden.bot.model.guards import GUARD_NAMES
 from tradewarden.operator.status_decision import (
     CONDITION_TYPES,
     POD_MISSING,

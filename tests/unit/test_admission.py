@@ -7,21 +7,10 @@ from decimal import Decimal
 import pytest
 
 from tradewarden.api.tradingbot import RiskSpec, TradingMode
-from tradewarden.bot.execution.admission import (
-    Exposure,
-    RefusalKind,
-    refusal,
-    refusal_kind,
-    working_orders,
-)
-from tradewarden.bot.execution.intent import (
-    JournaledOrder,
-    OrderIntent,
-    OrderType,
-    Purpose,
-    Side,
-)
-from tradewarden.bot.execution.order_state import OrderState
+from tradewarden.bot.execution.admission import Exposure, refusal, refusal_kind, working_orders
+from tradewarden.bot.model.order_state import OrderState
+from tradewarden.bot.model.orders import JournaledOrder, OrderIntent, OrderType, Purpose, Side
+from tradewarden.bot.model.outcomes import RefusalKind
 
 M = TradingMode
 BUY, SELL = Side.BUY, Side.SELL

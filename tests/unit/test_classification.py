@@ -7,12 +7,8 @@ import json
 import ccxt
 import pytest
 
-from tradewarden.bot.execution.classification import (
-    ErrorClass,
-    Operation,
-    classify,
-    venue_code,
-)
+from tradewarden.bot.execution.classification import classify, venue_code
+from tradewarden.bot.model.outcomes import ErrorClass, Operation
 
 C = ErrorClass
 CREATE, CANCEL, READ = Operation.CREATE, Operation.CANCEL, Operation.READ

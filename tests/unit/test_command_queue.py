@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from tradewarden.bot.execution.intent import Cancel, OrderIntent, OrderType, Place, Side
-from tradewarden.bot.execution.worker import CancelAttempts, CommandQueue, ReconcileAll
+from tradewarden.bot.model.orders import Cancel, OrderIntent, OrderType, Place, Side
+from tradewarden.bot.runtime.worker import CancelAttempts, CommandQueue, ReconcileAll
 
 BUY = Place(OrderIntent("BTC/USDT:USDT", Side.BUY, OrderType.LIMIT, Decimal(1), Decimal(100)))
 

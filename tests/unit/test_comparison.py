@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from tradewarden.bot.execution.evidence import VenueOrder
-from tradewarden.bot.execution.intent import JournaledOrder, OrderIntent, OrderType, Side
-from tradewarden.bot.execution.order_state import OrderState
+from tradewarden.bot.model.order_state import OrderState
+from tradewarden.bot.model.orders import JournaledOrder, OrderIntent, OrderType, Side
+from tradewarden.bot.model.venue import VenueOrder
 from tradewarden.bot.reliability.comparison import VenueView, compare
 
 D = Decimal

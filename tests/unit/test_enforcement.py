@@ -7,7 +7,8 @@ from decimal import Decimal
 import pytest
 
 from tradewarden.api.tradingbot import EmergencyAction, EmergencyStop, TradingMode
-from tradewarden.bot.execution.intent import (
+from tradewarden.bot.model.order_state import OrderState
+from tradewarden.bot.model.orders import (
     Cancel,
     JournaledOrder,
     OrderIntent,
@@ -16,7 +17,6 @@ from tradewarden.bot.execution.intent import (
     Purpose,
     Side,
 )
-from tradewarden.bot.execution.order_state import OrderState
 from tradewarden.bot.posture import Posture, Restriction, decide_posture
 from tradewarden.bot.reliability.enforcement import close_position, enforce
 

@@ -7,9 +7,11 @@ from decimal import Decimal
 
 import pytest
 
-from tradewarden.bot.execution.evidence import VenueOrder, Verdict, judge, mismatch
-from tradewarden.bot.execution.intent import JournaledOrder, OrderIntent, OrderType, Purpose, Side
-from tradewarden.bot.execution.order_state import OrderState
+from tradewarden.bot.execution.evidence import judge, mismatch
+from tradewarden.bot.model.order_state import OrderState
+from tradewarden.bot.model.orders import JournaledOrder, OrderIntent, OrderType, Purpose, Side
+from tradewarden.bot.model.outcomes import Verdict
+from tradewarden.bot.model.venue import VenueOrder
 
 S = OrderState
 V = Verdict

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from tradewarden.api.tradingbot import RiskSpec, TradingMode
-from tradewarden.bot.execution.intent import (
+from tradewarden.bot.model.order_state import OrderState
+from tradewarden.bot.model.orders import (
     Cancel,
     JournaledOrder,
     OrderIntent,
@@ -19,7 +20,6 @@ from tradewarden.bot.execution.intent import (
     Purpose,
     Side,
 )
-from tradewarden.bot.execution.order_state import OrderState
 from tradewarden.bot.strategy.base import MarketView
 from tradewarden.bot.strategy.grid import GridStrategy
 from tradewarden.bot.strategy.registry import strategy_factory

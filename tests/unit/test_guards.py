@@ -9,7 +9,7 @@ import ccxt
 import pytest
 
 from tradewarden.api.tradingbot import GuardsSpec, TradingMode
-from tradewarden.bot.execution.intent import OrderIntent, OrderType, Purpose, Side
+from tradewarden.bot.model.orders import OrderIntent, OrderType, Purpose, Side
 from tradewarden.bot.reliability.api_health import (
     CIRCUIT_OPEN_AFTER,
     MIN_SAMPLES,

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from tradewarden.bot.execution.client_ids import bot_prefix
-from tradewarden.bot.execution.intent import OrderIntent, OrderType, Purpose, Side
 from tradewarden.bot.execution.journal import Journal, JournalError
-from tradewarden.bot.execution.order_state import IllegalTransition, OrderState
+from tradewarden.bot.model.order_state import IllegalTransition, OrderState
+from tradewarden.bot.model.orders import OrderIntent, OrderType, Purpose, Side
 
 S = OrderState
 BOT = "default/btc-grid-sim/uid-1"

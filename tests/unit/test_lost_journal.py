@@ -5,7 +5,8 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
-from tradewarden.bot.execution.lost_journal import RUNBOOK, PastOrder, lost_journal
+from tradewarden.bot.execution.lost_journal import RUNBOOK, lost_journal
+from tradewarden.bot.model.venue import PastOrder
 
 PREFIX = "twabc123def0-"
 JOURNAL = Path("/state/journal.sqlite")

@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from tradewarden.bot.execution.order_state import IllegalTransition, OrderState, check_transition
+from tradewarden.bot.model.order_state import IllegalTransition, OrderState, check_transition
 
 S = OrderState
 TERMINAL = {S.FILLED, S.CANCELED, S.REJECTED, S.EXPIRED, S.ABANDONED}

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from tradewarden.bot.execution.intent import Side
-from tradewarden.bot.execution.order_state import OrderState
+from tradewarden.bot.model.order_state import OrderState
+from tradewarden.bot.model.orders import Side
 from tradewarden.bot.venue.adapter import GarbledReply, parse_order
 
 S = OrderState

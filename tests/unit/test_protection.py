@@ -7,14 +7,9 @@ from typing import Any
 
 import pytest
 
-from tradewarden.bot.execution.intent import (
-    JournaledOrder,
-    OrderIntent,
-    OrderType,
-    Purpose,
-    Side,
-)
-from tradewarden.bot.execution.order_state import OrderState
+from tradewarden.bot.model.order_state import OrderState
+from tradewarden.bot.model.orders import JournaledOrder, OrderIntent, OrderType, Purpose, Side
+from tradewarden.bot.model.venue import VenuePosition, VenueStop
 from tradewarden.bot.reliability.protection import (
     ProtectionSettings,
     ProtectionState,
@@ -22,7 +17,6 @@ from tradewarden.bot.reliability.protection import (
     decide_protection,
     plan_stop,
 )
-from tradewarden.bot.venue.adapter import VenuePosition, VenueStop
 
 D = Decimal
 STEP, TICK = D("0.001"), D("0.1")

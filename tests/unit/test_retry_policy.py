@@ -6,8 +6,8 @@ import random
 
 import pytest
 
-from tradewarden.bot.execution.classification import ErrorClass
 from tradewarden.bot.execution.retry_policy import RetryPolicy
+from tradewarden.bot.model.outcomes import ErrorClass
 
 C = ErrorClass
 

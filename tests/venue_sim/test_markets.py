@@ -11,7 +11,8 @@ import pytest
 
 from tests.venue_sim.factory import ExchangeFactory
 from tests.venue_sim.symbols import BTC, ETH
-from tradewarden.bot.execution.classification import ErrorClass, Operation, classify
+from tradewarden.bot.execution.classification import classify
+from tradewarden.bot.model.outcomes import ErrorClass, Operation
 from tradewarden.bot.venue_sim.markets import quarterly_symbol
 from tradewarden.bot.venue_sim.server import RunningVenueSim, running_venue_sim
 from tradewarden.bot.venue_sim.settings import SimSettings

@@ -9,7 +9,8 @@ from typing import Any
 import ccxt
 import pytest
 
-from tradewarden.bot.execution.classification import ErrorClass, Operation, classify
+from tradewarden.bot.execution.classification import classify
+from tradewarden.bot.model.outcomes import ErrorClass, Operation
 from tradewarden.bot.venue.ccxt_client import build_exchange
 from tradewarden.bot.venue_sim.server import running_venue_sim
 from tradewarden.bot.venue_sim.settings import SimSettings

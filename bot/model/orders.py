@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 
-from tradewarden.bot.execution.order_state import OrderState
+from tradewarden.bot.model.order_state import OrderState
 
 
 class Side(StrEnum):

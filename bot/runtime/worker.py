@@ -30,11 +30,12 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from tradewarden.bot.execution.admission import refusal_kind
-from tradewarden.bot.execution.classification import ErrorClass, Operation, classify
-from tradewarden.bot.execution.intent import Cancel, JournaledOrder, OrderIntent, Place
+from tradewarden.bot.execution.classification import classify
 from tradewarden.bot.execution.journal import Journal
 from tradewarden.bot.execution.router import OrderRouter, RouterContext
 from tradewarden.bot.execution.sweep import sweep
+from tradewarden.bot.model.orders import Cancel, JournaledOrder, OrderIntent, Place
+from tradewarden.bot.model.outcomes import ErrorClass, Operation
 from tradewarden.bot.observability.events import Event, error_text
 from tradewarden.bot.reliability.reconciler import PassInterrupted, Reconciler
 from tradewarden.bot.venue.adapter import VenueAdapter

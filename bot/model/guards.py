@@ -1,0 +1,13 @@
+"""The guards' names: restriction sources (``guard.<name>``), metric labels and /status keys."""
+
+from __future__ import annotations
+
+API_HEALTH = "apiHealth"
+MARK_STALENESS = "markStaleness"
+SLIPPAGE = "slippage"
+BROKER_READS = "brokerReads"
+DRIFT = "drift"
+WEBSOCKET = "websocket"
+KILL_SWITCH = "killSwitch"
+# Guard names in the order /status lists them (deadMan belongs to the control loop).
+GUARD_NAMES = (API_HEALTH, MARK_STALENESS, SLIPPAGE, BROKER_READS, DRIFT, WEBSOCKET, KILL_SWITCH)
