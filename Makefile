@@ -12,7 +12,7 @@ TYPECHECK_ROOT := $(VENV)/typecheck
 $(STAMP): pyproject.toml operator/toolchain.py
 	test -x $(BIN)/python || $(PYTHON) -P -m venv $(VENV)
 	$(BIN)/python -P -m pip install --quiet --upgrade pip
-	$(BIN)/python -P -m pip install --quiet -e ".[test]"
+	$(BIN)/python -P -m pip install --quiet -e ".[test,sandbox]"
 	$(BIN)/python -P -m tradewarden.operator.toolchain install --bin $(BIN)
 	touch $(STAMP)
 

@@ -13,6 +13,10 @@ import sys
 from collections.abc import Sequence
 from typing import Protocol, cast
 
+# Modules the ``sandbox`` extra installs (pyproject.toml): the local cluster needs them,
+# a bot or operator image has none of them.
+SANDBOX_EXTRA_MODULES = frozenset({"kmock", "jsonschema", "cel"})
+
 # name -> (module, one-line help). Add a subcommand by adding its module here.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "bot": ("tradewarden.bot.runtime.bot_command", "run one bot from a TradingBot manifest"),
@@ -44,6 +48,21 @@ def _chosen(argv: Sequence[str]) -> str | None:
     return next((arg for arg in argv if not arg.startswith("-")), None)
 
 
+def _import(name: str, module_name: str) -> Subcommand:
+    """The subcommand's module; exit 2 naming the extra if it needs one that is missing."""
+    try:
+        return cast(Subcommand, importlib.import_module(module_name))
+    except ModuleNotFoundError as missing:
+        if missing.name not in SANDBOX_EXTRA_MODULES:
+            raise
+        print(
+            f"tradewarden {name}: needs the sandbox extra (module {missing.name!r} is missing):"
+            " pip install 'tradewarden[sandbox]'",
+            file=sys.stderr,
+        )
+        raise SystemExit(2) from None
+
+
 def build_parser(arguments: Sequence[str]) -> tuple[argparse.ArgumentParser, Subcommand | None]:
     """The parser for ``arguments``, with the chosen subcommand's options (and its module)."""
     chosen = _chosen(arguments)
@@ -55,7 +74,7 @@ def build_parser(arguments: Sequence[str]) -> tuple[argparse.ArgumentParser, Sub
     for name, (module_name, summary) in SUBCOMMANDS.items():
         sub = commands.add_parser(name, help=summary, description=summary)
         if name == chosen:
-            selected = cast(Subcommand, importlib.import_module(module_name))
+            selected = _import(name, module_name)
             selected.configure(sub)
     return parser, selected
 
