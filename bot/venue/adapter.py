@@ -217,10 +217,19 @@ class VenueAdapter:
         A stop-market order goes to the venue's algo (conditional) service:
         ccxt routes any order carrying a ``triggerPrice`` there, and sends the
         client id as ``clientAlgoId``.
+
+        Binance USD-M answers a new order before matching it unless asked for
+        the result (``newOrderRespType``: ACK by default, a market order that
+        filled reads NEW); the bot asks for RESULT, so the reply carries the
+        fill. The router stays correct with an ACK reply too: it journals the
+        order open and the next lookup or reconcile adopts the fill.
         """
         self._writable(f"create {order.venue_client_id}")
         intent = order.intent
-        params: dict[str, Any] = {"clientOrderId": order.venue_client_id}
+        params: dict[str, Any] = {
+            "clientOrderId": order.venue_client_id,
+            "newOrderRespType": "RESULT",
+        }
         if intent.reduce_only:
             params["reduceOnly"] = True
         order_type, price = intent.order_type.value, None

@@ -126,6 +126,11 @@ def invalid_param(param: str) -> VenueError:
     return VenueError(-1130, f"Data sent for parameter '{param}' is not valid.")
 
 
+def invalid_response_type() -> VenueError:
+    """-1136 for a newOrderRespType other than ACK or RESULT."""
+    return VenueError(-1136, "Invalid newOrderRespType")
+
+
 def unknown_order() -> VenueError:
     """-2011 when cancelling an order that is unknown or no longer open."""
     return VenueError(-2011, "Unknown order sent.")

@@ -211,9 +211,16 @@ def _order_request(ctx: VenueContext, params: Params) -> OrderRequest:
     )
 
 
+def _place(ctx: VenueContext, params: Params) -> Reply:
+    """Place one order and answer it as its ``newOrderRespType`` asks (ACK by default)."""
+    acknowledge_only = params.acknowledge_only()
+    order = ctx.engine.place_order(_order_request(ctx, params))
+    return views.order_reply(order, acknowledge_only)
+
+
 def new_order(ctx: VenueContext, call: Call) -> Reply:
     """POST /fapi/v1/order: LIMIT and MARKET only; conditional types go to algoOrder."""
-    return views.order(ctx.engine.place_order(_order_request(ctx, call.params)))
+    return _place(ctx, call.params)
 
 
 def _batch(params: Params) -> list[Params]:
@@ -247,7 +254,7 @@ def new_batch(ctx: VenueContext, call: Call) -> Reply:
     replies: list[Reply] = []
     for params in _batch(call.params):
         try:
-            replies.append(views.order(ctx.engine.place_order(_order_request(ctx, params))))
+            replies.append(_place(ctx, params))
         except errors.VenueError as error:
             replies.append(error.body())
     return replies

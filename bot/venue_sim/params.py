@@ -93,6 +93,18 @@ class Params:
             raise errors.invalid_position_side()
         return value
 
+    def acknowledge_only(self) -> bool:
+        """Whether a new order is answered before it is matched (Binance USD-M's default).
+
+        ``newOrderRespType`` is ``ACK`` (the default: the order as accepted, NEW
+        and unfilled, even when it is about to fill) or ``RESULT`` (the order
+        after the matching); anything else is -1136.
+        """
+        value = (self.optional("newOrderRespType") or "ACK").upper()
+        if value not in ("ACK", "RESULT"):
+            raise errors.invalid_response_type()
+        return value == "ACK"
+
     def order_type(self) -> OrderType:
         """The mandatory order type (-1116 for types the venue does not simulate)."""
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 
@@ -12,6 +13,7 @@ from tradewarden.bot.venue_sim.models import (
     AlgoOrder,
     Fill,
     Order,
+    OrderStatus,
     Position,
     Snapshot,
     TickerStats,
@@ -151,6 +153,25 @@ def order(o: Order) -> Json:
         "time": o.time_ms,
         "updateTime": o.update_time_ms,
     }
+
+
+def order_reply(o: Order, acknowledge_only: bool) -> Json:
+    """POST /fapi/v1/order's reply: the order as accepted (ACK) or after its matching (RESULT).
+
+    Binance USD-M answers ACK before the matching engine has seen the order, so
+    even a market order that fills at once is NEW and unfilled in that reply;
+    only a later query shows the fill.
+    """
+    if not acknowledge_only:
+        return order(o)
+    accepted = dataclasses.replace(
+        o,
+        status=OrderStatus.NEW,
+        executed_qty=ZERO,
+        cum_quote=ZERO,
+        update_time_ms=o.time_ms,
+    )
+    return order(accepted)
 
 
 def algo_order(a: AlgoOrder) -> Json:

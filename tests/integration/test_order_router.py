@@ -590,3 +590,40 @@ async def test_order_history_lists_open_and_done_orders_and_stops(order_path: Or
             PastOrder("h-gone", "canceled", stop=True),
         ]
     )
+
+
+async def test_an_acknowledged_market_order_is_settled_by_the_next_lookup(
+    order_path: OrderPath,
+) -> None:
+    # Binance answers ACK before matching when the client does not ask for the
+    # result: a market order that filled at once reads NEW in its reply.
+    exchange = order_path.venue.exchange
+    create = exchange.create_order
+
+    async def acknowledge_only(*args: Any) -> Any:
+        *head, params = args
+        return await create(*head, {**params, "newOrderRespType": "ACK"})
+
+    exchange.create_order = acknowledge_only
+    order = order_path.journal.record_intent(MARKET_BUY)
+    placed = await order_path.router.submit(order)
+    assert (placed.state, placed.filled) == (OrderState.OPEN, Decimal(0))
+
+    await sweep(
+        order_path.journal,
+        order_path.router,
+        clock=order_path.time.clock,
+        absent_grace_seconds=60.0,
+    )
+    settled = order_path.journal.get(order.client_order_id)
+    assert (settled.state, settled.filled) == (OrderState.FILLED, Decimal("0.003"))
+    assert (await order_path.sim.state())["requests"].get("POST /fapi/v1/order") == 1
+
+
+async def test_the_router_asks_for_the_result_so_a_filled_reply_is_final(
+    order_path: OrderPath,
+) -> None:
+    order = order_path.journal.record_intent(MARKET_BUY)
+    placed = await order_path.router.submit(order)
+    assert (placed.state, placed.filled) == (OrderState.FILLED, Decimal("0.003"))
+    assert order_path.journal.history(order.client_order_id) == [("SUBMITTING", "FILLED")]
