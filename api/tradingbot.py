@@ -417,6 +417,23 @@ class TradingMode(StrEnum):
     HALTED = "Halted"
 
 
+# How restrictive a mode is: the strictest demand wins, a stricter mode "reaches" a laxer one.
+MODE_SEVERITY = {TradingMode.ACTIVE: 0, TradingMode.REDUCE_ONLY: 1, TradingMode.HALTED: 2}
+# What an emergency action (a TradingBot's ``emergencyStop`` or a TradingHalt's) means:
+# the mode the bot trades in, and the phase the operator shows while it decides the phase.
+# One table for both sides, so the bot and the operator never read an action differently.
+EMERGENCY_MODE = {
+    EmergencyAction.REDUCE_ONLY: TradingMode.REDUCE_ONLY,
+    EmergencyAction.HALT: TradingMode.HALTED,
+    EmergencyAction.FLATTEN: TradingMode.HALTED,
+}
+EMERGENCY_PHASE = {
+    EmergencyAction.REDUCE_ONLY: Phase.REDUCE_ONLY,
+    EmergencyAction.HALT: Phase.PAUSED,
+    EmergencyAction.FLATTEN: Phase.PAUSED,
+}
+
+
 class Condition(_Model):
     """A status condition in the Kubernetes convention."""
 

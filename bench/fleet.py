@@ -71,7 +71,7 @@ kopf.run(registry=registry, settings=operator_settings(), standalone=True, clust
 CONTRACT_FLOOR_OPERATOR = """
 import gc, os, sys, kopf
 os.environ["KUBECONFIG"] = sys.argv[1]
-from tradewarden.bot.control.kube import api_client_from_environment
+from tradewarden.api.kube_client import api_client_from_environment
 from tradewarden.operator.children import creation_waves
 from tradewarden.operator.command import GC_THRESHOLDS, operator_settings
 from tradewarden.operator.kube import OperatorApi

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tradewarden.api.tradingbot import EmergencyAction, EmergencyStop, TradingMode
-
-_SEVERITY = {TradingMode.ACTIVE: 0, TradingMode.REDUCE_ONLY: 1, TradingMode.HALTED: 2}
-EMERGENCY_MODE = {
-    EmergencyAction.REDUCE_ONLY: TradingMode.REDUCE_ONLY,
-    EmergencyAction.HALT: TradingMode.HALTED,
-    EmergencyAction.FLATTEN: TradingMode.HALTED,
-}
+from tradewarden.api.tradingbot import (
+    EMERGENCY_MODE,
+    MODE_SEVERITY,
+    EmergencyAction,
+    EmergencyStop,
+    TradingMode,
+)
 
 
 @dataclass(frozen=True)
@@ -98,7 +97,7 @@ def decide_posture(
     symbols = []
     for symbol in sorted(by_symbol):
         held, why = _strictest(by_symbol[symbol])
-        if held is not TradingMode.ACTIVE and _SEVERITY[held] >= _SEVERITY[mode]:
+        if held is not TradingMode.ACTIVE and MODE_SEVERITY[held] >= MODE_SEVERITY[mode]:
             symbols.append((symbol, SymbolPosture(held, why)))
     flatten = (
         emergency_stop is not None and emergency_stop.action is EmergencyAction.FLATTEN
@@ -109,7 +108,7 @@ def decide_posture(
 def _strictest(demands: list[Restriction]) -> tuple[TradingMode, tuple[str, ...]]:
     if not demands:
         return TradingMode.ACTIVE, ()
-    mode = max((demand.mode for demand in demands), key=_SEVERITY.__getitem__)
+    mode = max((demand.mode for demand in demands), key=MODE_SEVERITY.__getitem__)
     reasons = tuple(
         f"{demand.source}: {demand.reason}" for demand in demands if demand.mode is mode
     )

@@ -15,8 +15,8 @@ from typing import Any
 
 import yaml
 
+from tradewarden.api.identity import lease_name
 from tradewarden.api.tradingbot import API_GROUP, API_VERSION, KIND
-from tradewarden.bot.control.lease import lease_name
 
 DEFAULT_BOT_IMAGE = "ghcr.io/tradewarden/tradewarden:0.1.0"
 HTTP_PORT = 8080

@@ -19,7 +19,7 @@ from pathlib import Path
 import kopf
 from prometheus_client import start_http_server
 
-from tradewarden.bot.control.kube import api_client_from_environment
+from tradewarden.api.kube_client import api_client_from_environment
 from tradewarden.operator.children import DEFAULT_BOT_IMAGE
 from tradewarden.operator.handlers import OperatorConfig, OperatorState, register
 from tradewarden.operator.kube import OperatorApi

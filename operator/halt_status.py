@@ -1,7 +1,7 @@
 """A TradingHalt's status from what the probes saw of every bot. Pure: the clock is an argument.
 
 A halt *matches* the bots its scope selects while it is in force (see
-:mod:`tradewarden.bot.control.halts`). A matched bot has *reached* the
+:mod:`tradewarden.api.halts`). A matched bot has *reached* the
 demanded mode when its status shows that mode or a stricter one. It is
 *confirmed* when, besides, its ``/status`` answers and shows no open
 non-protective order (protective stops stay: they only ever reduce), and for
@@ -19,19 +19,23 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from tradewarden.api.tradingbot import Condition, EmergencyAction, TradingMode
+from tradewarden.api.halts import Halt, in_force, selects
+from tradewarden.api.tradingbot import (
+    EMERGENCY_MODE,
+    MODE_SEVERITY,
+    Condition,
+    EmergencyAction,
+    TradingMode,
+)
 from tradewarden.api.tradinghalt import (
     FLEET_CONFIRMED,
     HaltState,
     OutstandingBot,
     TradingHaltStatus,
 )
-from tradewarden.bot.control.halts import Halt, in_force, selects
-from tradewarden.bot.posture import EMERGENCY_MODE
 from tradewarden.operator.status_decision import timestamp
 
 MAX_OUTSTANDING = 50
-_SEVERITY = {TradingMode.ACTIVE: 0, TradingMode.REDUCE_ONLY: 1, TradingMode.HALTED: 2}
 
 
 @dataclass(frozen=True)
@@ -63,7 +67,7 @@ def _why(view: BotView, action: EmergencyAction) -> str | None:
         return "no bot pod: its open orders at the venue are not known"
     if not view.reachable:
         return "the bot's /status does not answer: its open orders are not known"
-    if _SEVERITY[view.mode] < _SEVERITY[demanded]:
+    if MODE_SEVERITY[view.mode] < MODE_SEVERITY[demanded]:
         return f"mode {view.mode.value}, {demanded.value} demanded"
     if view.open_entries:
         return f"{view.open_entries} open non-protective orders at the venue"
@@ -116,7 +120,7 @@ def decide_halt_status(
         for view in views
         if selects(halt.spec, view.namespace, namespace_labels.get(view.namespace), view.labels)
     ]
-    reached = sum(1 for view in matched if _SEVERITY[view.mode] >= _SEVERITY[demanded])
+    reached = sum(1 for view in matched if MODE_SEVERITY[view.mode] >= MODE_SEVERITY[demanded])
     outstanding = sorted(
         (
             OutstandingBot(namespace=view.namespace, name=view.name, why=why)

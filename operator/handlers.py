@@ -30,6 +30,7 @@ from kubernetes.client.exceptions import ApiException
 from pydantic import ValidationError
 
 from tradewarden.api.crd import HALT_PLURAL, PLURAL, VERSION
+from tradewarden.api.halts import Halt, HaltError, binding_halt, halt_from_object
 from tradewarden.api.tradingbot import (
     API_GROUP,
     DeletionPolicy,
@@ -43,7 +44,6 @@ from tradewarden.api.tradinghalt import (
     HaltState,
     TradingHaltStatus,
 )
-from tradewarden.bot.control.halts import Halt, HaltError, binding_halt, halt_from_object
 from tradewarden.operator.children import DEFAULT_BOT_IMAGE, MANAGED_BY, creation_waves
 from tradewarden.operator.drain import (
     deletion_policy,

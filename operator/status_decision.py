@@ -20,7 +20,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
 
+from tradewarden.api.halts import SEVERITY, Halt
 from tradewarden.api.tradingbot import (
+    EMERGENCY_PHASE,
     AbortRecord,
     BotSummary,
     Condition,
@@ -30,7 +32,6 @@ from tradewarden.api.tradingbot import (
     TradingBotStatus,
     TradingMode,
 )
-from tradewarden.bot.control.halts import SEVERITY, Halt
 
 PROTECTIVE_ORDER_TYPES = frozenset({"stop_market"})
 CONDITION_TYPES = ("Ready", "PreflightPassed", "BotHealthy", "InSync", "Protected", "TradingHalt")
@@ -137,10 +138,6 @@ def _tripped_guard(bot: Mapping[str, Any]) -> Mapping[str, Any] | None:
     return next((guard for guard in bot.get("guards") or [] if guard.get("tripped")), None)
 
 
-def _emergency_phase(action: EmergencyAction) -> Phase:
-    return Phase.REDUCE_ONLY if action is EmergencyAction.REDUCE_ONLY else Phase.PAUSED
-
-
 def halt_message(halt: Halt) -> str:
     """How a bot's status names the halt that binds it."""
     return f"TradingHalt {halt.name} {halt.spec.action.value}: {halt.spec.reason}"
@@ -150,7 +147,7 @@ def _control_verdict(spec: Mapping[str, Any], halt: Halt | None) -> _Verdict | N
     stop = spec.get("emergencyStop")
     own = EmergencyAction(stop["action"]) if stop and stop.get("action") in _ACTIONS else None
     if halt is not None and (own is None or SEVERITY[halt.spec.action] >= SEVERITY[own]):
-        return _Verdict(_emergency_phase(halt.spec.action), HALT_REASON, halt_message(halt))
+        return _Verdict(EMERGENCY_PHASE[halt.spec.action], HALT_REASON, halt_message(halt))
     if stop:
         action = str(stop.get("action"))
         phase = Phase.REDUCE_ONLY if action == "ReduceOnly" else Phase.PAUSED

@@ -25,6 +25,7 @@ from typing import Any
 
 import ccxt.async_support as ccxt_async
 
+from tradewarden.api.identity import bot_identity, bot_prefix
 from tradewarden.api.tradingbot import TradingBot
 from tradewarden.bot.chaos.invariants import (
     Facts,
@@ -50,10 +51,9 @@ from tradewarden.bot.chaos.scenario import (
     StepAction,
     WireFaults,
 )
-from tradewarden.bot.execution.client_ids import bot_prefix
 from tradewarden.bot.observability.events import EventLog
 from tradewarden.bot.reliability.api_health import used_weight
-from tradewarden.bot.runtime.bot import JOURNAL_FILE, BotClocks, BotRuntime, bot_identity
+from tradewarden.bot.runtime.bot import JOURNAL_FILE, BotClocks, BotRuntime
 from tradewarden.bot.runtime.status import render_status
 from tradewarden.bot.venue.ccxt_client import build_exchange
 from tradewarden.bot.venue_sim.server import RunningVenueSim, running_venue_sim

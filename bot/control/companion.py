@@ -28,20 +28,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from tradewarden.api.halts import Halt, HaltError, binding_halt, halt_from_object
+from tradewarden.api.identity import lease_name
+from tradewarden.api.kube_client import api_client_from_environment
 from tradewarden.api.tradingbot import EmergencyStop, TradingBot, TradingBotSpec, TradingMode
 from tradewarden.bot.control.controls import Controls, interpret_event
 from tradewarden.bot.control.dead_man import DeadMan, DeadManChange, heartbeat_seconds
-from tradewarden.bot.control.halts import (
-    SOURCE as SOURCE_TRADING_HALT,
-)
-from tradewarden.bot.control.halts import (
-    Halt,
-    HaltError,
-    binding_halt,
-    halt_from_object,
-    halt_restriction,
-)
-from tradewarden.bot.control.kube import ApiCallFailed, ControlApi, api_client_from_environment
+from tradewarden.bot.control.halts import SOURCE as SOURCE_TRADING_HALT
+from tradewarden.bot.control.halts import halt_restriction
+from tradewarden.bot.control.kube import ApiCallFailed, ControlApi
 from tradewarden.bot.control.lease import (
     LEASE_DURATION_SECONDS,
     LEASE_RENEW_SECONDS,
@@ -52,7 +47,6 @@ from tradewarden.bot.control.lease import (
     decide_lease,
     holder_identity,
     lease_body,
-    lease_name,
     lease_owner,
 )
 from tradewarden.bot.model.orders import OrderIntent

@@ -18,14 +18,12 @@ import asyncio
 import contextlib
 import functools
 import json
-import os
-from collections.abc import AsyncGenerator, Callable, Mapping
+from collections.abc import AsyncGenerator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar, cast
 
 import urllib3
 from kubernetes import client as k8s
-from kubernetes import config as k8s_config
 from kubernetes.watch.watch import iter_resp_lines
 
 from tradewarden.api.crd import HALT_PLURAL, PLURAL, VERSION
@@ -45,34 +43,6 @@ class ApiCallFailed(Exception):
     def __init__(self, status: int | None, detail: str) -> None:
         super().__init__(f"{status or 'no response'}: {detail}")
         self.status = status
-
-
-class ApiConfigError(ValueError):
-    """Neither a usable ``KUBECONFIG`` nor an in-cluster service account was found."""
-
-
-def api_client_from_environment(environ: Mapping[str, str] = os.environ) -> k8s.ApiClient:
-    """An API client from ``KUBECONFIG`` when set, else the pod's in-cluster config."""
-    configuration = k8s.Configuration()
-    kubeconfig = environ.get("KUBECONFIG")
-    # The config loaders of the kubernetes package carry no type hints.
-    try:
-        if kubeconfig:
-            k8s_config.load_kube_config(  # type: ignore[no-untyped-call]
-                config_file=kubeconfig, client_configuration=configuration
-            )
-        else:
-            k8s_config.load_incluster_config(  # type: ignore[no-untyped-call]
-                client_configuration=configuration
-            )
-    except (k8s_config.ConfigException, OSError) as error:
-        source = f"KUBECONFIG={kubeconfig}" if kubeconfig else "in-cluster config"
-        message = f"cannot configure the Kubernetes client from {source}: {error}"
-        raise ApiConfigError(message) from error
-    # The control loops retry on their own schedule; urllib3's silent retries would only
-    # stretch each failed call.
-    configuration.retries = 0
-    return k8s.ApiClient(configuration)
 
 
 class ControlApi:

@@ -10,7 +10,6 @@ successful renewal, which is never later than any rival can take over.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,13 +20,6 @@ from tradewarden.api.tradingbot import API_VERSION, KIND
 
 LEASE_DURATION_SECONDS = 15
 LEASE_RENEW_SECONDS = 5.0
-_NAME_LIMIT = 63
-
-
-def lease_name(account: str, symbol: str) -> str:
-    """The contract's Lease name: ``tw-<account>-<symbol slug>``, at most 63 characters."""
-    slug = re.sub(r"[^a-z0-9]", "-", symbol.lower())
-    return f"tw-{account.lower()}-{slug}"[:_NAME_LIMIT]
 
 
 def lease_owner(name: str, uid: str) -> dict[str, Any]:

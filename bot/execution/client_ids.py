@@ -12,9 +12,10 @@ orders at the venue, of every generation, from everybody else's.
 
 from __future__ import annotations
 
-import hashlib
 import re
 import secrets
+
+from tradewarden.api.identity import bot_prefix
 
 BINANCE_CLIENT_ID = re.compile(r"^[.A-Z:/a-z0-9_-]{1,36}$")
 _DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
@@ -22,12 +23,6 @@ MAX_ROTATIONS = 3
 EPOCH_LENGTH = 8
 # 40 random bits fit 8 base-36 digits (36**8 > 2**41).
 _EPOCH_BITS = 40
-
-
-def bot_prefix(bot_identity: str) -> str:
-    """The id prefix shared by every order of one bot, e.g. ``tw3f9a1c2b-``."""
-    digest = hashlib.sha256(bot_identity.encode("utf-8")).hexdigest()[:10]
-    return f"tw{digest}-"
 
 
 def _base36(number: int) -> str:

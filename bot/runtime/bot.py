@@ -21,9 +21,9 @@ from typing import Any, Protocol
 
 import ccxt.async_support as ccxt_async
 
+from tradewarden.api.identity import bot_identity, bot_prefix
 from tradewarden.api.tradingbot import EmergencyStop, TradingBot, TradingMode
 from tradewarden.bot.execution.admission import Exposure, refusal, working_orders
-from tradewarden.bot.execution.client_ids import bot_prefix
 from tradewarden.bot.execution.journal import Journal, JournalError, LostJournal
 from tradewarden.bot.execution.lost_journal import lost_journal
 from tradewarden.bot.execution.retry_policy import RetryPolicy
@@ -79,12 +79,6 @@ WIND_DOWN_SECONDS = 15.0
 JOURNAL_FILE = "journal.sqlite"
 PREFLIGHT_SOURCE = "preflight"
 STOPPING_SOURCE = "stopping"
-
-
-def bot_identity(manifest: TradingBot) -> str:
-    """Stable identity of a bot: it seeds client order ids and owns the journal."""
-    meta = manifest.metadata
-    return f"{meta.namespace}/{meta.name}" + (f"/{meta.uid}" if meta.uid else "")
 
 
 @dataclass

@@ -10,9 +10,9 @@ import sys
 import time
 from pathlib import Path
 
+from tradewarden.api.kube_client import ApiConfigError
 from tradewarden.api.manifest import ManifestError
 from tradewarden.bot.control.companion import KubernetesControl
-from tradewarden.bot.control.kube import ApiConfigError
 from tradewarden.bot.execution.journal import JournalError
 from tradewarden.bot.manifest import load_bot_manifest
 from tradewarden.bot.observability.events import Event, EventLog

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from tradewarden.api.identity import bot_identity
 from tradewarden.bot.control.companion import render_control
 from tradewarden.bot.model.guards import GUARD_NAMES
 from tradewarden.bot.preflight.checks import preflight_status
-from tradewarden.bot.runtime.bot import BotRuntime, bot_identity
+from tradewarden.bot.runtime.bot import BotRuntime
 
 DEAD_MAN_SOURCE = "control.deadMan"
 

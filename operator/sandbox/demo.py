@@ -32,9 +32,8 @@ from typing import Any, TextIO
 
 import yaml
 
+from tradewarden.api.identity import bot_identity, bot_prefix
 from tradewarden.api.tradingbot import TradingBot
-from tradewarden.bot.execution.client_ids import bot_prefix
-from tradewarden.bot.runtime.bot import bot_identity
 from tradewarden.bot.venue.ccxt_client import build_exchange
 from tradewarden.bot.venue_sim.server import RunningVenueSim
 from tradewarden.bot.venue_sim.settings import SimSettings

@@ -27,9 +27,8 @@ from typing import Any
 
 import yaml
 
+from tradewarden.api.identity import bot_identity, bot_prefix
 from tradewarden.api.manifest import parse_manifest
-from tradewarden.bot.execution.client_ids import bot_prefix
-from tradewarden.bot.runtime.bot import bot_identity
 from tradewarden.bot.runtime.command import tradewarden_command
 from tradewarden.bot.venue_sim.server import RunningVenueSim, running_venue_sim
 from tradewarden.bot.venue_sim.settings import SimSettings

@@ -22,9 +22,10 @@ import yaml
 
 from tests.integration.conftest import sim_client
 from tradewarden.api.crd import KINDS, custom_resource_definition
+from tradewarden.api.kube_client import api_client_from_environment
 from tradewarden.api.tradingbot import TradingBot, TradingMode
 from tradewarden.bot.control.companion import ControlSettings, KubernetesControl
-from tradewarden.bot.control.kube import ControlApi, api_client_from_environment
+from tradewarden.bot.control.kube import ControlApi
 from tradewarden.bot.observability.events import Event, EventLog
 from tradewarden.bot.runtime.bot import BotRuntime
 from tradewarden.bot.runtime.status import render_status

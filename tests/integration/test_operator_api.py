@@ -31,7 +31,7 @@ from cryptography.x509.oid import NameOID
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
-from tradewarden.bot.control.kube import api_client_from_environment
+from tradewarden.api.kube_client import api_client_from_environment
 from tradewarden.operator.children import creation_waves
 from tradewarden.operator.kube import OperatorApi, connection_info
 

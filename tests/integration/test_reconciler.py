@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from tests.integration.conftest import sim_client
-from tradewarden.bot.execution.client_ids import bot_prefix
+from tradewarden.api.identity import bot_prefix
 from tradewarden.bot.model.order_state import OrderState
 from tradewarden.bot.model.orders import Cancel, OrderIntent, OrderType, Purpose, Side
 from tradewarden.bot.reliability.protection import ProtectionSettings

@@ -12,8 +12,8 @@ import yaml
 from lupa import LuaRuntime
 
 from tests.ship.conftest import ROOT
+from tradewarden.api.halts import halt_from_object
 from tradewarden.api.tradingbot import AbortRecord, Phase, TradingBotStatus, TradingMode
-from tradewarden.bot.control.halts import halt_from_object
 from tradewarden.bot.model.guards import GUARD_NAMES
 from tradewarden.operator.status_decision import (
     CONDITION_TYPES,

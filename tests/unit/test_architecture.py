@@ -21,7 +21,11 @@ import pytest
 from tradewarden.bot import cli
 
 ROOT = Path(__file__).resolve().parents[2]
-SOURCE_DIRS = {"api": "tradewarden.api", "bot": "tradewarden.bot", "operator": "tradewarden.operator"}
+SOURCE_DIRS = {
+    "api": "tradewarden.api",
+    "bot": "tradewarden.bot",
+    "operator": "tradewarden.operator",
+}
 HARNESSES = ("tradewarden.bot.venue_sim", "tradewarden.bot.chaos", "tradewarden.operator.sandbox")
 
 
@@ -112,7 +116,9 @@ def test_the_model_imports_nothing_of_the_bot() -> None:
         if bot_package(module) != "model":
             continue
         ours = {m for m in imports(module, path) if m.startswith("tradewarden.")}
-        outside = {m for m in ours if bot_package(m) != "model" and not m.startswith("tradewarden.api")}
+        outside = {
+            m for m in ours if bot_package(m) != "model" and not m.startswith("tradewarden.api")
+        }
         assert not outside, f"{module} imports {sorted(outside)}"
 
 

@@ -6,10 +6,10 @@ import re
 
 import pytest
 
+from tradewarden.api.identity import bot_prefix
 from tradewarden.bot.execution.client_ids import (
     EPOCH_LENGTH,
     MAX_ROTATIONS,
-    bot_prefix,
     client_order_id,
     epoch_text,
     new_epoch,

@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from tradewarden.api.halts import Halt, halt_from_object
 from tradewarden.api.tradingbot import TradingMode
 from tradewarden.api.tradinghalt import FLEET_CONFIRMED, HaltState, TradingHaltStatus
-from tradewarden.bot.control.halts import Halt, halt_from_object
 from tradewarden.operator.halt_status import BotView, decide_halt_status
 
 NOW = datetime(2026, 12, 3, 20, 0, tzinfo=UTC)

@@ -7,18 +7,18 @@ from typing import Any
 
 import pytest
 
-from tradewarden.api.tradingbot import EmergencyAction, EmergencyStop, TradingMode
-from tradewarden.bot.control.halts import (
+from tradewarden.api.halts import (
     Halt,
     HaltError,
     binding_halt,
     halt_from_object,
-    halt_restriction,
     in_force,
     selects,
     strictest,
 )
-from tradewarden.bot.posture import EMERGENCY_MODE, decide_posture
+from tradewarden.api.tradingbot import EMERGENCY_MODE, EmergencyAction, EmergencyStop, TradingMode
+from tradewarden.bot.control.halts import halt_restriction
+from tradewarden.bot.posture import decide_posture
 
 NOW = datetime(2026, 12, 3, 20, 0, tzinfo=UTC)
 A = EmergencyAction

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tradewarden.bot.execution.client_ids import bot_prefix
+from tradewarden.api.identity import bot_prefix
 from tradewarden.bot.execution.journal import Journal, JournalError
 from tradewarden.bot.model.order_state import IllegalTransition, OrderState
 from tradewarden.bot.model.orders import OrderIntent, OrderType, Purpose, Side

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from tradewarden.api.identity import lease_name
 from tradewarden.bot.control.lease import (
     LeaseAction,
     LeaseRecord,
@@ -13,7 +14,6 @@ from tradewarden.bot.control.lease import (
     Tenure,
     decide_lease,
     lease_body,
-    lease_name,
     lease_owner,
 )
 
