@@ -43,6 +43,18 @@ class StreamsUpdate(BaseModel):
     refuse_count: int = Field(0, ge=0)
 
 
+class UserDataUpdate(BaseModel):
+    """Body of POST /_sim/userdata."""
+
+    model_config = ConfigDict(extra="forbid", alias_generator=to_camel)
+
+    drop: bool = True
+    expire_key: bool = False
+    refuse_seconds: float = Field(0.0, ge=0)
+    refuse_count: int = Field(0, ge=0)
+    validity_seconds: float | None = Field(None, gt=0)
+
+
 def _error(error: errors.VenueError) -> web.Response:
     return web.json_response(error.body(), status=error.status)
 
@@ -135,6 +147,29 @@ async def post_streams(request: web.Request) -> web.Response:
     return web.json_response({"dropped": dropped, **hub.describe()})
 
 
+async def post_user_data(request: web.Request) -> web.Response:
+    """POST /_sim/userdata: the user-data faults (drop, stale key, refusals, key validity)."""
+    user_data = request.app[CONTEXT_KEY].user_data
+    try:
+        update = UserDataUpdate.model_validate(await _json_body(request))
+    except ValidationError as exc:
+        return _error(_invalid(exc))
+    except errors.VenueError as exc:
+        return _error(exc)
+    if update.validity_seconds is not None:
+        user_data.keys.validity_s = update.validity_seconds
+    if update.expire_key:
+        user_data.expire_now()
+    user_data.refuse(update.refuse_seconds, update.refuse_count)
+    dropped = await user_data.drop() if update.drop else 0
+    return web.json_response({"dropped": dropped, **user_data.describe()})
+
+
+async def get_user_data(request: web.Request) -> web.Response:
+    """GET /_sim/userdata: sockets, events pushed, the listenKey's state."""
+    return web.json_response(request.app[CONTEXT_KEY].user_data.describe())
+
+
 def add_routes(app: web.Application) -> None:
     """Register the /_sim endpoints."""
     app.router.add_get("/_sim/state", get_state)
@@ -144,3 +179,5 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/_sim/faults", get_faults)
     app.router.add_delete("/_sim/faults", delete_faults)
     app.router.add_post("/_sim/streams", post_streams)
+    app.router.add_post("/_sim/userdata", post_user_data)
+    app.router.add_get("/_sim/userdata", get_user_data)

@@ -16,6 +16,7 @@ from tradewarden.bot.venue_sim.models import Snapshot
 from tradewarden.bot.venue_sim.params import Params
 from tradewarden.bot.venue_sim.ratelimit import OrderLimiter, WeightLimiter
 from tradewarden.bot.venue_sim.settings import SimSettings
+from tradewarden.bot.venue_sim.userdata import UserData
 
 
 @dataclass
@@ -25,6 +26,7 @@ class VenueContext:
     settings: SimSettings
     clock: Callable[[], float]
     engine: Engine
+    user_data: UserData
     limiter: WeightLimiter
     order_limiter: OrderLimiter
     faults: FaultBook = field(default_factory=FaultBook)
@@ -37,10 +39,12 @@ class VenueContext:
     @classmethod
     def create(cls, settings: SimSettings, clock: Callable[[], float]) -> VenueContext:
         """A fresh venue with the settings' balance and marks."""
+        engine = Engine(settings, clock)
         return cls(
             settings=settings,
             clock=clock,
-            engine=Engine(settings, clock),
+            engine=engine,
+            user_data=UserData(engine, clock, settings.listen_key_validity_s),
             limiter=WeightLimiter(
                 settings.weight_limit_1m, settings.ban_after_429s, settings.ban_duration_s
             ),

@@ -71,6 +71,8 @@ class Engine:
     def __init__(self, settings: SimSettings, clock: Callable[[], float]) -> None:
         self._settings = settings
         self._clock = clock
+        # Called after every mutation (the user-data stream reads what changed).
+        self.listeners: list[Callable[[], None]] = []
         self.specs: dict[str, SymbolSpec] = {
             symbol: SymbolSpec.for_symbol(symbol, price)
             for symbol, price in settings.symbols.items()
@@ -378,6 +380,8 @@ class Engine:
 
     def _record(self) -> None:
         self._history.record(self.snapshot())
+        for listener in self.listeners:
+            listener()
 
     def _find_order(self, symbol: str, ref: OrderRef) -> Order | None:
         self.spec(symbol)

@@ -69,6 +69,8 @@ class Route:
     signed: bool
     # New orders the request places, counted against the ORDERS limits (None: not an order).
     orders: Callable[[Params], int] | None = None
+    # USER_STREAM endpoints: the API key header is required, no signature.
+    keyed: bool = False
 
 
 # ---------------------------------------------------------------- market data
@@ -451,6 +453,24 @@ def cancel_all_algo_orders(ctx: VenueContext, call: Call) -> Reply:
     return views.cancel_all_done()
 
 
+# ------------------------------------------------------------ user data stream
+
+
+def start_user_stream(ctx: VenueContext, _call: Call) -> Reply:
+    """POST /fapi/v1/listenKey: the account's active listenKey (extended) or a new one."""
+    return ctx.user_data.create()
+
+
+def keepalive_user_stream(ctx: VenueContext, _call: Call) -> Reply:
+    """PUT /fapi/v1/listenKey: extend the active key; -1125 once it lapsed."""
+    return ctx.user_data.keepalive()
+
+
+def close_user_stream(ctx: VenueContext, _call: Call) -> Reply:
+    """DELETE /fapi/v1/listenKey: close the stream; its sockets hear listenKeyExpired."""
+    return ctx.user_data.close()
+
+
 ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/fapi/v1/exchangeInfo"): Route(exchange_info, _flat(1), signed=False),
     ("GET", "/fapi/v1/time"): Route(server_time, _flat(1), signed=False),
@@ -483,4 +503,7 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/fapi/v1/openAlgoOrders"): Route(open_algo_orders, _by_symbol(1, 40), signed=True),
     ("GET", "/fapi/v1/allAlgoOrders"): Route(all_algo_orders, _flat(5), signed=True),
     ("DELETE", "/fapi/v1/algoOpenOrders"): Route(cancel_all_algo_orders, _flat(1), signed=True),
+    ("POST", "/fapi/v1/listenKey"): Route(start_user_stream, _flat(1), signed=False, keyed=True),
+    ("PUT", "/fapi/v1/listenKey"): Route(keepalive_user_stream, _flat(1), signed=False, keyed=True),
+    ("DELETE", "/fapi/v1/listenKey"): Route(close_user_stream, _flat(1), signed=False, keyed=True),
 }

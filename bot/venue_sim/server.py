@@ -15,7 +15,7 @@ from urllib.parse import parse_qsl
 import aiohttp
 from aiohttp import web
 
-from tradewarden.bot.venue_sim import admin, errors, signing, streams
+from tradewarden.bot.venue_sim import admin, errors, signing, streams, userdata
 from tradewarden.bot.venue_sim.context import CONTEXT_KEY, Call, VenueContext
 from tradewarden.bot.venue_sim.fapi import ROUTES, Route
 from tradewarden.bot.venue_sim.faults import Disturbance, ErrorReply
@@ -103,6 +103,8 @@ async def _serve(
         )
         if route.signed:
             _authenticate(ctx, request, raw_query, raw_body, call, lag_ms=disturbance.lag_ms)
+        elif route.keyed:
+            signing.check_api_key(request.headers.get("X-MBX-APIKEY"), ctx.settings.api_key)
         if route.orders is not None:
             ctx.order_limiter.charge(route.orders(params), ctx.clock())
         return 200, route.handler(ctx, call), {}
@@ -185,6 +187,7 @@ def create_app(settings: SimSettings, clock: Callable[[], float] = time.time) ->
     app.router.add_route("*", "/fapi/{tail:.*}", _dispatch)
     admin.add_routes(app)
     streams.add_routes(app, clock)
+    userdata.add_routes(app, app[CONTEXT_KEY].user_data)
     app.on_shutdown.append(_release_held_requests)
     if settings.price_tick_s > 0:
         app.cleanup_ctx.append(_price_process)
@@ -240,6 +243,33 @@ class RunningVenueSim:
         payload = {"drop": drop, "refuseSeconds": refuse_seconds, "refuseCount": refuse_count}
         hub: dict[str, Any] = await self._call("POST", "/_sim/streams", payload)
         return hub
+
+    async def disrupt_user_data(
+        self,
+        *,
+        drop: bool = True,
+        expire_key: bool = False,
+        refuse_seconds: float = 0.0,
+        refuse_count: int = 0,
+        validity_seconds: float | None = None,
+    ) -> dict[str, Any]:
+        """Drop the user-data sockets, lapse the listenKey now, refuse reconnects, or
+        change how long a listenKey lives (venue clock)."""
+        payload: dict[str, Any] = {
+            "drop": drop,
+            "expireKey": expire_key,
+            "refuseSeconds": refuse_seconds,
+            "refuseCount": refuse_count,
+        }
+        if validity_seconds is not None:
+            payload["validitySeconds"] = validity_seconds
+        state: dict[str, Any] = await self._call("POST", "/_sim/userdata", payload)
+        return state
+
+    async def user_data(self) -> dict[str, Any]:
+        """The user-data side: sockets, events pushed, the listenKey's state."""
+        state: dict[str, Any] = await self._call("GET", "/_sim/userdata")
+        return state
 
 
 @contextlib.asynccontextmanager

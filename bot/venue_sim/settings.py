@@ -51,6 +51,9 @@ class SimSettings:
     hedge_mode: bool = False
     ban_after_429s: int = 5  # 429 replies within one minute before the 418 ban starts
     ban_duration_s: float = 120.0
+    # A user-data listenKey lapses this long after its creation or last keepalive
+    # (Binance: 60 minutes); tests shorten it.
+    listen_key_validity_s: float = 3600.0
 
     def __post_init__(self) -> None:
         if not self.symbols:
@@ -65,5 +68,7 @@ class SimSettings:
             raise ValueError("weight_limit_1m, order_limit_10s and ban_after_429s must be positive")
         if self.order_limit_1m <= 0:
             raise ValueError("order_limit_1m must be positive")
+        if self.listen_key_validity_s <= 0:
+            raise ValueError("listen_key_validity_s must be positive")
         if not 1 <= self.default_leverage <= 125:
             raise ValueError("default_leverage must be in [1, 125]")
