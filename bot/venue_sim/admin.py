@@ -76,6 +76,7 @@ async def get_state(request: web.Request) -> web.Response:
     """GET /_sim/state: every order, algo order, position, balance, fill, request count, mark."""
     ctx = request.app[CONTEXT_KEY]
     engine = ctx.engine
+    engine.settle_funding()
     return web.json_response(
         views.sim_state(
             engine.orders(), engine.algo_orders(), engine.snapshot(), engine.fills(), ctx.requests

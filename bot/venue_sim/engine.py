@@ -15,6 +15,9 @@ from tradewarden.bot.venue_sim.models import (
     AlgoOrder,
     AlgoStatus,
     Fill,
+    FundingRate,
+    Income,
+    IncomeType,
     Order,
     OrderStatus,
     OrderType,
@@ -28,9 +31,12 @@ from tradewarden.bot.venue_sim.settings import SimSettings
 # Binance's order ids are large integers; starting high keeps them distinct from algo ids.
 FIRST_ORDER_ID = 4_000_000_001
 FIRST_ALGO_ID = 1_000_001
+FIRST_TRAN_ID = 9_689_322_392
 MAX_LEVERAGE = 125
 # Entry prices are averages, so they get more decimals than the tick, like Binance's.
 ENTRY_PRICE_QUANTUM = Decimal("1E-8")
+# Commission and funding are booked to the wallet in Binance's eight decimals.
+MONEY_QUANTUM = Decimal("1E-8")
 TIME_IN_FORCE = ("GTC", "IOC", "FOK", "GTX")
 
 
@@ -99,8 +105,13 @@ class Engine:
         self._by_client_id: dict[tuple[str, str], Order] = {}
         self._algos: dict[int, AlgoOrder] = {}
         self._fills: list[Fill] = []
+        self._income: list[Income] = []
+        self._funding: list[FundingRate] = []
+        self._funding_interval_ms = int(settings.funding_interval_s * 1000)
+        self._next_funding_ms = (now // self._funding_interval_ms + 1) * self._funding_interval_ms
         self._next_order_id = FIRST_ORDER_ID
         self._next_algo_id = FIRST_ALGO_ID
+        self._next_tran_id = FIRST_TRAN_ID
         self._history = SnapshotHistory(self.snapshot())
 
     # ----------------------------------------------------------------- reads
@@ -143,6 +154,19 @@ class Engine:
     def fills(self, symbol: str | None = None) -> list[Fill]:
         """Executions, oldest first, optionally for one symbol."""
         return [f for f in self._fills if symbol is None or f.symbol == symbol]
+
+    def income(self) -> list[Income]:
+        """Every wallet movement (realized PnL, commission, funding), oldest first."""
+        return list(self._income)
+
+    def funding_rates(self, symbol: str | None = None) -> list[FundingRate]:
+        """Funding settlements, oldest first, optionally for one symbol."""
+        return [f for f in self._funding if symbol is None or f.symbol == symbol]
+
+    @property
+    def next_funding_ms(self) -> int:
+        """When the next funding is settled (venue clock, epoch ms)."""
+        return self._next_funding_ms
 
     def orders_for(self, symbol: str) -> list[Order]:
         """All regular orders of one symbol, oldest first."""
@@ -189,6 +213,29 @@ class Engine:
 
     # ------------------------------------------------------------- mutations
 
+    def settle_funding(self) -> None:
+        """Settle every funding time the venue clock has passed since the last settlement.
+
+        Each position pays ``amount * mark * rate`` at the mark of settlement
+        (a long pays when the rate is positive, a short receives), booked as a
+        FUNDING_FEE income; every symbol gets a funding-rate history row. A
+        settlement the venue slept through is settled at the mark it has now.
+        """
+        now = self.now_ms()
+        if now < self._next_funding_ms:
+            return
+        rate = self._settings.funding_rate
+        while self._next_funding_ms <= now:
+            at = self._next_funding_ms
+            for symbol, mark in self._marks.items():
+                self._funding.append(FundingRate(symbol, rate, at, mark))
+                amount = self._positions[symbol].amount
+                if amount:
+                    fee = -(amount * mark * rate).quantize(MONEY_QUANTUM)
+                    self._book(symbol, IncomeType.FUNDING_FEE, fee, at)
+            self._next_funding_ms += self._funding_interval_ms
+        self._record()
+
     def set_hedge_mode(self, enabled: bool) -> None:
         """Switch the account's position mode, which Binance allows only when it is flat."""
         if enabled == self.hedge_mode:
@@ -220,6 +267,7 @@ class Engine:
     def set_mark(self, symbol: str, price: Decimal) -> Decimal:
         """Move the mark price and run the matching; returns the mark snapped to the tick."""
         spec = self.spec(symbol)
+        self.settle_funding()
         mark = spec.round_price(price)
         if mark <= 0:
             raise errors.filter_failure("PRICE_FILTER")
@@ -382,6 +430,22 @@ class Engine:
         self._history.record(self.snapshot())
         for listener in self.listeners:
             listener()
+
+    def _book(
+        self,
+        symbol: str,
+        income_type: IncomeType,
+        amount: Decimal,
+        time_ms: int,
+        trade_id: int | None = None,
+    ) -> None:
+        """Move the wallet by ``amount`` and list it as income."""
+        self._wallet += amount
+        self._balance_update_ms = time_ms
+        self._income.append(
+            Income(self._next_tran_id, symbol, income_type, amount, time_ms, trade_id)
+        )
+        self._next_tran_id += 1
 
     def _find_order(self, symbol: str, ref: OrderRef) -> Order | None:
         self.spec(symbol)
@@ -620,6 +684,13 @@ class Engine:
         if order.reduce_only and order.is_open and nothing_left:
             self._close(order, OrderStatus.EXPIRED)
         trade_id = len(self._fills) + 1
+        settings = self._settings
+        rate = settings.maker_commission_rate if maker else settings.taker_commission_rate
+        commission = (qty * price * rate).quantize(MONEY_QUANTUM)
+        if realized:
+            self._book(order.symbol, IncomeType.REALIZED_PNL, realized, now, trade_id)
+        if commission:
+            self._book(order.symbol, IncomeType.COMMISSION, -commission, now, trade_id)
         self._fills.append(
             Fill(
                 trade_id=trade_id,
@@ -632,6 +703,7 @@ class Engine:
                 realized_pnl=realized,
                 maker=maker,
                 time_ms=now,
+                commission=commission,
             )
         )
         stats = self._stats[order.symbol]
@@ -646,7 +718,7 @@ class Engine:
     def _apply_to_position(
         self, symbol: str, side: Side, qty: Decimal, price: Decimal, now: int
     ) -> Decimal:
-        """Net a fill into the one-way position; returns the PnL it realizes into the wallet."""
+        """Net a fill into the one-way position; returns the PnL it realizes (not yet booked)."""
         position = self._positions[symbol]
         signed = side.sign * qty
         amount = position.amount
@@ -667,7 +739,4 @@ class Engine:
                 position.entry_price = price  # flipped: the remainder opened at this fill
         position.amount = new_amount
         position.update_time_ms = now
-        if realized:
-            self._wallet += realized
-            self._balance_update_ms = now
         return realized

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import Decimal
 
 from tradewarden.bot.venue_sim import errors, views
 from tradewarden.bot.venue_sim.context import Call, VenueContext
@@ -23,8 +22,18 @@ MAX_BATCH = 10  # orders per batch cancel, as on Binance
 MAX_BATCH_CREATE = 5  # orders per batch create
 DEFAULT_KLINES = 500
 MAX_KLINES = 1500
-MAKER_RATE = Decimal("0.0002")
-TAKER_RATE = Decimal("0.0005")
+DEFAULT_HISTORY = 100  # income and funding-rate rows per request
+MAX_HISTORY = 1000
+INCOME_WINDOW_MS = 7 * 24 * 3600 * 1000  # income without startTime/endTime: the last 7 days
+# Binance's income types; the simulator books the first three, the rest list nothing.
+INCOME_TYPES = (
+    "REALIZED_PNL", "FUNDING_FEE", "COMMISSION", "TRANSFER", "WELCOME_BONUS",
+    "INSURANCE_CLEAR", "REFERRAL_KICKBACK", "COMMISSION_REBATE", "API_REBATE",
+    "CONTEST_REWARD", "CROSS_COLLATERAL_TRANSFER", "OPTIONS_PREMIUM_FEE",
+    "OPTIONS_SETTLE_PROFIT", "INTERNAL_TRANSFER", "AUTO_EXCHANGE", "DELIVERED_SETTELMENT",
+    "COIN_SWAP_DEPOSIT", "COIN_SWAP_WITHDRAW", "POSITION_LIMIT_INCREASE_FEE",
+    "STRATEGY_UMFUTURES_TRANSFER", "FEE_RETURN", "BFUSD_REWARD", "SPECIAL_FUNDING_FEE",
+)  # fmt: skip
 _MINUTE_MS = 60_000
 KLINE_INTERVALS_MS = {
     "1m": _MINUTE_MS,
@@ -106,8 +115,9 @@ def ticker_24hr(ctx: VenueContext, call: Call) -> Reply:
 
 def premium_index(ctx: VenueContext, call: Call) -> Reply:
     """GET /fapi/v1/premiumIndex (ccxt's fetch_mark_price)."""
+    funding = (ctx.settings.funding_rate, ctx.engine.next_funding_ms)
     rows = [
-        views.premium_index(s, ctx.engine.mark(s), call.server_ms)
+        views.premium_index(s, ctx.engine.mark(s), funding, call.server_ms)
         for s in _symbols(ctx, call.params)
     ]
     return rows[0] if call.params.optional("symbol") else rows
@@ -278,9 +288,55 @@ def commission_rate(ctx: VenueContext, call: Call) -> Reply:
     symbol = ctx.engine.spec(call.params.symbol()).symbol
     return {
         "symbol": symbol,
-        "makerCommissionRate": views.fmt(MAKER_RATE),
-        "takerCommissionRate": views.fmt(TAKER_RATE),
+        "makerCommissionRate": views.fmt(ctx.settings.maker_commission_rate),
+        "takerCommissionRate": views.fmt(ctx.settings.taker_commission_rate),
     }
+
+
+def income(ctx: VenueContext, call: Call) -> Reply:
+    """GET /fapi/v1/income (ccxt's fetch_funding_history, fetch_ledger): wallet movements.
+
+    Without startTime and endTime only the last seven days are listed; ``page``
+    and ``limit`` (default 100, at most 1000) page through the rest, oldest first.
+    """
+    params = call.params
+    symbol = _optional_symbol(ctx, params)
+    income_type = params.optional("incomeType")
+    if income_type is not None and income_type not in INCOME_TYPES:
+        raise errors.invalid_param("incomeType")
+    start, end = params.integer("startTime"), params.integer("endTime")
+    if start is None and end is None:
+        start = call.server_ms - INCOME_WINDOW_MS
+    limit = min(params.integer("limit") or DEFAULT_HISTORY, MAX_HISTORY)
+    page = params.integer("page") or 1
+    rows = [
+        i
+        for i in ctx.engine.income()
+        if (symbol is None or i.symbol == symbol)
+        and (income_type is None or i.income_type == income_type)
+        and (start is None or i.time_ms >= start)
+        and (end is None or i.time_ms <= end)
+    ]
+    return [views.income(i) for i in rows[(page - 1) * limit : page * limit]]
+
+
+def funding_rate(ctx: VenueContext, call: Call) -> Reply:
+    """GET /fapi/v1/fundingRate (ccxt's fetch_funding_rate_history), oldest first.
+
+    Without startTime and endTime the latest ``limit`` settlements are sent;
+    otherwise the first ``limit`` from startTime on.
+    """
+    params = call.params
+    symbol = _optional_symbol(ctx, params)
+    start, end = params.integer("startTime"), params.integer("endTime")
+    limit = min(params.integer("limit") or DEFAULT_HISTORY, MAX_HISTORY)
+    rows = [
+        f
+        for f in ctx.engine.funding_rates(symbol)
+        if (start is None or f.time_ms >= start) and (end is None or f.time_ms <= end)
+    ]
+    selected = rows[-limit:] if start is None and end is None else rows[:limit]
+    return [views.funding_rate(f) for f in selected]
 
 
 def klines(ctx: VenueContext, call: Call) -> Reply:
@@ -488,6 +544,8 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("PUT", "/fapi/v1/order"): Route(modify_order, _flat(1), signed=True, orders=_flat(1)),
     ("POST", "/fapi/v1/batchOrders"): Route(new_batch, _flat(5), signed=True, orders=_batch_size),
     ("GET", "/fapi/v1/commissionRate"): Route(commission_rate, _flat(20), signed=True),
+    ("GET", "/fapi/v1/income"): Route(income, _flat(30), signed=True),
+    ("GET", "/fapi/v1/fundingRate"): Route(funding_rate, _flat(1), signed=False),
     ("GET", "/fapi/v1/klines"): Route(klines, _klines_weight, signed=False),
     ("GET", "/fapi/v1/trades"): Route(public_trades, _flat(5), signed=False),
     ("GET", "/fapi/v1/aggTrades"): Route(agg_trades, _flat(20), signed=False),

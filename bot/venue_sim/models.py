@@ -171,6 +171,37 @@ class Fill:
     realized_pnl: Decimal
     maker: bool
     time_ms: int
+    commission: Decimal = ZERO  # USDT, charged to the wallet at the fill
+
+
+class IncomeType(StrEnum):
+    """The income (wallet movement) types the simulator books, named as Binance names them."""
+
+    REALIZED_PNL = "REALIZED_PNL"
+    COMMISSION = "COMMISSION"
+    FUNDING_FEE = "FUNDING_FEE"
+
+
+@dataclass(frozen=True, slots=True)
+class Income:
+    """One wallet movement, as GET /fapi/v1/income lists it; positive flows in."""
+
+    tran_id: int
+    symbol: str
+    income_type: IncomeType
+    amount: Decimal
+    time_ms: int
+    trade_id: int | None = None  # the fill that caused it; None for funding
+
+
+@dataclass(frozen=True, slots=True)
+class FundingRate:
+    """One funding settlement of a symbol (GET /fapi/v1/fundingRate)."""
+
+    symbol: str
+    rate: Decimal
+    time_ms: int
+    mark: Decimal
 
 
 @dataclass(frozen=True, slots=True)

@@ -121,6 +121,8 @@ async def _dispatch(request: web.Request) -> web.StreamResponse:
     if disturbance.delay_ms:
         await _pause(ctx, disturbance.delay_ms / 1000)
     route = ROUTES.get((method, path))
+    # Funding falls due on the venue clock; settle it before the request sees the account.
+    ctx.engine.settle_funding()
     status, body, headers = await _serve(ctx, request, route, disturbance)
     headers[USED_WEIGHT_HEADER] = str(ctx.limiter.used(ctx.clock()))
     if route is not None and route.orders is not None:

@@ -45,6 +45,13 @@ class SimSettings:
     order_limit_1m: int = 1200  # new orders per minute
     recv_window_ms: int = 5000  # used when a signed request carries no recvWindow
     default_leverage: int = 10
+    # Binance's regular-tier USD-M fees, charged on every fill (GET /fapi/v1/commissionRate).
+    maker_commission_rate: Decimal = Decimal("0.0002")
+    taker_commission_rate: Decimal = Decimal("0.0005")
+    # Funding is settled every interval on the venue clock (Binance: 00:00, 08:00 and 16:00 UTC)
+    # at this rate: positions pay notional * rate, longs to shorts when it is positive.
+    funding_interval_s: float = 8 * 3600.0
+    funding_rate: Decimal = Decimal("0.0001")
     # The account's position mode: Binance's dualSidePosition (hedge mode). The simulator
     # keeps one-way (BOTH) positions only; in hedge mode it refuses orders as Binance
     # refuses a one-way order there (-4061).
@@ -70,5 +77,9 @@ class SimSettings:
             raise ValueError("order_limit_1m must be positive")
         if self.listen_key_validity_s <= 0:
             raise ValueError("listen_key_validity_s must be positive")
+        if min(self.maker_commission_rate, self.taker_commission_rate) < 0:
+            raise ValueError("commission rates must not be negative")
+        if self.funding_interval_s <= 0:
+            raise ValueError("funding_interval_s must be positive")
         if not 1 <= self.default_leverage <= 125:
             raise ValueError("default_leverage must be in [1, 125]")

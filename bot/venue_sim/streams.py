@@ -80,7 +80,8 @@ HUB_KEY = web.AppKey("venue_streams", StreamHub)
 
 def _mark_event(ctx: VenueContext, symbol: str) -> Json:
     now_ms = ctx.engine.now_ms()
-    index = views.premium_index(symbol, ctx.engine.mark(symbol), now_ms)
+    funding = (ctx.settings.funding_rate, ctx.engine.next_funding_ms)
+    index = views.premium_index(symbol, ctx.engine.mark(symbol), funding, now_ms)
     return {
         "e": "markPriceUpdate",
         "E": now_ms,

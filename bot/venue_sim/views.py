@@ -12,6 +12,8 @@ from tradewarden.bot.venue_sim.models import (
     ZERO,
     AlgoOrder,
     Fill,
+    FundingRate,
+    Income,
     Order,
     OrderStatus,
     Position,
@@ -21,7 +23,6 @@ from tradewarden.bot.venue_sim.models import (
 
 Json = dict[str, object]
 ONBOARD_MS = 1569398400000
-FUNDING_INTERVAL_MS = 8 * 3600 * 1000
 ORDER_TYPES = ["LIMIT", "MARKET", "STOP", "STOP_MARKET", "TAKE_PROFIT", "TAKE_PROFIT_MARKET"]
 MONEY_QUANTUM = Decimal("1E-8")
 
@@ -341,17 +342,42 @@ def ticker_24hr(symbol: str, mark: Decimal, stats: TickerStats, now_ms: int) -> 
     }
 
 
-def premium_index(symbol: str, mark: Decimal, now_ms: int) -> Json:
-    """GET /fapi/v1/premiumIndex for one symbol (index = mark, constant funding)."""
+def premium_index(symbol: str, mark: Decimal, funding: tuple[Decimal, int], now_ms: int) -> Json:
+    """GET /fapi/v1/premiumIndex for one symbol (index = mark); ``funding``: rate, next time."""
+    rate, next_funding_ms = funding
     return {
         "symbol": symbol,
         "markPrice": fmt(mark),
         "indexPrice": fmt(mark),
         "estimatedSettlePrice": fmt(mark),
-        "lastFundingRate": "0.00010000",
+        "lastFundingRate": f"{rate:.8f}",
         "interestRate": "0.00010000",
-        "nextFundingTime": (now_ms // FUNDING_INTERVAL_MS + 1) * FUNDING_INTERVAL_MS,
+        "nextFundingTime": next_funding_ms,
         "time": now_ms,
+    }
+
+
+def income(i: Income) -> Json:
+    """One row of GET /fapi/v1/income."""
+    return {
+        "symbol": i.symbol,
+        "incomeType": i.income_type.value,
+        "income": f"{i.amount:.8f}",
+        "asset": "USDT",
+        "info": i.income_type.value,
+        "time": i.time_ms,
+        "tranId": i.tran_id,
+        "tradeId": "" if i.trade_id is None else str(i.trade_id),
+    }
+
+
+def funding_rate(f: FundingRate) -> Json:
+    """One row of GET /fapi/v1/fundingRate."""
+    return {
+        "symbol": f.symbol,
+        "fundingRate": f"{f.rate:.8f}",
+        "fundingTime": f.time_ms,
+        "markPrice": f"{f.mark:.8f}",
     }
 
 
@@ -368,10 +394,10 @@ def depth(spec: SymbolSpec, mark: Decimal, limit: int, now_ms: int) -> Json:
 
 
 def user_trade(f: Fill) -> Json:
-    """One row of GET /fapi/v1/userTrades (the simulator charges no commission)."""
+    """One row of GET /fapi/v1/userTrades."""
     return {
         "buyer": f.side.value == "BUY",
-        "commission": "0",
+        "commission": money(f.commission),
         "commissionAsset": "USDT",
         "id": f.trade_id,
         "maker": f.maker,
@@ -549,6 +575,8 @@ def sim_state(
                 "qty": fmt(f.qty),
                 "price": fmt(f.price),
                 "realizedPnl": money(f.realized_pnl),
+                "commission": money(f.commission),
+                "maker": f.maker,
                 "time": f.time_ms,
             }
             for f in fills

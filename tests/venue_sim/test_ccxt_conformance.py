@@ -115,8 +115,8 @@ async def test_positions_and_balance(exchange: Any) -> None:
     assert (positions[BTC]["side"], positions[BTC]["contracts"]) == ("short", 0.02)
     assert (positions[ETH]["side"], positions[ETH]["entryPrice"]) == ("long", 3000)
     balance = await exchange.fetch_balance()
-    # Margin = 0.02 * 50000 / 10 + 0.5 * 3000 / 10
-    assert balance["USDT"] == {"free": 9750.0, "used": 250.0, "total": 10000.0}
+    # Margin = 0.02 * 50000 / 10 + 0.5 * 3000 / 10; taker fees 0.0005 * (1000 + 1500).
+    assert balance["USDT"] == {"free": 9748.75, "used": 250.0, "total": 9998.75}
 
 
 async def test_stop_orders_live_in_the_algo_service(
@@ -171,7 +171,8 @@ async def test_fills_move_positions_and_wallet(exchange: Any, venue_sim: Running
     await venue_sim.set_price("BTCUSDT", "53000")
     await exchange.create_order(BTC, "market", "sell", 0.03)  # close 0.02, open 0.01 short
     state = await venue_sim.state()
-    assert state["balances"]["USDT"]["walletBalance"] == "10040"
+    # Realized 40, less taker fees on 500 + 520 + 1590 notional.
+    assert state["balances"]["USDT"]["walletBalance"] == "10038.695"
     assert [(p["positionAmt"], p["entryPrice"]) for p in state["positions"]] == [("-0.01", "53000")]
     position = (await exchange.fetch_positions([BTC]))[0]
     assert (position["side"], position["contracts"], position["entryPrice"]) == (
@@ -216,7 +217,8 @@ async def test_stop_trigger_closes_the_position(exchange: Any, venue_sim: Runnin
     assert await exchange.fetch_positions([BTC]) == []
     assert (await exchange.fetch_order(stop["id"], BTC, {"trigger": True}))["status"] == "closed"
     state = await venue_sim.state()
-    assert state["balances"]["USDT"]["walletBalance"] == "9976"
+    # Lost 24 on the stop, less taker fees on 1000 + 1024 notional.
+    assert state["balances"]["USDT"]["walletBalance"] == "9974.988"
     triggered = [
         o for o in state["orders"] if o["orderId"] == state["algoOrders"][0]["actualOrderId"]
     ]

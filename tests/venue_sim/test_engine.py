@@ -62,13 +62,18 @@ def wallet(engine: Engine) -> Decimal:
     return engine.snapshot().wallet_balance
 
 
+def taker_fee(*notionals: str) -> Decimal:
+    """What Binance's regular-tier taker rate (0.05 %) charges on these fills."""
+    return sum((D(n) * D("0.0005") for n in notionals), D(0))
+
+
 def test_adds_average_the_entry_price() -> None:
     engine, _ = make_engine()
     engine.place_order(market(Side.BUY, "0.01"))
     engine.set_mark(BTC, D("51000"))
     engine.place_order(market(Side.BUY, "0.03"))
     assert position(engine) == (D("0.04"), D("50750"))
-    assert wallet(engine) == D("10000")
+    assert wallet(engine) == D("10000") - taker_fee("500", "1530")
 
 
 def test_reduce_realizes_pnl_into_the_wallet_and_keeps_entry() -> None:
@@ -77,7 +82,7 @@ def test_reduce_realizes_pnl_into_the_wallet_and_keeps_entry() -> None:
     engine.set_mark(BTC, D("51000"))
     engine.place_order(market(Side.SELL, "0.01", reduce_only=True))
     assert position(engine) == (D("0.01"), D("50000"))
-    assert wallet(engine) == D("10010")
+    assert wallet(engine) == D("10010") - taker_fee("1000", "510")
     assert engine.fills()[-1].realized_pnl == D("10")
 
 
@@ -87,7 +92,7 @@ def test_flip_realizes_the_closed_part_and_opens_the_rest_at_the_fill() -> None:
     engine.set_mark(BTC, D("49000"))
     engine.place_order(market(Side.SELL, "0.03"))
     assert position(engine) == (D("-0.02"), D("49000"))
-    assert wallet(engine) == D("9990")
+    assert wallet(engine) == D("9990") - taker_fee("500", "1470")
 
 
 def test_unrealized_pnl_and_margin_follow_the_mark() -> None:
@@ -97,7 +102,7 @@ def test_unrealized_pnl_and_margin_follow_the_mark() -> None:
     totals = engine.snapshot().totals()
     assert totals.unrealized_pnl == D("100")
     assert totals.position_initial_margin == D("490")  # 0.1 * 49000 / 10
-    assert totals.available_balance == D("10000") + D("100") - D("490")
+    assert totals.available_balance == D("10000") - taker_fee("5000") + D("100") - D("490")
 
 
 def test_market_orders_pay_slippage() -> None:
@@ -322,7 +327,7 @@ def test_stop_with_close_position_flattens_on_trigger() -> None:
     engine.set_mark(BTC, D("48800"))
     assert algo.status is AlgoStatus.FINISHED
     assert position(engine) == (D(0), D(0))
-    assert wallet(engine) == D("10000") - D("0.02") * D("1200")
+    assert wallet(engine) == D("10000") - D("0.02") * D("1200") - taker_fee("1000", "976")
     triggered = engine.get_order(BTC, OrderRef(order_id=algo.actual_order_id))
     assert (triggered.reduce_only, triggered.orig_type) == (True, OrderType.STOP_MARKET)
 
@@ -358,7 +363,7 @@ def test_take_profit_triggers_in_the_favourable_direction() -> None:
     assert algo.status is AlgoStatus.NEW
     engine.set_mark(BTC, D("52000"))
     assert algo.status is AlgoStatus.FINISHED
-    assert wallet(engine) == D("10020")
+    assert wallet(engine) == D("10020") - taker_fee("500", "520")
 
 
 def test_stale_snapshots_show_the_past() -> None:

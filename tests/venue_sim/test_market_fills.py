@@ -50,3 +50,47 @@ async def test_an_unknown_response_type_is_refused(
     with pytest.raises(ccxt.BadRequest, match="-1136"):
         await exchange.fapiPrivatePostOrder({**MARKET_BUY, "newOrderRespType": "FULL"})
     assert (await venue_sim.state())["orders"] == []
+
+
+async def test_every_fill_pays_commission_at_the_advertised_rate(
+    exchange: Any, venue_sim: RunningVenueSim
+) -> None:
+    fee = await exchange.fetch_trading_fee(BTC)
+    assert (fee["maker"], fee["taker"]) == (0.0002, 0.0005)
+    await exchange.create_order(BTC, "market", "buy", 0.01)  # taker: 500 * 0.0005
+    bid = await exchange.create_order(BTC, "limit", "buy", 0.01, 49000)
+    await venue_sim.set_price("BTCUSDT", "48950")  # maker: 490 * 0.0002
+    trades = await exchange.fetch_my_trades(BTC)
+    assert [(t["takerOrMaker"], t["fee"]["cost"], t["fee"]["currency"]) for t in trades] == [
+        ("taker", 0.25, "USDT"),
+        ("maker", 0.098, "USDT"),
+    ]
+    assert trades[1]["order"] == bid["id"]
+    balance = await exchange.fetch_balance()
+    assert balance["info"]["assets"][0]["walletBalance"] == "9999.652"  # 10000 - 0.25 - 0.098
+
+
+async def test_income_lists_realized_pnl_and_commission_as_binance_does(
+    exchange: Any, venue_sim: RunningVenueSim
+) -> None:
+    await exchange.create_order(BTC, "market", "buy", 0.01)
+    await venue_sim.set_price("BTCUSDT", "51000")
+    await exchange.create_order(BTC, "market", "sell", 0.01, None, {"reduceOnly": True})
+    rows = await exchange.fapiPrivateGetIncome({"symbol": "BTCUSDT"})
+    assert [(r["incomeType"], r["income"], r["tradeId"]) for r in rows] == [
+        ("COMMISSION", "-0.25000000", "1"),
+        ("REALIZED_PNL", "10.00000000", "2"),
+        ("COMMISSION", "-0.25500000", "2"),
+    ]
+    assert set(rows[0]) == {
+        "symbol", "incomeType", "income", "asset", "info", "time", "tranId", "tradeId"
+    }  # fmt: skip
+    assert len({r["tranId"] for r in rows}) == 3
+    only = await exchange.fapiPrivateGetIncome({"incomeType": "REALIZED_PNL"})
+    assert [r["income"] for r in only] == ["10.00000000"]
+    paged = await exchange.fapiPrivateGetIncome({"limit": 2, "page": 2})
+    assert [r["tranId"] for r in paged] == [rows[2]["tranId"]]
+    with pytest.raises(ccxt.BadRequest, match="-1130"):
+        await exchange.fapiPrivateGetIncome({"incomeType": "BONUS"})
+    state = await venue_sim.state()
+    assert state["balances"]["USDT"]["walletBalance"] == "10009.495"
