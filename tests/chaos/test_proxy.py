@@ -8,6 +8,7 @@ from typing import Any
 import ccxt.async_support as ccxt_async
 import pytest
 
+from tests.support.clock import FakeClock
 from tradewarden.bot.chaos.proxy import (
     Delay,
     FaultyExchange,
@@ -74,20 +75,16 @@ async def sim() -> AsyncIterator[RunningVenueSim]:
 async def proxied(
     sim: RunningVenueSim,
 ) -> AsyncIterator[tuple[FaultyExchange, ProxyPlan, list[float]]]:
-    plan, slept = ProxyPlan(), []
-
-    async def sleep(seconds: float) -> None:
-        slept.append(seconds)
-
+    plan, time = ProxyPlan(), FakeClock()
     exchange = build_exchange(
         "binanceusdm",
         api_key=sim.settings.api_key,
         api_secret=sim.settings.api_secret,
         url_override=sim.base_url,
     )
-    proxy = FaultyExchange(exchange, plan, sleep)
+    proxy = FaultyExchange(exchange, plan, time.sleep)
     try:
-        yield proxy, plan, slept
+        yield proxy, plan, time.slept
     finally:
         await exchange.close()
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import random
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.support.clock import FakeClock
 from tradewarden.bot.execution.journal import Journal
 from tradewarden.bot.execution.retry_policy import RetryPolicy
 from tradewarden.bot.execution.router import OrderRouter, RouterContext
@@ -24,21 +25,6 @@ SYMBOL = "BTC/USDT:USDT"
 
 
 @dataclass
-class FakeTime:
-    """A clock that only moves when the code under test sleeps."""
-
-    now: float = 1_000_000.0
-    slept: list[float] = field(default_factory=list)
-
-    def clock(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
-
-
-@dataclass
 class OrderPath:
     """A router wired to the simulator, with its journal and captured events."""
 
@@ -47,7 +33,7 @@ class OrderPath:
     router: OrderRouter
     journal: Journal
     metrics: BotMetrics
-    time: FakeTime
+    time: FakeClock
     events: list[dict[str, Any]]
     context: RouterContext
 
@@ -56,8 +42,9 @@ class OrderPath:
 
 
 @pytest.fixture
-def fake_time() -> FakeTime:
-    return FakeTime()
+def fake_time() -> FakeClock:
+    """The order path's clock: it moves only when the router sleeps or the test moves it."""
+    return FakeClock(1_000_000.0)
 
 
 @pytest.fixture
@@ -67,8 +54,8 @@ async def sim() -> AsyncIterator[RunningVenueSim]:
 
 
 @pytest.fixture
-def journal(tmp_path: Path, fake_time: FakeTime) -> Iterator[Journal]:
-    journal = Journal.open(tmp_path / "journal.sqlite", "test/bot", fake_time.clock)
+def journal(tmp_path: Path, fake_time: FakeClock) -> Iterator[Journal]:
+    journal = Journal.open(tmp_path / "journal.sqlite", "test/bot", fake_time)
     yield journal
     journal.close()
 
@@ -86,12 +73,12 @@ def sim_client(sim: RunningVenueSim, timeout_ms: int = 1500) -> Any:
 
 @pytest.fixture
 async def order_path(
-    sim: RunningVenueSim, journal: Journal, fake_time: FakeTime
+    sim: RunningVenueSim, journal: Journal, fake_time: FakeClock
 ) -> AsyncIterator[OrderPath]:
     exchange = sim_client(sim)
     venue = VenueAdapter(exchange)
     await venue.load_markets()
-    events = EventLog(fake_time.clock)
+    events = EventLog(fake_time)
     captured: list[dict[str, Any]] = []
     events.listeners.append(captured.append)
     metrics = BotMetrics()
@@ -100,7 +87,7 @@ async def order_path(
         policy=RetryPolicy(max_retries=4, base_delay=0.25, max_delay=2.0, max_elapsed=20.0),
         events=events,
         metrics=metrics,
-        clock=fake_time.clock,
+        clock=fake_time,
         sleep=fake_time.sleep,
         rng=random.Random(1),
     )

@@ -20,6 +20,7 @@ import pytest
 import yaml
 
 from tests.integration.conftest import sim_client
+from tests.support.clock import FakeClock
 from tradewarden.api.tradingbot import EmergencyAction, EmergencyStop, TradingBot, TradingMode
 from tradewarden.bot.execution.journal import Journal
 from tradewarden.bot.execution.retry_policy import RetryPolicy
@@ -31,7 +32,7 @@ from tradewarden.bot.runtime.bot import BotClocks, BotRuntime
 from tradewarden.bot.venue_sim.server import RunningVenueSim, running_venue_sim
 from tradewarden.bot.venue_sim.settings import SimSettings
 
-from .conftest import SYMBOL, FakeTime
+from .conftest import SYMBOL
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "tradingbot-sim.yaml"
 VENUE_SYMBOL = "BTCUSDT"
@@ -118,7 +119,7 @@ async def test_an_api_health_pause_ends_at_the_first_good_probe_after_its_time(
     reduce-only for the configured pause from the last failure, and the first
     read after it, the half-open probe, lets it trade again.
     """
-    time = FakeTime()
+    time = FakeClock(1_000_000.0)
     document = manifest_dict()
     pause = 120.0
     document["spec"].setdefault("guards", {})["apiHealth"] = {"pauseSeconds": pause}
@@ -128,7 +129,7 @@ async def test_an_api_health_pause_ends_at_the_first_good_probe_after_its_time(
             TradingBot.model_validate(document),
             sim_client(sim, timeout_ms=2000),
             tmp_path,
-            clocks=BotClocks(clock=time.clock),
+            clocks=BotClocks(clock=time),
         )
         recorder = Recorder(bot.events)
         try:
@@ -160,13 +161,13 @@ async def test_an_api_health_pause_ends_at_the_first_good_probe_after_its_time(
 
 
 async def test_persistent_clock_skew_fails_safe(
-    sim: RunningVenueSim, journal: Journal, fake_time: FakeTime, tmp_path: Path
+    sim: RunningVenueSim, journal: Journal, fake_time: FakeClock, tmp_path: Path
 ) -> None:
     bot = BotRuntime(
         manifest(sim),
         sim_client(sim, timeout_ms=2000),
         tmp_path,
-        clocks=BotClocks(clock=fake_time.clock, sleep=fake_time.sleep),
+        clocks=BotClocks(clock=fake_time, sleep=fake_time.sleep),
     )
     router = OrderRouter(
         bot.venue,
@@ -175,7 +176,7 @@ async def test_persistent_clock_skew_fails_safe(
             policy=RetryPolicy(max_retries=5, base_delay=0.25, max_delay=2.0, max_elapsed=20.0),
             events=bot.events,
             metrics=bot.metrics,
-            clock=fake_time.clock,
+            clock=fake_time,
             sleep=fake_time.sleep,
             rng=random.Random(1),
         ),

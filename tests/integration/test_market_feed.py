@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from tests.integration.conftest import SYMBOL, FakeTime
+from tests.integration.conftest import SYMBOL
+from tests.support.clock import FakeClock
 from tradewarden.bot.market.feed import FeedHooks, MarketFeed
 from tradewarden.bot.market.reconnect import ReconnectPolicy, ReconnectSettings
 from tradewarden.bot.observability.events import Event, EventLog
@@ -25,9 +26,8 @@ REST_PATH = "GET /fapi/v1/ticker/24hr"
 WAIT_S = 20.0
 
 
-@dataclass
-class YieldingTime(FakeTime):
-    """FakeTime whose sleep also lets other tasks run (the feed polls in a loop)."""
+class YieldingTime(FakeClock):
+    """A fake clock whose sleep also lets other tasks run (the feed polls in a loop)."""
 
     async def sleep(self, seconds: float) -> None:
         await super().sleep(seconds)
@@ -81,15 +81,15 @@ async def harness(sim: RunningVenueSim, request: pytest.FixtureRequest) -> Async
     stream = build_stream_exchange(
         "binanceusdm", api_key=None, api_secret=None, url_override=sim.base_url
     )
-    fake = YieldingTime()
-    events = EventLog(fake.clock)
+    fake = YieldingTime(1_000_000.0)
+    events = EventLog(fake)
     metrics = BotMetrics()
     holder: list[Harness] = []
 
     def on_mark(symbol: str, mark: Decimal) -> None:
         assert symbol == SYMBOL
         h = holder[0]
-        h.marks.append((fake.clock(), mark, h.feed.live))
+        h.marks.append((fake(), mark, h.feed.live))
         h.changed.set()
 
     def on_exhausted() -> None:
@@ -104,7 +104,7 @@ async def harness(sim: RunningVenueSim, request: pytest.FixtureRequest) -> Async
         policy=ReconnectPolicy(ReconnectSettings(), random.Random(SEED)),
         events=events,
         metrics=metrics,
-        clock=fake.clock,
+        clock=fake,
         sleep=fake.sleep,
         poll_seconds=poll_seconds,
     )

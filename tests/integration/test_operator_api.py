@@ -31,20 +31,13 @@ from cryptography.x509.oid import NameOID
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
+from tests.support.clock import FakeClock
 from tradewarden.api.kube_client import api_client_from_environment
 from tradewarden.operator.children import creation_waves
 from tradewarden.operator.kube import OperatorApi, connection_info
 
 CHILD = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a", "namespace": "n"}}
 CLIENT_CN = "system:serviceaccount:tradewarden:operator"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @dataclass
@@ -262,7 +255,7 @@ async def test_an_exec_plugins_rotated_token_is_picked_up_within_a_minute(
     }
     server.tokens.update({"first", "second"})
     write_kubeconfig(Path(kubeconfig_env["KUBECONFIG"]), server, pki, user)
-    clock = Clock()
+    clock = FakeClock(0.0)
     api = OperatorApi(api_client_from_environment(kubeconfig_env), clock=clock)
     try:
         await api.apply(CHILD)

@@ -111,11 +111,11 @@ async def test_an_order_reads_cannot_see_yet_is_never_sent_twice(
     assert order_path.events_for(order.client_order_id).count("ORDER_SUBMIT") == 1
     # The reconciler does not call it absent within the grace either ...
     assert await sweep(
-        order_path.journal, router, clock=order_path.time.clock, absent_grace_seconds=60.0
+        order_path.journal, router, clock=order_path.time, absent_grace_seconds=60.0
     ) == [order.client_order_id]
     # ... and adopts it once the reads catch up.
     await order_path.sim.clear_faults()
-    await sweep(order_path.journal, router, clock=order_path.time.clock, absent_grace_seconds=60.0)
+    await sweep(order_path.journal, router, clock=order_path.time, absent_grace_seconds=60.0)
     settled = order_path.journal.get(order.client_order_id)
     assert settled.state is (OrderState.FILLED if intent is MARKET_BUY else OrderState.OPEN)
     assert len(await venue_orders(order_path, order.client_order_id)) == 1
@@ -146,7 +146,7 @@ async def test_a_live_order_reads_cannot_see_is_not_called_cancelled(
     unknown = await sweep(
         order_path.journal,
         order_path.router,
-        clock=order_path.time.clock,
+        clock=order_path.time,
         absent_grace_seconds=30.0,
     )
     assert unknown == [order.client_order_id]
@@ -403,7 +403,7 @@ async def test_an_intent_journaled_but_never_sent_is_abandoned_only_after_the_gr
     order = order_path.journal.record_intent(LIMIT_BUY)
 
     early = await sweep(
-        order_path.journal, order_path.router, clock=order_path.time.clock, absent_grace_seconds=5.0
+        order_path.journal, order_path.router, clock=order_path.time, absent_grace_seconds=5.0
     )
     assert early == [order.client_order_id]
     assert order_path.journal.get(order.client_order_id).state is OrderState.SUBMITTING
@@ -413,7 +413,7 @@ async def test_an_intent_journaled_but_never_sent_is_abandoned_only_after_the_gr
         await sweep(
             order_path.journal,
             order_path.router,
-            clock=order_path.time.clock,
+            clock=order_path.time,
             absent_grace_seconds=5.0,
         )
         == []
@@ -612,7 +612,7 @@ async def test_an_acknowledged_market_order_is_settled_by_the_next_lookup(
     await sweep(
         order_path.journal,
         order_path.router,
-        clock=order_path.time.clock,
+        clock=order_path.time,
         absent_grace_seconds=60.0,
     )
     settled = order_path.journal.get(order.client_order_id)

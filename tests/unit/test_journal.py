@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.clock import FakeClock
 from tradewarden.api.identity import bot_prefix
 from tradewarden.bot.execution.journal import Journal, JournalError
 from tradewarden.bot.model.order_state import IllegalTransition, OrderState
@@ -18,26 +19,13 @@ S = OrderState
 BOT = "default/btc-grid-sim/uid-1"
 
 
-class FakeClock:
-    """A clock the test moves by hand."""
-
-    def __init__(self, now: float = 1_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
 def limit(side: Side = Side.BUY, quantity: str = "0.003", price: str = "30000") -> OrderIntent:
     return OrderIntent("BTC/USDT:USDT", side, OrderType.LIMIT, Decimal(quantity), Decimal(price))
 
 
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock()
+    return FakeClock(1_000.0)
 
 
 @pytest.fixture

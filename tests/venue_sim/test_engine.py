@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 
+from tests.support.clock import FakeClock
 from tradewarden.bot.venue_sim import errors
 from tradewarden.bot.venue_sim.engine import Engine, OrderRef, OrderRequest
 from tradewarden.bot.venue_sim.models import AlgoStatus, OrderStatus, OrderType, Side
@@ -14,16 +15,6 @@ from tradewarden.bot.venue_sim.settings import SimSettings
 
 D = Decimal
 BTC = "BTCUSDT"
-
-
-class FakeClock:
-    """A clock the test moves by hand."""
-
-    def __init__(self, start: float = 1_700_000_000.0) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def make_engine(**overrides: object) -> tuple[Engine, FakeClock]:

@@ -9,6 +9,7 @@ from typing import Any
 import ccxt
 import pytest
 
+from tests.support.clock import FakeClock
 from tradewarden.bot.execution.classification import classify
 from tradewarden.bot.model.outcomes import ErrorClass, Operation
 from tradewarden.bot.venue.ccxt_client import build_exchange
@@ -63,9 +64,9 @@ async def test_weight_header_429_and_418(limited_exchange: Any) -> None:
 
 async def test_orders_per_10s_and_per_minute_with_headers_and_1015() -> None:
     # The venue's clock stands at the start of a minute, so no window turns by itself.
-    now = [time.time() // 60 * 60 + 0.5]
+    clock = FakeClock(time.time() // 60 * 60 + 0.5)
     settings = SimSettings(price_tick_s=0, order_limit_10s=3, order_limit_1m=5)
-    async with running_venue_sim(settings, clock=lambda: now[0]) as sim:
+    async with running_venue_sim(settings, clock=clock) as sim:
         exchange = build_exchange(
             "binanceusdm", api_key="sim-key", api_secret="sim-secret", url_override=sim.base_url
         )
@@ -94,7 +95,7 @@ async def test_orders_per_10s_and_per_minute_with_headers_and_1015() -> None:
             # The bot backs off a -1015 as a rate limit rather than dropping the order.
             verdict = classify(refused.value, Operation.CREATE)
             assert verdict.error_class is ErrorClass.RATE_LIMITED
-            now[0] += 10  # a new 10 s window, same minute
+            clock.advance(10)  # a new 10 s window, same minute
             await exchange.load_time_difference()
             for _ in range(2):
                 await exchange.create_order("BTC/USDT:USDT", "market", "buy", 0.003)
