@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import pytest
 
+from tests.support.orders import journaled
 from tradewarden.api.tradingbot import RiskSpec, TradingMode
 from tradewarden.bot.execution.admission import Exposure, refusal, refusal_kind, working_orders
 from tradewarden.bot.model.order_state import OrderState
@@ -57,20 +58,7 @@ def working(
     state: OrderState = OrderState.OPEN,
     sequence: int = 1,
 ) -> JournaledOrder:
-    return JournaledOrder(
-        client_order_id=f"twabc-{sequence}",
-        sequence=sequence,
-        intent=order,
-        state=state,
-        filled=Decimal(filled),
-        average_price=None,
-        exchange_order_id=None,
-        attempts=1,
-        created_at=0.0,
-        updated_at=0.0,
-        last_error=None,
-        venue_client_id=f"twabc-{sequence}",
-    )
+    return journaled(order, f"twabc-{sequence}", sequence=sequence, state=state, filled=filled)
 
 
 def exposure(position: str, *orders: JournaledOrder) -> Exposure:

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from tests.support import orders
 from tradewarden.bot.model.order_state import OrderState
 from tradewarden.bot.model.orders import JournaledOrder, OrderIntent, OrderType, Side
 from tradewarden.bot.model.venue import VenueOrder
@@ -18,7 +19,7 @@ S = OrderState
 
 def journaled(cid: str, state: OrderState, filled: str = "0") -> JournaledOrder:
     intent = OrderIntent("BTC/USDT:USDT", Side.BUY, OrderType.LIMIT, D("0.01"), D("49000"))
-    return JournaledOrder(cid, 1, intent, state, D(filled), None, "1", 1, 0.0, 0.0, None, cid)
+    return orders.journaled(intent, cid, state=state, filled=filled, exchange_order_id="1")
 
 
 def listed(cid: str) -> VenueOrder:

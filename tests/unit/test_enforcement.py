@@ -6,8 +6,8 @@ from decimal import Decimal
 
 import pytest
 
+from tests.support.orders import journaled
 from tradewarden.api.tradingbot import EmergencyAction, EmergencyStop, TradingMode
-from tradewarden.bot.model.order_state import OrderState
 from tradewarden.bot.model.orders import (
     Cancel,
     JournaledOrder,
@@ -34,9 +34,7 @@ def order(name: str, symbol: str, side: Side, purpose: Purpose) -> JournaledOrde
         reduce_only=purpose is not Purpose.ENTRY,
         purpose=purpose,
     )
-    return JournaledOrder(
-        name, 1, intent, OrderState.OPEN, Decimal(0), None, None, 1, 0.0, 0.0, None, name
-    )
+    return journaled(intent, name)
 
 
 ENTRY = order("entry", BTC, Side.BUY, Purpose.ENTRY)

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 
+from tests.support.orders import journaled
 from tradewarden.bot.execution.evidence import judge, mismatch
 from tradewarden.bot.model.order_state import OrderState
 from tradewarden.bot.model.orders import JournaledOrder, OrderIntent, OrderType, Purpose, Side
@@ -20,20 +21,8 @@ TICK = Decimal("0.1")
 
 
 def known(state: OrderState, filled: str = "0") -> JournaledOrder:
-    return JournaledOrder(
-        client_order_id="twabc-1",
-        sequence=1,
-        intent=OrderIntent("BTC/USDT:USDT", Side.BUY, OrderType.LIMIT, QTY, Decimal("100")),
-        state=state,
-        filled=Decimal(filled),
-        average_price=None,
-        exchange_order_id="42",
-        attempts=1,
-        created_at=0.0,
-        updated_at=0.0,
-        last_error=None,
-        venue_client_id="twabc-1",
-    )
+    intent = OrderIntent("BTC/USDT:USDT", Side.BUY, OrderType.LIMIT, QTY, Decimal("100"))
+    return journaled(intent, "twabc-1", state=state, filled=filled, exchange_order_id="42")
 
 
 def seen(state: OrderState, filled: str = "0", **fields: object) -> VenueOrder:

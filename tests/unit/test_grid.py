@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.orders import journaled
 from tradewarden.api.tradingbot import RiskSpec, TradingMode
 from tradewarden.bot.model.order_state import OrderState
 from tradewarden.bot.model.orders import (
@@ -44,27 +45,22 @@ def resting(
     reduce_only: bool = False,
     sequence: int = 1,
 ) -> JournaledOrder:
-    return JournaledOrder(
-        client_order_id=f"twabc-{sequence}",
+    intent = OrderIntent(
+        SYMBOL,
+        side,
+        OrderType.LIMIT,
+        Decimal(quantity),
+        Decimal(price),
+        reduce_only=reduce_only,
+        purpose=Purpose.EXIT if reduce_only else Purpose.ENTRY,
+    )
+    return journaled(
+        intent,
+        f"twabc-{sequence}",
         sequence=sequence,
-        intent=OrderIntent(
-            SYMBOL,
-            side,
-            OrderType.LIMIT,
-            Decimal(quantity),
-            Decimal(price),
-            reduce_only=reduce_only,
-            purpose=Purpose.EXIT if reduce_only else Purpose.ENTRY,
-        ),
         state=OrderState.OPEN if filled == "0" else OrderState.PARTIALLY_FILLED,
-        filled=Decimal(filled),
-        average_price=None,
+        filled=filled,
         exchange_order_id=str(sequence),
-        attempts=1,
-        created_at=0.0,
-        updated_at=0.0,
-        last_error=None,
-        venue_client_id=f"twabc-{sequence}",
     )
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tradewarden.bot.model.order_state import OrderState
+from tests.support.orders import journaled
 from tradewarden.bot.model.orders import JournaledOrder, OrderIntent, OrderType, Purpose, Side
 from tradewarden.bot.model.venue import VenuePosition, VenueStop
 from tradewarden.bot.reliability.protection import (
@@ -71,7 +71,7 @@ def own(cid: str, quantity: str = "0.004") -> JournaledOrder:
         reduce_only=True,
         purpose=Purpose.STOP,
     )
-    return JournaledOrder(cid, 1, intent, OrderState.OPEN, D(0), None, "1", 1, 0.0, 0.0, None, cid)
+    return journaled(intent, cid, exchange_order_id="1")
 
 
 # (case, state, venue stops, own stops, strays, now) -> (protected, place?, cancel, reason prefix)
