@@ -9,11 +9,10 @@ its protective stop; Flatten closes it and cancels the stops first.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from tradewarden.api.bot_status import BotStatus
 from tradewarden.api.tradingbot import DeletionPolicy, EmergencyAction, TradingMode
-from tradewarden.operator.status_decision import non_protective_orders
 
 DRAIN_REASON = "TradingBot deleted: the operator drains it before its children go"
 _WORKS: dict[DeletionPolicy, frozenset[str]] = {
@@ -49,26 +48,17 @@ def draining_message(spec: Mapping[str, Any]) -> str:
     return f"deletionPolicy {policy.value}: emergencyStop {stop.get('action')}; {outcome}"
 
 
-def position(bot_status: Mapping[str, Any], symbol: str) -> Decimal:
-    """The bot's position in ``symbol`` from its ``/status`` (0 when it reports none)."""
-    raw = (bot_status.get("positions") or {}).get(symbol, "0")
-    try:
-        return Decimal(str(raw)).normalize()
-    except InvalidOperation:
-        return Decimal(0)
-
-
-def drain_pending(bot_status: Mapping[str, Any], symbol: str, policy: DeletionPolicy) -> str | None:
+def drain_pending(bot_status: BotStatus, symbol: str, policy: DeletionPolicy) -> str | None:
     """What still keeps a reachable bot from being drained under ``policy``, or ``None``."""
-    mode = bot_status.get("tradingMode")
-    entries = len(non_protective_orders(bot_status))
+    mode = bot_status.trading_mode
+    entries = len(bot_status.entries())
     if policy is DeletionPolicy.HALT:
-        if entries == 0 and mode == TradingMode.HALTED.value:
+        if entries == 0 and mode is TradingMode.HALTED:
             return None
         return f"{entries} open non-protective orders, mode {mode}"
-    held = position(bot_status, symbol)
-    stops = len(bot_status.get("openOrders") or []) - entries
-    if entries == 0 and stops == 0 and held == 0 and mode == TradingMode.HALTED.value:
+    held = bot_status.position(symbol).normalize()
+    stops = len(bot_status.open_orders) - entries
+    if entries == 0 and stops == 0 and held == 0 and mode is TradingMode.HALTED:
         return None
     return (
         f"deletionPolicy Flatten: position {held:f} {symbol}, {entries} open non-protective "
@@ -76,19 +66,17 @@ def drain_pending(bot_status: Mapping[str, Any], symbol: str, policy: DeletionPo
     )
 
 
-def drained_message(
-    bot_status: Mapping[str, Any] | None, symbol: str, policy: DeletionPolicy
-) -> str:
+def drained_message(bot_status: BotStatus | None, symbol: str, policy: DeletionPolicy) -> str:
     """The Drained Event: what the bot left at the venue as it goes."""
     if bot_status is None:
         return (
             f"deletionPolicy {policy.value}: the bot's pod is not running (never started, "
             "gone or crash-looping), so it trades no more; children go now"
         )
-    held = position(bot_status, symbol)
+    held = bot_status.position(symbol).normalize()
     if policy is DeletionPolicy.FLATTEN or held == 0:
         return f"deletionPolicy {policy.value}: flat, no orders left at the venue; children go now"
-    stops = len(bot_status.get("openOrders") or []) - len(non_protective_orders(bot_status))
+    stops = len(bot_status.open_orders) - len(bot_status.entries())
     return (
         f"deletionPolicy Halt: no open orders; position {held:f} {symbol} stays at the venue "
         f"with {stops} protective stop{'s' if stops != 1 else ''}; children go now"

@@ -29,6 +29,7 @@ import kopf
 from kubernetes.client.exceptions import ApiException
 from pydantic import ValidationError
 
+from tradewarden.api.bot_status import BotStatus
 from tradewarden.api.crd import HALT_PLURAL, PLURAL, VERSION
 from tradewarden.api.halts import Halt, HaltError, binding_halt, halt_from_object
 from tradewarden.api.tradingbot import (
@@ -62,7 +63,6 @@ from tradewarden.operator.status_decision import (
     StatusDecision,
     decide_status,
     halt_message,
-    non_protective_orders,
     status_write_due,
     timestamp,
 )
@@ -484,7 +484,7 @@ async def _undrained(
     *,
     symbol: str,
     policy: DeletionPolicy,
-) -> tuple[str | None, Mapping[str, Any] | None]:
+) -> tuple[str | None, BotStatus | None]:
     """What still keeps a deleted bot from being drained (``None`` once it is), and its /status.
 
     A missing or crash-looping pod, or one whose bot container never started
@@ -506,7 +506,7 @@ def _view(
     *,
     labels: Mapping[str, str],
     snapshot: PodSnapshot | None,
-    bot_status: Mapping[str, Any] | None,
+    bot_status: BotStatus | None,
     decision: StatusDecision,
 ) -> BotView:
     """What one probe round saw of a bot, for the halts that match it."""
@@ -524,7 +524,7 @@ def _view(
         mode=decision.status.trading_mode,
         reachable=bot_status is not None,
         pod_exists=snapshot is not None,
-        open_entries=len(non_protective_orders(bot_status)) if bot_status is not None else 0,
+        open_entries=len(bot_status.entries()) if bot_status is not None else 0,
         position=position,
     )
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import aiohttp
 
+from tradewarden.api.bot_status import BotStatus, read_bot_status
 from tradewarden.operator.children import HTTP_PORT
 from tradewarden.operator.status_decision import PodState
 
@@ -81,8 +82,9 @@ def snapshot_pod(annotations: Mapping[str, str], status: Mapping[str, Any]) -> P
 
 async def fetch_status(
     session: aiohttp.ClientSession, url: str | None, deadline_seconds: float
-) -> Mapping[str, Any] | None:
-    """The bot's /status JSON, or ``None`` when it does not answer in time."""
+) -> BotStatus | None:
+    """The bot's /status, or ``None`` when it does not answer in time or its answer is
+    unreadable (not 200, not JSON, not a document :mod:`tradewarden.api.bot_status` reads)."""
     if url is None:
         return None
     limit = aiohttp.ClientTimeout(total=deadline_seconds)
@@ -93,4 +95,4 @@ async def fetch_status(
             document = await response.json(content_type=None)
     except (TimeoutError, aiohttp.ClientError, json.JSONDecodeError, ValueError):
         return None
-    return document if isinstance(document, dict) else None
+    return read_bot_status(document)

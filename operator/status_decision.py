@@ -1,6 +1,7 @@
 """Turn what the probe saw into a TradingBot's status. Pure: no I/O, the clock is an argument.
 
-Inputs are the bot's ``/status`` JSON (``None`` when unreachable), the pod's
+Inputs are the bot's ``/status`` (:class:`tradewarden.api.bot_status.BotStatus`,
+``None`` when unreachable or unreadable), the pod's
 state, the spec, the previous status and the time. The phase is the most
 severe finding, in this order: a (sticky) abort, a crash loop, an unreachable
 bot, preflight still running, drift, a tripped guard, a TradingHalt or the
@@ -20,6 +21,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
 
+from tradewarden.api.bot_status import BotStatus, DriftStatus
 from tradewarden.api.halts import SEVERITY, Halt
 from tradewarden.api.tradingbot import (
     EMERGENCY_PHASE,
@@ -33,7 +35,6 @@ from tradewarden.api.tradingbot import (
     TradingMode,
 )
 
-PROTECTIVE_ORDER_TYPES = frozenset({"stop_market"})
 CONDITION_TYPES = ("Ready", "PreflightPassed", "BotHealthy", "InSync", "Protected", "TradingHalt")
 # What Ready sums up: it is never True while one of these is False.
 READY_DEPENDS_ON = ("PreflightPassed", "BotHealthy", "InSync", "Protected")
@@ -41,7 +42,6 @@ READY_DEPENDS_ON = ("PreflightPassed", "BotHealthy", "InSync", "Protected")
 HALT_REASON = "TradingHalt"
 
 ConditionStatus = Literal["True", "False", "Unknown"]
-_MODES = frozenset(mode.value for mode in TradingMode)
 _ACTIONS = frozenset(action.value for action in EmergencyAction)
 
 
@@ -65,7 +65,7 @@ POD_MISSING = PodState(exists=False)
 class Observation:
     """One probe's findings."""
 
-    bot_status: Mapping[str, Any] | None
+    bot_status: BotStatus | None
     pod: PodState
     spec: Mapping[str, Any]
     generation: int | None
@@ -86,13 +86,9 @@ class StatusDecision:
     abort_cleared: bool
 
 
-def _drift_message(drift: Mapping[str, Any]) -> str:
-    """What the bot's ``/status`` ``drift`` says, for a person.
-
-    ``strays`` lists what the bot's last reconcile saw; drift stays detected for a
-    while after the confirmed strays are cancelled, when that list is empty again.
-    """
-    strays = ", ".join(drift.get("strays") or [])
+def _drift_message(drift: DriftStatus) -> str:
+    """What the bot's ``/status`` ``drift`` says, for a person."""
+    strays = ", ".join(drift.strays)
     if strays:
         return f"unknown bot orders at the venue (cancelled once confirmed): {strays}"
     return "bot-owned orders unknown to the journal were found at the venue and cancelled"
@@ -110,32 +106,19 @@ def timestamp(now: datetime) -> str:
     return now.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def non_protective_orders(bot_status: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    """Open orders that are not protective stops (what a drain must see gone)."""
-    orders = bot_status.get("openOrders") or []
-    return [order for order in orders if order.get("type") not in PROTECTIVE_ORDER_TYPES]
-
-
-def _abort_from_bot(bot: Mapping[str, Any], now: str) -> AbortRecord | None:
-    preflight = bot.get("preflight") or {}
-    if preflight.get("passed") is False:
+def _abort_from_bot(bot: BotStatus, now: str) -> AbortRecord | None:
+    if bot.preflight is not None and bot.preflight.passed is False:
         failed = [
-            f"{check.get('name')}: {check.get('detail', '')}".strip()
-            for check in preflight.get("checks") or []
-            if not check.get("ok")
+            f"{check.name}: {check.detail}".strip()
+            for check in bot.preflight.checks
+            if not check.ok
         ]
         message = "; ".join(failed) or "preflight failed"
         return AbortRecord(reason="PreflightFailed", message=message, time=now)
-    kill = bot.get("killSwitch") or {}
-    if kill.get("engaged"):
-        return AbortRecord(
-            reason="KillSwitch", message=str(kill.get("reason") or "engaged"), time=now
-        )
+    kill = bot.kill_switch
+    if kill.engaged:
+        return AbortRecord(reason="KillSwitch", message=kill.reason or "engaged", time=now)
     return None
-
-
-def _tripped_guard(bot: Mapping[str, Any]) -> Mapping[str, Any] | None:
-    return next((guard for guard in bot.get("guards") or [] if guard.get("tripped")), None)
 
 
 def halt_message(halt: Halt) -> str:
@@ -174,19 +157,18 @@ def _verdict(observation: Observation, abort: AbortRecord | None) -> _Verdict:
             return _Verdict(Phase.PENDING, "PodStarting", "waiting for the bot's /status")
         return _Verdict(Phase.DEGRADED, "BotUnreachable", "the bot's /status did not answer")
     # A bot that does not report preflight at all has none to wait for.
-    preflight = bot.get("preflight") or {"passed": True}
-    if preflight.get("passed") is None or not bot.get("recovered", True):
+    preflight_running = bot.preflight is not None and bot.preflight.passed is None
+    if preflight_running or not bot.recovered:
         return _Verdict(Phase.PREFLIGHT, "PreflightRunning", "preflight or recovery in progress")
-    drift = bot.get("drift") or {}
-    if drift.get("detected"):
-        return _Verdict(Phase.REDUCE_ONLY, "DriftDetected", _drift_message(drift))
-    guard = _tripped_guard(bot)
+    if bot.drift.detected:
+        return _Verdict(Phase.REDUCE_ONLY, "DriftDetected", _drift_message(bot.drift))
+    guard = bot.tripped_guard()
     if guard is not None:
-        return _Verdict(Phase.PAUSED, str(guard.get("name")), str(guard.get("reason") or ""))
+        return _Verdict(Phase.PAUSED, guard.name, guard.reason)
     control = _control_verdict(observation.spec, observation.halt)
     if control is not None:
         return control
-    if not bot.get("ready", True):
+    if not bot.ready:
         # The bot's own readiness (recovered, markets and a mark price known) is what its
         # readiness probe reports; the pod's Ready condition lags it by a probe period.
         return _Verdict(Phase.PREFLIGHT, "NotReady", "the bot is not ready to trade yet")
@@ -195,8 +177,8 @@ def _verdict(observation: Observation, abort: AbortRecord | None) -> _Verdict:
 
 def _mode(observation: Observation, verdict: _Verdict) -> TradingMode:
     bot = observation.bot_status
-    if bot is not None and bot.get("tradingMode") in _MODES:
-        return TradingMode(bot["tradingMode"])
+    if bot is not None and bot.trading_mode is not None:
+        return bot.trading_mode
     pod = observation.pod
     if not pod.exists or pod.never_started or verdict.phase is Phase.FAILED:
         return TradingMode.HALTED
@@ -249,36 +231,33 @@ def _component_conditions(
             result[kind] = ("Unknown", "BotUnreachable", "no /status from the bot")
         result["BotHealthy"] = ("False", reason, verdict.message)
         return result
-    preflight = bot.get("preflight") or {}
-    passed = preflight.get("passed")
+    passed = bot.preflight.passed if bot.preflight is not None else None
     result["PreflightPassed"] = (
         _tri(passed),
         {True: "Passed", False: "PreflightFailed", None: "NotRun"}[passed],
         "",
     )
-    healthy = pod.ready and not pod.crash_looping and bool(bot.get("ready", True))
+    healthy = pod.ready and not pod.crash_looping and bot.ready
     result["BotHealthy"] = (
         _tri(healthy),
         "Healthy" if healthy else ("CrashLoopBackOff" if pod.crash_looping else "NotReady"),
         f"restarts: {pod.restarts}",
     )
-    drift = (bot.get("drift") or {}).get("detected")
-    kill = (bot.get("killSwitch") or {}).get("engaged")
-    streak = int((bot.get("belief") or {}).get("mismatchStreak") or 0)
+    streak = bot.belief.mismatch_streak
     in_sync: tuple[ConditionStatus, str, str]
-    if drift:
+    if bot.drift.detected:
         in_sync = ("False", "DriftDetected", "bot-owned orders at the venue unknown locally")
-    elif kill:
+    elif bot.kill_switch.engaged:
         in_sync = ("False", "KillSwitch", "persistent divergence")
     elif streak:
         in_sync = ("False", "Mismatch", f"mismatch streak {streak}")
     else:
         in_sync = ("True", "InSync", "")
     result["InSync"] = in_sync
-    protection = bot.get("protection")
+    protection = bot.protection
     if protection is None:
         result["Protected"] = ("Unknown", "NotReported", "")
-    elif protection.get("protected"):
+    elif protection.protected:
         result["Protected"] = ("True", "Protected", "")
     else:
         result["Protected"] = ("False", "StopMissing", "a position lacks its protective stop")
@@ -313,13 +292,12 @@ def _summary(observation: Observation) -> BotSummary | None:
     bot = observation.bot_status
     if bot is None:
         return observation.previous.bot if observation.previous else None
-    symbol = str(observation.spec.get("symbol", bot.get("symbol", "")))
-    positions = bot.get("positions") or {}
+    symbol = str(observation.spec.get("symbol", bot.symbol))
     return BotSummary(
-        position=str(positions.get(symbol, "0")),
-        open_orders=len(bot.get("openOrders") or []),
-        confidence=float((bot.get("belief") or {}).get("confidence", 1.0)),
-        incomplete_lifecycles=len(bot.get("incompleteLifecycles") or []),
+        position=str(bot.position(symbol)),
+        open_orders=len(bot.open_orders),
+        confidence=bot.belief.confidence,
+        incomplete_lifecycles=len(bot.incomplete_lifecycles),
     )
 
 

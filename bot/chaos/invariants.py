@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from tradewarden.api.bot_status import BotStatus
 from tradewarden.api.tradingbot import TradingMode
 from tradewarden.bot.chaos.scenario import (
     Expectation,
@@ -63,13 +64,21 @@ class Facts:
 
 
 @dataclass(frozen=True)
+class StatusSample:
+    """The bot's ``/status`` at bot time ``at``."""
+
+    at: float
+    data: BotStatus
+
+
+@dataclass(frozen=True)
 class Observation:
     """Everything observed during one run."""
 
     events: Sequence[Record]
     journal: Sequence[Record]  # rows of the journal's intents table
     venue: Sequence[Sample]  # /_sim/state samples, the last one after the bot stopped
-    status: Sequence[Sample]  # /status samples while the bot ran
+    status: Sequence[StatusSample]  # /status samples while the bot ran
     facts: Facts
 
 
@@ -237,7 +246,7 @@ def intents_settled(obs: Observation) -> Verdict:
                 return _fail(f"ORDER_SUBMIT {key} has no ORDER_RESPONSE/ORDER_ERROR")
     final = obs.venue[-1].data if obs.venue else {}
     venue = {lineage(o["clientOrderId"]): o for o in _bot_orders(final, facts)}
-    flagged = set(obs.status[-1].data.get("incompleteLifecycles", [])) if obs.status else set()
+    flagged = set(obs.status[-1].data.incomplete_lifecycles) if obs.status else set()
     last_status_at = obs.status[-1].at if obs.status else facts.ended_at
     for row in obs.journal:
         state, coid = OrderState(row["state"]), row["client_order_id"]
@@ -329,6 +338,7 @@ def no_new_exposure_when_restricted(obs: Observation) -> Verdict:
 
 
 def _path(data: Record, dotted: str) -> Any:
+    """The value at a dotted path of camelCase wire names, ``None`` when there is none."""
     value: Any = data
     for key in dotted.split("."):
         if not isinstance(value, Mapping) or key not in value:
@@ -339,10 +349,11 @@ def _path(data: Record, dotted: str) -> Any:
 
 def kill_switch_holds(obs: Observation) -> Verdict:
     """Engaged means Halted; persistent divergence engages it and it holds until the end."""
-    engaged = [(s.at, _path(s.data, "killSwitch.engaged")) for s in obs.status]
+    engaged = [(s.at, s.data.kill_switch.engaged) for s in obs.status]
     for sample in obs.status:
-        if _path(sample.data, "killSwitch.engaged") and sample.data.get("tradingMode") != "Halted":
-            return _fail(f"kill switch engaged but mode {sample.data.get('tradingMode')}")
+        mode = sample.data.trading_mode
+        if sample.data.kill_switch.engaged and mode is not TradingMode.HALTED:
+            return _fail(f"kill switch engaged but mode {mode}")
     for start, end in obs.facts.divergence:
         inside = [(at, on) for at, on in engaged if start <= at <= end]
         first = next((i for i, (_, on) in enumerate(inside) if on), None)
@@ -410,7 +421,7 @@ def _compare(value: Any, op: str, wanted: Any) -> bool:
 
 
 def _expect_status(expectation: ExpectStatus, obs: Observation) -> Verdict:
-    values = [_path(s.data, expectation.path) for s in obs.status]
+    values = [_path(s.data.to_json(), expectation.path) for s in obs.status]
     if any(_compare(v, expectation.op, expectation.value) for v in values):
         return HELD
     seen = sorted({repr(v) for v in values})[:5]

@@ -31,6 +31,7 @@ from tradewarden.bot.chaos.invariants import (
     Facts,
     Observation,
     Sample,
+    StatusSample,
     Verdict,
     evaluate,
     venue_position,
@@ -435,7 +436,7 @@ class _Recording:
     """What the sampler collects while the bot runs."""
 
     venue: list[Sample] = field(default_factory=list)
-    status: list[Sample] = field(default_factory=list)
+    status: list[StatusSample] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -495,5 +496,5 @@ async def _sample(
     while True:
         recording.venue.append(Sample(warp.clock(), await sim.state()))
         if not task.done() and bot.journal is not None:
-            recording.status.append(Sample(warp.clock(), render_status(bot)))
+            recording.status.append(StatusSample(warp.clock(), render_status(bot)))
         await warp.sleep(SAMPLE_EVERY)

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from tradewarden.api.bot_status import ControlStatus, HaltBinding
 from tradewarden.api.halts import Halt, HaltError, binding_halt, halt_from_object
 from tradewarden.api.identity import lease_name
 from tradewarden.api.kube_client import api_client_from_environment
@@ -208,27 +209,25 @@ class KubernetesControl:
             return f"lease: {self.lease_name} not held by this bot"
         return self._tenure.refusal(self._bot.clocks.clock())
 
-    def status(self) -> dict[str, Any]:
+    def status(self) -> ControlStatus:
         """The ``control`` section of ``/status``."""
         abort = self._controls.abort if self._controls else None
         dead = self._dead_man is not None and self._dead_man.tripped
         binding = self._binding
-        return {
-            "tradingHalt": None
+        return ControlStatus(
+            trading_halt=None
             if binding is None
-            else {
-                "name": binding.name,
-                "action": binding.spec.action.value,
-                "reason": binding.spec.reason,
-            },
-            "haltsReadable": self._halt_feed is not None and not self._halt_feed.tripped,
-            "enabled": True,
-            "apiServerReachable": self._last_call_ok and not dead,
-            "lastContact": self._last_contact,
-            "leaseHeld": self._bot is not None and self._tenure.held(self._bot.clocks.clock()),
-            "leaseName": self.lease_name,
-            "operatorAbort": abort.reason if abort else None,
-        }
+            else HaltBinding(
+                name=binding.name, action=binding.spec.action, reason=binding.spec.reason
+            ),
+            halts_readable=self._halt_feed is not None and not self._halt_feed.tripped,
+            enabled=True,
+            api_server_reachable=self._last_call_ok and not dead,
+            last_contact=self._last_contact,
+            lease_held=self._bot is not None and self._tenure.held(self._bot.clocks.clock()),
+            lease_name=self.lease_name,
+            operator_abort=abort.reason if abort else None,
+        )
 
     # -- the watch ---------------------------------------------------------------
 
@@ -503,18 +502,9 @@ class KubernetesControl:
         return float(min(self.settings.retry_max_seconds, delay))
 
 
-def render_control(companions: Iterable[object]) -> dict[str, Any]:
+def render_control(companions: Iterable[object]) -> ControlStatus:
     """The ``control`` section of ``/status`` (disabled when no control companion runs)."""
     for companion in companions:
         if isinstance(companion, KubernetesControl):
             return companion.status()
-    return {
-        "tradingHalt": None,
-        "haltsReadable": False,
-        "enabled": False,
-        "apiServerReachable": False,
-        "lastContact": None,
-        "leaseHeld": False,
-        "leaseName": None,
-        "operatorAbort": None,
-    }
+    return ControlStatus(enabled=False)

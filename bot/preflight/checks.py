@@ -13,6 +13,7 @@ from typing import Any
 
 import ccxt
 
+from tradewarden.api.bot_status import PreflightCheck, PreflightStatus
 from tradewarden.bot.observability.events import without_url_queries
 
 API_REACHABLE = "apiReachable"
@@ -65,13 +66,18 @@ class PreflightReport:
         """The checks that did not pass."""
         return tuple(check for check in self.checks if not check.ok)
 
-    def to_status(self) -> dict[str, Any]:
-        """The contract's ``preflight`` object of ``/status``."""
-        return {
-            "passed": self.passed,
-            "warnOnly": self.warn_only,
-            "checks": [check.to_json() for check in self.checks],
-        }
+    def to_status(self) -> PreflightStatus:
+        """The contract's ``preflight`` object of ``/status`` (and of ``preflight --json``)."""
+        return PreflightStatus(
+            passed=self.passed,
+            warn_only=self.warn_only,
+            checks=[
+                PreflightCheck(
+                    name=check.name, ok=check.ok, detail=check.detail, remediation=check.remediation
+                )
+                for check in self.checks
+            ],
+        )
 
 
 def skipped(name: str, because: str) -> CheckResult:
@@ -219,8 +225,8 @@ def leverage_left_alone(value: int) -> CheckResult:
     return CheckResult(LEVERAGE, True, f"dry run: leverage not set (the bot trades at {value}x)")
 
 
-def preflight_status(report: PreflightReport | None, warn_only: bool) -> dict[str, Any]:
+def preflight_status(report: PreflightReport | None, warn_only: bool) -> PreflightStatus:
     """``/status``'s ``preflight``: the last report, or ``passed: null`` before the first run."""
     if report is None:
-        return {"passed": None, "warnOnly": warn_only, "checks": []}
+        return PreflightStatus(passed=None, warn_only=warn_only)
     return report.to_status()

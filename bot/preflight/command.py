@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_CONFIG
     report = asyncio.run(_preflight(manifest, credentials, args.warn_only))
     if args.json:
-        print(json.dumps(report.to_status(), indent=2))
+        print(json.dumps(report.to_status().model_dump(mode="json", by_alias=True), indent=2))
     else:
         _print_text(report)
     if report.passed:

@@ -25,7 +25,7 @@ def create_app(bot: BotRuntime) -> web.Application:
         return web.json_response(body, status=200 if ready else 503)
 
     async def status(_: web.Request) -> web.Response:
-        return web.json_response(render_status(bot))
+        return web.json_response(render_status(bot).to_json())
 
     async def metrics(_: web.Request) -> web.Response:
         bot.refresh_gauges()

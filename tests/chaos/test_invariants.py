@@ -9,11 +9,13 @@ from typing import Any
 
 import pytest
 
+from tradewarden.api.bot_status import BotStatus
 from tradewarden.api.tradingbot import TradingMode
 from tradewarden.bot.chaos.invariants import (
     Facts,
     Observation,
     Sample,
+    StatusSample,
     Verdict,
     check_expectation,
     intents_settled,
@@ -106,7 +108,7 @@ def obs(
         list(events),
         list(journal),
         [Sample(at, data) for at, data in venue],
-        [Sample(at, data) for at, data in status],
+        [StatusSample(at, BotStatus.model_validate(data)) for at, data in status],
         facts,
     )
 

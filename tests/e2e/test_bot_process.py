@@ -7,17 +7,23 @@ import json
 import shutil
 import signal
 import time
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
+from tradewarden.api.bot_status import read_bot_status
+from tradewarden.api.tradingbot import Phase
 from tradewarden.bot.execution.journal import Journal
 from tradewarden.bot.runtime.bot import JOURNAL_FILE
 from tradewarden.bot.runtime.command import tradewarden_command
 from tradewarden.bot.venue_sim.server import RunningVenueSim
+from tradewarden.operator.probe import fetch_status
+from tradewarden.operator.status_decision import Observation, PodState, decide_status
 
 from .conftest import EXAMPLE, cancelled_behind_its_back, journal_rows, write_manifest
 
@@ -126,6 +132,34 @@ async def test_alert_counters_have_every_series_at_zero_before_the_first_event(
     }
 
 
+def the_operator_reads_what_the_bot_serves(served: dict[str, Any]) -> None:
+    """The bot's /status parses into the contract's model with nothing lost or renamed, and
+    the operator's status decision takes the bot's mode, preflight and numbers from it."""
+    typed = read_bot_status(served)
+    assert typed is not None
+    assert typed.to_json() == served
+    decision = decide_status(
+        Observation(
+            bot_status=typed,
+            pod=PodState(exists=True, ready=True),
+            spec=yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))["spec"],
+            generation=1,
+            previous=None,
+            now=datetime.now(UTC),
+        )
+    )
+    status = decision.status
+    assert status.trading_mode.value == served["tradingMode"]
+    assert status.phase not in (Phase.DEGRADED, Phase.PENDING, Phase.FAILED)
+    conditions = {c.type: c.status for c in status.conditions}
+    assert conditions["PreflightPassed"] == "True"
+    assert conditions["BotHealthy"] == "True"
+    assert status.bot is not None
+    assert status.bot.open_orders == len(served["openOrders"])
+    assert status.bot.incomplete_lifecycles == len(served["incompleteLifecycles"])
+    assert Decimal(status.bot.position) == Decimal(served["positions"].get(served["symbol"], "0"))
+
+
 async def test_bot_trades_serves_status_and_stops_cleanly(
     sim: RunningVenueSim, start_bot, tmp_path: Path
 ) -> None:
@@ -140,9 +174,13 @@ async def test_bot_trades_serves_status_and_stops_cleanly(
             assert reply.status == 200
         async with http.get(f"http://127.0.0.1:{port}/metrics") as reply:
             metrics = await reply.text()
+        # The operator's probe reads the same server.
+        probed = await fetch_status(http, f"http://127.0.0.1:{port}/status", 5.0)
     assert status["recovered"] is True
     assert status["tradingMode"] == "Active"
     assert sum(status["journal"].values()) >= 4
+    assert probed is not None
+    the_operator_reads_what_the_bot_serves(status)
     assert "tradewarden_orders_submitted_total" in metrics
     assert "sim-secret" not in metrics + str(status) + str(bot.events)
 

@@ -21,6 +21,7 @@ import pytest
 import yaml
 
 from tests.integration.conftest import sim_client
+from tradewarden.api.bot_status import ControlStatus
 from tradewarden.api.crd import KINDS, custom_resource_definition
 from tradewarden.api.kube_client import api_client_from_environment
 from tradewarden.api.tradingbot import TradingBot, TradingMode
@@ -194,8 +195,15 @@ async def merge_patch(kubeconfig: Path, name: str, patch: dict[str, Any], *extra
     await kubectl(kubeconfig, "patch", "tb", name, "--type=merge", "-p", json.dumps(patch), *extra)
 
 
+def control_status(bot: BotRuntime) -> ControlStatus:
+    """The ``control`` section of the bot's /status (a control companion runs)."""
+    control = render_status(bot).control
+    assert control is not None
+    return control
+
+
 def lease_held(watched: Watched) -> Callable[[], bool]:
-    return lambda: bool(render_status(watched.bot)["control"]["leaseHeld"])
+    return lambda: control_status(watched.bot).lease_held
 
 
 async def test_emergency_stop_patch_flips_the_bot_without_an_operator(
@@ -232,12 +240,12 @@ async def test_operator_abort_in_status_halts_and_clearing_it_withdraws(
     await merge_patch(kubeconfig, "aborted", {"status": {"abort": abort}}, "--subresource=status")
     await bot.until(bot.mode_is(TradingMode.HALTED), within=5)
     status = render_status(bot.bot)
-    assert status["control"]["operatorAbort"] == "KillSwitch"
-    assert any(reason.startswith("control.operatorAbort") for reason in status["modeReasons"])
+    assert control_status(bot.bot).operator_abort == "KillSwitch"
+    assert any(reason.startswith("control.operatorAbort") for reason in status.mode_reasons)
 
     await merge_patch(kubeconfig, "aborted", {"status": {"abort": None}}, "--subresource=status")
     await bot.until(bot.mode_is(TradingMode.ACTIVE), within=5)
-    assert render_status(bot.bot)["control"]["operatorAbort"] is None
+    assert control_status(bot.bot).operator_abort is None
 
 
 async def test_the_lease_is_owned_by_its_holders_trading_bot_and_goes_with_it(
@@ -289,7 +297,7 @@ async def test_only_the_lease_holder_places_orders(start_bot: StartBot) -> None:
     await other.until(fenced_out)
     assert other.named(Event.LEASE_HELD_BY_OTHER)
     assert other.named(Event.ORDER_SUBMIT) == []
-    assert not render_status(other.bot)["control"]["leaseHeld"]
+    assert not control_status(other.bot).lease_held
 
 
 async def test_dead_man_goes_reduce_only_when_the_api_server_is_gone(
@@ -304,14 +312,14 @@ async def test_dead_man_goes_reduce_only_when_the_api_server_is_gone(
     (trip,) = bot.named(Event.DEAD_MAN_TRIP)
     assert trip["reason"].startswith("API server unreachable for")
     status = render_status(bot.bot)
-    assert status["control"]["apiServerReachable"] is False
-    assert any(reason.startswith("control.deadMan") for reason in status["modeReasons"])
+    assert control_status(bot.bot).api_server_reachable is False
+    assert any(reason.startswith("control.deadMan") for reason in status.mode_reasons)
 
     await server.start()
     server.api.create(resource("lonely", sim, dead_man_seconds=1.0))
     await bot.until(bot.mode_is(TradingMode.ACTIVE), within=10)
     assert bot.named(Event.DEAD_MAN_CLEAR)
-    assert render_status(bot.bot)["control"]["apiServerReachable"] is True
+    assert control_status(bot.bot).api_server_reachable is True
 
 
 async def apply_halt(kubeconfig: Path, name: str, **spec: Any) -> None:
@@ -334,8 +342,8 @@ async def apply_halt(kubeconfig: Path, name: str, **spec: Any) -> None:
 
 def halted_by(watched: Watched, name: str | None) -> Callable[[], bool]:
     def check() -> bool:
-        binding = render_status(watched.bot)["control"]["tradingHalt"]
-        return (binding or {}).get("name") == name if name else binding is None
+        binding = control_status(watched.bot).trading_halt
+        return binding is not None and binding.name == name if name else binding is None
 
     return check
 
@@ -406,5 +414,5 @@ async def test_a_bot_that_cannot_read_trading_halts_goes_reduce_only(
     await bot.until(bot.mode_is(TradingMode.REDUCE_ONLY), within=6)
     (lost,) = bot.named(Event.HALT_FEED_LOST)
     assert lost["reason"].startswith("TradingHalts unreadable for")
-    assert render_status(bot.bot)["control"]["haltsReadable"] is False
+    assert control_status(bot.bot).halts_readable is False
     assert not bot.named(Event.DEAD_MAN_TRIP)  # the API server itself is fine

@@ -12,6 +12,7 @@ import yaml
 from lupa import LuaRuntime
 
 from tests.ship.conftest import ROOT
+from tradewarden.api.bot_status import read_bot_status
 from tradewarden.api.halts import halt_from_object
 from tradewarden.api.tradingbot import AbortRecord, Phase, TradingBotStatus, TradingMode
 from tradewarden.bot.model.guards import GUARD_NAMES
@@ -161,7 +162,7 @@ def written_status(case: Case) -> dict[str, Any]:
         )
     decision = decide_status(
         Observation(
-            bot_status=case.bot_status(),
+            bot_status=read_bot_status(case.bot_status()),
             pod=PODS[case.pod],
             spec={"symbol": "BTC/USDT:USDT", **control},
             generation=3,

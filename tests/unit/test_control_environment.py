@@ -40,8 +40,8 @@ def test_identity_comes_from_the_pod_environment(kubeconfig: str) -> None:
     control = KubernetesControl.from_environment(load_manifest(EXAMPLE), environ)
     assert control.identity == "trading/btc-grid"
     assert control.lease_name == "tw-sim-btc-usdt-usdt"
-    assert control.status()["enabled"] is True
-    assert control.status()["leaseHeld"] is False
+    assert control.status().enabled is True
+    assert control.status().lease_held is False
 
 
 def test_identity_falls_back_to_the_manifest(kubeconfig: str) -> None:

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from tradewarden.api.bot_status import BotStatus
 from tradewarden.api.tradingbot import DeletionPolicy
 from tradewarden.operator.drain import (
     DRAIN_REASON,
@@ -20,8 +21,10 @@ STOP = {"clientOrderId": "s", "type": "stop_market"}
 ENTRY = {"clientOrderId": "e", "type": "limit"}
 
 
-def bot(mode: str, position: str, *orders: dict[str, str]) -> dict[str, Any]:
-    return {"tradingMode": mode, "positions": {SYMBOL: position}, "openOrders": list(orders)}
+def bot(mode: str, position: str, *orders: dict[str, str]) -> BotStatus:
+    return BotStatus.model_validate(
+        {"tradingMode": mode, "positions": {SYMBOL: position}, "openOrders": list(orders)}
+    )
 
 
 def spec(policy: str | None = None, action: str | None = None) -> dict[str, Any]:
@@ -63,7 +66,7 @@ def test_the_stop_the_drain_sets(spec: dict[str, Any], expected: str | None) -> 
     ],
 )
 def test_when_the_drain_is_done(
-    status: dict[str, Any], policy: DeletionPolicy, pending: str | None
+    status: BotStatus, policy: DeletionPolicy, pending: str | None
 ) -> None:
     found = drain_pending(status, SYMBOL, policy)
     if pending is None:

@@ -94,7 +94,7 @@ def test_report_passes_only_when_every_check_passes() -> None:
     report = PreflightReport((good, bad), warn_only=True)
     assert not report.passed
     assert report.failed == (bad,)
-    assert report.to_status() == {
+    assert report.to_status().model_dump(mode="json", by_alias=True) == {
         "passed": False,
         "warnOnly": True,
         "checks": [
@@ -102,4 +102,5 @@ def test_report_passes_only_when_every_check_passes() -> None:
             {"name": "b", "ok": False, "detail": "broken", "remediation": "fix it"},
         ],
     }
-    assert preflight_status(None, False) == {"passed": None, "warnOnly": False, "checks": []}
+    unknown = preflight_status(None, False).model_dump(mode="json", by_alias=True)
+    assert unknown == {"passed": None, "warnOnly": False, "checks": []}

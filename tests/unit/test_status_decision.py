@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from tradewarden.api.bot_status import BotStatus
 from tradewarden.api.tradingbot import AbortRecord, Phase, TradingBotStatus, TradingMode
 from tradewarden.operator.status_decision import (
     POD_MISSING,
@@ -15,7 +16,6 @@ from tradewarden.operator.status_decision import (
     PodState,
     StatusDecision,
     decide_status,
-    non_protective_orders,
     status_write_due,
 )
 
@@ -62,7 +62,7 @@ def decide(
 ) -> StatusDecision:
     return decide_status(
         Observation(
-            bot_status=bot,
+            bot_status=None if bot is None else BotStatus.model_validate(bot),
             pod=pod,
             spec=spec,
             generation=generation,
@@ -286,10 +286,6 @@ def test_a_replacement_pod_that_never_started_is_not_trading() -> None:
     pending = PodState(exists=True, never_started=True)
     replaced = decide(None, pending, previous=running)
     assert replaced.status.trading_mode is TradingMode.HALTED
-
-
-def test_drain_counts_only_non_protective_orders() -> None:
-    assert [o["clientOrderId"] for o in non_protective_orders(healthy())] == ["a"]
 
 
 def steady_round(previous: TradingBotStatus, **changes: Any) -> TradingBotStatus:
