@@ -1,7 +1,7 @@
 """The TradingBot resource (``tradewarden.io/v1alpha1``) as pydantic models.
 
 These models are the single source of truth for the manifest a person writes,
-the config the bot reads and (in a later step) the generated CRD schema. Field
+the config the bot reads and the generated CRD schema (``api/crd.py``). Field
 names on the wire are Kubernetes camelCase; Python attributes are snake_case.
 Unknown fields are rejected so that a typo is an error, not a silent default.
 """

@@ -1,1 +1,1 @@
-"""The kopf operator that reconciles TradingBots into bot pods (built in a later issue)."""
+"""The kopf operator: TradingBots into bot pods, their status from probes, drains, fleet halts."""

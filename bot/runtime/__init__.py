@@ -1,1 +1,1 @@
-"""The bot process: wiring, HTTP endpoints and process lifecycle."""
+"""The bot process: wiring, the execution worker, HTTP endpoints and process lifecycle."""
