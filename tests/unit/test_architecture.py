@@ -53,7 +53,7 @@ def imports(module: str, path: Path) -> set[str]:
 
 
 def bot_package(module: str) -> str | None:
-    """``tradewarden.bot.execution.router`` -> ``execution``; top-level modules count as one each."""
+    """``tradewarden.bot.execution.router`` -> ``execution``; a top-level module counts as one."""
     parts = module.split(".")
     if parts[:2] != ["tradewarden", "bot"] or len(parts) < 3:
         return None
