@@ -19,6 +19,10 @@ from pydantic.alias_generators import to_camel
 API_GROUP = "tradewarden.io"
 API_VERSION = f"{API_GROUP}/v1alpha1"
 KIND = "TradingBot"
+# What a person sets on a TradingBot (``kubectl tradewarden retry``) to clear a sticky
+# abort, and who did; the operator clears the abort and removes both.
+CLEAR_ABORT_ANNOTATION = f"{API_GROUP}/clear-abort"
+CLEARED_BY_ANNOTATION = f"{API_GROUP}/cleared-by"
 
 # A venue URL that cannot reach a live exchange: a loopback address (127.0.0.0/8,
 # ::1, localhost) or an in-cluster Service (``*.svc``, ``*.svc.cluster.local``),

@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from tradewarden.api.crd import PLURAL
 from tradewarden.api.identity import lease_name
 from tradewarden.api.tradingbot import API_GROUP, API_VERSION, KIND
 
@@ -132,7 +133,7 @@ def role(bot: BotRef) -> Json:
         "rules": [
             {
                 "apiGroups": [API_GROUP],
-                "resources": ["tradingbots"],
+                "resources": [PLURAL],
                 "resourceNames": [bot.name],
                 "verbs": ["get", "list", "watch"],
             },

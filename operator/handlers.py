@@ -34,6 +34,8 @@ from tradewarden.api.crd import HALT_PLURAL, PLURAL, VERSION
 from tradewarden.api.halts import Halt, HaltError, binding_halt, halt_from_object
 from tradewarden.api.tradingbot import (
     API_GROUP,
+    CLEAR_ABORT_ANNOTATION,
+    CLEARED_BY_ANNOTATION,
     DeletionPolicy,
     Phase,
     TradingBotStatus,
@@ -67,8 +69,6 @@ from tradewarden.operator.status_decision import (
     timestamp,
 )
 
-CLEAR_ABORT_ANNOTATION = "tradewarden.io/clear-abort"
-CLEARED_BY_ANNOTATION = "tradewarden.io/cleared-by"
 # The audited way out of a drain that cannot finish (a bot that ran and no longer
 # answers): why, and who. Both are required; the release is a Warning Event.
 FORCE_RELEASE_ANNOTATION = "tradewarden.io/force-release"

@@ -24,13 +24,15 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tradewarden.api.tradingbot import EmergencyAction
+from tradewarden.api.tradingbot import (
+    CLEAR_ABORT_ANNOTATION,
+    CLEARED_BY_ANNOTATION,
+    EmergencyAction,
+)
 from tradewarden.api.tradinghalt import CREATED_BY_ANNOTATION, RELEASED_BY_ANNOTATION
 from tradewarden.operator.toolchain import ToolchainError, require_tool
 
 FIELD_MANAGER = "kubectl-tradewarden"
-CLEAR_ABORT = "tradewarden.io/clear-abort"
-CLEARED_BY = "tradewarden.io/cleared-by"
 
 
 class UsageError(ValueError):
@@ -168,8 +170,8 @@ def build_command(args: argparse.Namespace) -> list[str]:
             "tradingbot",
             args.name,
             "--overwrite",
-            f"{CLEAR_ABORT}={args.reason}",
-            f"{CLEARED_BY}={args.by}",
+            f"{CLEAR_ABORT_ANNOTATION}={args.reason}",
+            f"{CLEARED_BY_ANNOTATION}={args.by}",
         ]
     else:
         return ["get", "tradingbot", args.name, "--output=json", *_connection(args)]

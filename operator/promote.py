@@ -23,10 +23,9 @@ from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 
+from tradewarden.api.crd import PLURAL, VERSION
 from tradewarden.api.tradingbot import API_GROUP
 
-VERSION = "v1alpha1"
-PLURAL = "tradingbots"
 EXIT_OPEN = 0
 EXIT_CLOSED = 1
 EXIT_ERROR = 2

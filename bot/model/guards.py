@@ -9,5 +9,7 @@ BROKER_READS = "brokerReads"
 DRIFT = "drift"
 WEBSOCKET = "websocket"
 KILL_SWITCH = "killSwitch"
-# Guard names in the order /status lists them (deadMan belongs to the control loop).
+# The control loop's dead man (restriction source control.deadMan): /status lists it last.
+DEAD_MAN = "deadMan"
+# The bot's own guards in the order /status lists them.
 GUARD_NAMES = (API_HEALTH, MARK_STALENESS, SLIPPAGE, BROKER_READS, DRIFT, WEBSOCKET, KILL_SWITCH)

@@ -13,12 +13,10 @@ from tradewarden.api.bot_status import (
     ProtectionStatus,
 )
 from tradewarden.api.identity import bot_identity
-from tradewarden.bot.control.companion import render_control
-from tradewarden.bot.model.guards import GUARD_NAMES
+from tradewarden.bot.control.companion import SOURCE_DEAD_MAN, render_control
+from tradewarden.bot.model.guards import DEAD_MAN, GUARD_NAMES
 from tradewarden.bot.preflight.checks import preflight_status
 from tradewarden.bot.runtime.bot import BotRuntime
-
-DEAD_MAN_SOURCE = "control.deadMan"
 
 
 def render_status(bot: BotRuntime) -> BotStatus:
@@ -79,11 +77,11 @@ def render_guards(bot: BotRuntime) -> list[GuardStatus]:
             )
             for trip in mine
         ] or [GuardStatus(name=name)]
-    dead_man = [r for r in bot.restrictions() if r.source == DEAD_MAN_SOURCE]
+    dead_man = [r for r in bot.restrictions() if r.source == SOURCE_DEAD_MAN]
     entries += [
-        GuardStatus(name="deadMan", tripped=True, mode=r.mode, reason=r.reason, symbol=r.symbol)
+        GuardStatus(name=DEAD_MAN, tripped=True, mode=r.mode, reason=r.reason, symbol=r.symbol)
         for r in dead_man
-    ] or [GuardStatus(name="deadMan")]
+    ] or [GuardStatus(name=DEAD_MAN)]
     return entries
 
 

@@ -29,11 +29,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from tradewarden.operator.probe import STATUS_URL_ANNOTATION
 from tradewarden.operator.sandbox.resources import Obj
 
 ENTRY_POINT = "tradewarden"
 LOCAL_HOST = "127.0.0.1"
-STATUS_URL_ANNOTATION = "tradewarden.io/status-url"
 POD_NAME_LABEL = "statefulset.kubernetes.io/pod-name"
 REVISION_LABEL = "controller-revision-hash"
 NODE_NAME = "sandbox"

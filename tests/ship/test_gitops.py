@@ -15,7 +15,7 @@ from tests.ship.conftest import ROOT
 from tradewarden.api.bot_status import read_bot_status
 from tradewarden.api.halts import halt_from_object
 from tradewarden.api.tradingbot import AbortRecord, Phase, TradingBotStatus, TradingMode
-from tradewarden.bot.model.guards import GUARD_NAMES
+from tradewarden.bot.model.guards import DEAD_MAN, GUARD_NAMES
 from tradewarden.operator.status_decision import (
     CONDITION_TYPES,
     POD_MISSING,
@@ -54,7 +54,7 @@ FINDINGS: dict[str, dict[str, Any]] = {
     "drift": {"drift": {"detected": True, "strays": ["x1"]}},
     **{
         f"guard {name}": {"guards": [{"name": name, "tripped": True, "reason": "tripped"}]}
-        for name in (*GUARD_NAMES, "deadMan")
+        for name in (*GUARD_NAMES, DEAD_MAN)
     },
     "kill switch": {"killSwitch": {"engaged": True, "reason": "divergence"}},
     "not ready": {"ready": False},
