@@ -29,6 +29,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from tradewarden.api.tradingbot import ExecutionSpec
 from tradewarden.bot.execution.admission import refusal_kind
 from tradewarden.bot.execution.classification import classify
 from tradewarden.bot.execution.journal import Journal
@@ -180,6 +181,10 @@ class TightLoopTimeout(RuntimeError):
     """Reconciliation kept failing past the tight-loop timeout."""
 
 
+# The CRD's defaults (spec.execution), for a worker built without a TradingBot.
+_EXECUTION_DEFAULTS = ExecutionSpec()
+
+
 @dataclass(frozen=True)
 class WorkerSettings:
     """Knobs of the execution worker."""
@@ -191,8 +196,8 @@ class WorkerSettings:
     # Cancel commands in a row that may leave one order working, and how long
     # further cancels of it are then dropped (spec.execution.maxCancelReplace,
     # maxElapsedSeconds).
-    max_cancel_replace: int = 3
-    cancel_giveup_seconds: float = 30.0
+    max_cancel_replace: int = _EXECUTION_DEFAULTS.max_cancel_replace
+    cancel_giveup_seconds: float = _EXECUTION_DEFAULTS.max_elapsed_seconds
 
 
 class ExecutionWorker:

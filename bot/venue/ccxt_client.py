@@ -18,6 +18,8 @@ from tradewarden.api.tradingbot import ExchangeSpec
 from tradewarden.bot.venue.credentials import Credentials
 
 SIMULATED_EXCHANGE_ID = "binanceusdm"
+# spec.exchange.requestTimeoutMs when no TradingBot says otherwise (tools, benchmarks).
+DEFAULT_TIMEOUT_MS = ExchangeSpec().request_timeout_ms
 
 
 class _LocalErrorTable:
@@ -118,7 +120,7 @@ def build_exchange(
     api_secret: str | None,
     url_override: str | None = None,
     sandbox: bool = False,
-    timeout_ms: int = 10000,
+    timeout_ms: int = DEFAULT_TIMEOUT_MS,
     adjust_for_time_difference: bool = False,
 ) -> ccxt_async.Exchange:
     """The async ccxt client for ``exchange_id``; the caller must ``await client.close()``.
@@ -184,7 +186,7 @@ def build_stream_exchange(
     api_secret: str | None,
     url_override: str | None = None,
     sandbox: bool = False,
-    timeout_ms: int = 10000,
+    timeout_ms: int = DEFAULT_TIMEOUT_MS,
 ) -> ccxt_async.Exchange:
     """The ccxt.pro client for market streams; same venue and URL mapping as :func:`build_exchange`.
 
