@@ -1,4 +1,4 @@
-"""Load a TradingBot manifest file, with errors that name the offending field."""
+"""Load a TradingBot manifest or read a stored spec, with errors that name the offending field."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
-from tradewarden.api.tradingbot import TradingBot
+from tradewarden.api.tradingbot import TradingBot, TradingBotSpec
 
 
 class ManifestError(ValueError):
@@ -33,6 +33,28 @@ def describe_validation_error(error: ValidationError) -> list[str]:
         message = item["msg"].removeprefix("Value error, ")
         problems.append(f"{_field_path(item['loc'])}: {message}")
     return problems
+
+
+class SpecError(ValueError):
+    """A stored TradingBot spec the models refuse; the message names each bad field.
+
+    The CRD is generated from the same models, so the API server refuses such a
+    spec; only a CRD of another version than the reader's lets one through.
+    """
+
+
+def parse_spec(document: object) -> TradingBotSpec:
+    """A TradingBot's ``spec`` as the API server returns it."""
+    try:
+        return TradingBotSpec.model_validate(document)
+    except ValidationError as exc:
+        problems = [
+            "spec" + problem.removeprefix("<root>")
+            if problem.startswith("<root>")
+            else f"spec.{problem}"
+            for problem in describe_validation_error(exc)
+        ]
+        raise SpecError("; ".join(problems)) from exc
 
 
 def parse_manifest(text: str, source: str = "<manifest>") -> TradingBot:

@@ -17,7 +17,8 @@ import yaml
 
 from tradewarden.api.crd import PLURAL
 from tradewarden.api.identity import lease_name
-from tradewarden.api.tradingbot import API_GROUP, API_VERSION, KIND
+from tradewarden.api.manifest import parse_spec
+from tradewarden.api.tradingbot import API_GROUP, API_VERSION, KIND, TradingBotSpec
 
 DEFAULT_BOT_IMAGE = "ghcr.io/tradewarden/tradewarden:0.1.0"
 HTTP_PORT = 8080
@@ -46,18 +47,26 @@ class BotRef:
     namespace: str
     uid: str
     generation: int | None
-    spec: Mapping[str, Any]
+    spec: TradingBotSpec
+    # The spec as stored: copied verbatim into the bot's manifest and hashed, so what
+    # the bot reads (and whether its pod restarts) never depends on this model's defaults.
+    stored_spec: Mapping[str, Any]
 
     @classmethod
     def from_body(cls, body: Mapping[str, Any]) -> BotRef:
-        """Read it from a TradingBot object as the API returns it."""
+        """Read it from a TradingBot object as the API returns it.
+
+        Raises :class:`SpecError` naming the fields of a spec the models refuse.
+        """
         meta = body["metadata"]
+        stored = body.get("spec", {})
         return cls(
             name=meta["name"],
             namespace=meta.get("namespace", "default"),
             uid=meta["uid"],
             generation=meta.get("generation"),
-            spec=body.get("spec", {}),
+            spec=parse_spec(stored),
+            stored_spec=stored,
         )
 
     @property
@@ -109,8 +118,7 @@ def _metadata(bot: BotRef, name: str) -> Json:
 
 def bot_lease_name(bot: BotRef) -> str:
     """The Lease the bot holds for its account and symbol."""
-    exchange = bot.spec.get("exchange", {})
-    return lease_name(str(exchange.get("account", "default")), str(bot.spec["symbol"]))
+    return lease_name(bot.spec.exchange.account, bot.spec.symbol)
 
 
 def service_account(bot: BotRef) -> Json:
@@ -186,7 +194,12 @@ def manifest_document(bot: BotRef) -> Json:
     metadata: Json = {"name": bot.name, "namespace": bot.namespace, "uid": bot.uid}
     if bot.generation is not None:
         metadata["generation"] = bot.generation
-    return {"apiVersion": API_VERSION, "kind": KIND, "metadata": metadata, "spec": dict(bot.spec)}
+    return {
+        "apiVersion": API_VERSION,
+        "kind": KIND,
+        "metadata": metadata,
+        "spec": dict(bot.stored_spec),
+    }
 
 
 def config_map(bot: BotRef) -> Json:
@@ -202,7 +215,9 @@ def config_map(bot: BotRef) -> Json:
 
 def config_hash(bot: BotRef) -> str:
     """Changes when a spec change needs a restart; live fields are left out."""
-    restart_relevant = {key: value for key, value in bot.spec.items() if key not in LIVE_FIELDS}
+    restart_relevant = {
+        key: value for key, value in bot.stored_spec.items() if key not in LIVE_FIELDS
+    }
     encoded = json.dumps(restart_relevant, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(encoded.encode()).hexdigest()[:16]
 
@@ -229,8 +244,7 @@ def _probe(path: str, period: int, failures: int) -> Json:
 
 
 def _credentials_secret(bot: BotRef) -> str | None:
-    secret = bot.spec.get("exchange", {}).get("credentialsSecret")
-    return str(secret) if secret else None
+    return bot.spec.exchange.credentials_secret or None
 
 
 def _env(bot: BotRef) -> list[Json]:
@@ -383,6 +397,8 @@ def service(bot: BotRef) -> Json:
 
 def creation_waves(body: Mapping[str, Any], image: str = DEFAULT_BOT_IMAGE) -> list[list[Json]]:
     """Every child, in waves: a wave needs only what earlier waves created.
+
+    Raises :class:`tradewarden.api.manifest.SpecError` for a spec the models refuse.
 
     The API server refuses a RoleBinding whose Role does not exist yet (its RBAC
     escalation check finds no rules to compare), and the StatefulSet's pod needs its

@@ -3,49 +3,67 @@
 The drain sets an emergency stop the bot obeys through its own watch, waits for the
 bot's ``/status`` to show the policy's end state, and only then lets the finalizer
 go (the children follow). Halt (the default) leaves the position at the venue with
-its protective stop; Flatten closes it and cancels the stops first.
+its protective stop; Flatten closes it and cancels the stops first. A spec the
+operator cannot read (a CRD of another version) drains by Halt, the CRD's
+default: it stops the bot trading and closes nothing a person did not ask for.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from decimal import Decimal
 
 from tradewarden.api.bot_status import BotStatus
-from tradewarden.api.tradingbot import DeletionPolicy, EmergencyAction, TradingMode
+from tradewarden.api.tradingbot import (
+    DeletionPolicy,
+    EmergencyAction,
+    EmergencyStop,
+    TradingBotSpec,
+    TradingMode,
+)
 
 DRAIN_REASON = "TradingBot deleted: the operator drains it before its children go"
-_WORKS: dict[DeletionPolicy, frozenset[str]] = {
-    # An emergency stop already set that does the policy's work is kept (with its reason).
-    DeletionPolicy.HALT: frozenset({EmergencyAction.HALT.value, EmergencyAction.FLATTEN.value}),
-    DeletionPolicy.FLATTEN: frozenset({EmergencyAction.FLATTEN.value}),
+# An emergency stop already set that does the policy's work is kept (with its reason).
+_WORKS: dict[DeletionPolicy, frozenset[EmergencyAction]] = {
+    DeletionPolicy.HALT: frozenset({EmergencyAction.HALT, EmergencyAction.FLATTEN}),
+    DeletionPolicy.FLATTEN: frozenset({EmergencyAction.FLATTEN}),
 }
 
 
-def deletion_policy(spec: Mapping[str, Any]) -> DeletionPolicy:
-    """The spec's policy; Halt when absent (the CRD defaults it to Halt as well)."""
-    return DeletionPolicy(spec.get("deletionPolicy") or DeletionPolicy.HALT.value)
+def deletion_policy(spec: TradingBotSpec | None) -> DeletionPolicy:
+    """The spec's policy; Halt, the CRD's default, when the spec cannot be read (``None``)."""
+    return DeletionPolicy.HALT if spec is None else spec.deletion_policy
 
 
-def drain_stop(spec: Mapping[str, Any]) -> dict[str, str] | None:
-    """The ``spec.emergencyStop`` the drain sets, or ``None`` when the one set does the work."""
+def _drain_target(spec: TradingBotSpec | None) -> tuple[EmergencyStop, bool]:
+    """The emergency stop the drain relies on, and whether the drain has to set it."""
     policy = deletion_policy(spec)
-    current = (spec.get("emergencyStop") or {}).get("action")
-    if current in _WORKS[policy]:
-        return None
+    current = None if spec is None else spec.emergency_stop
+    if current is not None and current.action in _WORKS[policy]:
+        return current, False
     action = EmergencyAction.FLATTEN if policy is DeletionPolicy.FLATTEN else EmergencyAction.HALT
-    return {"action": action.value, "reason": DRAIN_REASON}
+    return EmergencyStop(action=action, reason=DRAIN_REASON), True
 
 
-def draining_message(spec: Mapping[str, Any]) -> str:
+def drain_stop(spec: TradingBotSpec | None) -> EmergencyStop | None:
+    """The ``spec.emergencyStop`` the drain sets, or ``None`` when the one set does the work."""
+    stop, to_set = _drain_target(spec)
+    return stop if to_set else None
+
+
+def draining_message(spec: TradingBotSpec | None) -> str:
     """The Draining Event: what the drain set and what will be left at the venue."""
     policy = deletion_policy(spec)
-    stop = drain_stop(spec) or spec.get("emergencyStop") or {}
+    stop, _ = _drain_target(spec)
     if policy is DeletionPolicy.FLATTEN:
         outcome = "the position is closed and its protective stop cancelled before the bot goes"
     else:
         outcome = "orders are cancelled; the position stays at the venue with its protective stop"
-    return f"deletionPolicy {policy.value}: emergencyStop {stop.get('action')}; {outcome}"
+    return f"deletionPolicy {policy.value}: emergencyStop {stop.action.value}; {outcome}"
+
+
+def _held(bot_status: BotStatus, symbol: str) -> Decimal:
+    """The position in ``symbol`` (empty: the spec is unreadable, the bot's own symbol)."""
+    return bot_status.position(symbol or bot_status.symbol).normalize()
 
 
 def drain_pending(bot_status: BotStatus, symbol: str, policy: DeletionPolicy) -> str | None:
@@ -56,7 +74,7 @@ def drain_pending(bot_status: BotStatus, symbol: str, policy: DeletionPolicy) ->
         if entries == 0 and mode is TradingMode.HALTED:
             return None
         return f"{entries} open non-protective orders, mode {mode}"
-    held = bot_status.position(symbol).normalize()
+    held = _held(bot_status, symbol)
     stops = len(bot_status.open_orders) - entries
     if entries == 0 and stops == 0 and held == 0 and mode is TradingMode.HALTED:
         return None
@@ -73,7 +91,7 @@ def drained_message(bot_status: BotStatus | None, symbol: str, policy: DeletionP
             f"deletionPolicy {policy.value}: the bot's pod is not running (never started, "
             "gone or crash-looping), so it trades no more; children go now"
         )
-    held = bot_status.position(symbol).normalize()
+    held = _held(bot_status, symbol)
     if policy is DeletionPolicy.FLATTEN or held == 0:
         return f"deletionPolicy {policy.value}: flat, no orders left at the venue; children go now"
     stops = len(bot_status.open_orders) - len(bot_status.entries())

@@ -32,12 +32,14 @@ from pydantic import ValidationError
 from tradewarden.api.bot_status import BotStatus
 from tradewarden.api.crd import HALT_PLURAL, PLURAL, VERSION
 from tradewarden.api.halts import Halt, HaltError, binding_halt, halt_from_object
+from tradewarden.api.manifest import SpecError, parse_spec
 from tradewarden.api.tradingbot import (
     API_GROUP,
     CLEAR_ABORT_ANNOTATION,
     CLEARED_BY_ANNOTATION,
     DeletionPolicy,
     Phase,
+    TradingBotSpec,
     TradingBotStatus,
 )
 from tradewarden.api.tradinghalt import (
@@ -82,6 +84,7 @@ HANDLER_RETRY_SECONDS = 5.0
 LOGGER = logging.getLogger(__name__)
 
 PodIndex = Mapping[tuple[str, str], Any]
+_UNSEEN = object()
 # kopf always passes the index; the default only satisfies its handler protocols.
 NO_PODS: PodIndex = MappingProxyType({})
 
@@ -265,7 +268,13 @@ def register(registry: kopf.OperatorRegistry, state: OperatorState) -> None:
     async def reconcile(body: kopf.Body, **_: Any) -> None:
         with state.metrics.reconcile_seconds.time():
             # Three round trips' latency per bot instead of six, each child first time right.
-            await state.api.apply_waves(creation_waves(body, config.image))
+            try:
+                waves = creation_waves(body, config.image)
+            except SpecError as error:
+                # Only a CRD of another version lets such a spec through; retrying cannot
+                # fix it, the next spec change is handled again.
+                raise kopf.PermanentError(f"children not rendered: {error}") from error
+            await state.api.apply_waves(waves)
 
     # A daemon, not a timer: one cheap loop per bot instead of kopf's handler machinery
     # on every tick (1,000 bots at 2 s are 500 ticks a second).
@@ -298,7 +307,6 @@ def register(registry: kopf.OperatorRegistry, state: OperatorState) -> None:
     async def drain(
         *,
         body: kopf.Body,
-        spec: kopf.Spec,
         name: str,
         namespace: str | None,
         retry: int,
@@ -306,15 +314,23 @@ def register(registry: kopf.OperatorRegistry, state: OperatorState) -> None:
         **_: Any,
     ) -> None:
         namespace = namespace or "default"
+        spec: TradingBotSpec | None = None
+        try:
+            spec = parse_spec(body.spec)
+        except SpecError as error:
+            if retry == 0:
+                message = f"the operator cannot read {error}; draining by Halt, the CRD default"
+                kopf.warn(body, reason="SpecInvalid", message=message)
         stop = drain_stop(spec)
         if stop is not None:
             # The bot obeys its own TradingBot's emergencyStop through its watch.
-            await state.api.patch_bot(namespace, name, {"spec": {"emergencyStop": stop}})
+            patch = {"spec": {"emergencyStop": stop.model_dump(mode="json", by_alias=True)}}
+            await state.api.patch_bot(namespace, name, patch)
         if retry == 0:
             # kopf.event, not kopf.info: posting.level (WARNING) filters info/warn only.
             kopf.event(body, type="Normal", reason="Draining", message=draining_message(spec))
         policy = deletion_policy(spec)
-        symbol = str(spec.get("symbol", ""))
+        symbol = "" if spec is None else spec.symbol
         # Read once: a handler attempt sees one version of the object (kopf retries
         # with the new one after the annotations change).
         release = _release_request(body)
@@ -371,6 +387,9 @@ class _Prober:
         self._written_at: datetime | None = None
         # The TradingHalt binding the bot at the last round (its Events go on changes).
         self._halt: Halt | None = None
+        # The last spec read and its parsed form (or why it cannot be read).
+        self._spec_seen: Any = _UNSEEN
+        self._spec: TradingBotSpec | SpecError = SpecError("spec: not read yet")
 
     def _previous(self) -> TradingBotStatus | None:
         raw = self.body.get("status")
@@ -380,6 +399,16 @@ class _Prober:
             self._seen = copy.deepcopy(raw)
             self._parsed = previous_status(raw)
         return self._parsed
+
+    def _read_spec(self) -> TradingBotSpec | SpecError:
+        raw = self.body.get("spec")
+        if raw != self._spec_seen:
+            self._spec_seen = copy.deepcopy(raw)
+            try:
+                self._spec = parse_spec(raw)
+            except SpecError as error:
+                self._spec = error
+        return self._spec
 
     async def probe(self) -> None:
         """One round: at most one /status call, one status patch and one annotation patch."""
@@ -399,7 +428,7 @@ class _Prober:
             Observation(
                 bot_status=bot_status,
                 pod=snapshot.state if snapshot else POD_MISSING,
-                spec=body.spec,
+                spec=self._read_spec(),
                 generation=body.metadata.get("generation"),
                 previous=previous,
                 now=now,

@@ -1,14 +1,17 @@
 """Turn what the probe saw into a TradingBot's status. Pure: no I/O, the clock is an argument.
 
 Inputs are the bot's ``/status`` (:class:`tradewarden.api.bot_status.BotStatus`,
-``None`` when unreachable or unreadable), the pod's
-state, the spec, the previous status and the time. The phase is the most
-severe finding, in this order: a (sticky) abort, a crash loop, an unreachable
-bot, preflight still running, drift, a tripped guard, a TradingHalt or the
-bot's own emergency stop (the more restrictive; the halt on a tie) or planned
-pause, and otherwise Running. The ``TradingHalt`` condition is True while a
-halt binds the bot, naming it, whatever else decides the phase. Conditions keep their
-``lastTransitionTime`` unless their status changes. An abort stays recorded
+``None`` when unreachable or unreadable), the pod's state, the spec (a
+:class:`tradewarden.api.tradingbot.TradingBotSpec`), the previous status and
+the time. The phase is the most severe finding, in this order: a (sticky)
+abort, a crash loop, an unreachable bot, preflight still running, drift, a
+tripped guard, a TradingHalt or the bot's own emergency stop (the more
+restrictive; the halt on a tie) or planned pause, and otherwise Running. A
+spec the operator cannot read (only a CRD of another version lets one through)
+is Degraded, SpecInvalid, in the place of the stop and pause it hides. The
+``TradingHalt`` condition is True while a halt binds the bot, naming it,
+whatever else decides the phase. Conditions keep their ``lastTransitionTime``
+unless their status changes. An abort stays recorded
 until a person clears it with the ``tradewarden.io/clear-abort`` annotation;
 a spec change never clears it.
 """
@@ -19,18 +22,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Literal
 
 from tradewarden.api.bot_status import BotStatus, DriftStatus
 from tradewarden.api.halts import SEVERITY, Halt
+from tradewarden.api.manifest import SpecError
 from tradewarden.api.tradingbot import (
     EMERGENCY_PHASE,
     AbortRecord,
     BotSummary,
     Condition,
-    EmergencyAction,
     Flip,
     Phase,
+    TradingBotSpec,
     TradingBotStatus,
     TradingMode,
 )
@@ -42,7 +46,6 @@ READY_DEPENDS_ON = ("PreflightPassed", "BotHealthy", "InSync", "Protected")
 HALT_REASON = "TradingHalt"
 
 ConditionStatus = Literal["True", "False", "Unknown"]
-_ACTIONS = frozenset(action.value for action in EmergencyAction)
 
 
 @dataclass(frozen=True)
@@ -67,7 +70,8 @@ class Observation:
 
     bot_status: BotStatus | None
     pod: PodState
-    spec: Mapping[str, Any]
+    # The TradingBot's spec, or why it cannot be read (a CRD of another version).
+    spec: TradingBotSpec | SpecError
     generation: int | None
     previous: TradingBotStatus | None
     now: datetime
@@ -126,16 +130,18 @@ def halt_message(halt: Halt) -> str:
     return f"TradingHalt {halt.name} {halt.spec.action.value}: {halt.spec.reason}"
 
 
-def _control_verdict(spec: Mapping[str, Any], halt: Halt | None) -> _Verdict | None:
-    stop = spec.get("emergencyStop")
-    own = EmergencyAction(stop["action"]) if stop and stop.get("action") in _ACTIONS else None
+def _control_verdict(spec: TradingBotSpec | SpecError, halt: Halt | None) -> _Verdict | None:
+    if isinstance(spec, SpecError):
+        # Whether a person stopped or paused the bot is not known: say so, guess nothing.
+        return _Verdict(Phase.DEGRADED, "SpecInvalid", f"the operator cannot read {spec}")
+    stop = spec.emergency_stop
+    own = stop.action if stop is not None else None
     if halt is not None and (own is None or SEVERITY[halt.spec.action] >= SEVERITY[own]):
         return _Verdict(EMERGENCY_PHASE[halt.spec.action], HALT_REASON, halt_message(halt))
-    if stop:
-        action = str(stop.get("action"))
-        phase = Phase.REDUCE_ONLY if action == "ReduceOnly" else Phase.PAUSED
-        return _Verdict(phase, "EmergencyStop", f"{action}: {stop.get('reason', '')}")
-    if spec.get("paused"):
+    if stop is not None:
+        phase = EMERGENCY_PHASE[stop.action]
+        return _Verdict(phase, "EmergencyStop", f"{stop.action.value}: {stop.reason}")
+    if spec.paused:
         return _Verdict(Phase.PAUSED, "Paused", "spec.paused is true")
     return None
 
@@ -292,7 +298,8 @@ def _summary(observation: Observation) -> BotSummary | None:
     bot = observation.bot_status
     if bot is None:
         return observation.previous.bot if observation.previous else None
-    symbol = str(observation.spec.get("symbol", bot.symbol))
+    spec = observation.spec
+    symbol = bot.symbol if isinstance(spec, SpecError) else spec.symbol
     return BotSummary(
         position=str(bot.position(symbol)),
         open_orders=len(bot.open_orders),

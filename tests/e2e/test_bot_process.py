@@ -17,6 +17,7 @@ import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from tradewarden.api.bot_status import read_bot_status
+from tradewarden.api.manifest import parse_spec
 from tradewarden.api.tradingbot import Phase
 from tradewarden.bot.execution.journal import Journal
 from tradewarden.bot.runtime.bot import JOURNAL_FILE
@@ -142,7 +143,7 @@ def the_operator_reads_what_the_bot_serves(served: dict[str, Any]) -> None:
         Observation(
             bot_status=typed,
             pod=PodState(exists=True, ready=True),
-            spec=yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))["spec"],
+            spec=parse_spec(yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))["spec"]),
             generation=1,
             previous=None,
             now=datetime.now(UTC),

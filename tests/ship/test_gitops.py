@@ -14,6 +14,7 @@ from lupa import LuaRuntime
 from tests.ship.conftest import ROOT
 from tradewarden.api.bot_status import read_bot_status
 from tradewarden.api.halts import halt_from_object
+from tradewarden.api.manifest import parse_spec
 from tradewarden.api.tradingbot import AbortRecord, Phase, TradingBotStatus, TradingMode
 from tradewarden.bot.model.guards import DEAD_MAN, GUARD_NAMES
 from tradewarden.operator.status_decision import (
@@ -164,7 +165,13 @@ def written_status(case: Case) -> dict[str, Any]:
         Observation(
             bot_status=read_bot_status(case.bot_status()),
             pod=PODS[case.pod],
-            spec={"symbol": "BTC/USDT:USDT", **control},
+            spec=parse_spec(
+                {
+                    "symbol": "BTC/USDT:USDT",
+                    "risk": {"maxPosition": "0.01", "maxOrderNotional": "1000"},
+                    **control,
+                }
+            ),
             generation=3,
             previous=PREVIOUS[case.previous],
             now=NOW,

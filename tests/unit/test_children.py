@@ -10,7 +10,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from tradewarden.api.manifest import parse_manifest
+from tradewarden.api.manifest import SpecError, parse_manifest
 from tradewarden.operator.children import (
     CONFIG_HASH_ANNOTATION,
     creation_waves,
@@ -232,3 +232,19 @@ def test_live_controls_do_not_restart_the_pod_but_other_changes_do() -> None:
     riskier = copy.deepcopy(base)
     riskier["spec"]["risk"]["maxPosition"] = "0.05"
     assert config_hash_of(riskier) != config_hash_of(base)
+
+
+def test_the_manifest_carries_the_spec_as_stored_not_as_the_model_reads_it() -> None:
+    """Defaults the model fills in stay out: what the bot reads and the pod's config hash
+    depend on the stored spec alone, so a new default never restarts a fleet."""
+    body = bot_body()
+    manifest = yaml.safe_load(children(body)["ConfigMap"]["data"]["tradingbot.yaml"])
+    assert manifest["spec"] == body["spec"]
+    assert "guards" not in body["spec"]
+
+
+def test_a_spec_the_models_refuse_renders_nothing_and_names_the_field() -> None:
+    body = bot_body()
+    del body["spec"]["risk"]["maxPosition"]
+    with pytest.raises(SpecError, match=r"spec\.risk\.maxPosition: Field required"):
+        creation_waves(body, "img:1")

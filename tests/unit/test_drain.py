@@ -7,9 +7,16 @@ from typing import Any
 import pytest
 
 from tradewarden.api.bot_status import BotStatus
-from tradewarden.api.tradingbot import DeletionPolicy
+from tradewarden.api.manifest import parse_spec
+from tradewarden.api.tradingbot import (
+    DeletionPolicy,
+    EmergencyAction,
+    EmergencyStop,
+    TradingBotSpec,
+)
 from tradewarden.operator.drain import (
     DRAIN_REASON,
+    deletion_policy,
     drain_pending,
     drain_stop,
     drained_message,
@@ -27,11 +34,16 @@ def bot(mode: str, position: str, *orders: dict[str, str]) -> BotStatus:
     )
 
 
-def spec(policy: str | None = None, action: str | None = None) -> dict[str, Any]:
-    found: dict[str, Any] = {} if policy is None else {"deletionPolicy": policy}
+def spec(policy: str | None = None, action: str | None = None) -> TradingBotSpec:
+    found: dict[str, Any] = {
+        "symbol": SYMBOL,
+        "risk": {"maxPosition": "0.01", "maxOrderNotional": "1000"},
+    }
+    if policy is not None:
+        found["deletionPolicy"] = policy
     if action is not None:
         found["emergencyStop"] = {"action": action, "reason": "desk"}
-    return found
+    return parse_spec(found)
 
 
 @pytest.mark.parametrize(
@@ -48,9 +60,17 @@ def spec(policy: str | None = None, action: str | None = None) -> dict[str, Any]
         (spec("Flatten", "Flatten"), None),
     ],
 )
-def test_the_stop_the_drain_sets(spec: dict[str, Any], expected: str | None) -> None:
+def test_the_stop_the_drain_sets(spec: TradingBotSpec, expected: str | None) -> None:
     stop = drain_stop(spec)
-    assert stop == (None if expected is None else {"action": expected, "reason": DRAIN_REASON})
+    wanted = None if expected is None else {"action": expected, "reason": DRAIN_REASON}
+    assert (stop and stop.model_dump(mode="json", by_alias=True)) == wanted
+
+
+def test_a_spec_the_operator_cannot_read_drains_by_halt() -> None:
+    """Only a CRD of another version stores one; nothing a person did not ask for is closed."""
+    assert deletion_policy(None) is DeletionPolicy.HALT
+    assert drain_stop(None) == EmergencyStop(action=EmergencyAction.HALT, reason=DRAIN_REASON)
+    assert draining_message(None).startswith("deletionPolicy Halt: emergencyStop Halt;")
 
 
 @pytest.mark.parametrize(
@@ -77,11 +97,11 @@ def test_when_the_drain_is_done(
 
 
 def test_events_say_what_stays_at_the_venue() -> None:
-    assert draining_message({}) == (
+    assert draining_message(spec()) == (
         "deletionPolicy Halt: emergencyStop Halt; orders are cancelled; the position stays at "
         "the venue with its protective stop"
     )
-    assert draining_message({"deletionPolicy": "Flatten"}) == (
+    assert draining_message(spec("Flatten")) == (
         "deletionPolicy Flatten: emergencyStop Flatten; the position is closed and its "
         "protective stop cancelled before the bot goes"
     )

@@ -12,12 +12,15 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from tradewarden.api.manifest import parse_spec
 from tradewarden.api.tradingbot import Phase, TradingMode
 from tradewarden.operator.probe import fetch_status, snapshot_pod
 from tradewarden.operator.status_decision import Observation, PodState, decide_status
 
 NOW = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
-SPEC = {"symbol": "BTC/USDT:USDT"}
+SPEC = parse_spec(
+    {"symbol": "BTC/USDT:USDT", "risk": {"maxPosition": "0.01", "maxOrderNotional": "1000"}}
+)
 
 
 def container(**fields: Any) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from tradewarden.api.bot_status import BotStatus
+from tradewarden.api.manifest import SpecError, parse_spec
 from tradewarden.api.tradingbot import AbortRecord, Phase, TradingBotStatus, TradingMode
 from tradewarden.operator.status_decision import (
     POD_MISSING,
@@ -21,7 +22,10 @@ from tradewarden.operator.status_decision import (
 
 T0 = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
 READY_POD = PodState(exists=True, ready=True)
-SPEC: dict[str, Any] = {"symbol": "BTC/USDT:USDT"}
+SPEC: dict[str, Any] = {
+    "symbol": "BTC/USDT:USDT",
+    "risk": {"maxPosition": "0.01", "maxOrderNotional": "1000"},
+}
 
 
 def healthy(**changes: Any) -> dict[str, Any]:
@@ -64,7 +68,7 @@ def decide(
         Observation(
             bot_status=None if bot is None else BotStatus.model_validate(bot),
             pod=pod,
-            spec=spec,
+            spec=parse_spec(spec),
             generation=generation,
             previous=previous,
             now=now,
@@ -331,3 +335,30 @@ def test_an_unchanged_status_is_never_rewritten() -> None:
     assert not status_write_due(written, steady_round(written), summary_age=600.0,
                                 summary_interval=60.0)  # fmt: skip
     assert status_write_due(None, written, summary_age=None, summary_interval=60.0)
+
+
+def test_a_spec_the_operator_cannot_read_is_degraded_and_named() -> None:
+    """Only a CRD of another version stores one: whether a person stopped the bot is not
+    known, so the phase says so instead of Running."""
+    unreadable = SpecError("spec.risk.maxPosition: Field required")
+    decision = decide_status(
+        Observation(
+            bot_status=BotStatus.model_validate(healthy()),
+            pod=READY_POD,
+            spec=unreadable,
+            generation=2,
+            previous=None,
+            now=T0,
+        )
+    )
+    assert (decision.status.phase, decision.status.trading_mode) == (
+        Phase.DEGRADED,
+        TradingMode.ACTIVE,
+    )
+    ready = next(c for c in decision.status.conditions if c.type == "Ready")
+    assert (ready.reason, ready.message) == (
+        "SpecInvalid",
+        "the operator cannot read spec.risk.maxPosition: Field required",
+    )
+    assert decision.status.bot is not None
+    assert decision.status.bot.position == "0.003"  # the bot's own symbol
