@@ -63,7 +63,7 @@ from tradewarden.operator.metrics import OperatorMetrics
 from tradewarden.operator.probe import PodSnapshot, fetch_status, snapshot_pod
 from tradewarden.operator.status_decision import (
     POD_MISSING,
-    Observation,
+    ProbeFindings,
     StatusDecision,
     decide_status,
     halt_message,
@@ -425,7 +425,7 @@ class _Prober:
         now = state.clock()
         halt = state.fleet.binding(self.namespace, body.metadata.labels, now)
         decision = decide_status(
-            Observation(
+            ProbeFindings(
                 bot_status=bot_status,
                 pod=snapshot.state if snapshot else POD_MISSING,
                 spec=self._read_spec(),

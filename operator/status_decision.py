@@ -65,7 +65,7 @@ POD_MISSING = PodState(exists=False)
 
 
 @dataclass(frozen=True)
-class Observation:
+class ProbeFindings:
     """One probe's findings."""
 
     bot_status: BotStatus | None
@@ -99,7 +99,9 @@ def _drift_message(drift: DriftStatus) -> str:
 
 
 @dataclass(frozen=True)
-class _Verdict:
+class _PhaseChoice:
+    """The phase the status takes, and the reason and message it gives for it."""
+
     phase: Phase
     reason: str
     message: str
@@ -130,63 +132,65 @@ def halt_message(halt: Halt) -> str:
     return f"TradingHalt {halt.name} {halt.spec.action.value}: {halt.spec.reason}"
 
 
-def _control_verdict(spec: TradingBotSpec | SpecError, halt: Halt | None) -> _Verdict | None:
+def _control_phase(spec: TradingBotSpec | SpecError, halt: Halt | None) -> _PhaseChoice | None:
     if isinstance(spec, SpecError):
         # Whether a person stopped or paused the bot is not known: say so, guess nothing.
-        return _Verdict(Phase.DEGRADED, "SpecInvalid", f"the operator cannot read {spec}")
+        return _PhaseChoice(Phase.DEGRADED, "SpecInvalid", f"the operator cannot read {spec}")
     stop = spec.emergency_stop
     own = stop.action if stop is not None else None
     if halt is not None and (own is None or SEVERITY[halt.spec.action] >= SEVERITY[own]):
-        return _Verdict(EMERGENCY_PHASE[halt.spec.action], HALT_REASON, halt_message(halt))
+        return _PhaseChoice(EMERGENCY_PHASE[halt.spec.action], HALT_REASON, halt_message(halt))
     if stop is not None:
         phase = EMERGENCY_PHASE[stop.action]
-        return _Verdict(phase, "EmergencyStop", f"{stop.action.value}: {stop.reason}")
+        return _PhaseChoice(phase, "EmergencyStop", f"{stop.action.value}: {stop.reason}")
     if spec.paused:
-        return _Verdict(Phase.PAUSED, "Paused", "spec.paused is true")
+        return _PhaseChoice(Phase.PAUSED, "Paused", "spec.paused is true")
     return None
 
 
-def _verdict(observation: Observation, abort: AbortRecord | None) -> _Verdict:
+def _choose_phase(observation: ProbeFindings, abort: AbortRecord | None) -> _PhaseChoice:
     pod = observation.pod
     bot = observation.bot_status
     previous_phase = observation.previous.phase if observation.previous else Phase.PENDING
     if abort is not None:
-        return _Verdict(Phase.ABORTED, abort.reason, abort.message)
+        return _PhaseChoice(Phase.ABORTED, abort.reason, abort.message)
     if pod.crash_looping:
-        return _Verdict(
+        return _PhaseChoice(
             Phase.FAILED, "CrashLoopBackOff", f"bot container restarted {pod.restarts} times"
         )
     if bot is None:
         if not pod.exists:
-            return _Verdict(Phase.PENDING, "PodMissing", "the bot's pod does not exist yet")
+            return _PhaseChoice(Phase.PENDING, "PodMissing", "the bot's pod does not exist yet")
         if previous_phase is Phase.PENDING and pod.restarts == 0:
-            return _Verdict(Phase.PENDING, "PodStarting", "waiting for the bot's /status")
-        return _Verdict(Phase.DEGRADED, "BotUnreachable", "the bot's /status did not answer")
+            return _PhaseChoice(Phase.PENDING, "PodStarting", "waiting for the bot's /status")
+        return _PhaseChoice(Phase.DEGRADED, "BotUnreachable", "the bot's /status did not answer")
     # A bot that does not report preflight at all has none to wait for.
     preflight_running = bot.preflight is not None and bot.preflight.passed is None
     if preflight_running or not bot.recovered:
-        return _Verdict(Phase.PREFLIGHT, "PreflightRunning", "preflight or recovery in progress")
+        return _PhaseChoice(
+            Phase.PREFLIGHT, "PreflightRunning", "preflight or recovery in progress"
+        )
     if bot.drift.detected:
-        return _Verdict(Phase.REDUCE_ONLY, "DriftDetected", _drift_message(bot.drift))
+        return _PhaseChoice(Phase.REDUCE_ONLY, "DriftDetected", _drift_message(bot.drift))
     guard = bot.tripped_guard()
     if guard is not None:
-        return _Verdict(Phase.PAUSED, guard.name, guard.reason)
-    control = _control_verdict(observation.spec, observation.halt)
+        return _PhaseChoice(Phase.PAUSED, guard.name, guard.reason)
+    control = _control_phase(observation.spec, observation.halt)
     if control is not None:
         return control
     if not bot.ready:
         # The bot's own readiness (recovered, markets and a mark price known) is what its
         # readiness probe reports; the pod's Ready condition lags it by a probe period.
-        return _Verdict(Phase.PREFLIGHT, "NotReady", "the bot is not ready to trade yet")
-    return _Verdict(Phase.RUNNING, "Running", "trading")
+        return _PhaseChoice(Phase.PREFLIGHT, "NotReady", "the bot is not ready to trade yet")
+    return _PhaseChoice(Phase.RUNNING, "Running", "trading")
 
 
-def _mode(observation: Observation, verdict: _Verdict) -> TradingMode:
+def _mode(observation: ProbeFindings, choice: _PhaseChoice) -> TradingMode:
     bot = observation.bot_status
     if bot is not None and bot.trading_mode is not None:
         return bot.trading_mode
     pod = observation.pod
-    if not pod.exists or pod.never_started or verdict.phase is Phase.FAILED:
+    if not pod.exists or pod.never_started or choice.phase is Phase.FAILED:
         return TradingMode.HALTED
     # Unreachable but running: it may still trade; the last known mode is the best guess.
     return observation.previous.trading_mode if observation.previous else TradingMode.HALTED
@@ -199,12 +203,12 @@ def _tri(value: bool | None) -> ConditionStatus:
 
 
 def _conditions(
-    observation: Observation, verdict: _Verdict
+    observation: ProbeFindings, choice: _PhaseChoice
 ) -> dict[str, tuple[ConditionStatus, str, str]]:
-    found = _component_conditions(observation, verdict)
+    found = _component_conditions(observation, choice)
     blocking = next((kind for kind in READY_DEPENDS_ON if found[kind][0] == "False"), None)
-    if verdict.phase is not Phase.RUNNING:
-        found["Ready"] = ("False", verdict.reason, verdict.message)
+    if choice.phase is not Phase.RUNNING:
+        found["Ready"] = ("False", choice.reason, choice.message)
     elif blocking is not None:
         # The phase follows the bot's own readiness, which the pod's lags by a probe
         # period; Ready waits for both, and for every other condition it depends on.
@@ -215,12 +219,12 @@ def _conditions(
             f"{blocking} is False" + (f": {message}" if message else ""),
         )
     else:
-        found["Ready"] = ("True", verdict.reason, verdict.message)
+        found["Ready"] = ("True", choice.reason, choice.message)
     return found
 
 
 def _component_conditions(
-    observation: Observation, verdict: _Verdict
+    observation: ProbeFindings, choice: _PhaseChoice
 ) -> dict[str, tuple[ConditionStatus, str, str]]:
     """Every condition but Ready."""
     bot = observation.bot_status
@@ -232,10 +236,10 @@ def _component_conditions(
         else ("True", halt.spec.action.value, halt_message(halt)),
     }
     if bot is None:
-        reason = "CrashLoopBackOff" if pod.crash_looping else verdict.reason
+        reason = "CrashLoopBackOff" if pod.crash_looping else choice.reason
         for kind in ("PreflightPassed", "InSync", "Protected"):
             result[kind] = ("Unknown", "BotUnreachable", "no /status from the bot")
-        result["BotHealthy"] = ("False", reason, verdict.message)
+        result["BotHealthy"] = ("False", reason, choice.message)
         return result
     passed = bot.preflight.passed if bot.preflight is not None else None
     result["PreflightPassed"] = (
@@ -271,7 +275,7 @@ def _component_conditions(
 
 
 def _merge_conditions(
-    observation: Observation, found: Mapping[str, tuple[ConditionStatus, str, str]]
+    observation: ProbeFindings, found: Mapping[str, tuple[ConditionStatus, str, str]]
 ) -> list[Condition]:
     previous = {
         c.type: c for c in (observation.previous.conditions if observation.previous else [])
@@ -294,7 +298,7 @@ def _merge_conditions(
     return merged
 
 
-def _summary(observation: Observation) -> BotSummary | None:
+def _summary(observation: ProbeFindings) -> BotSummary | None:
     bot = observation.bot_status
     if bot is None:
         return observation.previous.bot if observation.previous else None
@@ -308,7 +312,7 @@ def _summary(observation: Observation) -> BotSummary | None:
     )
 
 
-def decide_status(observation: Observation) -> StatusDecision:
+def decide_status(observation: ProbeFindings) -> StatusDecision:
     """The new status for one probe's observation."""
     previous = observation.previous
     now = timestamp(observation.now)
@@ -318,18 +322,18 @@ def decide_status(observation: Observation) -> StatusDecision:
         abort = None
     if abort is None and observation.bot_status is not None:
         abort = _abort_from_bot(observation.bot_status, now)
-    verdict = _verdict(observation, abort)
+    choice = _choose_phase(observation, abort)
     previous_phase = previous.phase if previous else None
     flip = previous.last_flip if previous else None
     flipped = None
-    if verdict.phase is not previous_phase:
-        flipped = Flip(reason=verdict.reason, time=now)
+    if choice.phase is not previous_phase:
+        flipped = Flip(reason=choice.reason, time=now)
         flip = flipped
     status = TradingBotStatus(
         observed_generation=observation.generation,
-        phase=verdict.phase,
-        trading_mode=_mode(observation, verdict),
-        conditions=_merge_conditions(observation, _conditions(observation, verdict)),
+        phase=choice.phase,
+        trading_mode=_mode(observation, choice),
+        conditions=_merge_conditions(observation, _conditions(observation, choice)),
         last_flip=flip,
         abort=abort,
         bot=_summary(observation),

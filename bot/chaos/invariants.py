@@ -2,7 +2,7 @@
 
 The inputs are behaviour, not internals: the bot's events, its journal rows, samples
 of the simulator's ``/_sim/state`` ground truth and of the bot's ``/status``. Each
-check returns a :class:`Verdict` whose detail names the first violation found.
+check returns an :class:`InvariantResult` whose detail names the first violation found.
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ class StatusSample:
 
 
 @dataclass(frozen=True)
-class Observation:
+class RunObservation:
     """Everything observed during one run."""
 
     events: Sequence[Record]
@@ -83,18 +83,18 @@ class Observation:
 
 
 @dataclass(frozen=True)
-class Verdict:
+class InvariantResult:
     """Whether one invariant held, and the first violation if not."""
 
     ok: bool
     detail: str = ""
 
 
-HELD = Verdict(True)
+HELD = InvariantResult(True)
 
 
-def _fail(detail: str) -> Verdict:
-    return Verdict(False, detail)
+def _fail(detail: str) -> InvariantResult:
+    return InvariantResult(False, detail)
 
 
 # ---------------------------------------------------------------- venue helpers
@@ -190,7 +190,7 @@ def _within(periods: Sequence[tuple[float, float]], at: float, grace: float = 0.
 # ---------------------------------------------------------------- the invariants
 
 
-def no_duplicate_exposure(obs: Observation) -> Verdict:
+def no_duplicate_exposure(obs: RunObservation) -> InvariantResult:
     """One venue order per intent, fills within the intent, position within maxPosition."""
     facts = obs.facts
     journal = {row["client_order_id"]: row for row in obs.journal}
@@ -230,7 +230,7 @@ def _venue_agrees(row: Record, order: Record | None) -> str | None:
     return None
 
 
-def intents_settled(obs: Observation) -> Verdict:
+def intents_settled(obs: RunObservation) -> InvariantResult:
     """Every send answered; every intent terminal (agreeing with the venue), resting or flagged."""
     facts = obs.facts
     answered = {
@@ -260,7 +260,7 @@ def intents_settled(obs: Observation) -> Verdict:
     return HELD
 
 
-def protected_positions(obs: Observation) -> Verdict:
+def protected_positions(obs: RunObservation) -> InvariantResult:
     """No position lacks a reduce-only stop for longer than the repair window."""
     facts = obs.facts
     if not facts.require_stop:
@@ -280,7 +280,7 @@ def protected_positions(obs: Observation) -> Verdict:
     return HELD
 
 
-def retries_within_budget(obs: Observation) -> Verdict:
+def retries_within_budget(obs: RunObservation) -> InvariantResult:
     """No request retried beyond ``retryBudget``; no intent sent more than its budget allows."""
     budget = obs.facts.retry_budget
     runs: dict[tuple[str, str], list[int]] = defaultdict(list)
@@ -305,7 +305,7 @@ def retries_within_budget(obs: Observation) -> Verdict:
     return HELD
 
 
-def no_new_exposure_when_restricted(obs: Observation) -> Verdict:
+def no_new_exposure_when_restricted(obs: RunObservation) -> InvariantResult:
     """While ReduceOnly/Halted: no entry sent, no entry left working, no entry filled."""
     facts = obs.facts
     periods = restricted_periods(obs.events, facts.ended_at)
@@ -347,7 +347,7 @@ def _path(data: Record, dotted: str) -> Any:
     return value
 
 
-def kill_switch_holds(obs: Observation) -> Verdict:
+def kill_switch_holds(obs: RunObservation) -> InvariantResult:
     """Engaged means Halted; persistent divergence engages it and it holds until the end."""
     engaged = [(s.at, s.data.kill_switch.engaged) for s in obs.status]
     for sample in obs.status:
@@ -365,7 +365,7 @@ def kill_switch_holds(obs: Observation) -> Verdict:
     return HELD
 
 
-INVARIANTS: dict[str, Callable[[Observation], Verdict]] = {
+INVARIANTS: dict[str, Callable[[RunObservation], InvariantResult]] = {
     "noDuplicateExposure": no_duplicate_exposure,
     "intentsSettled": intents_settled,
     "protectedPositions": protected_positions,
@@ -378,7 +378,7 @@ INVARIANTS: dict[str, Callable[[Observation], Verdict]] = {
 # ---------------------------------------------------------------- expectations
 
 
-def _expect_mode(expectation: ExpectMode, obs: Observation) -> Verdict:
+def _expect_mode(expectation: ExpectMode, obs: RunObservation) -> InvariantResult:
     wanted = _severity(expectation.mode)
     reached: float | None = None
     for record in obs.events:
@@ -396,7 +396,7 @@ def _expect_mode(expectation: ExpectMode, obs: Observation) -> Verdict:
     return HELD
 
 
-def _expect_event(expectation: ExpectEvent, obs: Observation) -> Verdict:
+def _expect_event(expectation: ExpectEvent, obs: RunObservation) -> InvariantResult:
     count = sum(
         1
         for record in obs.events
@@ -420,7 +420,7 @@ def _compare(value: Any, op: str, wanted: Any) -> bool:
         return False
 
 
-def _expect_status(expectation: ExpectStatus, obs: Observation) -> Verdict:
+def _expect_status(expectation: ExpectStatus, obs: RunObservation) -> InvariantResult:
     values = [_path(s.data.to_json(), expectation.path) for s in obs.status]
     if any(_compare(v, expectation.op, expectation.value) for v in values):
         return HELD
@@ -428,7 +428,7 @@ def _expect_status(expectation: ExpectStatus, obs: Observation) -> Verdict:
     return _fail(f"/status {expectation.path} never {expectation.op} {expectation.value}: {seen}")
 
 
-def _expect_venue(expectation: ExpectVenue, obs: Observation) -> Verdict:
+def _expect_venue(expectation: ExpectVenue, obs: RunObservation) -> InvariantResult:
     facts = obs.facts
     if not obs.venue:
         return _fail("no venue samples")
@@ -450,7 +450,7 @@ def _expect_venue(expectation: ExpectVenue, obs: Observation) -> Verdict:
     return HELD
 
 
-def check_expectation(expectation: Expectation, obs: Observation) -> Verdict:
+def check_expectation(expectation: Expectation, obs: RunObservation) -> InvariantResult:
     """Whether one scenario-specific expectation held."""
     if isinstance(expectation, ExpectMode):
         return _expect_mode(expectation, obs)
@@ -461,7 +461,9 @@ def check_expectation(expectation: Expectation, obs: Observation) -> Verdict:
     return _expect_venue(expectation, obs)
 
 
-def evaluate(obs: Observation, expectations: Sequence[Expectation]) -> dict[str, Verdict]:
+def evaluate(
+    obs: RunObservation, expectations: Sequence[Expectation]
+) -> dict[str, InvariantResult]:
     """Every standard invariant plus the scenario's expectations, by name."""
     verdicts = {name: check(obs) for name, check in INVARIANTS.items()}
     for expectation in expectations:

@@ -29,10 +29,10 @@ from tradewarden.api.identity import bot_identity, bot_prefix
 from tradewarden.api.tradingbot import TradingBot
 from tradewarden.bot.chaos.invariants import (
     Facts,
-    Observation,
+    InvariantResult,
+    RunObservation,
     Sample,
     StatusSample,
-    Verdict,
     evaluate,
     venue_position,
 )
@@ -171,7 +171,7 @@ class ScenarioResult:
 
     scenario: str
     seed: int
-    verdicts: dict[str, Verdict]
+    verdicts: dict[str, InvariantResult]
     exit_code: int | None
     notes: list[str] = field(default_factory=list)
 
@@ -474,7 +474,7 @@ async def _drive(
             await asyncio.gather(task, return_exceptions=True)
     recording.venue.append(Sample(warp.clock(), await harness.sim.state()))
     facts = _facts(scenario, bot.manifest, harness, warp, (started, ended))
-    observation = Observation(
+    observation = RunObservation(
         recording.events,
         _journal_rows(bot.state_dir),
         recording.venue,

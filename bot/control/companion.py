@@ -43,7 +43,7 @@ from tradewarden.bot.control.lease import (
     LEASE_RENEW_SECONDS,
     LeaseAction,
     LeaseRecord,
-    Observation,
+    RivalSighting,
     Tenure,
     decide_lease,
     holder_identity,
@@ -398,24 +398,24 @@ class KubernetesControl:
     # -- the Lease ---------------------------------------------------------------
 
     async def _lease_loop(self, bot: ControlledBot) -> None:
-        observation: Observation | None = None
+        sighting: RivalSighting | None = None
         while True:
-            observation = await self._lease_round(bot, observation)
+            sighting = await self._lease_round(bot, sighting)
             assert self._dead_man is not None  # set by run() before the loops start
             await bot.clocks.sleep(
                 heartbeat_seconds(self.settings.lease_renew_seconds, self._dead_man.timeout)
             )
 
     async def _lease_round(
-        self, bot: ControlledBot, observation: Observation | None
-    ) -> Observation | None:
+        self, bot: ControlledBot, sighting: RivalSighting | None
+    ) -> RivalSighting | None:
         started = bot.clocks.clock()
         was_held = self._tenure.held(started)
         try:
             current = await self.api.read_lease(self.lease_name)
             self._contact(bot)
             record = None if current is None else LeaseRecord.from_object(current)
-            decision = decide_lease(record, self.identity, started, observation)
+            decision = decide_lease(record, self.identity, started, sighting)
             if decision.action is LeaseAction.WAIT:
                 self._drop(bot, was_held, decision.reason)
                 if record is not None and record.holder != self._rival:
@@ -423,7 +423,7 @@ class KubernetesControl:
                     bot.events.emit(
                         Event.LEASE_HELD_BY_OTHER, lease=self.lease_name, holder=record.holder
                     )
-                return decision.observation
+                return decision.sighting
             body = lease_body(
                 decision.action,
                 record,
@@ -447,7 +447,7 @@ class KubernetesControl:
             else:
                 self._failed()
                 bot.events.emit(Event.LEASE_ERROR, lease=self.lease_name, error=str(error))
-            return observation
+            return sighting
         self._tenure = Tenure(self.lease_name, self.settings.lease_duration_seconds, started)
         self._rival = None
         if not was_held:

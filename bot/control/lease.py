@@ -73,7 +73,7 @@ class LeaseRecord:
 
 
 @dataclass(frozen=True)
-class Observation:
+class RivalSighting:
     """When this bot first saw a rival's record in its current state (local clock)."""
 
     fingerprint: tuple[str | None, str | None, str | None]
@@ -91,15 +91,15 @@ class LeaseAction(StrEnum):
 
 @dataclass(frozen=True)
 class LeaseDecision:
-    """The action, the observation to carry into the next round, and why."""
+    """The action, the sighting to carry into the next round, and why."""
 
     action: LeaseAction
-    observation: Observation | None
+    sighting: RivalSighting | None
     reason: str
 
 
 def decide_lease(
-    record: LeaseRecord | None, me: str, now: float, previous: Observation | None
+    record: LeaseRecord | None, me: str, now: float, previous: RivalSighting | None
 ) -> LeaseDecision:
     """Decide from the current Lease (``None`` = absent) whether to create, renew, take or wait."""
     if record is None:
@@ -109,8 +109,8 @@ def decide_lease(
     if record.holder is None:
         return LeaseDecision(LeaseAction.TAKE_OVER, None, "lease released")
     if previous is None or previous.fingerprint != record.fingerprint:
-        observation = Observation(record.fingerprint, now)
-        return LeaseDecision(LeaseAction.WAIT, observation, f"held by {record.holder}")
+        sighting = RivalSighting(record.fingerprint, now)
+        return LeaseDecision(LeaseAction.WAIT, sighting, f"held by {record.holder}")
     silent = now - previous.seen_at
     if silent >= record.duration_seconds:
         return LeaseDecision(

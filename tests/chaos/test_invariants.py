@@ -13,10 +13,10 @@ from tradewarden.api.bot_status import BotStatus
 from tradewarden.api.tradingbot import TradingMode
 from tradewarden.bot.chaos.invariants import (
     Facts,
-    Observation,
+    InvariantResult,
+    RunObservation,
     Sample,
     StatusSample,
-    Verdict,
     check_expectation,
     intents_settled,
     kill_switch_holds,
@@ -103,8 +103,8 @@ def obs(
     venue: Sequence[tuple[float, Mapping[str, Any]]] = ((0.0, state()),),
     status: Sequence[tuple[float, Mapping[str, Any]]] = (),
     facts: Facts = FACTS,
-) -> Observation:
-    return Observation(
+) -> RunObservation:
+    return RunObservation(
         list(events),
         list(journal),
         [Sample(at, data) for at, data in venue],
@@ -117,9 +117,9 @@ def ev(name: str, ts: float = 0.0, **fields: Any) -> dict[str, Any]:
     return {"event": name, "ts": ts, **fields}
 
 
-Check = Callable[[Observation], Verdict]
+Check = Callable[[RunObservation], InvariantResult]
 
-CASES: list[tuple[str, Check, Observation, bool]] = [
+CASES: list[tuple[str, Check, RunObservation, bool]] = [
     # no duplicate exposure
     (
         "one order per intent",
@@ -449,7 +449,7 @@ CASES: list[tuple[str, Check, Observation, bool]] = [
 @pytest.mark.parametrize(
     ("label", "check", "observation", "holds"), CASES, ids=[c[0] for c in CASES]
 )
-def test_invariant(label: str, check: Check, observation: Observation, holds: bool) -> None:
+def test_invariant(label: str, check: Check, observation: RunObservation, holds: bool) -> None:
     verdict = check(observation)
     assert verdict.ok is holds, verdict.detail
     assert verdict.ok or verdict.detail
@@ -529,6 +529,6 @@ MODES = [
         ),
     ],
 )
-def test_expectation(expectation: Any, observation: Observation, holds: bool) -> None:
+def test_expectation(expectation: Any, observation: RunObservation, holds: bool) -> None:
     verdict = check_expectation(expectation, observation)
     assert verdict.ok is holds, verdict.detail

@@ -24,7 +24,7 @@ from tradewarden.bot.runtime.bot import JOURNAL_FILE
 from tradewarden.bot.runtime.command import tradewarden_command
 from tradewarden.bot.venue_sim.server import RunningVenueSim
 from tradewarden.operator.probe import fetch_status
-from tradewarden.operator.status_decision import Observation, PodState, decide_status
+from tradewarden.operator.status_decision import PodState, ProbeFindings, decide_status
 
 from .conftest import EXAMPLE, cancelled_behind_its_back, journal_rows, write_manifest
 
@@ -140,7 +140,7 @@ def the_operator_reads_what_the_bot_serves(served: dict[str, Any]) -> None:
     assert typed is not None
     assert typed.to_json() == served
     decision = decide_status(
-        Observation(
+        ProbeFindings(
             bot_status=typed,
             pod=PodState(exists=True, ready=True),
             spec=parse_spec(yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))["spec"]),

@@ -20,8 +20,8 @@ from tradewarden.bot.model.guards import DEAD_MAN, GUARD_NAMES
 from tradewarden.operator.status_decision import (
     CONDITION_TYPES,
     POD_MISSING,
-    Observation,
     PodState,
+    ProbeFindings,
     decide_status,
 )
 
@@ -162,7 +162,7 @@ def written_status(case: Case) -> dict[str, Any]:
             }
         )
     decision = decide_status(
-        Observation(
+        ProbeFindings(
             bot_status=read_bot_status(case.bot_status()),
             pod=PODS[case.pod],
             spec=parse_spec(

@@ -10,7 +10,7 @@ from tradewarden.api.identity import lease_name
 from tradewarden.bot.control.lease import (
     LeaseAction,
     LeaseRecord,
-    Observation,
+    RivalSighting,
     Tenure,
     decide_lease,
     lease_body,
@@ -43,14 +43,14 @@ def record(holder: str | None, renew: str = "r1", version: str = "7") -> LeaseRe
     )
 
 
-def seen(rec: LeaseRecord, at: float) -> Observation:
-    return Observation(rec.fingerprint, at)
+def seen(rec: LeaseRecord, at: float) -> RivalSighting:
+    return RivalSighting(rec.fingerprint, at)
 
 
 RIVAL_REC = record(RIVAL)
 
-# (case, lease, now, what this bot saw before, expected action, expected observation)
-DECISIONS: list[tuple[str, LeaseRecord | None, float, Observation | None, LeaseAction, Any]] = [
+# (case, lease, now, what this bot saw before, expected action, expected sighting)
+DECISIONS: list[tuple[str, LeaseRecord | None, float, RivalSighting | None, LeaseAction, Any]] = [
     ("no lease: create it", None, T0, None, CREATE, None),
     ("ours: renew", record(ME), T0, None, RENEW, None),
     ("released (no holder): take it", record(None), T0, None, TAKE, None),
@@ -92,21 +92,21 @@ DECISIONS: list[tuple[str, LeaseRecord | None, float, Observation | None, LeaseA
 
 @pytest.mark.parametrize("row", DECISIONS, ids=[row[0] for row in DECISIONS])
 def test_decide_lease(
-    row: tuple[str, LeaseRecord | None, float, Observation | None, LeaseAction, Any],
+    row: tuple[str, LeaseRecord | None, float, RivalSighting | None, LeaseAction, Any],
 ) -> None:
-    _, lease, now, previous, action, observation = row
+    _, lease, now, previous, action, sighting = row
     decision = decide_lease(lease, ME, now, previous)
     assert decision.action is action
-    assert decision.observation == observation
+    assert decision.sighting == sighting
 
 
 def test_rival_renewing_in_time_is_never_taken_over() -> None:
-    observation = None
+    sighting = None
     for step in range(10):
         rival = record(RIVAL, renew=f"r{step}", version=str(step))
-        decision = decide_lease(rival, ME, T0 + 5 * step, observation)
+        decision = decide_lease(rival, ME, T0 + 5 * step, sighting)
         assert decision.action is WAIT
-        observation = decision.observation
+        sighting = decision.sighting
 
 
 # (case, renewed at, now, refusal expected?)

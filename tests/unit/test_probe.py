@@ -15,7 +15,7 @@ from aiohttp import web
 from tradewarden.api.manifest import parse_spec
 from tradewarden.api.tradingbot import Phase, TradingMode
 from tradewarden.operator.probe import fetch_status, snapshot_pod
-from tradewarden.operator.status_decision import Observation, PodState, decide_status
+from tradewarden.operator.status_decision import PodState, ProbeFindings, decide_status
 
 NOW = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
 SPEC = parse_spec(
@@ -140,7 +140,7 @@ async def test_an_unreadable_status_is_a_bot_that_did_not_answer(body: str, stat
     assert read is None
     ran = PodState(exists=True, ready=True, restarts=1)
     decision = decide_status(
-        Observation(bot_status=read, pod=ran, spec=SPEC, generation=1, previous=None, now=NOW)
+        ProbeFindings(bot_status=read, pod=ran, spec=SPEC, generation=1, previous=None, now=NOW)
     )
     assert (decision.status.phase, decision.flip and decision.flip.reason) == (
         Phase.DEGRADED,

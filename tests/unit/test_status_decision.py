@@ -13,8 +13,8 @@ from tradewarden.api.manifest import SpecError, parse_spec
 from tradewarden.api.tradingbot import AbortRecord, Phase, TradingBotStatus, TradingMode
 from tradewarden.operator.status_decision import (
     POD_MISSING,
-    Observation,
     PodState,
+    ProbeFindings,
     StatusDecision,
     decide_status,
     status_write_due,
@@ -65,7 +65,7 @@ def decide(
     generation: int | None = 4,
 ) -> StatusDecision:
     return decide_status(
-        Observation(
+        ProbeFindings(
             bot_status=None if bot is None else BotStatus.model_validate(bot),
             pod=pod,
             spec=parse_spec(spec),
@@ -342,7 +342,7 @@ def test_a_spec_the_operator_cannot_read_is_degraded_and_named() -> None:
     known, so the phase says so instead of Running."""
     unreadable = SpecError("spec.risk.maxPosition: Field required")
     decision = decide_status(
-        Observation(
+        ProbeFindings(
             bot_status=BotStatus.model_validate(healthy()),
             pod=READY_POD,
             spec=unreadable,
