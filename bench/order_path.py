@@ -13,11 +13,11 @@ from typing import TextIO
 from sim_process import API_KEY, API_SECRET
 
 from tradewarden.bot.execution.journal import Journal
-from tradewarden.bot.execution.retry_policy import RetryPolicy
 from tradewarden.bot.execution.router import OrderRouter, RouterContext
 from tradewarden.bot.model.orders import OrderIntent, OrderType, Place, Side
 from tradewarden.bot.observability.events import EventLog
 from tradewarden.bot.observability.metrics import BotMetrics
+from tradewarden.bot.retry import RetryPolicy
 from tradewarden.bot.runtime.worker import ExecutionWorker, WorkerSettings
 from tradewarden.bot.venue.adapter import VenueAdapter
 from tradewarden.bot.venue.ccxt_client import build_exchange

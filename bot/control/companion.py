@@ -53,6 +53,7 @@ from tradewarden.bot.control.lease import (
 from tradewarden.bot.model.orders import OrderIntent
 from tradewarden.bot.observability.events import Event, EventLog, error_text
 from tradewarden.bot.posture import Posture
+from tradewarden.bot.retry import Retry, RetryPolicy
 
 ENV_BOT_NAME = "TRADEWARDEN_BOT_NAME"
 ENV_NAMESPACE = "TRADEWARDEN_NAMESPACE"
@@ -116,6 +117,11 @@ class ControlSettings:
     retry_base_seconds: float = 0.5
     retry_max_seconds: float = 5.0
     dead_man_tick_seconds: float = 1.0
+
+    def retry(self, clocks: Clocks) -> Retry:
+        """A failing watch's paced retries: base doubling to the max, forever."""
+        policy = RetryPolicy(self.retry_base_seconds, self.retry_max_seconds, jitter=0)
+        return Retry(policy, clock=clocks.clock, sleep=clocks.sleep)
 
 
 class KubernetesControl:
@@ -232,18 +238,29 @@ class KubernetesControl:
     # -- the watch ---------------------------------------------------------------
 
     async def _watch_loop(self, bot: ControlledBot) -> None:
-        failures = 0
+        await self._relist(bot, "watch", self._list_and_watch, on_failure=self._failed)
+
+    async def _relist(
+        self,
+        bot: ControlledBot,
+        call: str,
+        list_and_watch: Callable[[ControlledBot], Awaitable[None]],
+        *,
+        on_failure: Callable[[], None] = lambda: None,
+    ) -> None:
+        """List and watch forever; a failing server is retried on the settings' backoff."""
+        retry = self.settings.retry(bot.clocks)
         while True:
             try:
-                await self._list_and_watch(bot)
-                failures = 0
+                await list_and_watch(bot)
+                retry.reset()
                 # Relisting after a watch error: never spin if the server keeps refusing.
                 await bot.clocks.sleep(self.settings.retry_base_seconds)
             except ApiCallFailed as error:
-                self._failed()
-                failures += 1
-                bot.events.emit(Event.CONTROL_API_ERROR, call="watch", error=str(error))
-                await bot.clocks.sleep(self._backoff(failures))
+                on_failure()
+                retry.begin()
+                bot.events.emit(Event.CONTROL_API_ERROR, call=call, error=str(error))
+                await retry.backoff()
 
     async def _list_and_watch(self, bot: ControlledBot) -> None:
         listing = await self.api.list_bot()
@@ -308,16 +325,7 @@ class KubernetesControl:
         return max(1, min(self.settings.watch_timeout_seconds, third))
 
     async def _halt_loop(self, bot: ControlledBot) -> None:
-        failures = 0
-        while True:
-            try:
-                await self._list_and_watch_halts(bot)
-                failures = 0
-                await bot.clocks.sleep(self.settings.retry_base_seconds)
-            except ApiCallFailed as error:
-                failures += 1
-                bot.events.emit(Event.CONTROL_API_ERROR, call="haltWatch", error=str(error))
-                await bot.clocks.sleep(self._backoff(failures))
+        await self._relist(bot, "haltWatch", self._list_and_watch_halts)
 
     async def _list_and_watch_halts(self, bot: ControlledBot) -> None:
         listing = await self.api.list_halts()
@@ -496,10 +504,6 @@ class KubernetesControl:
 
     def _failed(self) -> None:
         self._last_call_ok = False
-
-    def _backoff(self, failures: int) -> float:
-        delay = self.settings.retry_base_seconds * 2.0 ** (failures - 1)
-        return float(min(self.settings.retry_max_seconds, delay))
 
 
 def render_control(companions: Iterable[object]) -> ControlStatus:

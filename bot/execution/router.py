@@ -14,7 +14,8 @@
   it is provably absent does the id rotate, a bounded number of times.
 - A cancel of an order the venue does not know is success unless the venue
   shows the order still open.
-- Every wait comes from :class:`RetryPolicy`; every decision is an event with
+- Every wait comes from :class:`RetryPolicy` through one :class:`Retry` per
+  request; a -1021 re-syncs the clock before the wait. Every decision is an event with
   the client order id as correlation id: ORDER_SUBMIT is always followed by
   ORDER_RESPONSE or ORDER_ERROR.
 """
@@ -30,13 +31,13 @@ from tradewarden.bot.execution.classification import Classified, classify
 from tradewarden.bot.execution.client_ids import MAX_ROTATIONS, rotated_client_order_id
 from tradewarden.bot.execution.evidence import judge, mismatch
 from tradewarden.bot.execution.journal import Journal
-from tradewarden.bot.execution.retry_policy import RetryPolicy
 from tradewarden.bot.model.order_state import OrderState
 from tradewarden.bot.model.orders import JournaledOrder, OrderIntent, OrderType
 from tradewarden.bot.model.outcomes import ErrorClass, Operation, Verdict
 from tradewarden.bot.model.venue import VenueOrder
 from tradewarden.bot.observability.events import Event, EventLog
 from tradewarden.bot.observability.metrics import BotMetrics
+from tradewarden.bot.retry import Retry, RetryPolicy
 from tradewarden.bot.venue.adapter import VenueAdapter
 
 Sleep = Callable[[float], Awaitable[None]]
@@ -68,6 +69,10 @@ class RouterContext:
     dry_run: bool = False
     # How long the venue's reads may miss an order it accepted; see the module docstring.
     absent_grace: float = 0.0
+
+    def retry(self) -> Retry:
+        """The attempts of one request under :attr:`policy`."""
+        return Retry(self.policy, clock=self.clock, sleep=self.sleep, rng=self.rng)
 
 
 class OrderRouter:
@@ -105,9 +110,9 @@ class OrderRouter:
         ctx, coid = self._ctx, order.client_order_id
         if order.state is not OrderState.SUBMITTING or order.attempts != 1:
             raise ValueError(f"{coid}: only a freshly journaled order is submitted")
-        started, attempt, rotations, ever_ambiguous = ctx.clock(), 0, 0, False
+        retry, rotations, ever_ambiguous = ctx.retry(), 0, False
         while True:
-            attempt += 1
+            attempt = retry.begin()
             if attempt > 1:
                 order = ctx.journal.transition(
                     coid, OrderState.SUBMITTING, detail="resend", attempted=True
@@ -149,7 +154,7 @@ class OrderRouter:
                 return ctx.journal.transition(coid, OrderState.REJECTED, detail=verdict.summary)
             if error_class in (ErrorClass.AMBIGUOUS, ErrorClass.DUPLICATE_ID):
                 ever_ambiguous = True
-                asked, found = await self._lookup_past_read_lag(order, sent_at, started)
+                asked, found = await self._lookup_past_read_lag(order, sent_at, retry)
                 if found is not None:
                     return self._adopt(order, found, f"lookup after {error_class}")
                 if asked and ctx.clock() - sent_at < ctx.absent_grace:
@@ -165,20 +170,14 @@ class OrderRouter:
                         detail="venue says duplicate id but no order carries it",
                     )
                     continue
-            elif error_class is ErrorClass.CLOCK_SKEW:
-                await self.resync_clock(coid)
             elif error_class is ErrorClass.UNKNOWN_ORDER:
                 # "unknown order" in reply to a create means the venue refused it.
                 return ctx.journal.transition(coid, OrderState.REJECTED, detail=verdict.summary)
 
-            delay = ctx.policy.next_delay(attempt, error_class, ctx.clock() - started, ctx.rng)
-            if delay is None:
+            if not await self._backoff(retry, error_class, coid, announce={}):
                 if ever_ambiguous:
                     return self._give_up(order, attempt, "retry budget spent, outcome unknown")
                 return self._abandon_unsent(order, attempt)
-            ctx.metrics.retries.labels(reason_class=error_class.value).inc()
-            ctx.events.emit(Event.ORDER_RETRY, coid, attempt=attempt, delay=round(delay, 3))
-            await ctx.sleep(delay)
 
     async def cancel(self, order: JournaledOrder) -> JournaledOrder:
         """Cancel an order; unknown-at-venue counts as done unless it is still open."""
@@ -194,9 +193,9 @@ class OrderRouter:
             if resolved is None or resolved.state not in _CANCELLABLE:
                 return resolved or order
         order = ctx.journal.transition(coid, OrderState.CANCELING, detail="cancel requested")
-        started, attempt = ctx.clock(), 0
+        retry = ctx.retry()
         while True:
-            attempt += 1
+            attempt = retry.begin()
             try:
                 seen = await self._venue.cancel_order(
                     order.venue_client_id, order.intent.symbol, stop=_is_stop(order)
@@ -216,22 +215,13 @@ class OrderRouter:
                     )
                 if found is not None and found.state.is_terminal:
                     return self._adopt(order, found, "lookup after cancel error")
-            elif error_class is ErrorClass.CLOCK_SKEW:
-                await self.resync_clock(coid)
 
             # "Unknown" yet shown open means the venue is lagging: retrying is right.
             if error_class is ErrorClass.UNKNOWN_ORDER:
                 error_class = ErrorClass.RETRYABLE
-            delay = ctx.policy.next_delay(attempt, error_class, ctx.clock() - started, ctx.rng)
-            if delay is None:
-                ctx.metrics.giveups.labels(operation="cancel").inc()
-                ctx.events.emit(Event.ORDER_GIVEUP, coid, operation="cancel", attempts=attempt)
+            if not await self._backoff(retry, error_class, coid, announce={"operation": "cancel"}):
+                self._cancel_given_up(coid, "cancel", attempt)
                 return ctx.journal.get(coid)
-            ctx.metrics.retries.labels(reason_class=error_class.value).inc()
-            ctx.events.emit(
-                Event.ORDER_RETRY, coid, operation="cancel", attempt=attempt, delay=round(delay, 3)
-            )
-            await ctx.sleep(delay)
 
     async def cancel_many(self, orders: Sequence[JournaledOrder]) -> list[JournaledOrder]:
         """Cancel several orders; working plain orders go ten to a request.
@@ -308,9 +298,9 @@ class OrderRouter:
         ``None``, so it is never adopted.
         """
         ctx, coid = self._ctx, order.client_order_id
-        started, attempt = ctx.clock(), 0
+        retry = ctx.retry()
         while True:
-            attempt += 1
+            retry.begin()
             try:
                 seen = await self._venue.fetch_order(
                     order.venue_client_id, order.intent.symbol, stop=_is_stop(order)
@@ -320,15 +310,8 @@ class OrderRouter:
                 if verdict.error_class is ErrorClass.UNKNOWN_ORDER:
                     ctx.events.emit(Event.ORDER_LOOKUP, coid, found=False)
                     return None
-                if verdict.error_class is ErrorClass.CLOCK_SKEW:
-                    await self.resync_clock(coid)
-                delay = ctx.policy.next_delay(
-                    attempt, verdict.error_class, ctx.clock() - started, ctx.rng
-                )
-                if delay is None:
+                if not await self._backoff(retry, verdict.error_class, coid):
                     raise LookupFailed(f"{coid}: {verdict.summary}") from error
-                ctx.metrics.retries.labels(reason_class=verdict.error_class.value).inc()
-                await ctx.sleep(delay)
             else:
                 different = mismatch(order.intent, seen, self._tick(order))
                 if different is not None:
@@ -345,10 +328,9 @@ class OrderRouter:
         filled, never there) counts as gone. False when the retry budget ran
         out with the order possibly still working; the next reconcile retries.
         """
-        ctx = self._ctx
-        started, attempt = ctx.clock(), 0
+        ctx, retry = self._ctx, self._ctx.retry()
         while True:
-            attempt += 1
+            attempt = retry.begin()
             try:
                 await self._venue.cancel_order(venue_client_id, symbol, stop=stop)
             except Exception as error:
@@ -360,21 +342,50 @@ class OrderRouter:
                 return True
             if error_class is ErrorClass.UNKNOWN_ORDER:
                 return True
-            if error_class is ErrorClass.CLOCK_SKEW:
-                await self.resync_clock(venue_client_id)
-            delay = ctx.policy.next_delay(attempt, error_class, ctx.clock() - started, ctx.rng)
-            if delay is None:
-                ctx.metrics.giveups.labels(operation="cancel").inc()
-                ctx.events.emit(
-                    Event.ORDER_GIVEUP, venue_client_id, operation="cancel-stray", attempts=attempt
-                )
+            if not await self._backoff(retry, error_class, venue_client_id):
+                self._cancel_given_up(venue_client_id, "cancel-stray", attempt)
                 return False
-            ctx.metrics.retries.labels(reason_class=error_class.value).inc()
-            await ctx.sleep(delay)
 
     def adopt(self, order: JournaledOrder, seen: VenueOrder, source: str) -> JournaledOrder:
         """Apply a venue snapshot of ``order`` read elsewhere (e.g. an open-orders list)."""
         return self._adopt(order, seen, source)
+
+    async def _backoff(
+        self,
+        retry: Retry,
+        error_class: ErrorClass,
+        correlation_id: str,
+        *,
+        announce: dict[str, str] | None = None,
+    ) -> bool:
+        """Wait before the next attempt as the policy says; False (no wait) when it gives up.
+
+        A clock skew re-syncs the clock first. Each retry is counted; with
+        ``announce`` (extra fields) it is also an ORDER_RETRY event.
+        """
+        ctx = self._ctx
+        if error_class is ErrorClass.CLOCK_SKEW:
+            await self.resync_clock(correlation_id)
+        delay = retry.next_delay(error_class)
+        if delay is None:
+            return False
+        ctx.metrics.retries.labels(reason_class=error_class.value).inc()
+        if announce is not None:
+            ctx.events.emit(
+                Event.ORDER_RETRY,
+                correlation_id,
+                **announce,
+                attempt=retry.attempt,
+                delay=round(delay, 3),
+            )
+        await retry.wait(delay)
+        return True
+
+    def _cancel_given_up(self, correlation_id: str, operation: str, attempts: int) -> None:
+        self._ctx.metrics.giveups.labels(operation="cancel").inc()
+        self._ctx.events.emit(
+            Event.ORDER_GIVEUP, correlation_id, operation=operation, attempts=attempts
+        )
 
     def _report_error(
         self, coid: str, error: Exception, operation: Operation, attempt: int
@@ -394,13 +405,13 @@ class OrderRouter:
         return verdict
 
     async def _lookup_past_read_lag(
-        self, order: JournaledOrder, sent_at: float, started: float
+        self, order: JournaledOrder, sent_at: float, retry: Retry
     ) -> tuple[bool, VenueOrder | None]:
         """Look ``order`` up until it is found or its absence outlasts the read lag.
 
         ``(asked, found)`` as :meth:`_try_lookup`. An absence younger than
         ``absent_grace`` since ``sent_at`` is no evidence: look again after the
-        policy's delay (never past the grace). When the request's time budget
+        policy's delay (never past the grace) on the request's ``retry``. When its time budget
         ends first, the absence is still unproven: the caller must not resend.
         """
         ctx, waits = self._ctx, 0
@@ -410,10 +421,10 @@ class OrderRouter:
             if found is not None or not asked or grace_left <= 0:
                 return asked, found
             waits += 1
-            delay = min(ctx.policy.delay(waits, ErrorClass.AMBIGUOUS, ctx.rng), grace_left)
-            if ctx.clock() - started + delay > ctx.policy.max_elapsed:
+            delay = min(retry.delay(waits, ErrorClass.AMBIGUOUS), grace_left)
+            if not retry.policy.fits(retry.elapsed, delay):
                 return asked, found
-            await ctx.sleep(delay)
+            await retry.wait(delay)
 
     async def _try_lookup(self, order: JournaledOrder) -> tuple[bool, VenueOrder | None]:
         """``(asked, found)``: ``asked`` is False when the venue could not be asked at all."""

@@ -1,9 +1,11 @@
 """When to reconnect a market-data stream, and when to give up. Pure; the clock comes in.
 
-Exponential backoff with jitter: attempt ``n`` (1-based) waits
-``min(cap, base * multiplier ** (n - 1))`` spread by ``+-jitter``. A stream that stays
-up for ``stable_reset`` seconds earns a fresh budget; a stream that keeps dropping
-before that spends it, so a flapping connection exhausts just like a dead one.
+The delays are a :class:`RetryPolicy` built from ``spec.guards.websocket``:
+attempt ``n`` (1-based) waits ``min(cap, base * multiplier ** (n - 1))`` spread
+by ``+-jitter``. A stream that stays up for ``stable_reset`` seconds earns a
+fresh budget; a stream that keeps dropping before that spends it, so a flapping
+connection exhausts just like a dead one. Exhaustion is reported, never a
+give-up: the stream keeps reconnecting at the cap so it can recover.
 """
 
 from __future__ import annotations
@@ -12,30 +14,8 @@ import random
 from dataclasses import dataclass
 
 from tradewarden.api.tradingbot import WebSocketGuard
-
-
-@dataclass(frozen=True)
-class ReconnectSettings:
-    """The knobs of :class:`ReconnectPolicy` (``spec.guards.websocket``)."""
-
-    base_seconds: float = 2.0
-    multiplier: float = 2.0
-    cap_seconds: float = 60.0
-    jitter: float = 0.25
-    stable_reset_seconds: float = 60.0
-    max_attempts: int = 10
-
-    @classmethod
-    def from_guard(cls, guard: WebSocketGuard) -> ReconnectSettings:
-        """The settings a TradingBot's websocket guard asks for."""
-        return cls(
-            base_seconds=guard.backoff_base_seconds,
-            multiplier=guard.backoff_multiplier,
-            cap_seconds=guard.backoff_cap_seconds,
-            jitter=guard.jitter,
-            stable_reset_seconds=guard.stable_reset_seconds,
-            max_attempts=guard.max_reconnects,
-        )
+from tradewarden.bot.model.outcomes import ErrorClass
+from tradewarden.bot.retry import RetryPolicy
 
 
 @dataclass(frozen=True)
@@ -54,8 +34,14 @@ class Backoff:
 class ReconnectPolicy:
     """Counts reconnect attempts and turns them into delays."""
 
-    def __init__(self, settings: ReconnectSettings, rng: random.Random) -> None:
-        self.settings = settings
+    def __init__(self, guard: WebSocketGuard, rng: random.Random) -> None:
+        self.guard = guard
+        self.retry = RetryPolicy(
+            base_delay=guard.backoff_base_seconds,
+            max_delay=guard.backoff_cap_seconds,
+            multiplier=guard.backoff_multiplier,
+            jitter=guard.jitter,
+        )
         self._rng = rng
         self.attempts = 0
         self.exhausted = False
@@ -68,7 +54,7 @@ class ReconnectPolicy:
     def settle(self, now: float) -> None:
         """Reset the budget once the stream has been up for the reset period."""
         up_since = self._up_since
-        if up_since is not None and now - up_since >= self.settings.stable_reset_seconds:
+        if up_since is not None and now - up_since >= self.guard.stable_reset_seconds:
             self.attempts, self.exhausted = 0, False
 
     def failed(self, now: float) -> Backoff:
@@ -76,14 +62,7 @@ class ReconnectPolicy:
         self.settle(now)
         self._up_since = None
         self.attempts += 1
-        exhausted_now = not self.exhausted and self.attempts > self.settings.max_attempts
+        exhausted_now = not self.exhausted and self.attempts > self.guard.max_reconnects
         self.exhausted = self.exhausted or exhausted_now
-        return Backoff(self.attempts, self._delay(self.attempts), exhausted_now)
-
-    def _delay(self, attempt: int) -> float:
-        s = self.settings
-        # Clamp the exponent so a long outage cannot overflow the float.
-        exponent = min(attempt - 1, 64)
-        raw = min(s.cap_seconds, s.base_seconds * s.multiplier**exponent)
-        spread = 1.0 + s.jitter * (2.0 * self._rng.random() - 1.0)
-        return raw * spread
+        delay = self.retry.delay(self.attempts, ErrorClass.RETRYABLE, self._rng)
+        return Backoff(self.attempts, delay, exhausted_now)

@@ -26,11 +26,10 @@ from tradewarden.api.tradingbot import EmergencyStop, TradingBot, TradingMode
 from tradewarden.bot.execution.admission import Exposure, refusal, working_orders
 from tradewarden.bot.execution.journal import Journal, JournalError, LostJournal
 from tradewarden.bot.execution.lost_journal import lost_journal
-from tradewarden.bot.execution.retry_policy import RetryPolicy
 from tradewarden.bot.execution.router import OrderRouter, RouterContext
 from tradewarden.bot.execution.sweep import sweep
 from tradewarden.bot.market.feed import FeedHooks, MarketFeed
-from tradewarden.bot.market.reconnect import ReconnectPolicy, ReconnectSettings
+from tradewarden.bot.market.reconnect import ReconnectPolicy
 from tradewarden.bot.model.orders import Cancel, OrderIntent, Place
 from tradewarden.bot.model.outcomes import RefusalKind
 from tradewarden.bot.observability.events import Event, EventLog, error_text
@@ -50,6 +49,7 @@ from tradewarden.bot.reliability.guards import GuardBoard, Trip, expected_fill, 
 from tradewarden.bot.reliability.protection import ProtectionSettings
 from tradewarden.bot.reliability.reconciler import Reconciler, ReconcilerSettings
 from tradewarden.bot.reliability.report import ReconcileReport
+from tradewarden.bot.retry import Retry, RetryPolicy
 from tradewarden.bot.runtime.worker import (
     ExecutionWorker,
     ReconcileAll,
@@ -66,6 +66,8 @@ EXIT_TIGHT_LOOP = 3
 MARKET_POLL_SECONDS = 1.0
 # A failed preflight is retried this often; the bot stays up so the operator can see why.
 PREFLIGHT_RETRY_SECONDS = 30.0
+# Startup recovery retries a failing venue after 2 s, doubling to spec.execution.backoffMaxSeconds.
+RECOVERY_RETRY_BASE_SECONDS = 2.0
 STRATEGY_INTERVAL_SECONDS = 1.0
 # How often cooldowns, mark staleness and the posture's demands on working orders are checked.
 GUARD_TICK_SECONDS = 1.0
@@ -387,7 +389,11 @@ class BotRuntime:
         venue shows the bot's orders (a dry run only reports it: it sends nothing).
         """
         self.events.emit(Event.RECOVERY_START, pending=len(journal.non_terminal()))
-        attempt, lost = 0, None
+        lost, clocks = None, self.clocks
+        policy = RetryPolicy(
+            RECOVERY_RETRY_BASE_SECONDS, self.spec.execution.backoff_max_seconds, jitter=0
+        )
+        retry = Retry(policy, clock=clocks.clock, sleep=clocks.sleep)
         while True:
             try:
                 await self.venue.load_markets()
@@ -406,10 +412,10 @@ class BotRuntime:
                 wait = self.spec.execution.absent_grace_seconds
                 self.events.emit(Event.RECOVERY_WAIT, waiting_on=still_unknown)
             except Exception as error:
-                attempt += 1
-                wait = min(self.spec.execution.backoff_max_seconds, 2.0**attempt)
+                retry.begin()
+                wait = retry.delay()
                 self.events.emit(Event.RECOVERY_WAIT, retry_in=wait, error=error_text(error))
-            await self.clocks.sleep(wait)
+            await retry.wait(wait)
         if lost is not None:
             self.events.emit(Event.JOURNAL_LOST, reason=lost, dry_run=self.dry_run)
             if not self.dry_run:
@@ -494,7 +500,7 @@ class BotRuntime:
             stream=stream,
             rest=rest.fetch_mark_price,
             hooks=FeedHooks(on_mark=self._record_mark, on_exhausted=self.websocket_exhausted),
-            policy=ReconnectPolicy(ReconnectSettings.from_guard(guards.websocket), self.clocks.rng),
+            policy=ReconnectPolicy(guards.websocket, self.clocks.rng),
             events=self.events,
             metrics=self.metrics,
             clock=self.clocks.clock,

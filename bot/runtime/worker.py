@@ -39,11 +39,13 @@ from tradewarden.bot.model.orders import Cancel, JournaledOrder, OrderIntent, Pl
 from tradewarden.bot.model.outcomes import ErrorClass, Operation
 from tradewarden.bot.observability.events import Event, error_text
 from tradewarden.bot.reliability.reconciler import PassInterrupted, Reconciler
+from tradewarden.bot.retry import Retry, RetryPolicy
 from tradewarden.bot.venue.adapter import VenueAdapter
 
 # Tight-loop reconcile: three quick retries, then keep the last spacing until
-# the timeout (the execution-manager spec's 1 s, 2 s, 4 s schedule).
-RECONCILE_BACKOFF = (1.0, 2.0, 4.0)
+# the timeout (the execution-manager spec's 1 s, 2 s, 4 s schedule). The policy
+# never gives up: the tight-loop timeout ends the loop, as a fatal error.
+RECONCILE_RETRY = RetryPolicy(base_delay=1.0, max_delay=4.0, jitter=0.0)
 
 
 @dataclass(frozen=True)
@@ -424,7 +426,8 @@ class ExecutionWorker:
         # then settles them together with ``order``: an emergency stop pays for one
         # reconcile, not one per cancelled order.
         await self._run_urgent()
-        started, attempt = ctx.clock(), 0
+        # Counts failed passes only: a pass that gave way to urgent work starts over.
+        retry = Retry(RECONCILE_RETRY, clock=ctx.clock, sleep=ctx.sleep)
         while True:
             try:
                 if self.reconciler is not None:
@@ -450,18 +453,17 @@ class ExecutionWorker:
                 await self._run_urgent()
                 continue
             except Exception as error:
-                elapsed = ctx.clock() - started
+                retry.begin()
+                elapsed = retry.elapsed
                 if elapsed >= self._settings.tight_loop_timeout:
                     raise TightLoopTimeout(
                         f"reconcile failing for {elapsed:.0f}s: {error!r}"
                     ) from error
-                delay = RECONCILE_BACKOFF[min(attempt, len(RECONCILE_BACKOFF) - 1)]
-                attempt += 1
                 ctx.events.emit(
                     Event.RECONCILE_MISMATCH,
                     None if order is None else order.client_order_id,
                     verdict="reconcile-failed",
-                    attempt=attempt,
+                    attempt=retry.attempt,
                     error=error_text(error),
                 )
                 if self._stopping:
@@ -473,5 +475,6 @@ class ExecutionWorker:
                         None if order is None else order.client_order_id
                     )
                 await self._run_urgent()
-                await ctx.sleep(min(delay, self._settings.tight_loop_timeout - elapsed))
+                # The last wait ends at the timeout: one more attempt, then the verdict.
+                await retry.wait(min(retry.delay(), self._settings.tight_loop_timeout - elapsed))
                 await self._run_urgent()

@@ -12,10 +12,10 @@ import pytest
 
 from tests.support.clock import FakeClock
 from tradewarden.bot.execution.journal import Journal
-from tradewarden.bot.execution.retry_policy import RetryPolicy
 from tradewarden.bot.execution.router import OrderRouter, RouterContext
 from tradewarden.bot.observability.events import EventLog
 from tradewarden.bot.observability.metrics import BotMetrics
+from tradewarden.bot.retry import RetryPolicy
 from tradewarden.bot.venue.adapter import VenueAdapter
 from tradewarden.bot.venue.ccxt_client import build_exchange
 from tradewarden.bot.venue_sim.server import RunningVenueSim, running_venue_sim

@@ -23,11 +23,11 @@ from tests.integration.conftest import sim_client
 from tests.support.clock import FakeClock
 from tradewarden.api.tradingbot import EmergencyAction, EmergencyStop, TradingBot, TradingMode
 from tradewarden.bot.execution.journal import Journal
-from tradewarden.bot.execution.retry_policy import RetryPolicy
 from tradewarden.bot.execution.router import OrderRouter, RouterContext
 from tradewarden.bot.model.order_state import OrderState
 from tradewarden.bot.model.orders import OrderIntent, OrderType, Side
 from tradewarden.bot.observability.events import EventLog
+from tradewarden.bot.retry import RetryPolicy
 from tradewarden.bot.runtime.bot import BotClocks, BotRuntime
 from tradewarden.bot.venue_sim.server import RunningVenueSim, running_venue_sim
 from tradewarden.bot.venue_sim.settings import SimSettings

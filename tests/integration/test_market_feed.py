@@ -14,8 +14,9 @@ import pytest
 
 from tests.integration.conftest import SYMBOL
 from tests.support.clock import FakeClock
+from tradewarden.api.tradingbot import WebSocketGuard
 from tradewarden.bot.market.feed import FeedHooks, MarketFeed
-from tradewarden.bot.market.reconnect import ReconnectPolicy, ReconnectSettings
+from tradewarden.bot.market.reconnect import ReconnectPolicy
 from tradewarden.bot.observability.events import Event, EventLog
 from tradewarden.bot.observability.metrics import BotMetrics
 from tradewarden.bot.venue.adapter import VenueAdapter
@@ -68,7 +69,7 @@ async def _requests(sim: RunningVenueSim, key: str) -> int:
 
 
 def _expected_delays(seed: int, count: int) -> list[float]:
-    policy = ReconnectPolicy(ReconnectSettings(), random.Random(seed))
+    policy = ReconnectPolicy(WebSocketGuard(), random.Random(seed))
     return [round(policy.failed(0.0).delay, 3) for _ in range(count)]
 
 
@@ -101,7 +102,7 @@ async def harness(sim: RunningVenueSim, request: pytest.FixtureRequest) -> Async
         stream=stream,
         rest=VenueAdapter(stream).fetch_mark_price,
         hooks=FeedHooks(on_mark=on_mark, on_exhausted=on_exhausted),
-        policy=ReconnectPolicy(ReconnectSettings(), random.Random(SEED)),
+        policy=ReconnectPolicy(WebSocketGuard(), random.Random(SEED)),
         events=events,
         metrics=metrics,
         clock=fake,

@@ -7,7 +7,7 @@ import random
 import pytest
 
 from tradewarden.api.tradingbot import WebSocketGuard
-from tradewarden.bot.market.reconnect import ReconnectPolicy, ReconnectSettings
+from tradewarden.bot.market.reconnect import ReconnectPolicy
 
 
 class FixedRng(random.Random):
@@ -21,21 +21,18 @@ class FixedRng(random.Random):
         return self.value
 
 
-DEFAULTS = ReconnectSettings.from_guard(WebSocketGuard())
+DEFAULTS = WebSocketGuard()
 
 
 def test_defaults_follow_the_degradation_matrix() -> None:
     assert (
-        ReconnectSettings(
-            base_seconds=2.0,
-            multiplier=2.0,
-            cap_seconds=60.0,
-            jitter=0.25,
-            stable_reset_seconds=60.0,
-            max_attempts=10,
-        )
-        == DEFAULTS
-    )
+        DEFAULTS.backoff_base_seconds,
+        DEFAULTS.backoff_multiplier,
+        DEFAULTS.backoff_cap_seconds,
+        DEFAULTS.jitter,
+        DEFAULTS.stable_reset_seconds,
+        DEFAULTS.max_reconnects,
+    ) == (2.0, 2.0, 60.0, 0.25, 60.0, 10)
 
 
 @pytest.mark.parametrize(
@@ -81,7 +78,7 @@ def test_a_stable_connection_resets_the_counter(up_for: float, next_attempt: int
 
 
 def test_settle_while_up_resets_and_ends_an_exhaustion() -> None:
-    settings = ReconnectSettings(max_attempts=2)
+    settings = WebSocketGuard(max_reconnects=2)
     policy = ReconnectPolicy(settings, FixedRng(0.5))
     for i in range(3):
         policy.failed(now=float(i))

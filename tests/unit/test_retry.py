@@ -6,8 +6,9 @@ import random
 
 import pytest
 
-from tradewarden.bot.execution.retry_policy import RetryPolicy
+from tests.support.clock import FakeClock
 from tradewarden.bot.model.outcomes import ErrorClass
+from tradewarden.bot.retry import Retry, RetryPolicy
 
 C = ErrorClass
 
@@ -127,3 +128,47 @@ def test_total_backoff_of_a_full_retry_run_stays_within_max_elapsed() -> None:
         attempt += 1
     assert elapsed <= p.max_elapsed
     assert attempt <= p.max_retries + 1
+
+
+async def test_retry_waits_the_policys_delays_then_gives_up_without_waiting() -> None:
+    time = FakeClock(100.0)
+    retry = Retry(policy(max_retries=3), clock=time, sleep=time.sleep, rng=random.Random(0))
+    waits = []
+    while True:
+        retry.begin()
+        if (wait := await retry.backoff(C.RETRYABLE)) is None:
+            break
+        waits.append(wait)
+    assert waits == time.slept == [0.5, 1.0, 2.0]
+    assert retry.attempt == 4
+    assert retry.elapsed == pytest.approx(3.5)
+
+
+async def test_retry_times_the_budget_from_the_first_attempt_and_a_reset_starts_afresh() -> None:
+    time = FakeClock(100.0)
+    retry = Retry(policy(max_elapsed=2.0), clock=time, sleep=time.sleep)
+    retry.begin()
+    time.advance(1.6)
+    assert retry.next_delay() is None  # 1.6 s gone + 0.5 s wait > 2 s
+    retry.reset()
+    assert retry.attempt == 0 and retry.elapsed == 0.0
+    retry.begin()
+    assert retry.next_delay() == 0.5
+
+
+def test_an_unbounded_policy_never_gives_up_and_stays_finite() -> None:
+    forever = RetryPolicy(base_delay=1.0, max_delay=4.0, jitter=0.0)
+    assert [forever.next_delay(n, C.RETRYABLE, 1e9) for n in (1, 2, 3, 4, 10_000)] == [
+        1.0,
+        2.0,
+        4.0,
+        4.0,
+        4.0,
+    ]
+
+
+def test_a_policy_without_jitter_draws_nothing_from_the_rng() -> None:
+    rng = random.Random(5)
+    state = rng.getstate()
+    RetryPolicy(base_delay=1.0, max_delay=4.0, jitter=0.0).delay(3, C.RETRYABLE, rng)
+    assert rng.getstate() == state
