@@ -31,6 +31,7 @@ from pydantic import ValidationError
 
 from tradewarden.api.bot_status import BotStatus
 from tradewarden.api.crd import HALT_PLURAL, PLURAL, VERSION
+from tradewarden.api.error_text import error_text
 from tradewarden.api.halts import Halt, HaltError, binding_halt, halt_from_object
 from tradewarden.api.manifest import SpecError, parse_spec
 from tradewarden.api.tradingbot import (
@@ -208,7 +209,7 @@ def register(registry: kopf.OperatorRegistry, state: OperatorState) -> None:
             await state.api.check_reachable()
         except (ApiException, aiohttp.ClientError, TimeoutError) as error:
             raise kopf.PermanentError(
-                f"the API server is not reachable: {error!r}"[:300]
+                f"the API server is not reachable: {error_text(error)}"
             ) from error
         return "reachable"
 
@@ -298,7 +299,9 @@ def register(registry: kopf.OperatorRegistry, state: OperatorState) -> None:
                     # The API server is down or overloaded. The next round decides and
                     # writes again; letting the daemon fail would leave the status stale
                     # for kopf's daemon backoff (a minute) after every blip.
-                    logger.warning(f"probe round failed, retrying in the next one: {error!r}"[:500])
+                    logger.warning(
+                        f"probe round failed, retrying in the next one: {error_text(error)}"
+                    )
                 await stopped.wait(config.probe_interval)
         finally:
             state.fleet.views.pop((prober.namespace, name), None)
@@ -636,4 +639,4 @@ async def _confirm_round(state: OperatorState) -> None:
                 await state.api.post_event(body, kind, reason, message, timestamp(now))
         except (ApiException, aiohttp.ClientError, TimeoutError) as error:
             # Decided again and written in the next round.
-            LOGGER.warning(f"status of TradingHalt {name} not written: {error!r}"[:500])
+            LOGGER.warning(f"status of TradingHalt {name} not written: {error_text(error)}")

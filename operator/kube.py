@@ -30,6 +30,7 @@ from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
 from tradewarden.api.crd import HALT_PLURAL, PLURAL, VERSION
+from tradewarden.api.error_text import clipped
 from tradewarden.api.tradingbot import API_GROUP
 
 MERGE_PATCH = "application/merge-patch+json"
@@ -148,7 +149,7 @@ class OperatorApi:
         ) as response:
             text = await response.text()
             if response.status >= 300:
-                raise ApiException(status=response.status, reason=text[:500])
+                raise ApiException(status=response.status, reason=clipped(text))
             return response.status
 
     async def apply(self, child: Mapping[str, Any]) -> str:

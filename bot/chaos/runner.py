@@ -25,6 +25,7 @@ from typing import Any
 
 import ccxt.async_support as ccxt_async
 
+from tradewarden.api.error_text import error_text
 from tradewarden.api.identity import bot_identity, bot_prefix
 from tradewarden.api.tradingbot import TradingBot
 from tradewarden.bot.chaos.invariants import (
@@ -219,7 +220,7 @@ class _Harness:
             await self._apply(action)
         except ccxt_async.BaseError as error:
             # A refused rogue order is part of the story, not a harness crash.
-            self.notes.append(f"{action.describe()}: {error!r}"[:300])
+            self.notes.append(f"{action.describe()}: {error_text(error)}")
 
     async def _apply(self, action: StepAction) -> None:
         if isinstance(action, WireFaults):

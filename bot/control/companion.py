@@ -29,6 +29,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from tradewarden.api.bot_status import ControlStatus, HaltBinding
+from tradewarden.api.error_text import clipped, error_text
 from tradewarden.api.halts import Halt, HaltError, binding_halt, halt_from_object
 from tradewarden.api.identity import lease_name
 from tradewarden.api.kube_client import api_client_from_environment
@@ -51,7 +52,7 @@ from tradewarden.bot.control.lease import (
     lease_owner,
 )
 from tradewarden.bot.model.orders import OrderIntent
-from tradewarden.bot.observability.events import Event, EventLog, error_text
+from tradewarden.bot.observability.events import Event, EventLog
 from tradewarden.bot.posture import Posture
 from tradewarden.bot.retry import Retry, RetryPolicy
 
@@ -206,7 +207,7 @@ class KubernetesControl:
             try:
                 await loop(bot)
             except Exception as error:
-                bot.events.emit(Event.CONTROL_API_ERROR, call=name, error=error_text(error, 300))
+                bot.events.emit(Event.CONTROL_API_ERROR, call=name, error=error_text(error))
                 await bot.clocks.sleep(self.settings.retry_max_seconds)
 
     def gate(self, intent: OrderIntent) -> str | None:
@@ -343,7 +344,7 @@ class KubernetesControl:
                 if kind == "ERROR" or not isinstance(resource, Mapping):
                     # 410 Gone and other watch errors: start over from a fresh list.
                     bot.events.emit(
-                        Event.CONTROL_API_ERROR, call="haltWatch", error=str(resource)[:300]
+                        Event.CONTROL_API_ERROR, call="haltWatch", error=clipped(str(resource))
                     )
                     return
                 if kind != "BOOKMARK":

@@ -27,6 +27,7 @@ from kubernetes import client as k8s
 from kubernetes.watch.watch import iter_resp_lines
 
 from tradewarden.api.crd import HALT_PLURAL, PLURAL, VERSION
+from tradewarden.api.error_text import clipped, error_text
 from tradewarden.api.tradingbot import API_GROUP
 
 REQUEST_TIMEOUT_SECONDS = 5.0
@@ -145,7 +146,7 @@ class ControlApi:
                 try:
                     event = json.loads(line)
                 except ValueError as error:
-                    raise ApiCallFailed(None, f"malformed watch line: {line[:200]!r}") from error
+                    raise ApiCallFailed(None, f"malformed watch line: {clipped(line)!r}") from error
                 if isinstance(event, dict):
                     yield event
         finally:
@@ -204,4 +205,4 @@ class ControlApi:
         except Exception as error:
             # Connection trouble (urllib3, OSError) and anything else the client throws: the
             # control loops must keep going, so every failure becomes a failed call.
-            raise ApiCallFailed(None, repr(error)[:300]) from error
+            raise ApiCallFailed(None, error_text(error)) from error

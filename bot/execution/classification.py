@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import ccxt
 
+from tradewarden.api.error_text import error_summary
 from tradewarden.bot.model.outcomes import ErrorClass, Operation
-from tradewarden.bot.observability.events import without_url_queries
 
 
 @dataclass(frozen=True)
@@ -84,5 +84,5 @@ def classify(error: BaseException, operation: Operation) -> Classified:
     if error_class is ErrorClass.AMBIGUOUS and operation is Operation.READ:
         # A read changes nothing at the venue, so "maybe it happened" is moot.
         error_class = ErrorClass.RETRYABLE
-    summary = f"{type(error).__name__}: {without_url_queries(str(error))[:200]}"
+    summary = error_summary(error)
     return Classified(error_class, code, summary)

@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from tradewarden.api.error_text import error_text
 from tradewarden.bot.market.reconnect import ReconnectPolicy
-from tradewarden.bot.observability.events import Event, EventLog, error_text
+from tradewarden.bot.observability.events import Event, EventLog
 from tradewarden.bot.observability.metrics import BotMetrics
 
 

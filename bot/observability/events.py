@@ -9,10 +9,11 @@ every URL in an event keeps its path and loses its query string.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
 from enum import StrEnum
 from typing import Any, TextIO
+
+from tradewarden.api.error_text import without_url_queries
 
 
 class Event(StrEnum):
@@ -66,22 +67,6 @@ class Event(StrEnum):
     BOT_STOP_SETTLED = "BOT_STOP_SETTLED"
     BOT_STOP = "BOT_STOP"
     BOT_FATAL = "BOT_FATAL"
-
-
-# A URL and its query string (and fragment). ccxt writes the full URL of a request
-# into its network and HTTP errors, and a signed request carries its timestamp and
-# signature there.
-_URL_QUERY = re.compile(r"((?:https?|wss?)://[^\s?#'\"]*)[?#][^\s'\"]*")
-
-
-def without_url_queries(text: str) -> str:
-    """``text`` with the query string of every URL in it cut: the path and the rest stay."""
-    return _URL_QUERY.sub(r"\1", text) if "://" in text else text
-
-
-def error_text(error: BaseException, limit: int = 200) -> str:
-    """``repr(error)`` for an event: URL query strings cut first, then at most ``limit`` long."""
-    return without_url_queries(repr(error))[:limit]
 
 
 def _scrubbed(value: Any) -> Any:

@@ -14,7 +14,7 @@ from typing import Any
 import ccxt
 
 from tradewarden.api.bot_status import PreflightCheck, PreflightStatus
-from tradewarden.bot.observability.events import without_url_queries
+from tradewarden.api.error_text import error_summary
 
 API_REACHABLE = "apiReachable"
 CREDENTIALS = "credentials"
@@ -109,9 +109,7 @@ def credentials(configured: bool, error: BaseException | None) -> CheckResult:
         )
     if error is None:
         return CheckResult(CREDENTIALS, True, "signed request accepted")
-    detail = (
-        f"signed request rejected: {type(error).__name__}: {without_url_queries(str(error))[:200]}"
-    )
+    detail = f"signed request rejected: {error_summary(error)}"
     if isinstance(error, ccxt.InvalidNonce):
         return CheckResult(
             CREDENTIALS, False, detail, "the request timestamp was refused: sync the clock (NTP)"

@@ -12,9 +12,9 @@ from typing import Any
 
 import ccxt.async_support as ccxt_async
 
+from tradewarden.api.error_text import error_summary
 from tradewarden.api.tradingbot import TradingBotSpec
 from tradewarden.bot.market.feed import mark_of
-from tradewarden.bot.observability.events import without_url_queries
 from tradewarden.bot.preflight import checks
 from tradewarden.bot.preflight.checks import CheckResult, PreflightReport
 
@@ -23,10 +23,6 @@ from tradewarden.bot.preflight.checks import CheckResult, PreflightReport
 BOT_LEVERAGE = 1
 # What ccxt signs with when the exchange sets no recvWindow option (Binance's default).
 DEFAULT_RECV_WINDOW_MS = 5000
-
-
-def _error(error: BaseException) -> str:
-    return f"{type(error).__name__}: {without_url_queries(str(error))[:200]}"
 
 
 def _signing_clock_ms(exchange: ccxt_async.Exchange) -> int:
@@ -41,7 +37,7 @@ async def _reachability(exchange: ccxt_async.Exchange, recv_window_ms: int) -> l
         server_ms = int(await exchange.fetch_time())
     except Exception as error:
         return [
-            checks.api_reachable(None, _error(error)),
+            checks.api_reachable(None, error_summary(error)),
             checks.skipped(checks.CLOCK_SKEW, checks.API_REACHABLE),
         ]
     received = _signing_clock_ms(exchange)
@@ -57,7 +53,9 @@ async def _market(
     try:
         markets = await exchange.load_markets()
     except Exception as error:
-        failed = CheckResult(checks.SYMBOL, False, f"markets not loaded: {_error(error)}", "retry")
+        failed = CheckResult(
+            checks.SYMBOL, False, f"markets not loaded: {error_summary(error)}", "retry"
+        )
         return [failed, checks.skipped(checks.MARKET_DATA, checks.SYMBOL)], None, None
     market = markets.get(spec.symbol)
     verdict = checks.symbol(spec.symbol, market)
@@ -68,7 +66,7 @@ async def _market(
         mark = mark_of(ticker)
         server_ms = int(await exchange.fetch_time())
     except Exception as error:
-        detail = f"no mark price: {_error(error)}"
+        detail = f"no mark price: {error_summary(error)}"
         failed = CheckResult(checks.MARKET_DATA, False, detail, "check the venue's market data")
         return [verdict, failed], market, None
     stale_after = spec.guards.mark_staleness.stale_after_seconds
@@ -111,7 +109,7 @@ async def _account(
     try:
         await exchange.set_leverage(BOT_LEVERAGE, spec.symbol)
     except Exception as error:
-        leverage = checks.leverage(BOT_LEVERAGE, _error(error))
+        leverage = checks.leverage(BOT_LEVERAGE, error_summary(error))
     else:
         leverage = checks.leverage(BOT_LEVERAGE, None)
     return [checks.credentials(True, None), account, leverage]

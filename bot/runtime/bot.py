@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 import ccxt.async_support as ccxt_async
 
+from tradewarden.api.error_text import error_text
 from tradewarden.api.identity import bot_identity, bot_prefix
 from tradewarden.api.tradingbot import EmergencyStop, TradingBot, TradingMode
 from tradewarden.bot.execution.admission import Exposure, refusal, working_orders
@@ -32,7 +33,7 @@ from tradewarden.bot.market.feed import FeedHooks, MarketFeed
 from tradewarden.bot.market.reconnect import ReconnectPolicy
 from tradewarden.bot.model.orders import Cancel, OrderIntent, Place
 from tradewarden.bot.model.outcomes import RefusalKind
-from tradewarden.bot.observability.events import Event, EventLog, error_text
+from tradewarden.bot.observability.events import Event, EventLog
 from tradewarden.bot.observability.metrics import BotMetrics
 from tradewarden.bot.posture import Posture, Restriction, decide_posture
 from tradewarden.bot.preflight.checks import PreflightReport

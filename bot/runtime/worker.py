@@ -29,6 +29,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from tradewarden.api.error_text import error_text
 from tradewarden.api.tradingbot import ExecutionSpec
 from tradewarden.bot.execution.admission import refusal_kind
 from tradewarden.bot.execution.classification import classify
@@ -37,7 +38,7 @@ from tradewarden.bot.execution.router import OrderRouter, RouterContext
 from tradewarden.bot.execution.sweep import sweep
 from tradewarden.bot.model.orders import Cancel, JournaledOrder, OrderIntent, Place
 from tradewarden.bot.model.outcomes import ErrorClass, Operation
-from tradewarden.bot.observability.events import Event, error_text
+from tradewarden.bot.observability.events import Event
 from tradewarden.bot.reliability.reconciler import PassInterrupted, Reconciler
 from tradewarden.bot.retry import Retry, RetryPolicy
 from tradewarden.bot.venue.adapter import VenueAdapter
@@ -364,7 +365,7 @@ class ExecutionWorker:
             self._fatal(type(command).__name__, error)
 
     def _fatal(self, what: str, error: Exception) -> None:
-        self._ctx.events.emit(Event.BOT_FATAL, command=what, error=error_text(error, 300))
+        self._ctx.events.emit(Event.BOT_FATAL, command=what, error=error_text(error))
 
     async def _run_urgent(self) -> None:
         """Run the urgent commands waiting now (what a restrictive posture demands).

@@ -7,6 +7,7 @@ import json
 import ccxt
 import pytest
 
+from tradewarden.api.error_text import ERROR_TEXT_LIMIT
 from tradewarden.bot.execution.classification import classify, venue_code
 from tradewarden.bot.model.outcomes import ErrorClass, Operation
 
@@ -164,7 +165,7 @@ def test_summary_names_the_exception_and_is_bounded() -> None:
 
     assert summary.startswith("InvalidOrder: ")
     assert "-2022" in summary
-    assert len(summary) < 300
+    assert len(summary) == ERROR_TEXT_LIMIT
 
 
 # The exceptions above claim to be what ccxt raises; let ccxt's own error
