@@ -59,7 +59,11 @@ def parse_duration(text: str) -> timedelta:
     return duration
 
 
-def _split_requirements(text: str) -> list[str]:
+def split_requirements(text: str) -> list[str]:
+    """A label selector's requirements: split at the commas outside ``in (...)``, stripped.
+
+    Empty ones stay (``"a=b,"`` gives ``["a=b", ""]``) for the caller to refuse or skip.
+    """
     parts, depth, current = [], 0, ""
     for char in text:
         depth += {"(": 1, ")": -1}.get(char, 0)
@@ -68,7 +72,7 @@ def _split_requirements(text: str) -> list[str]:
             current = ""
         else:
             current += char
-    return [*parts, current]
+    return [part.strip() for part in (*parts, current)]
 
 
 def parse_selector(text: str) -> dict[str, Any]:
@@ -76,10 +80,10 @@ def parse_selector(text: str) -> dict[str, Any]:
     ``!k``) as a TradingHalt label selector."""
     labels: dict[str, str] = {}
     expressions: list[dict[str, Any]] = []
-    for requirement in _split_requirements(text):
+    for requirement in split_requirements(text):
         match = _REQUIREMENT.match(requirement)
         if match is None or (match["not"] and (match["op"] or match["set"])):
-            raise UsageError(f"-l: cannot read {requirement.strip()!r} in {text!r}")
+            raise UsageError(f"-l: cannot read {requirement!r} in {text!r}")
         key, op, value = match["key"], match["op"], match["value"]
         if match["not"]:
             expressions.append({"key": key, "operator": "DoesNotExist"})

@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from tradewarden.operator.kubectl_plugin import split_requirements
+
 Obj = dict[str, Any]
 
 _SET_TERM = re.compile(r"^\s*(!?)\s*([A-Za-z0-9_./-]+)\s*(?:(notin|in)\s*\(([^)]*)\))?\s*$")
@@ -41,19 +43,6 @@ class Requirement:
         return actual is None or actual not in self.values
 
 
-def _split_terms(text: str) -> list[str]:
-    terms, depth, current = [], 0, ""
-    for char in text:
-        depth += {"(": 1, ")": -1}.get(char, 0)
-        if char == "," and depth == 0:
-            terms.append(current)
-            current = ""
-        else:
-            current += char
-    terms.append(current)
-    return [term.strip() for term in terms if term.strip()]
-
-
 def _parse_term(term: str) -> Requirement:
     for operator in ("!=", "==", "="):
         if operator in term and "(" not in term:
@@ -74,7 +63,7 @@ def _parse_term(term: str) -> Requirement:
 
 def parse_selector(text: str | None) -> tuple[Requirement, ...]:
     """Parse a label or field selector; an empty or missing one selects everything."""
-    return tuple(_parse_term(term) for term in _split_terms(text or ""))
+    return tuple(_parse_term(term) for term in split_requirements(text or "") if term)
 
 
 def _labels(obj: Obj, key: str) -> str | None:

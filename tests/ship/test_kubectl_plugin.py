@@ -25,9 +25,11 @@ from tradewarden.operator.kubectl_plugin import (
     build_command,
     halt_document,
     parser,
+    split_requirements,
     summarize,
 )
 from tradewarden.operator.sandbox.apiserver import SandboxApi, running_api_server
+from tradewarden.operator.sandbox.selectors import Requirement, parse_selector
 from tradewarden.operator.toolchain import venv_bin
 
 CONN = ["--kubeconfig=/k", "--context=c", "--namespace=canary"]
@@ -176,6 +178,19 @@ NOW = datetime(2026, 12, 3, 20, 0, tzinfo=UTC)
 
 def halt_of(*argv: str) -> dict[str, Any]:
     return halt_document(parser().parse_args(["halt", *argv, "--by", "alice"]), NOW)
+
+
+def test_one_splitter_serves_the_plugin_and_the_sandbox_api_server() -> None:
+    text = " tier in (a, b),env!=dev , ,desk"
+    assert split_requirements(text) == ["tier in (a, b)", "env!=dev", "", "desk"]
+    # The sandbox's API server skips empty terms; the plugin refuses them.
+    assert parse_selector(text) == (
+        Requirement("tier", "in", frozenset({"a", "b"})),
+        Requirement("env", "!=", frozenset({"dev"})),
+        Requirement("desk", "exists"),
+    )
+    with pytest.raises(UsageError, match="cannot read ''"):
+        halt_of("-A", "-l", text, "--action", "Halt", "--reason", "x")
 
 
 def test_halt_scopes_namespace_selector_or_every_bot() -> None:
