@@ -31,23 +31,19 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-import yaml
 from fleet import NAMESPACE as FLEET_NAMESPACE
 from fleet import _bots as fleet_bots
 from fleet import _operator_done as fleet_settled
+from stop_rounds import Kubectl, Obj, bot_documents, ended_since, sandbox_options, until
 
 from tradewarden.api.crd import KINDS, custom_resource_definition
 from tradewarden.bot.runtime.command import tradewarden_command
 from tradewarden.bot.venue_sim.server import RunningVenueSim, running_venue_sim
 from tradewarden.bot.venue_sim.settings import SimSettings
 from tradewarden.operator.sandbox.apiserver import running_api_server
-from tradewarden.operator.sandbox.pods import RunnerSettings
-from tradewarden.operator.sandbox.stack import SandboxOptions, running_sandbox, working_orders
-from tradewarden.operator.toolchain import require_tool
+from tradewarden.operator.sandbox.stack import running_sandbox, working_orders
 
-EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "tradingbot-sim.yaml"
 NAMESPACE = "bench-halt"
-POLL_S = 0.05
 # Reading 1,000 statuses from the in-process API server's store is work the server's own
 # loop waits for: a coarser poll keeps the measurement from slowing what it measures.
 SCALE_POLL_S = 0.25
@@ -55,7 +51,6 @@ ROUND_TIMEOUT_S = 60.0
 START_TIMEOUT_S = 240.0
 SCALE_DEADLINE_S = 300.0
 HALT_NAME = "bench-desk"
-Obj = dict[str, Any]
 
 
 def _halt(**spec: Any) -> Obj:
@@ -67,47 +62,11 @@ def _halt(**spec: Any) -> Obj:
     }
 
 
-async def _until(
-    condition: Callable[[], Awaitable[Any]], what: str, within: float, poll: float = POLL_S
-) -> Any:
-    deadline = time.monotonic() + within
-    while (found := await condition()) in (None, False, []):
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"fleet halt bench: no {what} within {within:.0f}s")
-        await asyncio.sleep(poll)
-    return found
-
-
-class _Kubectl:
-    def __init__(self, kubeconfig: Path) -> None:
-        self.argv = [str(require_tool("kubectl")), "--kubeconfig", str(kubeconfig)]
-
-    async def __call__(self, *args: str, stdin: str | None = None) -> None:
-        process = await asyncio.create_subprocess_exec(
-            *self.argv, *args,
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.PIPE,
-        )  # fmt: skip
-        _, err = await process.communicate(stdin.encode() if stdin else None)
-        if process.returncode != 0:
-            raise RuntimeError(f"kubectl {' '.join(args)} failed: {err.decode()}")
-
-
 def _bot(name: str, venue: RunningVenueSim) -> list[Obj]:
-    document: Obj = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
-    document["metadata"] = {"name": name, "namespace": NAMESPACE}
-    exchange = document["spec"]["exchange"]
-    exchange["urlOverride"] = venue.base_url
-    exchange["credentialsSecret"] = f"{name}-credentials"
-    exchange["account"] = name
-    secret = {
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "metadata": {"name": f"{name}-credentials", "namespace": NAMESPACE},
-        "stringData": {"apiKey": venue.settings.api_key, "apiSecret": venue.settings.api_secret},
-    }
-    return [secret, document]
+    """One bot of the fleet, with an account of its own."""
+    secret, bot = bot_documents(name, NAMESPACE, venue)
+    bot["spec"]["exchange"]["account"] = name
+    return [secret, bot]
 
 
 class _Fleet:
@@ -129,11 +88,7 @@ class _Fleet:
             prefix = self.prefixes[name]
             if working_orders(state, prefix):
                 return None
-            ended += [
-                order["updateTime"] / 1000
-                for order in state["orders"]
-                if order["clientOrderId"].startswith(prefix) and order["updateTime"] / 1000 >= since
-            ]
+            ended += ended_since(state, prefix, since)
         return max(ended) if ended else time.time()
 
 
@@ -142,9 +97,9 @@ async def _timed_stop(
 ) -> float:
     started = time.time()
     await stop
-    ended = await _until(lambda: fleet.stopped_at(names, started), "stop", ROUND_TIMEOUT_S)
+    ended = await until(lambda: fleet.stopped_at(names, started), "stop", ROUND_TIMEOUT_S)
     await resume()
-    await _until(lambda: fleet.resting(names), "resting orders again", ROUND_TIMEOUT_S)
+    await until(lambda: fleet.resting(names), "resting orders again", ROUND_TIMEOUT_S)
     return float(ended) - started
 
 
@@ -157,12 +112,6 @@ async def latency(rounds: int = 5, bots: int = 20) -> dict[str, float]:
     """p50/p99 of a fleet halt over ``bots`` bots and of one bot's emergency stop, in seconds."""
     names = [f"bot-{index:02d}" for index in range(bots)]
     with tempfile.TemporaryDirectory() as scratch:
-        options = SandboxOptions(
-            directory=Path(scratch),
-            venue=SimSettings(port=0),
-            runner=RunnerSettings(restart_backoff_s=0.5, restart_backoff_cap_s=2.0),
-            operator_log=Path(scratch) / "operator.log",
-        )
         async with contextlib.AsyncExitStack() as stack:
             venues = {
                 name: await stack.enter_async_context(
@@ -170,7 +119,9 @@ async def latency(rounds: int = 5, bots: int = 20) -> dict[str, float]:
                 )
                 for i, name in enumerate(names)
             }
-            sandbox = await stack.enter_async_context(running_sandbox(options))
+            sandbox = await stack.enter_async_context(
+                running_sandbox(sandbox_options(Path(scratch)))
+            )
             namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}}
             sandbox.api.create(namespace)
             for name in names:
@@ -181,9 +132,9 @@ async def latency(rounds: int = 5, bots: int = 20) -> dict[str, float]:
                 found = {n: sandbox.order_prefix(NAMESPACE, n) for n in names}
                 return None if None in found.values() else {n: str(p) for n, p in found.items()}
 
-            fleet = _Fleet(venues, await _until(prefixes, "bot manifests", START_TIMEOUT_S))
-            await _until(lambda: fleet.resting(names), "resting orders", START_TIMEOUT_S)
-            kubectl = _Kubectl(sandbox.kubeconfig)
+            fleet = _Fleet(venues, await until(prefixes, "bot manifests", START_TIMEOUT_S))
+            await until(lambda: fleet.resting(names), "resting orders", START_TIMEOUT_S)
+            kubectl = Kubectl(sandbox.kubeconfig)
             single, whole = [], []
             one = names[0]
             for _ in range(rounds):
@@ -255,14 +206,14 @@ async def scale(count: int = 1000) -> float:
                 async def settled() -> bool:
                     return fleet_settled(api, count)
 
-                await _until(settled, "children and status of every bot", SCALE_DEADLINE_S, 1.0)
+                await until(settled, "children and status of every bot", SCALE_DEADLINE_S, 1.0)
                 started = time.monotonic()
                 api.create(_halt(allBots=True))
 
                 async def all_halted() -> bool:
                     return sum(1 for s in statuses() if halted(s)) >= count
 
-                await _until(all_halted, "the halt in every status", SCALE_DEADLINE_S, SCALE_POLL_S)
+                await until(all_halted, "the halt in every status", SCALE_DEADLINE_S, SCALE_POLL_S)
                 return time.monotonic() - started
             finally:
                 process.terminate()
