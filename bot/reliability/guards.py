@@ -111,7 +111,13 @@ class GuardBoard:
         weight: int | None = None,
         orders: Mapping[str, int] | None = None,
     ) -> None:
-        """One venue request's outcome and its used-weight and order-count headers."""
+        """One venue request's outcome and its used-weight and order-count headers.
+
+        More than :meth:`ApiHealth.record`: trouble the request shows trips the
+        API-health guard at ``now``, so its pause holds even if the error rate is
+        back under the threshold by the next :meth:`active` (a burst between two
+        reads of the board still pauses).
+        """
         self.api.record(now, failed, weight, orders)
         self._check_api(now)
 
