@@ -54,9 +54,9 @@ class RouterContext:
     """What the router needs besides the venue: clock, sleep, randomness, telemetry.
 
     ``dry_run``: nothing that changes the venue is sent. Whoever would send
-    (the worker, the reconciler, this router) logs WOULD_SUBMIT or
-    WOULD_CANCEL instead; the venue adapter refuses any create or cancel
-    behind them (:class:`ReadOnlyVenue`).
+    logs WOULD_SUBMIT (through :meth:`holds_back`) or WOULD_CANCEL instead;
+    the venue adapter refuses any create or cancel behind them
+    (:class:`ReadOnlyVenue`).
     """
 
     journal: Journal
@@ -73,6 +73,25 @@ class RouterContext:
     def retry(self) -> Retry:
         """The attempts of one request under :attr:`policy`."""
         return Retry(self.policy, clock=self.clock, sleep=self.sleep, rng=self.rng)
+
+    def holds_back(self, intent: OrderIntent) -> bool:
+        """Whether a dry run keeps ``intent`` from the venue; if so it is logged as WOULD_SUBMIT.
+
+        The one dry-run gate of every place (the worker's, the reconciler's stop
+        repairs): the caller sends nothing when this is true.
+        """
+        if not self.dry_run:
+            return False
+        self.events.emit(
+            Event.WOULD_SUBMIT,
+            symbol=intent.symbol,
+            side=intent.side,
+            type=intent.order_type,
+            quantity=intent.quantity,
+            price=intent.price,
+            reduce_only=intent.reduce_only,
+        )
+        return True
 
 
 class OrderRouter:

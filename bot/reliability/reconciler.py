@@ -287,16 +287,7 @@ class Reconciler:
         if (refused := self._gate(intent)) is not None:
             self._repaired(None, symbol, f"{reason}; refused: {refused}", "refused", plan)
             return False
-        if ctx.dry_run:
-            ctx.events.emit(
-                Event.WOULD_SUBMIT,
-                symbol=symbol,
-                side=intent.side,
-                type=intent.order_type,
-                quantity=intent.quantity,
-                price=intent.price,
-                reduce_only=True,
-            )
+        if ctx.holds_back(intent):
             return False
         placed = await self._router.place(intent)
         outcome = "placed" if placed.state is OrderState.OPEN else "failed"

@@ -407,16 +407,7 @@ class ExecutionWorker:
             ctx.metrics.intents_refused.labels(reason=refusal_kind(refusal)).inc()
             ctx.events.emit(Event.INTENT_REFUSED, symbol=intent.symbol, reason=refusal)
             return None
-        if ctx.dry_run:
-            ctx.events.emit(
-                Event.WOULD_SUBMIT,
-                symbol=intent.symbol,
-                side=intent.side,
-                type=intent.order_type,
-                quantity=intent.quantity,
-                price=intent.price,
-                reduce_only=intent.reduce_only,
-            )
+        if ctx.holds_back(intent):
             return None
         return await self._router.place(intent)
 

@@ -505,6 +505,24 @@ async def test_dry_run_router_and_adapter_send_nothing_that_changes_the_venue(
     assert [o["status"] for o in state["orders"]] == ["NEW"]
 
 
+async def test_the_dry_run_gate_logs_what_it_holds_back(order_path: OrderPath) -> None:
+    """The one gate the worker and the reconciler's stop repairs place through."""
+    stop = OrderIntent(SYMBOL, Side.SELL, OrderType.STOP_MARKET, Decimal("0.003"),
+                       Decimal("45000"), reduce_only=True, purpose=Purpose.STOP)  # fmt: skip
+
+    def would_submit() -> list[dict[str, Any]]:
+        return [e for e in order_path.events if e["event"] == "WOULD_SUBMIT"]
+
+    assert order_path.context.holds_back(stop) is False
+    assert would_submit() == []
+    assert replace(order_path.context, dry_run=True).holds_back(stop) is True
+    [would] = would_submit()
+    assert (would["symbol"], would["side"], would["type"]) == (SYMBOL, Side.SELL, stop.order_type)
+    assert (would["quantity"], would["price"], would["reduce_only"]) == (
+        stop.quantity, stop.price, True
+    )  # fmt: skip
+
+
 async def test_an_old_order_under_the_same_id_is_a_conflict_never_the_fill(
     order_path: OrderPath,
 ) -> None:
