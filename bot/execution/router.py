@@ -18,6 +18,8 @@
   request; a -1021 re-syncs the clock before the wait. Every decision is an event with
   the client order id as correlation id: ORDER_SUBMIT is always followed by
   ORDER_RESPONSE or ORDER_ERROR.
+- Events are for people and log pipelines; a fact the bot decides on (an order's
+  first send, a failed reconcile attempt) reaches it through :class:`OrderPathHooks`.
 """
 
 from __future__ import annotations
@@ -49,6 +51,30 @@ class LookupFailed(RuntimeError):
     """The venue could not be asked about an order within the retry budget."""
 
 
+def _ignore_order(order: JournaledOrder) -> None:
+    """No one listens for sends."""
+
+
+def _ignore() -> None:
+    """No one listens for failed reconcile attempts."""
+
+
+@dataclass(frozen=True)
+class OrderPathHooks:
+    """Facts of the order path the bot decides on, delivered as calls, never as log records.
+
+    ``sent`` runs once per order, just before its first send (a resend under the
+    same or a rotated id is the same order); ``reconcile_failed`` once per failed
+    reconcile attempt of the worker. Both run synchronously at that moment and
+    must not raise. The events logged at the same moments (ORDER_SUBMIT,
+    RECONCILE_MISMATCH ``reconcile-failed``) are for people and log pipelines:
+    renaming or dropping their fields changes no decision.
+    """
+
+    sent: Callable[[JournaledOrder], None] = _ignore_order
+    reconcile_failed: Callable[[], None] = _ignore
+
+
 @dataclass
 class RouterContext:
     """What the router needs besides the venue: clock, sleep, randomness, telemetry.
@@ -69,6 +95,7 @@ class RouterContext:
     dry_run: bool = False
     # How long the venue's reads may miss an order it accepted; see the module docstring.
     absent_grace: float = 0.0
+    hooks: OrderPathHooks = OrderPathHooks()
 
     def retry(self) -> Retry:
         """The attempts of one request under :attr:`policy`."""
@@ -130,6 +157,7 @@ class OrderRouter:
         if order.state is not OrderState.SUBMITTING or order.attempts != 1:
             raise ValueError(f"{coid}: only a freshly journaled order is submitted")
         retry, rotations, ever_ambiguous = ctx.retry(), 0, False
+        ctx.hooks.sent(order)
         while True:
             attempt = retry.begin()
             if attempt > 1:

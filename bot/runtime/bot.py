@@ -27,11 +27,11 @@ from tradewarden.api.tradingbot import EmergencyStop, TradingBot, TradingMode
 from tradewarden.bot.execution.admission import Exposure, refusal, working_orders
 from tradewarden.bot.execution.journal import Journal, JournalError, LostJournal
 from tradewarden.bot.execution.lost_journal import lost_journal
-from tradewarden.bot.execution.router import OrderRouter, RouterContext
+from tradewarden.bot.execution.router import OrderPathHooks, OrderRouter, RouterContext
 from tradewarden.bot.execution.sweep import sweep
 from tradewarden.bot.market.feed import FeedHooks, MarketFeed
 from tradewarden.bot.market.reconnect import ReconnectPolicy
-from tradewarden.bot.model.orders import Cancel, OrderIntent, Place
+from tradewarden.bot.model.orders import Cancel, JournaledOrder, OrderIntent, Place
 from tradewarden.bot.model.outcomes import RefusalKind
 from tradewarden.bot.observability.events import Event, EventLog
 from tradewarden.bot.observability.metrics import BotMetrics
@@ -169,7 +169,6 @@ class BotRuntime:
         self.recovered = False
         self.last_errors: deque[dict[str, Any]] = deque(maxlen=10)
         self.events.listeners.append(self._remember_errors)
-        self.events.listeners.append(self._watch_order_path)
         self.journal: Journal | None = None
         self.worker: ExecutionWorker | None = None
         self.reconciler: Reconciler | None = None
@@ -234,6 +233,7 @@ class BotRuntime:
             rng=self.clocks.rng,
             dry_run=self.dry_run,
             absent_grace=execution.absent_grace_seconds,
+            hooks=OrderPathHooks(sent=self._order_sent, reconcile_failed=self._reconcile_failed),
         )
         router = OrderRouter(self.venue, context, lane=self.lane)
         self.worker = ExecutionWorker(
@@ -735,14 +735,13 @@ class BotRuntime:
         )
         self._sync_guards()
 
-    def _watch_order_path(self, record: dict[str, Any]) -> None:
-        """Learn from the order path's events: orders sent, reads that failed."""
-        event = record.get("event")
-        coid = record.get("correlation_id")
-        if event == Event.ORDER_SUBMIT and coid is not None and record.get("attempt") == 1:
-            self._sent_at_mark[str(coid)] = self.market.marks.get(str(record.get("symbol")))
-        elif event == Event.RECONCILE_MISMATCH and record.get("verdict") == "reconcile-failed":
-            self.guards.broker_read(self.clocks.clock(), ok=False)
+    def _order_sent(self, order: JournaledOrder) -> None:
+        """An order's first send: remember the mark it went out at (slippage guard)."""
+        self._sent_at_mark[order.client_order_id] = self.market.marks.get(order.intent.symbol)
+
+    def _reconcile_failed(self) -> None:
+        """A reconcile attempt of the worker failed: one more broker read failed."""
+        self.guards.broker_read(self.clocks.clock(), ok=False)
 
     def _judge_fills(self) -> None:
         """Compare settled orders' average fill with the price each was expected to fill at."""

@@ -451,6 +451,7 @@ class ExecutionWorker:
                     raise TightLoopTimeout(
                         f"reconcile failing for {elapsed:.0f}s: {error!r}"
                     ) from error
+                ctx.hooks.reconcile_failed()
                 ctx.events.emit(
                     Event.RECONCILE_MISMATCH,
                     None if order is None else order.client_order_id,
