@@ -326,19 +326,10 @@ class Journal:
             attempts=current.attempts + int(attempted),
             updated_at=self._clock(),
         )
-        self._db.execute(
-            "UPDATE intents SET state = ?, filled = ?, average_price = ?, exchange_order_id = ?, "
-            "attempts = ?, updated_at = ?, detail = ? WHERE client_order_id = ?",
-            (
-                updated.state.value,
-                str(updated.filled),
-                _text(updated.average_price),
-                updated.exchange_order_id,
-                updated.attempts,
-                updated.updated_at,
-                detail,
-                coid,
-            ),
+        self._write(
+            updated,
+            ("state", "filled", "average_price", "exchange_order_id", "attempts", "updated_at"),
+            detail=detail,
         )
         self._remember(updated)
         self._add_fill(current.intent.symbol, current.intent.side, new_filled - current.filled)
@@ -351,22 +342,27 @@ class Journal:
         correlation id; only the id shown to the venue changes.
         """
         updated = replace(self.get(coid), venue_client_id=venue_client_id, updated_at=self._clock())
-        self._db.execute(
-            "UPDATE intents SET state = ?, venue_client_id = ?, updated_at = ?, detail = ? "
-            "WHERE client_order_id = ?",
-            (updated.state.value, venue_client_id, updated.updated_at, detail, coid),
-        )
+        self._write(updated, ("state", "venue_client_id", "updated_at"), detail=detail)
         self._remember(updated)
         return updated
 
     def note_error(self, coid: str, error: str) -> None:
         """Remember the latest error of an order's send attempts."""
         updated = replace(self.get(coid), last_error=error, updated_at=self._clock())
-        self._db.execute(
-            "UPDATE intents SET last_error = ?, updated_at = ? WHERE client_order_id = ?",
-            (error, updated.updated_at, coid),
-        )
+        self._write(updated, ("last_error", "updated_at"))
         self._remember(updated)
+
+    def _write(self, order: JournaledOrder, columns: tuple[str, ...], **extra: object) -> None:
+        """Write ``columns`` of ``order``'s row as :func:`_order_to_row` encodes them.
+
+        ``extra`` sets columns the order does not hold (``detail``, which the
+        audit trigger copies into ``transitions``).
+        """
+        assignments = ", ".join(f"{column} = :{column}" for column in (*columns, *extra))
+        self._db.execute(
+            f"UPDATE intents SET {assignments} WHERE client_order_id = :client_order_id",
+            {**_order_to_row(order), **extra},
+        )
 
     def _add_fill(self, symbol: str, side: Side, quantity: Decimal) -> None:
         if quantity:
@@ -424,6 +420,8 @@ class Journal:
         return [(src, dst) for src, dst in rows]
 
 
+# The intents columns a JournaledOrder is stored in (``detail`` only feeds the audit
+# trigger). Rows are written and read by these names, so their order here is free.
 _FIELDS = [
     "client_order_id",
     "sequence",
@@ -445,31 +443,32 @@ _FIELDS = [
     "venue_client_id",
 ]
 _COLUMNS = ", ".join(_FIELDS)
-_PLACEHOLDERS = ", ".join("?" for _ in _FIELDS)
+_PLACEHOLDERS = ", ".join(f":{field}" for field in _FIELDS)
 
 
-def _order_to_row(order: JournaledOrder) -> tuple[object, ...]:
+def _order_to_row(order: JournaledOrder) -> dict[str, object]:
+    """Every column of ``order``'s intents row, by name, as the journal stores it."""
     intent = order.intent
-    return (
-        order.client_order_id,
-        order.sequence,
-        intent.symbol,
-        intent.side.value,
-        intent.order_type.value,
-        str(intent.quantity),
-        _text(intent.price),
-        int(intent.reduce_only),
-        intent.purpose.value,
-        order.state.value,
-        str(order.filled),
-        _text(order.average_price),
-        order.exchange_order_id,
-        order.attempts,
-        order.created_at,
-        order.updated_at,
-        order.last_error,
-        order.venue_client_id,
-    )
+    return {
+        "client_order_id": order.client_order_id,
+        "sequence": order.sequence,
+        "symbol": intent.symbol,
+        "side": intent.side.value,
+        "order_type": intent.order_type.value,
+        "quantity": str(intent.quantity),
+        "price": _text(intent.price),
+        "reduce_only": int(intent.reduce_only),
+        "purpose": intent.purpose.value,
+        "state": order.state.value,
+        "filled": str(order.filled),
+        "average_price": _text(order.average_price),
+        "exchange_order_id": order.exchange_order_id,
+        "attempts": order.attempts,
+        "created_at": order.created_at,
+        "updated_at": order.updated_at,
+        "last_error": order.last_error,
+        "venue_client_id": order.venue_client_id,
+    }
 
 
 def _text(value: Decimal | None) -> str | None:
