@@ -25,6 +25,7 @@ import pytest_asyncio
 import yaml
 
 from tests.sandbox.conftest import Kubectl
+from tests.support.manifests import sim_manifest
 from tradewarden.bot.runtime.command import tradewarden_command
 from tradewarden.bot.venue_sim.server import RunningVenueSim, running_venue_sim
 from tradewarden.bot.venue_sim.settings import SimSettings
@@ -39,7 +40,6 @@ from tradewarden.operator.sandbox.stack import (
 )
 from tradewarden.operator.toolchain import venv_bin
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "tradingbot-sim.yaml"
 EVENT_TIMEOUT = 60.0
 
 
@@ -119,9 +119,7 @@ async def sim() -> AsyncIterator[RunningVenueSim]:
 
 def write_manifest(directory: Path, sim: RunningVenueSim, **execution: Any) -> Path:
     """The bundled example, pointed at ``sim``, with execution overrides."""
-    document = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
-    document["spec"]["exchange"]["urlOverride"] = sim.base_url
-    document["spec"]["exchange"]["requestTimeoutMs"] = 2000
+    document = sim_manifest(sim)
     document["spec"]["execution"].update(execution)
     path = directory / "bot.yaml"
     path.write_text(yaml.safe_dump(document), encoding="utf-8")
@@ -337,12 +335,8 @@ def trading_bot(name: str, namespace: str, venue: RunningVenueSim, **spec: Any) 
     ``spec`` entries replace top-level spec fields; the credentials come from the
     Secret ``NAME-credentials`` (see :func:`credentials_secret`).
     """
-    document: Obj = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
-    document["metadata"] = {"name": name, "namespace": namespace}
-    exchange = document["spec"]["exchange"]
-    exchange["urlOverride"] = venue.base_url
-    exchange["requestTimeoutMs"] = 2000
-    exchange["credentialsSecret"] = f"{name}-credentials"
+    document = sim_manifest(venue, name=name, namespace=namespace)
+    document["spec"]["exchange"]["credentialsSecret"] = f"{name}-credentials"
     document["spec"]["execution"]["reconcileIntervalSeconds"] = 1
     document["spec"].update(spec)
     return document

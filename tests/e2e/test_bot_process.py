@@ -16,6 +16,7 @@ import aiohttp
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.support.manifests import example_manifest
 from tradewarden.api.bot_status import read_bot_status
 from tradewarden.api.manifest import parse_spec
 from tradewarden.api.tradingbot import Phase
@@ -26,7 +27,7 @@ from tradewarden.bot.venue_sim.server import RunningVenueSim
 from tradewarden.operator.probe import fetch_status
 from tradewarden.operator.status_decision import PodState, ProbeFindings, decide_status
 
-from .conftest import EXAMPLE, cancelled_behind_its_back, journal_rows, write_manifest
+from .conftest import cancelled_behind_its_back, journal_rows, write_manifest
 
 UNSETTLED = {"SUBMITTING"}
 
@@ -143,7 +144,7 @@ def the_operator_reads_what_the_bot_serves(served: dict[str, Any]) -> None:
         ProbeFindings(
             bot_status=typed,
             pod=PodState(exists=True, ready=True),
-            spec=parse_spec(yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))["spec"]),
+            spec=parse_spec(example_manifest()["spec"]),
             generation=1,
             previous=None,
             now=datetime.now(UTC),
@@ -208,7 +209,7 @@ async def test_dry_run_logs_would_submit_and_sends_nothing(
 
 
 async def test_malformed_manifest_is_refused_naming_the_field(tmp_path: Path) -> None:
-    document = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
+    document = example_manifest()
     del document["spec"]["risk"]["maxPosition"]
     document["spec"]["execution"]["retryBudget"] = -1
     manifest = tmp_path / "bad.yaml"

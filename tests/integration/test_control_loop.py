@@ -18,9 +18,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-import yaml
 
 from tests.integration.conftest import sim_client
+from tests.support.manifests import sim_manifest
 from tradewarden.api.bot_status import ControlStatus
 from tradewarden.api.crd import KINDS, custom_resource_definition
 from tradewarden.api.kube_client import api_client_from_environment
@@ -33,7 +33,6 @@ from tradewarden.bot.runtime.status import render_status
 from tradewarden.bot.venue_sim.server import RunningVenueSim
 from tradewarden.operator.sandbox.apiserver import SandboxApi, ServerKeys, running_api_server
 
-EXAMPLE = Path(__file__).parents[2] / "examples" / "tradingbot-sim.yaml"
 NAMESPACE = "default"
 KUBECTL = shutil.which("kubectl") or "/usr/bin/kubectl"
 FAST = ControlSettings(
@@ -47,10 +46,7 @@ FAST = ControlSettings(
 
 
 def resource(name: str, sim: RunningVenueSim, dead_man_seconds: float = 60) -> dict[str, Any]:
-    document: dict[str, Any] = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
-    document["metadata"] = {"name": name, "namespace": NAMESPACE}
-    document["spec"]["exchange"]["urlOverride"] = sim.base_url
-    document["spec"]["exchange"]["requestTimeoutMs"] = 2000
+    document = sim_manifest(sim, name=name, namespace=NAMESPACE)
     document["spec"]["guards"] = {"deadMan": {"apiUnreachableSeconds": dead_man_seconds}}
     return document
 

@@ -17,10 +17,10 @@ from typing import Any
 
 import ccxt
 import pytest
-import yaml
 
 from tests.integration.conftest import sim_client
 from tests.support.clock import FakeClock
+from tests.support.manifests import sim_manifest
 from tradewarden.api.tradingbot import EmergencyAction, EmergencyStop, TradingBot, TradingMode
 from tradewarden.bot.execution.journal import Journal
 from tradewarden.bot.execution.router import OrderRouter, RouterContext
@@ -34,21 +34,13 @@ from tradewarden.bot.venue_sim.settings import SimSettings
 
 from .conftest import SYMBOL
 
-EXAMPLE = Path(__file__).parents[2] / "examples" / "tradingbot-sim.yaml"
 VENUE_SYMBOL = "BTCUSDT"
 WAIT_SECONDS = 30.0
 
 
-def manifest_dict() -> dict[str, Any]:
-    document: dict[str, Any] = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
-    document["spec"]["exchange"]["requestTimeoutMs"] = 2000
-    return document
-
-
 def manifest(sim: RunningVenueSim) -> TradingBot:
-    document = manifest_dict()
-    document["spec"]["exchange"]["urlOverride"] = sim.base_url
-    return TradingBot.model_validate(document)
+    """The example trading at ``sim``, validated as the bot loads it."""
+    return TradingBot.model_validate(sim_manifest(sim))
 
 
 class Recorder:
@@ -120,11 +112,10 @@ async def test_an_api_health_pause_ends_at_the_first_good_probe_after_its_time(
     read after it, the half-open probe, lets it trade again.
     """
     time = FakeClock(1_000_000.0)
-    document = manifest_dict()
     pause = 120.0
-    document["spec"].setdefault("guards", {})["apiHealth"] = {"pauseSeconds": pause}
     async with running_venue_sim(SimSettings(price_tick_s=0, seed=3)) as sim:
-        document["spec"]["exchange"]["urlOverride"] = sim.base_url
+        document = sim_manifest(sim)
+        document["spec"].setdefault("guards", {})["apiHealth"] = {"pauseSeconds": pause}
         bot = BotRuntime(
             TradingBot.model_validate(document),
             sim_client(sim, timeout_ms=2000),

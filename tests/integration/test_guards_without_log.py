@@ -16,9 +16,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from tests.integration.conftest import SYMBOL, sim_client
+from tests.support.manifests import sim_manifest
 from tradewarden.api.tradingbot import TradingBot, TradingMode
 from tradewarden.bot.model.orders import OrderIntent, OrderType, Place, Side
 from tradewarden.bot.observability.events import Event, EventLog
@@ -26,7 +25,6 @@ from tradewarden.bot.runtime.bot import BotRuntime
 from tradewarden.bot.venue_sim.server import RunningVenueSim, running_venue_sim
 from tradewarden.bot.venue_sim.settings import SimSettings
 
-EXAMPLE = Path(__file__).parents[2] / "examples" / "tradingbot-sim.yaml"
 WAIT_SECONDS = 30.0
 
 
@@ -38,9 +36,7 @@ class SilentLog(EventLog):
 
 
 def manifest(sim: RunningVenueSim, guards: dict[str, Any]) -> TradingBot:
-    document: dict[str, Any] = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
-    document["spec"]["exchange"]["urlOverride"] = sim.base_url
-    document["spec"]["exchange"]["requestTimeoutMs"] = 2000
+    document = sim_manifest(sim)
     document["spec"]["guards"] = guards
     return TradingBot.model_validate(document)
 

@@ -18,6 +18,7 @@ import pytest
 import yaml
 from aiohttp import web
 
+from tests.support.manifests import EXAMPLE, example_manifest, sim_manifest
 from tradewarden.api.crd import KINDS, custom_resource_definition
 from tradewarden.bot.runtime.command import tradewarden_command
 from tradewarden.bot.venue_sim.server import RunningVenueSim, running_venue_sim
@@ -25,8 +26,6 @@ from tradewarden.bot.venue_sim.settings import SimSettings
 from tradewarden.operator.command import KOPF_STATE_PREFIX
 from tradewarden.operator.sandbox.apiserver import SandboxApi, running_api_server
 
-REPO = Path(__file__).resolve().parents[2]
-EXAMPLE = REPO / "examples" / "tradingbot-sim.yaml"
 BOT = "btc-grid-sim"
 NAMESPACE = "dev"
 CHILDREN = [
@@ -202,7 +201,7 @@ async def test_a_namespaced_operator_manages_only_its_namespaces(tmp_path: Path)
         tmp_path, "--namespace", NAMESPACE, "--namespace", "desk-b"
     ) as cluster:
         cluster.api.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "other"}})
-        outside = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
+        outside = example_manifest()
         outside["metadata"]["namespace"] = "other"
         manifest = tmp_path / "outside.yaml"
         manifest.write_text(yaml.safe_dump(outside), encoding="utf-8")
@@ -278,9 +277,7 @@ async def trading_bot(
     """A real bot process (as the pod runner would start it) trading at the venue simulator."""
     settings = SimSettings(seed=11, price_tick_s=0.05, volatility_bps=15.0)
     async with running_venue_sim(settings) as sim:
-        document = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
-        document["spec"]["exchange"]["urlOverride"] = sim.base_url
-        document["spec"]["exchange"]["requestTimeoutMs"] = 2000
+        document = sim_manifest(sim)
         applied_file = tmp_path / "bot.yaml"
         applied_file.write_text(yaml.safe_dump(document), encoding="utf-8")
         applied = await cluster.kubectl("apply", "-f", str(applied_file))

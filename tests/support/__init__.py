@@ -1,5 +1,6 @@
 """Helpers the tests share: one of each, imported from here, never copied into a test.
 
 - :mod:`tests.support.clock`: a fake clock (time, and a sleep that advances it);
-- :mod:`tests.support.orders`: a ``JournaledOrder`` as the journal would hold it.
+- :mod:`tests.support.orders`: a ``JournaledOrder`` as the journal would hold it;
+- :mod:`tests.support.manifests`: the bundled example TradingBot, pointed at a simulator.
 """

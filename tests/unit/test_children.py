@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import copy
-from pathlib import Path
 from typing import Any
 
 import kubernetes_validate
 import pytest
 import yaml
 
+from tests.support.manifests import example_manifest
 from tradewarden.api.manifest import SpecError, parse_manifest
 from tradewarden.operator.children import (
     CONFIG_HASH_ANNOTATION,
@@ -17,13 +17,11 @@ from tradewarden.operator.children import (
     render_children,
 )
 
-REPO = Path(__file__).resolve().parents[2]
-EXAMPLE = REPO / "examples" / "tradingbot-sim.yaml"
 UID = "5b1f4c2e-0000-4000-8000-000000000001"
 
 
 def bot_body() -> dict[str, Any]:
-    body = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
+    body = example_manifest()
     body["metadata"].update(uid=UID, generation=3)
     return dict(body)
 

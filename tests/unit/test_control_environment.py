@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.support.manifests import EXAMPLE
 from tradewarden.api.kube_client import ApiConfigError
 from tradewarden.api.manifest import load_manifest
 from tradewarden.bot.control.companion import KubernetesControl
 from tradewarden.bot.runtime import bot_command
 
-EXAMPLE = Path(__file__).parents[2] / "examples" / "tradingbot-sim.yaml"
 KUBECONFIG = {
     "apiVersion": "v1",
     "kind": "Config",

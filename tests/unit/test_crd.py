@@ -16,6 +16,7 @@ import pytest
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from tests.support.manifests import example_manifest
 from tradewarden.api.crd import (
     KINDS,
     TRADING_BOT,
@@ -30,15 +31,8 @@ from tradewarden.api.tradingbot import TradingBot, TradingBotSpec
 from tradewarden.bot.cli import main
 
 REPO = Path(__file__).resolve().parents[2]
-EXAMPLE = REPO / "examples" / "tradingbot-sim.yaml"
 SCHEMA = openapi_schema()
 VALIDATOR = jsonschema.Draft4Validator(validation_schema(SCHEMA))
-
-
-def example() -> dict[str, Any]:
-    document = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
-    assert isinstance(document, dict)
-    return document
 
 
 def nodes(schema: Mapping[str, Any], path: str = "") -> Iterator[tuple[str, Mapping[str, Any]]]:
@@ -170,7 +164,7 @@ def test_strategy_params_keep_unknown_fields() -> None:
 
 
 def test_example_is_accepted_and_satisfies_every_rule() -> None:
-    document = example()
+    document = example_manifest()
     assert VALIDATOR.is_valid(document), list(VALIDATOR.iter_errors(document))
     assert cel_errors(SCHEMA, defaulted(document)) == []
 
@@ -226,7 +220,7 @@ BAD: list[tuple[str, Any]] = [
 
 @pytest.mark.parametrize(("path", "value"), BAD, ids=[f"{p}={v!r}" for p, v in BAD])
 def test_bad_manifests_are_rejected_by_model_and_crd(path: str, value: Any) -> None:
-    document = set_path(example(), path, value)
+    document = set_path(example_manifest(), path, value)
     assert model_rejects(document)
     assert crd_rejects(document)
 
@@ -242,13 +236,13 @@ GOOD: list[tuple[str, Any]] = [
 
 @pytest.mark.parametrize(("path", "value"), GOOD, ids=[f"{p}={v!r}" for p, v in GOOD])
 def test_good_variants_are_accepted_by_model_and_crd(path: str, value: Any) -> None:
-    document = set_path(example(), path, value)
+    document = set_path(example_manifest(), path, value)
     assert not model_rejects(document)
     assert not crd_rejects(document)
 
 
 def test_a_yaml_float_decimal_is_refused_because_it_is_inexact() -> None:
-    document = set_path(example(), "spec.risk.maxPosition", 0.02)
+    document = set_path(example_manifest(), "spec.risk.maxPosition", 0.02)
     assert not VALIDATOR.is_valid(document)
 
 
@@ -282,16 +276,16 @@ def live(document: dict[str, Any], **exchange: Any) -> dict[str, Any]:
     ],
 )
 def test_a_live_venue_needs_an_explicit_opt_in(exchange: dict[str, Any], rejected: bool) -> None:
-    assert model_rejects(live(example(), **exchange)) is rejected
+    assert model_rejects(live(example_manifest(), **exchange)) is rejected
     # The API server evaluates the rule on the stored object, defaults filled in.
-    stored = live(defaulted(example()), **exchange)
+    stored = live(defaulted(example_manifest()), **exchange)
     assert VALIDATOR.is_valid(stored)
     assert bool(cel_errors(SCHEMA, stored)) is rejected
 
 
 @pytest.mark.parametrize(("field", "value"), [("id", "bybit"), ("account", "other")])
 def test_exchange_and_account_are_immutable(field: str, value: str) -> None:
-    old = example()
+    old = example_manifest()
     new = set_path(old, f"spec.exchange.{field}", value)
     assert cel_errors(SCHEMA, defaulted(new)) == []  # fine on create
     assert crd_rejects(new, old=old)  # refused on update
@@ -299,7 +293,7 @@ def test_exchange_and_account_are_immutable(field: str, value: str) -> None:
 
 
 def test_symbol_is_immutable() -> None:
-    old = example()
+    old = example_manifest()
     new = set_path(old, "spec.symbol", "ETH/USDT:USDT")
     assert not crd_rejects(new)  # fine on create
     assert crd_rejects(new, old=old)  # refused on update
@@ -310,7 +304,7 @@ def test_symbol_is_immutable() -> None:
 
 
 def test_prod_requires_a_protective_stop() -> None:
-    prod = set_path(example(), "spec.environment", "prod")
+    prod = set_path(example_manifest(), "spec.environment", "prod")
     assert not crd_rejects(prod)
     assert crd_rejects(set_path(prod, "spec.risk.requireProtectiveStop", False))
     assert not crd_rejects(
@@ -322,7 +316,7 @@ def test_prod_requires_a_protective_stop() -> None:
 
 def test_backoff_base_must_not_exceed_its_cap() -> None:
     document = set_path(
-        example(), "spec.execution", {"backoffBaseSeconds": 10, "backoffMaxSeconds": 5}
+        example_manifest(), "spec.execution", {"backoffBaseSeconds": 10, "backoffMaxSeconds": 5}
     )
     assert crd_rejects(document)
 
@@ -336,7 +330,7 @@ def test_emergency_action_is_an_enum_and_a_rule() -> None:
 
 
 def test_status_written_by_the_operator_validates() -> None:
-    document = example()
+    document = example_manifest()
     document["status"] = {
         "observedGeneration": 2,
         "phase": "Aborted",

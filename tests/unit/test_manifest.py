@@ -10,17 +10,9 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.support.manifests import EXAMPLE, example_manifest
 from tradewarden.api.manifest import ManifestError, load_manifest, parse_manifest
 from tradewarden.api.tradingbot import EmergencyAction, TradingBot
-
-REPO = Path(__file__).resolve().parents[2]
-EXAMPLE = REPO / "examples" / "tradingbot-sim.yaml"
-
-
-def example_document() -> dict[str, Any]:
-    document = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
-    assert isinstance(document, dict)
-    return document
 
 
 def write(tmp_path: Path, document: Any, name: str = "bot.yaml") -> Path:
@@ -140,7 +132,7 @@ BAD_MANIFESTS = [
 def test_malformed_manifest_names_the_field_in_camel_case(
     tmp_path: Path, mutate: Callable[[dict[str, Any]], None], field_path: str
 ) -> None:
-    document = example_document()
+    document = example_manifest()
     mutate(document)
     path = write(tmp_path, document)
 
@@ -154,7 +146,7 @@ def test_malformed_manifest_names_the_field_in_camel_case(
 
 
 def test_non_testnet_venue_error_says_allow_live(tmp_path: Path) -> None:
-    document = example_document()
+    document = example_manifest()
     _live_without_opt_in(document)
 
     with pytest.raises(ManifestError, match="allowLive"):
@@ -162,7 +154,7 @@ def test_non_testnet_venue_error_says_allow_live(tmp_path: Path) -> None:
 
 
 def test_non_testnet_venue_with_allow_live_loads(tmp_path: Path) -> None:
-    document = example_document()
+    document = example_manifest()
     _live_without_opt_in(document)
     document["spec"]["exchange"]["allowLive"] = True
 
@@ -173,7 +165,7 @@ def test_non_testnet_venue_with_allow_live_loads(tmp_path: Path) -> None:
 
 
 def test_every_problem_is_reported_not_just_the_first(tmp_path: Path) -> None:
-    document = example_document()
+    document = example_manifest()
     document["spec"]["risk"]["maxPosition"] = "-1"
     document["spec"]["execution"]["retryBudget"] = "lots"
 
@@ -230,7 +222,7 @@ def test_manifest_error_is_a_value_error() -> None:
 def test_emergency_stop_parses_every_action(
     tmp_path: Path, action: str, expected: EmergencyAction
 ) -> None:
-    document = example_document()
+    document = example_manifest()
     document["spec"]["emergencyStop"] = {"action": action, "reason": "oncall: venue incident"}
 
     bot = load_manifest(write(tmp_path, document))
