@@ -67,52 +67,39 @@ class ControlApi:
         self._timeout = request_timeout
         # Two watches block a thread each while they wait; the Lease and reads use the rest.
         self._threads = ThreadPoolExecutor(max_workers=6, thread_name_prefix="k8s-control")
-
-    async def list_bot(self) -> Json:
-        """List the bot's own TradingBot (a list of at most one item, with its resourceVersion)."""
-        return await self._json(
+        # The list calls of what the bot watches (its own TradingBot, every TradingHalt):
+        # read once with list_*, then followed with watch_* from the list's resourceVersion.
+        self._list_bot = functools.partial(
             self._custom.list_namespaced_custom_object,
             API_GROUP,
             VERSION,
-            self.namespace,
+            namespace,
             PLURAL,
-            field_selector=f"metadata.name={self.name}",
+            field_selector=f"metadata.name={name}",
         )
+        self._list_halts = functools.partial(
+            self._custom.list_cluster_custom_object, API_GROUP, VERSION, HALT_PLURAL
+        )
+
+    async def list_bot(self) -> Json:
+        """List the bot's own TradingBot (a list of at most one item, with its resourceVersion)."""
+        return await self._json(self._list_bot)
 
     def watch_bot(
         self, resource_version: str | None, timeout_seconds: int
     ) -> AsyncGenerator[Json, None]:
         """Yield watch events (``{"type", "object"}``) until the server ends the watch."""
-        return self._watch(
-            functools.partial(
-                self._custom.list_namespaced_custom_object,
-                API_GROUP,
-                VERSION,
-                self.namespace,
-                PLURAL,
-                field_selector=f"metadata.name={self.name}",
-            ),
-            resource_version,
-            timeout_seconds,
-        )
+        return self._watch(self._list_bot, resource_version, timeout_seconds)
 
     async def list_halts(self) -> Json:
         """List every TradingHalt (cluster-scoped), with the list's resourceVersion."""
-        return await self._json(
-            self._custom.list_cluster_custom_object, API_GROUP, VERSION, HALT_PLURAL
-        )
+        return await self._json(self._list_halts)
 
     def watch_halts(
         self, resource_version: str | None, timeout_seconds: int
     ) -> AsyncGenerator[Json, None]:
         """Yield TradingHalt watch events until the server ends the watch."""
-        return self._watch(
-            functools.partial(
-                self._custom.list_cluster_custom_object, API_GROUP, VERSION, HALT_PLURAL
-            ),
-            resource_version,
-            timeout_seconds,
-        )
+        return self._watch(self._list_halts, resource_version, timeout_seconds)
 
     async def read_namespace(self) -> Json:
         """The bot's own Namespace object (its labels select TradingHalts)."""
