@@ -291,7 +291,10 @@ async def test_a_rolebinding_is_not_sent_before_its_role_exists() -> None:
     api = GatedApi()
     body = {
         "metadata": {"name": "b", "namespace": "dev", "uid": "u-1"},
-        "spec": {"symbol": "BTC/USDT:USDT", "risk": {}},
+        "spec": {
+            "symbol": "BTC/USDT:USDT",
+            "risk": {"maxPosition": "0.01", "maxOrderNotional": "1000"},
+        },
     }
     reconcile = asyncio.create_task(api.apply_waves(creation_waves(body, "img:1")))
     await api.role_sent.wait()
