@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable
+import itertools
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
@@ -14,6 +15,7 @@ from tradewarden.bot.venue_sim.models import (
     ZERO,
     AlgoOrder,
     AlgoStatus,
+    BookLevel,
     Fill,
     FundingRate,
     Income,
@@ -37,6 +39,9 @@ MAX_LEVERAGE = 125
 ENTRY_PRICE_QUANTUM = Decimal("1E-8")
 # Commission and funding are booked to the wallet in Binance's eight decimals.
 MONEY_QUANTUM = Decimal("1E-8")
+# The book the other participants keep: one level per tick either side of the mark,
+# each holding BOOK_LEVEL_NOTIONAL USDT times 1 to 4 (varying by level, reproducibly).
+BOOK_LEVEL_NOTIONAL = Decimal(2000)
 TIME_IN_FORCE = ("GTC", "IOC", "FOK", "GTX")
 
 
@@ -106,6 +111,8 @@ class Engine:
         self._algos: dict[int, AlgoOrder] = {}
         self._fills: list[Fill] = []
         self._income: list[Income] = []
+        # What takers have consumed of each side of the book since the mark last moved.
+        self._taken: dict[tuple[str, Side], Decimal] = {}
         self._funding: list[FundingRate] = []
         self._funding_interval_ms = int(settings.funding_interval_s * 1000)
         self._next_funding_ms = (now // self._funding_interval_ms + 1) * self._funding_interval_ms
@@ -154,6 +161,14 @@ class Engine:
     def fills(self, symbol: str | None = None) -> list[Fill]:
         """Executions, oldest first, optionally for one symbol."""
         return [f for f in self._fills if symbol is None or f.symbol == symbol]
+
+    def book(self, symbol: str, levels: int) -> tuple[list[BookLevel], list[BookLevel]]:
+        """The first ``levels`` bids and asks, best first, less what takers have consumed."""
+        spec = self.spec(symbol)
+        return (
+            self._levels(spec, Side.SELL, levels),  # bids: what a sell takes
+            self._levels(spec, Side.BUY, levels),  # asks: what a buy takes
+        )
 
     def income(self) -> list[Income]:
         """Every wallet movement (realized PnL, commission, funding), oldest first."""
@@ -272,6 +287,9 @@ class Engine:
         if mark <= 0:
             raise errors.filter_failure("PRICE_FILTER")
         self._marks[spec.symbol] = mark
+        # The book refills around the new mark.
+        self._taken.pop((spec.symbol, Side.BUY), None)
+        self._taken.pop((spec.symbol, Side.SELL), None)
         self._ticks[spec.symbol].append((self.now_ms(), mark))
         stats = self._stats[spec.symbol]
         stats.high = max(stats.high, mark)
@@ -331,11 +349,11 @@ class Engine:
             raise errors.no_need_to_modify()
         order.orig_qty, order.price = qty, new_price
         order.update_time_ms = self.now_ms()
-        crosses = self._crosses(order)
-        if qty <= order.executed_qty or (crosses and order.time_in_force == "GTX"):
+        takes = self._takes(order)
+        if qty <= order.executed_qty or (takes and order.time_in_force == "GTX"):
             self._close(order, OrderStatus.CANCELED)
-        elif crosses:
-            self._fill(order, order.remaining, self._marks[spec.symbol], False)
+        elif takes:
+            self._take(order, order.remaining, order.price)
         self._record()
         return order
 
@@ -513,9 +531,64 @@ class Engine:
             raise errors.min_notional(format(spec.min_notional.normalize(), "f"))
 
     def _market_price(self, symbol: str, side: Side) -> Decimal:
+        """The best price a taker on ``side`` meets: one tick off the (slipped) mark."""
         spec = self.specs[symbol]
         slip = Decimal(str(self._settings.slippage_bps)) / Decimal(10_000)
-        return spec.round_price(self._marks[symbol] * (1 + side.sign * slip))
+        return spec.round_price(self._marks[symbol] * (1 + side.sign * slip)) + (
+            side.sign * spec.tick_size
+        )
+
+    def _level_qty(self, spec: SymbolSpec, level: int) -> Decimal:
+        """What level ``level`` (1 = best) holds, sized at the mark so it is a round quantity."""
+        notional = BOOK_LEVEL_NOTIONAL * (4 + (level * 7) % 13) / 4
+        return max(spec.round_qty(notional / self._marks[spec.symbol]), spec.step_size)
+
+    def _walk(self, spec: SymbolSpec, side: Side) -> Iterator[BookLevel]:
+        """The levels a taker on ``side`` meets, best first, less what was already consumed."""
+        top = self._market_price(spec.symbol, side)
+        skip = self._taken.get((spec.symbol, side), ZERO)
+        level = 0
+        while True:
+            price = top + side.sign * spec.tick_size * level
+            level += 1
+            if price <= 0:
+                return
+            qty = self._level_qty(spec, level)
+            consumed = min(skip, qty)
+            skip -= consumed
+            if qty > consumed:
+                yield BookLevel(price, qty - consumed)
+
+    def _levels(self, spec: SymbolSpec, side: Side, count: int) -> list[BookLevel]:
+        return list(itertools.islice(self._walk(spec, side), count))
+
+    def _fills_for(
+        self, spec: SymbolSpec, side: Side, qty: Decimal, limit: Decimal | None
+    ) -> list[BookLevel]:
+        """The executions taking ``qty`` on ``side`` would make, down the book to ``limit``."""
+        fills: list[BookLevel] = []
+        for level in self._walk(spec, side):
+            if qty <= 0 or (limit is not None and (level.price - limit) * side.sign > 0):
+                break
+            take = min(qty, level.qty)
+            fills.append(BookLevel(level.price, take))
+            qty -= take
+        return fills
+
+    def _take(self, order: Order, qty: Decimal, limit: Decimal | None) -> None:
+        """Fill up to ``qty`` of the order as a taker, level by level, one trade per level."""
+        spec = self.specs[order.symbol]
+        for level in self._fills_for(spec, order.side, qty, limit):
+            key = (order.symbol, order.side)
+            self._taken[key] = self._taken.get(key, ZERO) + level.qty
+            self._fill(order, level.qty, level.price, False)
+            if not order.is_open:
+                return
+
+    def _takes(self, order: Order) -> bool:
+        """Whether a limit order's price reaches the best level of the other side."""
+        best = self._market_price(order.symbol, order.side)
+        return (best - order.price) * order.side.sign <= 0
 
     def _opening_qty(self, symbol: str, side: Side, qty: Decimal) -> Decimal:
         """The part of an order that opens or adds exposure rather than closing it."""
@@ -577,17 +650,26 @@ class Engine:
         return mark <= order.price if order.side is Side.BUY else mark >= order.price
 
     def _submit(self, order: Order) -> None:
-        """Run a freshly accepted order against the mark: takers fill in full right away."""
+        """Run a freshly accepted order against the book.
+
+        A market order walks the book until it is filled (slippage grows with
+        size); a limit order that reaches the other side takes the levels up to
+        its price and rests with the rest (GTC), or drops it (IOC); FOK fills
+        in full or not at all; post-only (GTX) expires rather than take.
+        """
+        spec = self.specs[order.symbol]
         if order.type is OrderType.MARKET:
-            self._fill(order, order.orig_qty, self._market_price(order.symbol, order.side), False)
+            self._take(order, order.orig_qty, None)
             return
-        crosses = self._crosses(order)
-        if crosses and order.time_in_force == "GTX":
+        if self._takes(order) and order.time_in_force == "GTX":
             self._close(order, OrderStatus.EXPIRED)  # post-only would have taken liquidity
-        elif crosses:
-            # A marketable limit takes the book at the mark, which is at least as good as its limit.
-            self._fill(order, order.orig_qty, self._marks[order.symbol], False)
-        elif order.time_in_force in ("IOC", "FOK"):
+            return
+        available = self._fills_for(spec, order.side, order.orig_qty, order.price)
+        if order.time_in_force == "FOK" and sum((f.qty for f in available), ZERO) < order.orig_qty:
+            self._close(order, OrderStatus.EXPIRED)
+            return
+        self._take(order, order.orig_qty, order.price)
+        if order.is_open and order.time_in_force in ("IOC", "FOK"):
             self._close(order, OrderStatus.EXPIRED)
 
     def _trigger_algo_orders(self, symbol: str) -> None:
@@ -658,12 +740,18 @@ class Engine:
                 )
 
     def _resting_fill_qty(self, order: Order) -> Decimal:
+        """Each mark at or through the price fills ``partial_fill_ratio`` of the order.
+
+        The order shares its level with a queue, so a crossing price fills it in
+        steps as it moves through (the share rounded up to the step: at ratio 0.5
+        two steps fill any order); 0 fills it whole.
+        """
         ratio = self._settings.partial_fill_ratio
         if ratio == 0:
             return order.remaining
-        spec = self.specs[order.symbol]
-        chunk = max(spec.round_qty(order.orig_qty * Decimal(str(ratio))), spec.step_size)
-        return min(chunk, order.remaining)
+        step = self.specs[order.symbol].step_size
+        share = order.orig_qty * Decimal(str(ratio)) / step
+        return min(share.to_integral_value(ROUND_CEILING) * step, order.remaining)
 
     def _close(self, order: Order, status: OrderStatus) -> None:
         order.status = status

@@ -129,7 +129,8 @@ def depth(ctx: VenueContext, call: Call) -> Reply:
     limit = call.params.integer("limit") or DEFAULT_DEPTH
     if limit not in DEPTH_LIMITS:
         raise errors.invalid_param("limit")
-    return views.depth(spec, ctx.engine.mark(spec.symbol), limit, call.server_ms)
+    bids, asks = ctx.engine.book(spec.symbol, limit)
+    return views.depth(bids, asks, call.server_ms)
 
 
 # ----------------------------------------------------------------- account

@@ -158,6 +158,14 @@ class Position:
 
 
 @dataclass(frozen=True, slots=True)
+class BookLevel:
+    """One price level of the book (or one execution against it)."""
+
+    price: Decimal
+    qty: Decimal
+
+
+@dataclass(frozen=True, slots=True)
 class Fill:
     """One execution against the simulated book."""
 

@@ -38,8 +38,10 @@ class SimSettings:
     initial_balance: Decimal = Decimal("10000")  # USDT
     price_tick_s: float = 0.5  # seeded random walk step interval; 0 disables the price process
     volatility_bps: float = 5.0  # standard deviation of one random-walk step
-    slippage_bps: float = 0.0  # market orders fill at mark +/- slippage
-    partial_fill_ratio: float = 0.0  # 0 = resting limit orders fill fully on a cross
+    slippage_bps: float = 0.0  # the book sits this far off the mark (takers pay it)
+    # Each mark at or through a resting limit order's price fills this share of the order,
+    # so a crossing price fills it in steps as it moves through; 0 = all at the first cross.
+    partial_fill_ratio: float = 0.5
     weight_limit_1m: int = 2400  # request weight per minute; beyond it 429 -1003
     order_limit_10s: int = 300  # new orders per 10 s (Binance's ORDERS limit); beyond it -1015
     order_limit_1m: int = 1200  # new orders per minute

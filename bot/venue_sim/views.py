@@ -11,6 +11,7 @@ from tradewarden.bot.venue_sim.models import (
     MAINT_MARGIN_RATE,
     ZERO,
     AlgoOrder,
+    BookLevel,
     Fill,
     FundingRate,
     Income,
@@ -381,16 +382,15 @@ def funding_rate(f: FundingRate) -> Json:
     }
 
 
-def depth(spec: SymbolSpec, mark: Decimal, limit: int, now_ms: int) -> Json:
-    """GET /fapi/v1/depth: a deterministic book one tick either side of the mark."""
-    bids = []
-    asks = []
-    for level in range(1, limit + 1):
-        # Sizes vary by level only, so the book is reproducible and never empty.
-        qty = fmt(spec.step_size * (10 + (level * 7) % 13))
-        bids.append([fmt(mark - spec.tick_size * level), qty])
-        asks.append([fmt(mark + spec.tick_size * level), qty])
-    return {"lastUpdateId": now_ms, "E": now_ms, "T": now_ms, "bids": bids, "asks": asks}
+def depth(bids: Sequence[BookLevel], asks: Sequence[BookLevel], now_ms: int) -> Json:
+    """GET /fapi/v1/depth: the book takers meet, best level first on each side."""
+    return {
+        "lastUpdateId": now_ms,
+        "E": now_ms,
+        "T": now_ms,
+        "bids": [[fmt(level.price), fmt(level.qty)] for level in bids],
+        "asks": [[fmt(level.price), fmt(level.qty)] for level in asks],
+    }
 
 
 def user_trade(f: Fill) -> Json:

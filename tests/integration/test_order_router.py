@@ -35,6 +35,12 @@ async def venue_orders(path: OrderPath, venue_client_id: str) -> list[dict[str, 
     return [o for o in state["orders"] if o["clientOrderId"] == venue_client_id]
 
 
+async def through(path: OrderPath, *marks: str) -> None:
+    """Move the mark step by step; each step through a resting bid fills half of it."""
+    for mark in marks:
+        await path.sim.set_price("BTCUSDT", mark)
+
+
 def metric(path: OrderPath, name: str, labels: dict[str, str] | None = None) -> float:
     value = path.metrics.registry.get_sample_value(name, labels or {})
     return 0.0 if value is None else value
@@ -307,7 +313,8 @@ async def test_give_up_leaves_order_unknown_and_flags_it(order_path: OrderPath) 
 
 async def test_cancel_of_filled_order_is_idempotent_success(order_path: OrderPath) -> None:
     order = await order_path.router.place(LIMIT_BUY)
-    await order_path.sim.set_price("BTCUSDT", "48900")  # crosses the bid: filled
+    # The price moves through the bid (half fills per step, as the level's queue trades): filled.
+    await through(order_path, "48900", "48800")
     cancelled = await order_path.router.cancel(order)
 
     assert cancelled.state is OrderState.FILLED
@@ -342,7 +349,7 @@ async def test_a_filled_order_is_never_called_cancelled_when_lookups_fail(
     order_path: OrderPath,
 ) -> None:
     order = await order_path.router.place(LIMIT_BUY)
-    await order_path.sim.set_price("BTCUSDT", "48900")  # filled while the bot is not looking
+    await through(order_path, "48900", "48800")  # filled while the bot is not looking
     unavailable = {"error": {"status": 503, "code": -1001, "msg": "Internal error"}}
     await order_path.sim.set_faults(
         [
@@ -437,7 +444,7 @@ def limit_buy(price: str) -> OrderIntent:
 async def test_cancel_many_sends_one_batch_and_settles_each_order(order_path: OrderPath) -> None:
     resting = [await order_path.router.place(limit_buy(p)) for p in ("49000", "48900", "48800")]
     filled = await order_path.router.place(limit_buy("49500"))
-    await order_path.sim.set_price("BTCUSDT", "49400")  # fills the 49500 bid behind the bot's back
+    await through(order_path, "49400", "49300")  # fills the 49500 bid behind the bot's back
     before = (await order_path.sim.state())["requests"]
 
     settled = await order_path.router.cancel_many([*resting, filled])

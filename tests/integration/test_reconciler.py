@@ -407,12 +407,13 @@ async def test_a_fill_between_the_reads_is_settled_without_a_false_mismatch(
         OrderIntent(SYMBOL, Side.BUY, OrderType.LIMIT, Decimal("0.004"), Decimal("49900"))
     )
     assert order.state is OrderState.OPEN
-    # The order fills after the open-orders read listed it, before the position read.
+    # The order fills (half of it: the price moved through the bid once) after the
+    # open-orders read listed it, before the position read.
     move_price_at_the_next_stops_read(path, "49850", after_read=False)
     report = await harness.run()
 
-    assert path.journal.get(order.client_order_id).state is OrderState.FILLED
-    assert report.position == Decimal("0.004")
+    assert path.journal.get(order.client_order_id).state is OrderState.PARTIALLY_FILLED
+    assert report.position == Decimal("0.002")
     assert report.mismatches == ()
     assert not report.contradictory
 

@@ -46,16 +46,16 @@ async def test_market_order_with_client_order_id(exchange: Any, venue_sim: Runni
         "m-1",
         "closed",
         0.01,
-        50000,
+        50000.1,  # the best ask, a tick over the mark
     )
     by_id = await exchange.fetch_order(order["id"], BTC)
     by_client_id = await exchange.fetch_order(None, BTC, {"clientOrderId": "m-1"})
     assert by_id["id"] == by_client_id["id"] == order["id"]
     state = await venue_sim.state()
     assert [(o["clientOrderId"], o["status"]) for o in state["orders"]] == [("m-1", "FILLED")]
-    assert state["fills"][0]["price"] == "50000"
+    assert state["fills"][0]["price"] == "50000.1"
     trades = await exchange.fetch_my_trades(BTC)
-    assert [(t["order"], t["amount"], t["price"]) for t in trades] == [(order["id"], 0.01, 50000)]
+    assert [(t["order"], t["amount"], t["price"]) for t in trades] == [(order["id"], 0.01, 50000.1)]
 
 
 async def test_limit_orders_open_cancel_and_cancel_all(exchange: Any) -> None:
@@ -113,10 +113,16 @@ async def test_positions_and_balance(exchange: Any) -> None:
     await exchange.create_order(ETH, "market", "buy", 0.5)
     positions = {p["symbol"]: p for p in await exchange.fetch_positions()}
     assert (positions[BTC]["side"], positions[BTC]["contracts"]) == ("short", 0.02)
-    assert (positions[ETH]["side"], positions[ETH]["entryPrice"]) == ("long", 3000)
+    assert (positions[ETH]["side"], positions[ETH]["entryPrice"]) == ("long", 3000.01)
     balance = await exchange.fetch_balance()
-    # Margin = 0.02 * 50000 / 10 + 0.5 * 3000 / 10; taker fees 0.0005 * (1000 + 1500).
-    assert balance["USDT"] == {"free": 9748.75, "used": 250.0, "total": 9998.75}
+    # Margin = 0.02 * 50000 / 10 + 0.5 * 3000 / 10; taker fees on 0.02 at the bid (49999.9)
+    # and 0.5 at the ask (3000.01).
+    total = 10000 - 0.0005 * (999.998 + 1500.005)
+    assert balance["USDT"] == {
+        "free": pytest.approx(total - 250),
+        "used": 250.0,
+        "total": pytest.approx(total),
+    }
 
 
 async def test_stop_orders_live_in_the_algo_service(
@@ -163,22 +169,24 @@ async def test_fills_move_positions_and_wallet(exchange: Any, venue_sim: Running
         {
             "symbol": "BTCUSDT",
             "positionAmt": "0.02",
-            "entryPrice": "51000",
+            "entryPrice": "51000.1",  # bought at the asks, 50000.1 and 52000.1
             "markPrice": "52000",
-            "unrealizedProfit": "20",
+            "unrealizedProfit": "19.998",
         }
     ]
     await venue_sim.set_price("BTCUSDT", "53000")
     await exchange.create_order(BTC, "market", "sell", 0.03)  # close 0.02, open 0.01 short
     state = await venue_sim.state()
-    # Realized 40, less taker fees on 500 + 520 + 1590 notional.
-    assert state["balances"]["USDT"]["walletBalance"] == "10038.695"
-    assert [(p["positionAmt"], p["entryPrice"]) for p in state["positions"]] == [("-0.01", "53000")]
+    # Realized 0.02 * (52999.9 - 51000.1), less taker fees on 500.001 + 520.001 + 1589.997.
+    assert state["balances"]["USDT"]["walletBalance"] == "10038.6910005"
+    assert [(p["positionAmt"], p["entryPrice"]) for p in state["positions"]] == [
+        ("-0.01", "52999.9")
+    ]
     position = (await exchange.fetch_positions([BTC]))[0]
     assert (position["side"], position["contracts"], position["entryPrice"]) == (
         "short",
         0.01,
-        53000,
+        52999.9,
     )
 
 
@@ -188,7 +196,9 @@ async def test_limit_order_fills_when_the_mark_crosses(
     order = await exchange.create_order(BTC, "limit", "buy", 0.01, 49000)
     await venue_sim.set_price("BTCUSDT", "49100")
     assert (await exchange.fetch_order(order["id"], BTC))["status"] == "open"
-    await venue_sim.set_price("BTCUSDT", "48950")
+    await venue_sim.set_price("BTCUSDT", "48950")  # half: the level's queue takes the rest
+    assert (await exchange.fetch_order(order["id"], BTC))["filled"] == 0.005
+    await venue_sim.set_price("BTCUSDT", "48940")
     filled = await exchange.fetch_order(order["id"], BTC)
     assert (filled["status"], filled["average"]) == ("closed", 49000)
     assert (await exchange.fetch_positions([BTC]))[0]["entryPrice"] == 49000
@@ -217,9 +227,9 @@ async def test_stop_trigger_closes_the_position(exchange: Any, venue_sim: Runnin
     assert await exchange.fetch_positions([BTC]) == []
     assert (await exchange.fetch_order(stop["id"], BTC, {"trigger": True}))["status"] == "closed"
     state = await venue_sim.state()
-    # Lost 24 on the stop, less taker fees on 1000 + 1024 notional.
-    assert state["balances"]["USDT"]["walletBalance"] == "9974.988"
+    # Sold at 49999.9, bought back at 51200.1: lost 24.004, less taker fees on 999.998 + 1024.002.
+    assert state["balances"]["USDT"]["walletBalance"] == "9974.984"
     triggered = [
         o for o in state["orders"] if o["orderId"] == state["algoOrders"][0]["actualOrderId"]
     ]
-    assert (triggered[0]["reduceOnly"], triggered[0]["avgPrice"]) == (True, "51200")
+    assert (triggered[0]["reduceOnly"], triggered[0]["avgPrice"]) == (True, "51200.1")

@@ -65,7 +65,7 @@ async def test_trading_fee_trades_and_ohlcv(exchange: Any, venue_sim: RunningVen
     now = exchange.milliseconds()
     [trade] = await exchange.fetch_trades(BTC)
     check_trade(exchange, {}, "fetchTrades", trade, BTC, now, True)
-    assert (trade["price"], trade["amount"], trade["side"]) == (50000, 0.003, "buy")
+    assert (trade["price"], trade["amount"], trade["side"]) == (50000.1, 0.003, "buy")
     candles = await exchange.fetch_ohlcv(BTC, "1m", limit=5)
     for candle in candles:
         check_ohlcv(exchange, {}, "fetchOHLCV", candle, BTC, now)

@@ -60,11 +60,11 @@ def taker_fee(*notionals: str) -> Decimal:
 
 def test_adds_average_the_entry_price() -> None:
     engine, _ = make_engine()
-    engine.place_order(market(Side.BUY, "0.01"))
+    engine.place_order(market(Side.BUY, "0.01"))  # takes the best ask, one tick over the mark
     engine.set_mark(BTC, D("51000"))
     engine.place_order(market(Side.BUY, "0.03"))
-    assert position(engine) == (D("0.04"), D("50750"))
-    assert wallet(engine) == D("10000") - taker_fee("500", "1530")
+    assert position(engine) == (D("0.04"), D("50750.1"))
+    assert wallet(engine) == D("10000") - taker_fee("500.001", "1530.003")
 
 
 def test_reduce_realizes_pnl_into_the_wallet_and_keeps_entry() -> None:
@@ -72,9 +72,10 @@ def test_reduce_realizes_pnl_into_the_wallet_and_keeps_entry() -> None:
     engine.place_order(market(Side.BUY, "0.02"))
     engine.set_mark(BTC, D("51000"))
     engine.place_order(market(Side.SELL, "0.01", reduce_only=True))
-    assert position(engine) == (D("0.01"), D("50000"))
-    assert wallet(engine) == D("10010") - taker_fee("1000", "510")
-    assert engine.fills()[-1].realized_pnl == D("10")
+    assert position(engine) == (D("0.01"), D("50000.1"))
+    # Bought at the ask (50000.1), sold at the bid (50999.9).
+    assert engine.fills()[-1].realized_pnl == D("9.998")
+    assert wallet(engine) == D("10009.998") - taker_fee("1000.002", "509.999")
 
 
 def test_flip_realizes_the_closed_part_and_opens_the_rest_at_the_fill() -> None:
@@ -82,26 +83,27 @@ def test_flip_realizes_the_closed_part_and_opens_the_rest_at_the_fill() -> None:
     engine.place_order(market(Side.BUY, "0.01"))
     engine.set_mark(BTC, D("49000"))
     engine.place_order(market(Side.SELL, "0.03"))
-    assert position(engine) == (D("-0.02"), D("49000"))
-    assert wallet(engine) == D("9990") - taker_fee("500", "1470")
+    assert position(engine) == (D("-0.02"), D("48999.9"))
+    assert wallet(engine) == D("9989.998") - taker_fee("500.001", "1469.997")
 
 
 def test_unrealized_pnl_and_margin_follow_the_mark() -> None:
     engine, _ = make_engine()
-    engine.place_order(market(Side.SELL, "0.1"))
+    engine.place_order(market(Side.SELL, "0.05"))  # at the best bid, 49999.9
     engine.set_mark(BTC, D("49000"))
     totals = engine.snapshot().totals()
-    assert totals.unrealized_pnl == D("100")
-    assert totals.position_initial_margin == D("490")  # 0.1 * 49000 / 10
-    assert totals.available_balance == D("10000") - taker_fee("5000") + D("100") - D("490")
+    assert totals.unrealized_pnl == D("49.995")
+    assert totals.position_initial_margin == D("245")  # 0.05 * 49000 / 10
+    expected = D("10000") - taker_fee("2499.995") + D("49.995") - D("245")
+    assert totals.available_balance == expected
 
 
-def test_market_orders_pay_slippage() -> None:
+def test_market_orders_pay_the_spread_and_slippage() -> None:
     engine, _ = make_engine(slippage_bps=10.0)
     buy = engine.place_order(market(Side.BUY, "0.01"))
     sell = engine.place_order(market(Side.SELL, "0.01"))
-    assert buy.avg_price == D("50050")
-    assert sell.avg_price == D("49950")
+    assert buy.avg_price == D("50050.1")
+    assert sell.avg_price == D("49949.9")
 
 
 def test_reduce_only_may_not_open_increase_or_flip() -> None:
@@ -114,7 +116,7 @@ def test_reduce_only_may_not_open_increase_or_flip() -> None:
     with pytest.raises(errors.VenueError) as flipped:
         engine.place_order(market(Side.SELL, "0.02", reduce_only=True))
     assert {opened.value.code, increased.value.code, flipped.value.code} == {-2022}
-    assert position(engine) == (D("0.01"), D("50000"))
+    assert position(engine) == (D("0.01"), D("50000.1"))
 
 
 def test_margin_check_counts_only_the_opening_part() -> None:
@@ -123,9 +125,10 @@ def test_margin_check_counts_only_the_opening_part() -> None:
         engine.place_order(market(Side.BUY, "0.201"))  # 10050 notional needs 1005 margin
     assert rejected.value.code == -2019
     engine.place_order(market(Side.BUY, "0.19"))
-    # Closing 0.19 and opening 0.02 needs only the 0.02 part's margin.
+    # Closing 0.19 and opening 0.02 needs only the 0.02 part's margin. The sell
+    # walks three bid levels (0.11, 0.05, then 0.05 of 0.12): the short opens on the third.
     engine.place_order(market(Side.SELL, "0.21"))
-    assert position(engine) == (D("-0.02"), D("50000"))
+    assert position(engine) == (D("-0.02"), D("49999.7"))
 
 
 def test_open_limit_orders_reserve_margin() -> None:
@@ -272,14 +275,16 @@ def test_resting_limit_fills_at_its_price_when_the_mark_crosses() -> None:
     engine.set_mark(BTC, D("49500"))
     assert order.status is OrderStatus.NEW
     engine.set_mark(BTC, D("48900"))
+    assert (order.status, order.avg_price) == (OrderStatus.PARTIALLY_FILLED, D("49000"))
+    engine.set_mark(BTC, D("48800"))
     assert (order.status, order.avg_price) == (OrderStatus.FILLED, D("49000"))
     assert position(engine) == (D("0.01"), D("49000"))
 
 
-def test_marketable_limit_fills_at_the_mark_and_post_only_expires() -> None:
+def test_marketable_limit_takes_the_book_and_post_only_expires() -> None:
     engine, _ = make_engine()
     taker = engine.place_order(limit(Side.BUY, "0.01", "50500"))
-    assert (taker.status, taker.avg_price) == (OrderStatus.FILLED, D("50000"))
+    assert (taker.status, taker.avg_price) == (OrderStatus.FILLED, D("50000.1"))
     post_only = engine.place_order(limit(Side.SELL, "0.01", "49000", time_in_force="GTX"))
     assert post_only.status is OrderStatus.EXPIRED
     ioc = engine.place_order(limit(Side.BUY, "0.01", "49000", time_in_force="IOC"))
@@ -318,7 +323,8 @@ def test_stop_with_close_position_flattens_on_trigger() -> None:
     engine.set_mark(BTC, D("48800"))
     assert algo.status is AlgoStatus.FINISHED
     assert position(engine) == (D(0), D(0))
-    assert wallet(engine) == D("10000") - D("0.02") * D("1200") - taker_fee("1000", "976")
+    # Bought at 50000.1, the stop sold at the bid under the new mark, 48799.9.
+    assert wallet(engine) == D("10000") - D("24.004") - taker_fee("1000.002", "975.998")
     triggered = engine.get_order(BTC, OrderRef(order_id=algo.actual_order_id))
     assert (triggered.reduce_only, triggered.orig_type) == (True, OrderType.STOP_MARKET)
 
@@ -354,7 +360,7 @@ def test_take_profit_triggers_in_the_favourable_direction() -> None:
     assert algo.status is AlgoStatus.NEW
     engine.set_mark(BTC, D("52000"))
     assert algo.status is AlgoStatus.FINISHED
-    assert wallet(engine) == D("10020") - taker_fee("500", "520")
+    assert wallet(engine) == D("10019.998") - taker_fee("500.001", "519.999")
 
 
 def test_stale_snapshots_show_the_past() -> None:
@@ -379,3 +385,42 @@ def test_unknown_symbol() -> None:
     with pytest.raises(errors.VenueError) as bad:
         engine.set_mark("NOPEUSDT", D(1))
     assert bad.value.code == -1121
+
+
+def test_a_taker_walks_the_book_so_slippage_grows_with_size() -> None:
+    engine, _ = make_engine(initial_balance=D("100000"))
+    small = engine.place_order(market(Side.BUY, "0.01"))
+    large = engine.place_order(market(Side.BUY, "1"))
+    assert small.avg_price == D("50000.1")
+    assert large.avg_price > D("50000.5")  # ten levels deep and more
+    assert len([f for f in engine.fills() if f.order_id == large.order_id]) > 5
+    # What the takers consumed is gone from the book until the mark moves.
+    bids, asks = engine.book(BTC, 5)
+    assert asks[0].price > D("50000.9")
+    assert bids[0].price == D("49999.9")
+    again = engine.place_order(market(Side.BUY, "0.01"))
+    assert again.avg_price == asks[0].price
+    engine.set_mark(BTC, D("50000"))
+    assert engine.book(BTC, 1)[1][0].price == D("50000.1")
+
+
+def test_limit_time_in_force_against_the_book() -> None:
+    engine, _ = make_engine(initial_balance=D("100000"))
+    # The best two asks hold 0.11 (50000.1) and 0.05 (50000.2).
+    fok = engine.place_order(limit(Side.BUY, "0.2", "50000.2", time_in_force="FOK"))
+    assert (fok.status, fok.executed_qty) == (OrderStatus.EXPIRED, D(0))
+    ioc = engine.place_order(limit(Side.BUY, "0.2", "50000.2", time_in_force="IOC"))
+    assert (ioc.status, ioc.executed_qty) == (OrderStatus.EXPIRED, D("0.16"))
+    gtc = engine.place_order(limit(Side.BUY, "0.2", "50000.3"))
+    assert (gtc.status, gtc.executed_qty) == (OrderStatus.PARTIALLY_FILLED, D("0.12"))
+    assert engine.book(BTC, 1)[1][0].price == D("50000.4")
+
+
+def test_a_resting_order_fills_in_steps_as_the_price_moves_through_by_default() -> None:
+    engine, _ = make_engine()
+    order = engine.place_order(limit(Side.BUY, "0.02", "49000"))
+    engine.set_mark(BTC, D("48990"))  # the queue at the level takes the other half
+    assert (order.status, order.executed_qty) == (OrderStatus.PARTIALLY_FILLED, D("0.01"))
+    assert engine.fills()[-1].maker
+    engine.set_mark(BTC, D("48980"))
+    assert (order.status, order.avg_price) == (OrderStatus.FILLED, D("49000"))

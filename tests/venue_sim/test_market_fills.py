@@ -57,17 +57,20 @@ async def test_every_fill_pays_commission_at_the_advertised_rate(
 ) -> None:
     fee = await exchange.fetch_trading_fee(BTC)
     assert (fee["maker"], fee["taker"]) == (0.0002, 0.0005)
-    await exchange.create_order(BTC, "market", "buy", 0.01)  # taker: 500 * 0.0005
+    await exchange.create_order(BTC, "market", "buy", 0.01)  # taker: 500.001 * 0.0005
     bid = await exchange.create_order(BTC, "limit", "buy", 0.01, 49000)
-    await venue_sim.set_price("BTCUSDT", "48950")  # maker: 490 * 0.0002
+    for price in ("48950", "48940"):  # fills in two halves, maker: 245 * 0.0002 each
+        await venue_sim.set_price("BTCUSDT", price)
     trades = await exchange.fetch_my_trades(BTC)
     assert [(t["takerOrMaker"], t["fee"]["cost"], t["fee"]["currency"]) for t in trades] == [
-        ("taker", 0.25, "USDT"),
-        ("maker", 0.098, "USDT"),
+        ("taker", 0.2500005, "USDT"),
+        ("maker", 0.049, "USDT"),
+        ("maker", 0.049, "USDT"),
     ]
-    assert trades[1]["order"] == bid["id"]
+    assert trades[2]["order"] == bid["id"]
     balance = await exchange.fetch_balance()
-    assert balance["info"]["assets"][0]["walletBalance"] == "9999.652"  # 10000 - 0.25 - 0.098
+    # 10000 - 0.2500005 - 2 * 0.049
+    assert balance["info"]["assets"][0]["walletBalance"] == "9999.6519995"
 
 
 async def test_income_lists_realized_pnl_and_commission_as_binance_does(
@@ -78,19 +81,52 @@ async def test_income_lists_realized_pnl_and_commission_as_binance_does(
     await exchange.create_order(BTC, "market", "sell", 0.01, None, {"reduceOnly": True})
     rows = await exchange.fapiPrivateGetIncome({"symbol": "BTCUSDT"})
     assert [(r["incomeType"], r["income"], r["tradeId"]) for r in rows] == [
-        ("COMMISSION", "-0.25000000", "1"),
-        ("REALIZED_PNL", "10.00000000", "2"),
-        ("COMMISSION", "-0.25500000", "2"),
+        ("COMMISSION", "-0.25000050", "1"),  # bought 0.01 at 50000.1
+        ("REALIZED_PNL", "9.99800000", "2"),  # sold at 50999.9
+        ("COMMISSION", "-0.25499950", "2"),
     ]
     assert set(rows[0]) == {
         "symbol", "incomeType", "income", "asset", "info", "time", "tranId", "tradeId"
     }  # fmt: skip
     assert len({r["tranId"] for r in rows}) == 3
     only = await exchange.fapiPrivateGetIncome({"incomeType": "REALIZED_PNL"})
-    assert [r["income"] for r in only] == ["10.00000000"]
+    assert [r["income"] for r in only] == ["9.99800000"]
     paged = await exchange.fapiPrivateGetIncome({"limit": 2, "page": 2})
     assert [r["tranId"] for r in paged] == [rows[2]["tranId"]]
     with pytest.raises(ccxt.BadRequest, match="-1130"):
         await exchange.fapiPrivateGetIncome({"incomeType": "BONUS"})
     state = await venue_sim.state()
-    assert state["balances"]["USDT"]["walletBalance"] == "10009.495"
+    assert state["balances"]["USDT"]["walletBalance"] == "10009.493"
+
+
+async def test_the_depth_is_the_book_a_market_order_walks(
+    exchange: Any, venue_sim: RunningVenueSim
+) -> None:
+    book = await exchange.fetch_order_book(BTC, 5)
+    (bid, _), (ask, _) = book["bids"][0], book["asks"][0]
+    assert (bid, ask) == (49999.9, 50000.1)  # one tick either side of the mark
+    two_levels = book["asks"][0][1] + book["asks"][1][1]
+    order = await exchange.create_order(BTC, "market", "buy", two_levels)
+    expected = sum(price * qty for price, qty in book["asks"][:2]) / two_levels
+    assert order["average"] == pytest.approx(expected)
+    assert len(await exchange.fetch_my_trades(BTC)) == 2  # one trade per level
+    after = await exchange.fetch_order_book(BTC, 5)
+    assert after["asks"][:3] == book["asks"][2:5]  # the two levels are gone ...
+    assert after["bids"] == book["bids"]
+    await venue_sim.set_price("BTCUSDT", "50000")
+    assert (await exchange.fetch_order_book(BTC, 5))["asks"] == book["asks"]  # ... until it moves
+
+
+async def test_a_resting_order_fills_in_steps_as_the_price_moves_through(
+    exchange: Any, venue_sim: RunningVenueSim
+) -> None:
+    order = await exchange.create_order(BTC, "limit", "buy", 0.02, 49000)
+    await venue_sim.set_price("BTCUSDT", "48995")
+    touched = await exchange.fetch_order(order["id"], BTC)
+    assert (touched["status"], touched["filled"], touched["info"]["status"]) == (
+        "open",
+        0.01,
+        "PARTIALLY_FILLED",
+    )
+    await venue_sim.set_price("BTCUSDT", "48990")
+    assert (await exchange.fetch_order(order["id"], BTC))["filled"] == 0.02

@@ -152,11 +152,14 @@ async def test_ccxt_pro_watch_orders_sees_new_fill_and_cancel(
     raw = orders[0]["info"]
     assert set(raw) == ORDER_FIELDS and (raw["x"], raw["X"]) == ("NEW", "NEW")
     assert raw["b"] == "490"  # the bid notional of the symbol's open orders
-    await venue_sim.set_price("BTCUSDT", 48900)
+    await venue_sim.set_price("BTCUSDT", 48900)  # half fills: the level's queue takes the rest
+    partial = await asyncio.wait_for(pro.watch_orders(SYMBOL), WAIT_S)
+    assert (partial[-1]["status"], partial[-1]["filled"]) == ("open", 0.005)
+    await venue_sim.set_price("BTCUSDT", 48800)
     filled = await asyncio.wait_for(pro.watch_orders(SYMBOL), WAIT_S)
     last = filled[-1]
     assert (last["status"], last["filled"], last["average"]) == ("closed", 0.01, 49000.0)
-    assert (last["info"]["x"], last["info"]["l"], last["info"]["m"]) == ("TRADE", "0.01", True)
+    assert (last["info"]["x"], last["info"]["l"], last["info"]["m"]) == ("TRADE", "0.005", True)
     resting = await exchange.create_order(SYMBOL, "limit", "sell", 0.01, 51000)
     await asyncio.wait_for(pro.watch_orders(SYMBOL), WAIT_S)
     await exchange.cancel_order(resting["id"], SYMBOL)
