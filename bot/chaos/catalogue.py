@@ -551,6 +551,39 @@ CATALOGUE: tuple[Scenario, ...] = (
 )
 
 
+HARDER_VENUE: tuple[Scenario, ...] = (
+    Scenario(
+        name="venue_resend_after_fill",
+        covers="extra: ambiguous create that filled, then a resend under the same id",
+        summary="The first create is accepted but its reply is lost; the order fills while the "
+        "bot waits, and its lookups fail with 503. Binance takes a client id again once its "
+        "order is no longer open, so a resend under the same id would be a second order: the "
+        "bot leaves the outcome unknown to the reconciler, which adopts the fill.",
+        setup=(
+            WireFaults(
+                (
+                    _wire({"accept_then_drop": True}, method="POST", path=ORDER, times=1),
+                    _wire(_error(503, -1001, "Internal error"), method="GET", path=ORDER, times=4),
+                )
+            ),
+        ),
+        # Filled while the create waits for its lost reply (ccxt's timeout).
+        steps=(Step(0, OnceEntriesRest(MovePrice(FILL_ONE_BUY))),),
+        duration=14,
+        # Room for a resend after the failed lookups: the bot must not take it.
+        spec={"execution": {"maxElapsedSeconds": 30.0}},
+        expect=(
+            ExpectEvent("ORDER_GIVEUP", where=(("reason", "lookups failed"),)),
+            ExpectEvent("ORDER_SUBMIT", at_least=0, at_most=0, where=(("attempt", "2"),)),
+            ExpectEvent("ORDER_STATE", where=(("state", "FILLED"),)),
+            ExpectVenue(position_seen=True),
+        ),
+    ),
+)
+
+CATALOGUE = CATALOGUE + HARDER_VENUE
+
+
 def scenario_named(name: str) -> Scenario:
     """The catalogue entry called ``name`` (KeyError if there is none)."""
     for scenario in CATALOGUE:

@@ -3,7 +3,9 @@
 - An intent is SUBMITTING in the journal before its first byte leaves.
 - An ambiguous create (timeout after send, dropped connection, 5xx, garbled
   reply) is *unknown*, not failed: the order is looked up by its client id
-  before anything else, and only ever resent under the same id.
+  before anything else, and only ever resent under the same id, and only once
+  the venue has answered that it does not know the id. A lookup that fails
+  proves nothing: the outcome stays unknown and the reconciler settles it.
 - Reads lag writes (Binance can answer -2013 for an order it accepted seconds
   ago): after an ambiguous create, "not found" counts as absence only once
   ``absent_grace`` has passed since the send; until then the router looks
@@ -204,10 +206,14 @@ class OrderRouter:
                 asked, found = await self._lookup_past_read_lag(order, sent_at, retry)
                 if found is not None:
                     return self._adopt(order, found, f"lookup after {error_class}")
-                if asked and ctx.clock() - sent_at < ctx.absent_grace:
+                if not asked:
+                    # The order may exist and may have filled; Binance would take a resend
+                    # under its id as a second order then. Only the reconciler may settle it.
+                    return self._give_up(order, attempt, "lookups failed, outcome unknown")
+                if ctx.clock() - sent_at < ctx.absent_grace:
                     return self._give_up(order, attempt, "retry budget spent, outcome unknown")
-                # Rotate only when the venue said the id is free, never on a failed lookup.
-                if error_class is ErrorClass.DUPLICATE_ID and asked:
+                # Rotate only when the venue said the id is free.
+                if error_class is ErrorClass.DUPLICATE_ID:
                     if rotations >= MAX_ROTATIONS:
                         return self._give_up(order, attempt, "duplicate id, rotations exhausted")
                     rotations += 1
