@@ -99,6 +99,7 @@ class Engine:
             s: [(now, m)] for s, m in self._marks.items()
         }
         self._leverage = dict.fromkeys(self.specs, settings.default_leverage)
+        self._isolated: set[str] = set()  # every other symbol is cross margin, as on Binance
         self._positions = {s: Position(symbol=s, update_time_ms=now) for s in self.specs}
         self.hedge_mode = settings.hedge_mode
         self._wallet = settings.initial_balance
@@ -220,7 +221,12 @@ class Engine:
             open_algo_orders=tuple(
                 dataclasses.replace(a) for a in self._algos.values() if a.is_open
             ),
+            isolated=frozenset(self._isolated),
         )
+
+    def margin_type(self, symbol: str) -> str:
+        """The symbol's margin type as Binance names it: CROSSED (the default) or ISOLATED."""
+        return "ISOLATED" if self.spec(symbol).symbol in self._isolated else "CROSSED"
 
     def snapshot_as_of(self, time_ms: int) -> Snapshot:
         """The account as it was at ``time_ms`` (for stale-snapshot faults)."""
@@ -269,6 +275,26 @@ class Engine:
         """
         if self.hedge_mode or request.position_side != "BOTH":
             raise errors.position_side_mismatch()
+
+    def set_margin_type(self, symbol: str, margin_type: str) -> None:
+        """Switch a symbol between CROSSED and ISOLATED, which Binance allows only when idle.
+
+        -4046 when it already is that type, -4047 with open orders (stops included),
+        -4048 with a position.
+        """
+        spec = self.spec(symbol)
+        if margin_type == self.margin_type(spec.symbol):
+            raise errors.margin_type_unchanged()
+        open_orders = any(o.symbol == spec.symbol for o in self._open_orders.values())
+        if open_orders or any(a.is_open for a in self.algo_orders_for(spec.symbol)):
+            raise errors.margin_type_locked_by_orders()
+        if self._positions[spec.symbol].amount:
+            raise errors.margin_type_locked_by_position()
+        if margin_type == "ISOLATED":
+            self._isolated.add(spec.symbol)
+        else:
+            self._isolated.discard(spec.symbol)
+        self._record()
 
     def set_leverage(self, symbol: str, leverage: int) -> int:
         """Change the symbol's leverage (margin is recomputed from it on every read)."""

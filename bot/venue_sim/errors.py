@@ -281,6 +281,21 @@ def position_side_locked_by_position() -> VenueError:
     return VenueError(-4068, "Position side cannot be changed if there exists position.")
 
 
+def margin_type_unchanged() -> VenueError:
+    """-4046 when the symbol already has the requested margin type."""
+    return VenueError(-4046, "No need to change margin type.")
+
+
+def margin_type_locked_by_orders() -> VenueError:
+    """-4047 when the margin type changes while the symbol has open orders."""
+    return VenueError(-4047, "Margin type cannot be changed if there exists open orders.")
+
+
+def margin_type_locked_by_position() -> VenueError:
+    """-4048 when the margin type changes while the symbol has a position."""
+    return VenueError(-4048, "Margin type cannot be changed if there exists position.")
+
+
 def no_need_to_modify() -> VenueError:
     """-5027 when an amendment changes neither quantity nor price."""
     return VenueError(-5027, "No need to modify the order.")

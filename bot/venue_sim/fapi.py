@@ -146,6 +146,31 @@ def set_leverage(ctx: VenueContext, call: Call) -> Reply:
     return {"leverage": applied, "maxNotionalValue": "1000000", "symbol": symbol}
 
 
+def set_margin_type(ctx: VenueContext, call: Call) -> Reply:
+    """POST /fapi/v1/marginType (ccxt's set_margin_mode): ISOLATED or CROSSED."""
+    symbol = ctx.engine.spec(call.params.symbol()).symbol
+    margin_type = call.params.required("marginType").upper()
+    if margin_type not in ("ISOLATED", "CROSSED"):
+        raise errors.invalid_param("marginType")
+    ctx.engine.set_margin_type(symbol, margin_type)
+    return {"code": 200, "msg": "success"}
+
+
+def symbol_config(ctx: VenueContext, call: Call) -> Reply:
+    """GET /fapi/v1/symbolConfig (ccxt's fetch_margin_mode): margin type and leverage."""
+    leverage = call.view(ctx).leverage
+    return [
+        {
+            "symbol": s,
+            "marginType": ctx.engine.margin_type(s),
+            "isAutoAddMargin": "false",
+            "leverage": leverage[s],
+            "maxNotionalValue": "1000000",
+        }
+        for s in _symbols(ctx, call.params)
+    ]
+
+
 def get_position_mode(ctx: VenueContext, _call: Call) -> Reply:
     """GET /fapi/v1/positionSide/dual (ccxt's fetch_position_mode)."""
     return {"dualSidePosition": ctx.engine.hedge_mode}
@@ -536,6 +561,8 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/fapi/v1/depth"): Route(depth, _depth_weight, signed=False),
     ("POST", "/fapi/v1/leverage"): Route(set_leverage, _flat(1), signed=True),
     ("GET", "/fapi/v1/leverageBracket"): Route(leverage_bracket, _flat(1), signed=True),
+    ("POST", "/fapi/v1/marginType"): Route(set_margin_type, _flat(1), signed=True),
+    ("GET", "/fapi/v1/symbolConfig"): Route(symbol_config, _flat(5), signed=True),
     ("GET", "/fapi/v1/positionSide/dual"): Route(get_position_mode, _flat(30), signed=True),
     ("POST", "/fapi/v1/positionSide/dual"): Route(set_position_mode, _flat(1), signed=True),
     ("GET", "/fapi/v3/positionRisk"): Route(position_risk, _flat(5), signed=True),

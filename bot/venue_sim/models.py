@@ -250,6 +250,8 @@ class Snapshot:
     positions: tuple[Position, ...] = field(default_factory=tuple)
     open_orders: tuple[Order, ...] = field(default_factory=tuple)
     open_algo_orders: tuple[AlgoOrder, ...] = field(default_factory=tuple)
+    # Symbols in isolated margin; every other symbol is cross margin (Binance's default).
+    isolated: frozenset[str] = frozenset()
 
     def unrealized_pnl(self, position: Position) -> Decimal:
         """PnL of the position at the snapshot's mark."""
@@ -268,6 +270,39 @@ class Snapshot:
         if order.reduce_only or order.close_position:
             return ZERO
         return order.remaining * order.price / self.leverage[order.symbol]
+
+    def liquidation_price(self, position: Position) -> Decimal:
+        """Binance's one-way liquidation price for USDⓈ-M (maintenance amount 0, first bracket).
+
+        ``LP = (WB - TMM + UPNL - side * size * entry) / (size * MMR - side * size)``.
+        Cross margin: WB is the cross wallet (the wallet less isolated wallets), TMM
+        and UPNL the maintenance margin and unrealized PnL of the other cross
+        positions. Isolated margin: WB is the position's isolated wallet, TMM = UPNL
+        = 0. Zero when the formula has no positive solution (no price liquidates it).
+        """
+        size = abs(position.amount)
+        side = Decimal(1) if position.amount > 0 else Decimal(-1)
+        isolated = [p for p in self.positions if p.symbol in self.isolated]
+        cross_others = [
+            p for p in self.positions if p not in isolated and p.symbol != position.symbol
+        ]
+        if position in isolated:
+            wallet = self.position_initial_margin(position)
+        else:
+            cross_wallet = self.wallet_balance - sum(
+                (self.position_initial_margin(p) for p in isolated), ZERO
+            )
+            wallet = sum(
+                (
+                    self.unrealized_pnl(p) - abs(self.notional(p)) * MAINT_MARGIN_RATE
+                    for p in cross_others
+                ),
+                cross_wallet,
+            )
+        price = (wallet - side * size * position.entry_price) / (
+            size * MAINT_MARGIN_RATE - side * size
+        )
+        return max(price, ZERO)
 
     def totals(self) -> AccountTotals:
         """Aggregate the account the way the balance checks and the account endpoint see it."""

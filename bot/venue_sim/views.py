@@ -244,6 +244,9 @@ def _position_row(snapshot: Snapshot, p: Position) -> Json:
         (snapshot.order_initial_margin(o) for o in snapshot.open_orders if o.symbol == p.symbol),
         ZERO,
     )
+    # Cross margin (the default) shows no isolated wallet; v3 has no marginType field, so
+    # clients such as ccxt tell the two apart by isolatedMargin.
+    isolated = margin if p.symbol in snapshot.isolated else ZERO
     return {
         "symbol": p.symbol,
         "positionSide": "BOTH",
@@ -252,12 +255,11 @@ def _position_row(snapshot: Snapshot, p: Position) -> Json:
         "breakEvenPrice": fmt(p.entry_price),
         "markPrice": fmt(snapshot.marks[p.symbol]),
         "unRealizedProfit": money(pnl),
-        "liquidationPrice": "0",
-        # Margin is isolated-style (notional / leverage), so report it as an isolated position.
-        "isolatedMargin": money(margin + pnl),
+        "liquidationPrice": money(snapshot.liquidation_price(p)),
+        "isolatedMargin": money(isolated + pnl) if isolated else "0",
         "notional": money(notional),
         "marginAsset": "USDT",
-        "isolatedWallet": money(margin),
+        "isolatedWallet": money(isolated),
         "initialMargin": money(margin + order_margin),
         "maintMargin": money(abs(notional) * MAINT_MARGIN_RATE),
         "positionInitialMargin": money(margin),
@@ -267,6 +269,10 @@ def _position_row(snapshot: Snapshot, p: Position) -> Json:
         "askNotional": money(_open_notional(snapshot, p.symbol, -1)),
         "updateTime": p.update_time_ms,
     }
+
+
+def _isolated_wallet(snapshot: Snapshot, p: Position) -> Decimal:
+    return snapshot.position_initial_margin(p) if p.symbol in snapshot.isolated else ZERO
 
 
 def account(snapshot: Snapshot) -> Json:
@@ -307,9 +313,9 @@ def account(snapshot: Snapshot) -> Json:
                 "positionSide": "BOTH",
                 "positionAmt": fmt(p.amount),
                 "unrealizedProfit": money(snapshot.unrealized_pnl(p)),
-                "isolatedMargin": money(snapshot.position_initial_margin(p)),
+                "isolatedMargin": money(_isolated_wallet(snapshot, p)),
                 "notional": money(snapshot.notional(p)),
-                "isolatedWallet": money(snapshot.position_initial_margin(p)),
+                "isolatedWallet": money(_isolated_wallet(snapshot, p)),
                 "initialMargin": money(snapshot.position_initial_margin(p)),
                 "maintMargin": money(abs(snapshot.notional(p)) * MAINT_MARGIN_RATE),
                 "updateTime": p.update_time_ms,

@@ -7,7 +7,7 @@ from typing import Any
 import ccxt
 import pytest
 
-from tests.venue_sim.symbols import BTC
+from tests.venue_sim.symbols import BTC, ETH
 from tradewarden.bot.venue_sim.server import RunningVenueSim
 
 MARKET_BUY = {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": "0.01"}
@@ -130,3 +130,61 @@ async def test_a_resting_order_fills_in_steps_as_the_price_moves_through(
     )
     await venue_sim.set_price("BTCUSDT", "48990")
     assert (await exchange.fetch_order(order["id"], BTC))["filled"] == 0.02
+
+
+async def test_margin_type_is_cross_by_default_and_changes_as_binance_allows(
+    exchange: Any, venue_sim: RunningVenueSim
+) -> None:
+    assert (await exchange.fetch_margin_mode(BTC))["marginMode"] == "cross"
+    with pytest.raises(ccxt.ExchangeError, match="-4046") as unchanged:
+        await exchange.fapiPrivatePostMarginType({"symbol": "BTCUSDT", "marginType": "CROSSED"})
+    assert "No need to change margin type." in str(unchanged.value)
+    # ccxt recognises Binance's exact wording.
+    with pytest.raises(ccxt.MarginModeAlreadySet):
+        await exchange.set_margin_mode("cross", BTC)
+
+    bid = await exchange.create_order(BTC, "limit", "buy", 0.01, 49000)
+    with pytest.raises(ccxt.ExchangeError, match="-4047"):
+        await exchange.set_margin_mode("isolated", BTC)
+    await exchange.cancel_order(bid["id"], BTC)
+    await exchange.create_order(BTC, "market", "buy", 0.01)
+    with pytest.raises(ccxt.ExchangeError, match="-4048"):
+        await exchange.set_margin_mode("isolated", BTC)
+    [position] = await exchange.fetch_positions([BTC])
+    assert (position["marginMode"], position["info"]["isolatedWallet"]) == ("cross", "0")
+
+    await exchange.set_margin_mode("isolated", ETH)
+    assert (await exchange.fetch_margin_mode(ETH))["marginMode"] == "isolated"
+    await exchange.create_order(ETH, "market", "buy", 0.5)
+    eth = {p["symbol"]: p for p in await exchange.fetch_positions()}[ETH]
+    assert eth["marginMode"] == "isolated"
+    with pytest.raises(ccxt.BadRequest, match="-1130"):
+        await exchange.fapiPrivatePostMarginType({"symbol": "BTCUSDT", "marginType": "CROSS"})
+
+
+def liquidation(wallet: float, amount: float, entry: float) -> float:
+    """Binance's one-way formula with no other position and maintenance amount 0."""
+    side = 1 if amount > 0 else -1
+    size = abs(amount)
+    return (wallet - side * size * entry) / (size * 0.004 - side * size)
+
+
+async def test_positions_carry_binance_liquidation_price(
+    exchange: Any, venue_sim: RunningVenueSim
+) -> None:
+    await exchange.set_leverage(20, BTC)
+    await exchange.create_order(BTC, "market", "buy", 1.5)  # 75,000 USDT on a 10,000 wallet
+    [position] = await exchange.fetch_positions([BTC])
+    wallet = float((await venue_sim.state())["balances"]["USDT"]["walletBalance"])
+    expected = liquidation(wallet, 1.5, position["entryPrice"])
+    assert position["liquidationPrice"] == pytest.approx(expected, abs=1e-6)
+    assert 43_000 < position["liquidationPrice"] < 44_000  # a 13 % fall takes the wallet
+    # A short the wallet covers at any price it can reach still shows the level that takes it.
+    await exchange.create_order(BTC, "market", "sell", 1.5, None, {"reduceOnly": True})
+    await exchange.set_margin_mode("isolated", BTC)
+    await exchange.create_order(BTC, "market", "sell", 0.1)
+    [short] = await exchange.fetch_positions([BTC])
+    isolated_wallet = float(short["info"]["isolatedWallet"])  # 0.1 * mark / 20
+    expected = liquidation(isolated_wallet, -0.1, short["entryPrice"])
+    assert short["liquidationPrice"] == pytest.approx(expected, abs=1e-6)
+    assert short["entryPrice"] < short["liquidationPrice"] < short["entryPrice"] * 1.05
