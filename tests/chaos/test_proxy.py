@@ -20,8 +20,7 @@ from tradewarden.bot.chaos.proxy import (
     When,
 )
 from tradewarden.bot.venue.ccxt_client import build_exchange
-from tradewarden.bot.venue_sim.server import RunningVenueSim, running_venue_sim
-from tradewarden.bot.venue_sim.settings import SimSettings
+from tradewarden.bot.venue_sim.server import RunningVenueSim
 
 BOOM = Raise(ccxt_async.NetworkError)
 SYMBOL = "BTC/USDT:USDT"
@@ -63,12 +62,6 @@ def test_replacing_the_plan_resets_its_counters() -> None:
     assert plan.take("fetch_ticker")
     plan.clear()
     assert not plan.take("fetch_ticker")
-
-
-@pytest.fixture
-async def sim() -> AsyncIterator[RunningVenueSim]:
-    async with running_venue_sim(SimSettings(price_tick_s=0)) as running:
-        yield running
 
 
 @pytest.fixture

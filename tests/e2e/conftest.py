@@ -26,6 +26,7 @@ import yaml
 
 from tests.sandbox.conftest import Kubectl
 from tests.support.manifests import sim_manifest
+from tests.support.sim import walking
 from tradewarden.bot.runtime.command import tradewarden_command
 from tradewarden.bot.venue_sim.server import RunningVenueSim, running_venue_sim
 from tradewarden.bot.venue_sim.settings import SimSettings
@@ -110,11 +111,9 @@ class BotProcess:
 
 
 @pytest.fixture
-async def sim() -> AsyncIterator[RunningVenueSim]:
-    async with running_venue_sim(
-        SimSettings(seed=11, price_tick_s=0.05, volatility_bps=15.0)
-    ) as running:
-        yield running
+def sim_settings() -> SimSettings:
+    """A bot process's venue: a market that moves by itself, so its orders fill."""
+    return walking()
 
 
 def write_manifest(directory: Path, sim: RunningVenueSim, **execution: Any) -> Path:
@@ -298,9 +297,7 @@ async def sandbox(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Har
 @pytest_asyncio.fixture(loop_scope="module")
 async def venue() -> AsyncIterator[RunningVenueSim]:
     """A venue simulator of the test's own: bots of other tests never share its account."""
-    async with running_venue_sim(
-        SimSettings(seed=11, price_tick_s=0.05, volatility_bps=15.0)
-    ) as running:
+    async with running_venue_sim(walking()) as running:
         yield running
 
 

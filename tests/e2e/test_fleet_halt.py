@@ -35,8 +35,8 @@ from tests.e2e.test_sandbox_flows import (
     pod_events,
     trades_at_venue,
 )
+from tests.support.sim import walking
 from tradewarden.bot.venue_sim.server import RunningVenueSim, running_venue_sim
-from tradewarden.bot.venue_sim.settings import SimSettings
 from tradewarden.operator.sandbox.stack import working_orders
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -127,9 +127,7 @@ class Desk:
 async def desk(sandbox: Harness) -> AsyncIterator[Desk]:
     async with contextlib.AsyncExitStack() as stack:
         venues = {
-            name: await stack.enter_async_context(
-                running_venue_sim(SimSettings(seed=11 + i, price_tick_s=0.05, volatility_bps=15.0))
-            )
+            name: await stack.enter_async_context(running_venue_sim(walking(seed=11 + i)))
             for i, name in enumerate(Desk.BOTS)
         }
         running = Desk(sandbox, venues)

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from tests.support.clock import FakeClock
+from tests.support.sim import quiet
 from tradewarden.bot.execution.journal import Journal
 from tradewarden.bot.execution.router import OrderRouter, RouterContext
 from tradewarden.bot.observability.events import EventLog
@@ -18,7 +19,7 @@ from tradewarden.bot.observability.metrics import BotMetrics
 from tradewarden.bot.retry import RetryPolicy
 from tradewarden.bot.venue.adapter import VenueAdapter
 from tradewarden.bot.venue.ccxt_client import build_exchange
-from tradewarden.bot.venue_sim.server import RunningVenueSim, running_venue_sim
+from tradewarden.bot.venue_sim.server import RunningVenueSim
 from tradewarden.bot.venue_sim.settings import SimSettings
 
 SYMBOL = "BTC/USDT:USDT"
@@ -48,9 +49,9 @@ def fake_time() -> FakeClock:
 
 
 @pytest.fixture
-async def sim() -> AsyncIterator[RunningVenueSim]:
-    async with running_venue_sim(SimSettings(price_tick_s=0, seed=3)) as running:
-        yield running
+def sim_settings() -> SimSettings:
+    """The order path's venue: prices the test sets, seeded."""
+    return quiet(seed=3)
 
 
 @pytest.fixture

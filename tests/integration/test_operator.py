@@ -19,10 +19,10 @@ import yaml
 from aiohttp import web
 
 from tests.support.manifests import EXAMPLE, example_manifest, sim_manifest
+from tests.support.sim import walking
 from tradewarden.api.crd import KINDS, custom_resource_definition
 from tradewarden.bot.runtime.command import tradewarden_command
 from tradewarden.bot.venue_sim.server import RunningVenueSim, running_venue_sim
-from tradewarden.bot.venue_sim.settings import SimSettings
 from tradewarden.operator.command import KOPF_STATE_PREFIX
 from tradewarden.operator.sandbox.apiserver import SandboxApi, running_api_server
 
@@ -275,7 +275,7 @@ async def trading_bot(
     cluster: Cluster, tmp_path: Path, control: str = "kubernetes"
 ) -> AsyncIterator[RunningVenueSim]:
     """A real bot process (as the pod runner would start it) trading at the venue simulator."""
-    settings = SimSettings(seed=11, price_tick_s=0.05, volatility_bps=15.0)
+    settings = walking()
     async with running_venue_sim(settings) as sim:
         document = sim_manifest(sim)
         applied_file = tmp_path / "bot.yaml"

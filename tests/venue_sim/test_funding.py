@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
 
 import pytest
 
+from tests.support.sim import quiet
 from tests.venue_sim.factory import ExchangeFactory
 from tests.venue_sim.symbols import BTC, ETH
-from tradewarden.bot.venue_sim.server import RunningVenueSim, running_venue_sim
+from tradewarden.bot.venue_sim.server import RunningVenueSim
 from tradewarden.bot.venue_sim.settings import SimSettings
 
 
@@ -27,7 +27,7 @@ FUNDING_INTERVAL_S = 3600.0
 
 
 @pytest.fixture
-def venue_clock() -> VenueClock:
+def sim_clock() -> VenueClock:
     """Starts just after a funding time, so none falls due before the test moves the clock."""
     now = time.time()
     after_last = now // FUNDING_INTERVAL_S * FUNDING_INTERVAL_S + FUNDING_INTERVAL_S + 10
@@ -35,14 +35,12 @@ def venue_clock() -> VenueClock:
 
 
 @pytest.fixture
-async def venue_sim(venue_clock: VenueClock) -> AsyncIterator[RunningVenueSim]:
-    settings = SimSettings(price_tick_s=0, funding_interval_s=FUNDING_INTERVAL_S)
-    async with running_venue_sim(settings, clock=venue_clock) as sim:
-        yield sim
+def sim_settings() -> SimSettings:
+    return quiet(funding_interval_s=FUNDING_INTERVAL_S)
 
 
 async def test_funding_is_charged_on_schedule_and_listed(
-    exchange_factory: ExchangeFactory, venue_sim: RunningVenueSim, venue_clock: VenueClock
+    exchange_factory: ExchangeFactory, venue_sim: RunningVenueSim, sim_clock: VenueClock
 ) -> None:
     exchange = await exchange_factory(adjust_for_time_difference=True)
     await exchange.create_order(BTC, "market", "buy", 0.01)  # long 500 USDT
@@ -53,7 +51,7 @@ async def test_funding_is_charged_on_schedule_and_listed(
     assert await exchange.fapiPrivateGetIncome({"incomeType": "FUNDING_FEE"}) == []
 
     # Two funding times pass on the venue clock: each is settled once.
-    venue_clock.ahead_s += due_ms / 1000 - venue_clock() + FUNDING_INTERVAL_S + 1
+    sim_clock.ahead_s += due_ms / 1000 - sim_clock() + FUNDING_INTERVAL_S + 1
     await exchange.load_time_difference()
     history = await exchange.fetch_funding_history(BTC)
     assert [(h["amount"], h["timestamp"]) for h in history] == [

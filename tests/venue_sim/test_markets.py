@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
 import ccxt
 import pytest
 
-from tests.venue_sim.factory import ExchangeFactory
+from tests.support.sim import quiet
 from tests.venue_sim.symbols import BTC, ETH
 from tradewarden.bot.execution.classification import classify
 from tradewarden.bot.model.outcomes import ErrorClass, Operation
 from tradewarden.bot.venue_sim.markets import quarterly_symbol
-from tradewarden.bot.venue_sim.server import RunningVenueSim, running_venue_sim
-from tradewarden.bot.venue_sim.settings import SimSettings
+from tradewarden.bot.venue_sim.server import RunningVenueSim
 
 
 async def test_the_majors_carry_binances_filters(exchange: Any) -> None:
@@ -59,35 +57,27 @@ async def test_a_dated_quarterly_contract_is_listed_and_trades(exchange: Any) ->
         await exchange.create_order(BTC, "market", "buy", 0.001)
 
 
-@pytest.fixture
-async def hedge_venue() -> AsyncIterator[RunningVenueSim]:
-    async with running_venue_sim(SimSettings(price_tick_s=0, hedge_mode=True)) as sim:
-        yield sim
-
-
-async def test_a_hedge_mode_account_refuses_one_way_orders(hedge_venue: RunningVenueSim) -> None:
-    factory = ExchangeFactory(hedge_venue)
-    try:
-        exchange = await factory()
-        assert (await exchange.fetch_position_mode(BTC))["hedged"] is True
-        with pytest.raises(ccxt.OperationRejected, match="-4061") as refused:
-            await exchange.create_order(BTC, "market", "buy", 0.003)
-        assert "Order's position side does not match user's setting." in str(refused.value)
-        assert classify(refused.value, Operation.CREATE).error_class is ErrorClass.REJECTED
-        with pytest.raises(ccxt.OperationRejected, match="-4061"):
-            await exchange.create_order(
-                BTC, "market", "sell", None, None, {"triggerPrice": 45000, "closePosition": True}
-            )
-        # Back to one-way mode, orders go through; the mode is locked while a position is open.
-        await exchange.set_position_mode(False, BTC)
+@pytest.mark.parametrize("sim_settings", [quiet(hedge_mode=True)])
+async def test_a_hedge_mode_account_refuses_one_way_orders(
+    exchange: Any, venue_sim: RunningVenueSim
+) -> None:
+    assert (await exchange.fetch_position_mode(BTC))["hedged"] is True
+    with pytest.raises(ccxt.OperationRejected, match="-4061") as refused:
         await exchange.create_order(BTC, "market", "buy", 0.003)
-        with pytest.raises(ccxt.ExchangeError, match="-4068"):
-            await exchange.set_position_mode(True, BTC)
-        with pytest.raises(ccxt.ExchangeError, match="-4059"):
-            await exchange.set_position_mode(False, BTC)
-        assert (await hedge_venue.state())["orders"][0]["status"] == "FILLED"
-    finally:
-        await factory.close_all()
+    assert "Order's position side does not match user's setting." in str(refused.value)
+    assert classify(refused.value, Operation.CREATE).error_class is ErrorClass.REJECTED
+    with pytest.raises(ccxt.OperationRejected, match="-4061"):
+        await exchange.create_order(
+            BTC, "market", "sell", None, None, {"triggerPrice": 45000, "closePosition": True}
+        )
+    # Back to one-way mode, orders go through; the mode is locked while a position is open.
+    await exchange.set_position_mode(False, BTC)
+    await exchange.create_order(BTC, "market", "buy", 0.003)
+    with pytest.raises(ccxt.ExchangeError, match="-4068"):
+        await exchange.set_position_mode(True, BTC)
+    with pytest.raises(ccxt.ExchangeError, match="-4059"):
+        await exchange.set_position_mode(False, BTC)
+    assert (await venue_sim.state())["orders"][0]["status"] == "FILLED"
 
 
 async def test_a_one_way_account_refuses_hedge_orders(exchange: Any) -> None:
