@@ -35,6 +35,12 @@ async def simulator_process(seed: int, price_tick: float = 0.0) -> AsyncIterator
         API_SECRET,
         "--weight-limit",
         "100000000",
+        # The benchmarks send orders as fast as the venue answers: far past Binance's
+        # 300 per 10 s, which would turn the measurement into a rate-limit test.
+        "--order-limit-10s",
+        "100000000",
+        "--order-limit-1m",
+        "100000000",
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.PIPE,
     )

@@ -14,6 +14,8 @@ from tradewarden.bot.venue.credentials import CredentialsError, credentials_from
 from tradewarden.bot.venue_sim.server import serve_forever
 from tradewarden.bot.venue_sim.settings import SimSettings
 
+_DEFAULTS = SimSettings()
+
 
 def configure(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``tradewarden venue-sim``."""
@@ -31,6 +33,28 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--price-tick", type=float, default=0.5, help="seconds per price step")
     parser.add_argument("--volatility-bps", type=float, default=5.0, help="price step size")
     parser.add_argument("--weight-limit", type=int, default=2400, help="request weight per minute")
+    parser.add_argument(
+        "--order-limit-10s",
+        type=_positive,
+        default=_DEFAULTS.order_limit_10s,
+        help="new orders per 10 s (Binance's ORDERS limit); beyond it 429 -1015",
+    )
+    parser.add_argument(
+        "--order-limit-1m",
+        type=_positive,
+        default=_DEFAULTS.order_limit_1m,
+        help="new orders per minute",
+    )
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive whole number, not {text!r}")
+    return value
 
 
 def run(args: argparse.Namespace) -> int:
@@ -53,6 +77,8 @@ def run(args: argparse.Namespace) -> int:
         price_tick_s=args.price_tick,
         volatility_bps=args.volatility_bps,
         weight_limit_1m=args.weight_limit,
+        order_limit_10s=args.order_limit_10s,
+        order_limit_1m=args.order_limit_1m,
     )
 
     async def serve() -> None:

@@ -72,3 +72,24 @@ def test_a_missing_key_file_exits_2_naming_it(tmp_path: Path) -> None:
     )
     assert done.returncode == 2
     assert f"{tmp_path / 'apiSecret'}" in done.stderr
+
+
+def test_order_limits_are_settable_and_a_bad_one_exits_2_naming_the_flag() -> None:
+    with venue_sim("--order-limit-10s", "7", "--order-limit-1m", "9") as url:
+        limits = json.loads(urllib.request.urlopen(f"{url}/fapi/v1/exchangeInfo").read())
+    limits = limits["rateLimits"]
+    orders = {
+        (r["interval"], r["intervalNum"]): r["limit"]
+        for r in limits
+        if r["rateLimitType"] == "ORDERS"
+    }
+    assert orders == {("SECOND", 10): 7, ("MINUTE", 1): 9}
+    done = subprocess.run(
+        tradewarden_command("venue-sim", "--port", "0", "--order-limit-10s", "0"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "--order-limit-10s" in done.stderr
