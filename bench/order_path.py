@@ -1,4 +1,14 @@
-"""The bot's order path (journal + route + tight reconcile) vs raw ccxt, same calls."""
+"""The bot's order path, as production runs it, vs raw ccxt making the same venue calls.
+
+The bot side is the execution worker the bot builds: journal, router, and after
+every order the full reconcile pass (open orders, open stops, position, and the
+protective stop it places or cancels). The raw side replays, through a second
+ccxt client, exactly the ccxt calls the bot side made in its latest round (same
+methods, arguments and order, under its own client ids), so the ratio is what
+the bot adds on top of the venue calls it needs.
+
+Run alone with ``python bench/order_path.py``; ``make bench`` runs it first.
+"""
 
 from __future__ import annotations
 
@@ -6,17 +16,23 @@ import random
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
+import yaml
 from sim_process import API_KEY, API_SECRET
 
+from tradewarden.api.identity import bot_prefix
+from tradewarden.api.tradingbot import TradingBot
 from tradewarden.bot.execution.journal import Journal
 from tradewarden.bot.execution.router import OrderRouter, RouterContext
 from tradewarden.bot.model.orders import OrderIntent, OrderType, Place, Side
 from tradewarden.bot.observability.events import EventLog
 from tradewarden.bot.observability.metrics import BotMetrics
+from tradewarden.bot.reliability.protection import ProtectionSettings
+from tradewarden.bot.reliability.reconciler import Reconciler, ReconcilerSettings
 from tradewarden.bot.retry import RetryPolicy
 from tradewarden.bot.runtime.worker import ExecutionWorker, WorkerSettings
 from tradewarden.bot.venue.adapter import VenueAdapter
@@ -30,30 +46,54 @@ QUANTITY = Decimal("0.003")
 ROUNDS, PER_ROUND = 40, 10
 
 
+IDENTITY = "bench/bot"
+# The bot runs the settings of the manifest the README starts with.
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "tradingbot-sim.yaml"
+# The ccxt methods the venue adapter calls; the recorder copies each call the bot makes.
+VENUE_CALLS = (
+    "create_order",
+    "cancel_order",
+    "cancel_orders",
+    "fetch_order",
+    "fetch_orders",
+    "fetch_open_orders",
+    "fetch_positions",
+)
+# Where a call carries a client id the raw side must replace with its own.
+ID_PARAMS = ("clientOrderId", "origClientOrderId", "clientAlgoId")
+
+Call = tuple[str, tuple[Any, ...]]
+
+
 async def measure(base_url: str, sink: TextIO) -> dict[str, float]:
     """Median seconds per order of both loops, and the median of their paired ratios.
 
-    Rounds alternate ABBA so neither side always runs second. ``sink`` takes
-    the bot path's event lines: the bot writes every one.
+    Rounds alternate ABBA so neither side always runs second; each raw round
+    replays the calls of the bot round before it (the warm-up round's first).
+    ``sink`` takes the bot path's event lines: the bot writes every one.
     """
     raw_client = _client(base_url)
     bot_client = _client(base_url)
+    calls: list[Call] = []
+    _record(bot_client, calls)
     with tempfile.TemporaryDirectory() as workdir:
         worker = _worker(bot_client, Path(workdir), sink)
         try:
             await raw_client.load_markets()
             await bot_client.load_markets()
             # One warm-up round each: connection set-up is not the order path.
-            await _raw_loop(raw_client, "warm")
             await _bot_loop(worker)
+            pattern = list(calls)
+            await _raw_loop(raw_client, pattern, "warm")
             raw, bot = [], []
             for round_number in range(ROUNDS):
                 if round_number % 2 == 0:
-                    raw.append(await _raw_loop(raw_client, str(round_number)))
-                    bot.append(await _bot_loop(worker))
-                else:
-                    bot.append(await _bot_loop(worker))
-                    raw.append(await _raw_loop(raw_client, str(round_number)))
+                    raw.append(await _raw_loop(raw_client, pattern, str(round_number)))
+                calls.clear()
+                bot.append(await _bot_loop(worker))
+                pattern = list(calls)
+                if round_number % 2 == 1:
+                    raw.append(await _raw_loop(raw_client, pattern, str(round_number)))
         finally:
             worker.journal.close()
             await raw_client.close()
@@ -62,6 +102,7 @@ async def measure(base_url: str, sink: TextIO) -> dict[str, float]:
         "raw": statistics.median(raw),
         "bot": statistics.median(bot),
         "ratio": statistics.median(b / r for b, r in zip(bot, raw, strict=True)),
+        "calls_per_order": len(pattern) / PER_ROUND,
     }
 
 
@@ -74,8 +115,23 @@ def _client(base_url: str):  # type: ignore[no-untyped-def]
     return client
 
 
+def _record(client: Any, calls: list[Call]) -> None:
+    """Append every venue call ``client`` makes to ``calls`` (method name, arguments)."""
+    for name in VENUE_CALLS:
+        method = getattr(client, name)
+
+        def recorded(*args: Any, _name: str = name, _method: Callable[..., Any] = method) -> Any:
+            calls.append((_name, args))
+            return _method(*args)
+
+        setattr(client, name, recorded)
+
+
 def _worker(client, workdir: Path, sink: TextIO) -> ExecutionWorker:  # type: ignore[no-untyped-def]
-    journal = Journal.open(workdir / "journal.sqlite", "bench/bot", time.time)
+    """The execution worker and reconciler as the bot wires them, with the CRD's defaults."""
+    spec = TradingBot.model_validate(yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))).spec
+    assert spec.symbol == SYMBOL, spec.symbol
+    journal = Journal.open(workdir / "journal.sqlite", IDENTITY, time.time)
     venue = VenueAdapter(client)
     context = RouterContext(
         journal=journal,
@@ -85,34 +141,56 @@ def _worker(client, workdir: Path, sink: TextIO) -> ExecutionWorker:  # type: ig
         clock=time.time,
         sleep=_no_sleep,
         rng=random.Random(0),
+        absent_grace=spec.execution.absent_grace_seconds,
     )
-    return ExecutionWorker(
+    router = OrderRouter(venue, context)
+    settings = ReconcilerSettings(
+        symbols=(SYMBOL,),
+        bot_prefix=bot_prefix(IDENTITY),
+        absent_grace_seconds=spec.execution.absent_grace_seconds,
+        drift_detections=spec.guards.drift.detections_in_a_row,
+        protection=ProtectionSettings(
+            spec.risk.stop_distance_pct, required=spec.risk.require_protective_stop
+        ),
+    )
+    reconciler = Reconciler(
         venue,
-        OrderRouter(venue, context),
+        router,
         context,
-        settings=WorkerSettings(symbols=(SYMBOL,), tight_loop_timeout=60, absent_grace_seconds=5),
-        gate=lambda intent: None,
+        settings,
+        gate=_admit_all,
         on_position=lambda symbol, size: None,
+        on_report=lambda report: None,
     )
+    worker_settings = WorkerSettings.from_spec(spec.execution)
+    return ExecutionWorker(router, context, reconciler, settings=worker_settings, gate=_admit_all)
+
+
+def _admit_all(_: OrderIntent) -> None:
+    return None
 
 
 async def _no_sleep(_: float) -> None:
     raise RuntimeError("the benchmark hit a retry; its figures would be meaningless")
 
 
-async def _raw_loop(client, round_name: str) -> float:  # type: ignore[no-untyped-def]
+async def _raw_loop(client: Any, pattern: list[Call], round_name: str) -> float:
+    """Replay ``pattern`` through ``client`` under fresh client ids; seconds per order."""
+    ids: dict[str, str] = {}
+
+    def own(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {
+                key: ids.setdefault(item, f"raw-{round_name}-{len(ids)}")
+                if key in ID_PARAMS and isinstance(item, str)
+                else item
+                for key, item in value.items()
+            }
+        return value
+
     started = time.perf_counter()
-    for index in range(PER_ROUND):
-        side = "buy" if index % 2 == 0 else "sell"
-        await client.create_order(
-            SYMBOL,
-            "market",
-            side,
-            float(QUANTITY),
-            None,
-            {"clientOrderId": f"raw-{round_name}-{index}"},
-        )
-        await client.fetch_positions([SYMBOL])
+    for name, args in pattern:
+        await getattr(client, name)(*map(own, args))
     return (time.perf_counter() - started) / PER_ROUND
 
 
@@ -122,3 +200,18 @@ async def _bot_loop(worker: ExecutionWorker) -> float:
         side = Side.BUY if index % 2 == 0 else Side.SELL
         await worker.execute(Place(OrderIntent(SYMBOL, side, OrderType.MARKET, QUANTITY)))
     return (time.perf_counter() - started) / PER_ROUND
+
+
+if __name__ == "__main__":
+    import asyncio
+    import json
+    import os
+
+    from sim_process import simulator_process
+
+    async def _main(sink: TextIO) -> dict[str, float]:
+        async with simulator_process(seed=1) as base_url:
+            return await measure(base_url, sink)
+
+    with open(os.devnull, "w") as devnull:
+        print(json.dumps(asyncio.run(_main(devnull))))

@@ -237,19 +237,11 @@ class BotRuntime:
         )
         router = OrderRouter(self.venue, context, lane=self.lane)
         self.worker = ExecutionWorker(
-            self.venue,
             router,
             context,
-            settings=WorkerSettings(
-                symbols=(self.spec.symbol,),
-                tight_loop_timeout=execution.tight_loop_timeout_seconds,
-                absent_grace_seconds=execution.absent_grace_seconds,
-                max_cancel_replace=execution.max_cancel_replace,
-                cancel_giveup_seconds=execution.max_elapsed_seconds,
-            ),
+            self._reconciler(router, context),
+            settings=WorkerSettings.from_spec(execution),
             gate=self._admit,
-            on_position=self._record_position,
-            reconciler=self._reconciler(router, context),
         )
         self.events.emit(
             Event.BOT_START,

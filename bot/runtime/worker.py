@@ -5,14 +5,15 @@ it: a full queue drops the command and raises an alarm, so market data never
 stalls behind execution. A command equal to one already waiting or running is
 not queued twice, so a slow venue cannot pile up reconciles. Urgent commands
 (what a restrictive posture demands: cancels, flatten closes) go before
-everything queued: their cancels leave together (batched per symbol), a
-reconcile pass still reading the venue gives way to them and starts over,
-and a reconcile stuck retrying failed reads runs them between its attempts.
-After every order the worker reconciles it (order state and position, or a
-full reconciler pass when the worker has one); if that keeps failing past the
-tight-loop timeout it raises :class:`TightLoopTimeout` and the bot exits
-non-zero so the pod restarts, with the journal making the restart safe. After
-:meth:`stop` the command in progress completes its request but retries nothing.
+everything queued. Every command ends in the reconcile loop (a full
+reconciler pass, retried until one completes), and urgent commands drain at
+one place, the top of that loop: their cancels leave together (batched per
+symbol), a pass still reading the venue gives way to them and starts over,
+and a pass waiting to retry failed reads stops waiting for them. If the passes
+keep failing past the tight-loop timeout the worker raises
+:class:`TightLoopTimeout` and the bot exits non-zero so the pod restarts, with
+the journal making the restart safe. After :meth:`stop` the command in
+progress completes its request but retries nothing.
 
 Cancel/replace loops are bounded: each cancel command already stops after the
 retry budget; after ``max_cancel_replace`` cancel commands in a row left one
@@ -27,7 +28,6 @@ import asyncio
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
-from decimal import Decimal
 
 from tradewarden.api.error_text import error_text
 from tradewarden.api.tradingbot import ExecutionSpec
@@ -35,13 +35,11 @@ from tradewarden.bot.execution.admission import refusal_kind
 from tradewarden.bot.execution.classification import classify
 from tradewarden.bot.execution.journal import Journal
 from tradewarden.bot.execution.router import OrderRouter, RouterContext
-from tradewarden.bot.execution.sweep import sweep
 from tradewarden.bot.model.orders import Cancel, JournaledOrder, OrderIntent, Place
 from tradewarden.bot.model.outcomes import ErrorClass, Operation
 from tradewarden.bot.observability.events import Event
 from tradewarden.bot.reliability.reconciler import PassInterrupted, Reconciler
 from tradewarden.bot.retry import Retry, RetryPolicy
-from tradewarden.bot.venue.adapter import VenueAdapter
 
 # Tight-loop reconcile: three quick retries, then keep the last spacing until
 # the timeout (the execution-manager spec's 1 s, 2 s, 4 s schedule). The policy
@@ -56,7 +54,6 @@ class ReconcileAll:
 
 Command = Place | Cancel | ReconcileAll
 Gate = Callable[[OrderIntent], str | None]
-PositionSink = Callable[[str, Decimal], None]
 
 
 def same_command(a: Command, b: Command) -> bool:
@@ -192,9 +189,7 @@ _EXECUTION_DEFAULTS = ExecutionSpec()
 class WorkerSettings:
     """Knobs of the execution worker."""
 
-    symbols: tuple[str, ...]
-    tight_loop_timeout: float
-    absent_grace_seconds: float
+    tight_loop_timeout: float = _EXECUTION_DEFAULTS.tight_loop_timeout_seconds
     queue_size: int = 64
     # Cancel commands in a row that may leave one order working, and how long
     # further cancels of it are then dropped (spec.execution.maxCancelReplace,
@@ -202,27 +197,32 @@ class WorkerSettings:
     max_cancel_replace: int = _EXECUTION_DEFAULTS.max_cancel_replace
     cancel_giveup_seconds: float = _EXECUTION_DEFAULTS.max_elapsed_seconds
 
+    @classmethod
+    def from_spec(cls, execution: ExecutionSpec) -> WorkerSettings:
+        """The settings a TradingBot's ``spec.execution`` asks for."""
+        return cls(
+            tight_loop_timeout=execution.tight_loop_timeout_seconds,
+            max_cancel_replace=execution.max_cancel_replace,
+            cancel_giveup_seconds=execution.max_elapsed_seconds,
+        )
+
 
 class ExecutionWorker:
     """Runs commands sequentially against the venue."""
 
     def __init__(
         self,
-        venue: VenueAdapter,
         router: OrderRouter,
         context: RouterContext,
+        reconciler: Reconciler,
         *,
         settings: WorkerSettings,
         gate: Gate,
-        on_position: PositionSink,
-        reconciler: Reconciler | None = None,
     ) -> None:
-        self._venue = venue
         self._router = router
         self._ctx = context
         self._settings = settings
         self._gate = gate
-        self._on_position = on_position
         self.reconciler = reconciler
         self._queue = CommandQueue(settings.queue_size)
         self._cancels = CancelAttempts(
@@ -320,7 +320,7 @@ class ExecutionWorker:
             return
         order = await self._send(command)
         if order is not None:
-            await self._reconcile_tight(order)
+            await self._reconcile_tight(order.client_order_id)
 
     async def _send(self, command: Place | Cancel) -> JournaledOrder | None:
         """Send one order command without reconciling it; the order it touched, if any."""
@@ -411,38 +411,27 @@ class ExecutionWorker:
             return None
         return await self._router.place(intent)
 
-    async def _reconcile_tight(self, order: JournaledOrder | None) -> None:
-        """Settle ``order`` (or everything) and refresh positions, or time out."""
+    async def _reconcile_tight(self, correlation_id: str | None) -> None:
+        """Run reconcile passes until one completes (it settles every live order), or time out.
+
+        The top of this loop is the one place urgent commands run: cancels a
+        restrictive posture demanded meanwhile go out before the pass, which
+        then settles them with everything else, so an emergency stop pays for
+        one pass, not one per cancelled order. ``correlation_id`` names the
+        order that asked for the pass in the events.
+        """
         ctx = self._ctx
-        # Cancels a restrictive posture demanded meanwhile go out before the pass, which
-        # then settles them together with ``order``: an emergency stop pays for one
-        # reconcile, not one per cancelled order.
-        await self._run_urgent()
         # Counts failed passes only: a pass that gave way to urgent work starts over.
         retry = Retry(RECONCILE_RETRY, clock=ctx.clock, sleep=ctx.sleep)
         while True:
+            await self._run_urgent()
             try:
-                if self.reconciler is not None:
-                    # The pass settles ``order`` with every other live order.
-                    await self.reconciler.reconcile(give_way=self._queue.urgent)
-                    return
-                if order is None:
-                    await sweep(
-                        self.journal,
-                        self._router,
-                        clock=ctx.clock,
-                        absent_grace_seconds=self._settings.absent_grace_seconds,
-                    )
-                elif not order.state.is_terminal:
-                    await self._router.resolve(order)
-                for symbol in self._settings.symbols:
-                    self._on_position(symbol, await self._venue.fetch_position(symbol))
+                await self.reconciler.reconcile(give_way=self._queue.urgent)
                 return
             except PassInterrupted:
                 if self._stopping:
                     return
                 # Only reads were lost: the urgent commands go now, then a fresh pass.
-                await self._run_urgent()
                 continue
             except Exception as error:
                 retry.begin()
@@ -454,7 +443,7 @@ class ExecutionWorker:
                 ctx.hooks.reconcile_failed()
                 ctx.events.emit(
                     Event.RECONCILE_MISMATCH,
-                    None if order is None else order.client_order_id,
+                    correlation_id,
                     verdict="reconcile-failed",
                     attempt=retry.attempt,
                     error=error_text(error),
@@ -464,10 +453,21 @@ class ExecutionWorker:
                     return
                 if classify(error, Operation.READ).error_class is ErrorClass.CLOCK_SKEW:
                     # Reads are signed too: without a re-sync they would fail until the timeout.
-                    await self._router.resync_clock(
-                        None if order is None else order.client_order_id
-                    )
-                await self._run_urgent()
-                # The last wait ends at the timeout: one more attempt, then the verdict.
-                await retry.wait(min(retry.delay(), self._settings.tight_loop_timeout - elapsed))
-                await self._run_urgent()
+                    await self._router.resync_clock(correlation_id)
+                # The last wait ends at the timeout: one more pass, then the verdict.
+                await self._wait_unless_urgent(
+                    retry, min(retry.delay(), self._settings.tight_loop_timeout - elapsed)
+                )
+
+    async def _wait_unless_urgent(self, retry: Retry, seconds: float) -> None:
+        """Wait ``seconds`` before the next pass; urgent commands arriving end the wait."""
+        urgent = self._queue.urgent
+        if urgent.is_set():
+            return
+        waits = [asyncio.ensure_future(retry.wait(seconds)), asyncio.ensure_future(urgent.wait())]
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for wait in waits:
+                wait.cancel()
+            await asyncio.gather(*waits, return_exceptions=True)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+import ccxt
 import pytest
 
 from tests.integration.conftest import sim_client
@@ -96,13 +97,11 @@ def worker_for(harness: Harness) -> ExecutionWorker:
     """An execution worker that reconciles through the harness's reconciler."""
     path = harness.path
     return ExecutionWorker(
-        path.venue,
         path.router,
         path.router._ctx,
-        settings=WorkerSettings(symbols=(SYMBOL,), tight_loop_timeout=30, absent_grace_seconds=5),
+        harness.reconciler,
+        settings=WorkerSettings(tight_loop_timeout=30),
         gate=lambda intent: None,
-        on_position=lambda symbol, size: None,
-        reconciler=harness.reconciler,
     )
 
 
@@ -379,6 +378,35 @@ async def test_an_emergency_stop_during_a_pass_cancels_before_the_pass_reads_on(
     ]
     assert {path.journal.get(o.client_order_id).state for o in resting} == {OrderState.CANCELED}
     assert len(harness.reports) == 1
+
+
+async def test_an_emergency_stop_ends_the_wait_between_failing_passes(harness: Harness) -> None:
+    path = harness.path
+    resting = await path.router.place(
+        OrderIntent(SYMBOL, Side.BUY, OrderType.LIMIT, Decimal("0.003"), Decimal("49000"))
+    )
+    worker = worker_for(harness)
+    venue, read = path.venue, path.venue.fetch_open_orders
+    waits: list[float] = []
+
+    async def read_failing_once(symbol: str) -> Any:
+        venue.fetch_open_orders = read  # type: ignore[method-assign]
+        raise ccxt.NetworkError("connection reset")
+
+    async def wait_for_ever(seconds: float) -> None:
+        waits.append(seconds)
+        # The stop lands while the worker waits to retry; this wait never ends by itself.
+        worker.offer(Cancel(resting.client_order_id, "emergency stop"), urgent=True)
+        await asyncio.Event().wait()
+
+    venue.fetch_open_orders = read_failing_once  # type: ignore[method-assign]
+    path.router._ctx.sleep = wait_for_ever
+
+    await asyncio.wait_for(worker.execute(ReconcileAll()), timeout=30)
+
+    assert waits == [1.0]
+    assert path.journal.get(resting.client_order_id).state is OrderState.CANCELED
+    assert [r.read_failed for r in harness.reports] == [True, False]
 
 
 def move_price_at_the_next_stops_read(path: OrderPath, price: str, *, after_read: bool) -> None:
