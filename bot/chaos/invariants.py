@@ -1,8 +1,9 @@
 """Invariants checked after every chaos scenario. Pure functions over what was observed.
 
-The inputs are behaviour, not internals: the bot's events, its journal rows, samples
-of the simulator's ``/_sim/state`` ground truth and of the bot's ``/status``. Each
-check returns an :class:`InvariantResult` whose detail names the first violation found.
+The inputs are behaviour, not internals: the bot's events, its journaled orders (read
+back through the Journal), samples of the simulator's ``/_sim/state`` ground truth and
+of the bot's ``/status``. Each check returns an :class:`InvariantResult` whose detail
+names the first violation found.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from tradewarden.bot.chaos.scenario import (
 )
 from tradewarden.bot.execution.client_ids import MAX_ROTATIONS
 from tradewarden.bot.model.order_state import TERMINAL_STATES, OrderState
+from tradewarden.bot.model.orders import JournaledOrder
 from tradewarden.bot.observability.events import Event
 
 Record = Mapping[str, Any]
@@ -76,7 +78,7 @@ class RunObservation:
     """Everything observed during one run."""
 
     events: Sequence[Record]
-    journal: Sequence[Record]  # rows of the journal's intents table
+    journal: Sequence[JournaledOrder]  # every order the bot journaled, by sequence
     venue: Sequence[Sample]  # /_sim/state samples, the last one after the bot stopped
     status: Sequence[StatusSample]  # /status samples while the bot ran
     facts: Facts
@@ -193,7 +195,7 @@ def _within(periods: Sequence[tuple[float, float]], at: float, grace: float = 0.
 def no_duplicate_exposure(obs: RunObservation) -> InvariantResult:
     """One venue order per intent, fills within the intent, position within maxPosition."""
     facts = obs.facts
-    journal = {row["client_order_id"]: row for row in obs.journal}
+    journal = {row.client_order_id: row for row in obs.journal}
     final = obs.venue[-1].data if obs.venue else {}
     per_lineage: dict[str, list[Record]] = defaultdict(list)
     for order in _bot_orders(final, facts):
@@ -203,7 +205,7 @@ def no_duplicate_exposure(obs: RunObservation) -> InvariantResult:
             return _fail(f"venue holds bot order {orders[0]['clientOrderId']} the journal lacks")
         if len(orders) > 1:
             return _fail(f"intent {coid} exists {len(orders)} times at the venue")
-        if _dec(orders[0]["executedQty"]) > _dec(journal[coid]["quantity"]):
+        if _dec(orders[0]["executedQty"]) > journal[coid].intent.quantity:
             return _fail(f"intent {coid} filled beyond its quantity")
     for sample in obs.venue:
         position = bot_position(sample.data, facts)
@@ -212,11 +214,11 @@ def no_duplicate_exposure(obs: RunObservation) -> InvariantResult:
     return HELD
 
 
-def _venue_agrees(row: Record, order: Record | None) -> str | None:
-    state, filled = OrderState(row["state"]), _dec(row["filled"])
+def _venue_agrees(row: JournaledOrder, order: Record | None) -> str | None:
+    state, filled = row.state, row.filled
     executed = _dec(order["executedQty"]) if order else Decimal(0)
     status = order["status"] if order else None
-    coid = row["client_order_id"]
+    coid = row.client_order_id
     if state is OrderState.FILLED and (status != "FILLED" or executed != filled):
         return f"{coid} FILLED in the journal, {status} {executed} at the venue"
     if state in (OrderState.CANCELED, OrderState.EXPIRED) and (
@@ -249,12 +251,12 @@ def intents_settled(obs: RunObservation) -> InvariantResult:
     flagged = set(obs.status[-1].data.incomplete_lifecycles) if obs.status else set()
     last_status_at = obs.status[-1].at if obs.status else facts.ended_at
     for row in obs.journal:
-        state, coid = OrderState(row["state"]), row["client_order_id"]
+        state, coid = row.state, row.client_order_id
         if state in TERMINAL_STATES:
             if (problem := _venue_agrees(row, venue.get(coid))) is not None:
                 return _fail(problem)
         elif state in _UNRESOLVED:
-            overdue = last_status_at - float(row["created_at"]) > facts.incomplete_after
+            overdue = last_status_at - row.created_at > facts.incomplete_after
             if overdue and coid not in flagged:
                 return _fail(f"{coid} stuck in {state} but not flagged incomplete")
     return HELD

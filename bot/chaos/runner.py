@@ -12,12 +12,10 @@ once per bot second, stops the bot and hands everything to the invariants.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import random
-import sqlite3
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -53,6 +51,8 @@ from tradewarden.bot.chaos.scenario import (
     StepAction,
     WireFaults,
 )
+from tradewarden.bot.execution.journal import Journal
+from tradewarden.bot.model.orders import JournaledOrder
 from tradewarden.bot.observability.events import EventLog
 from tradewarden.bot.reliability.api_health import used_weight
 from tradewarden.bot.runtime.bot import JOURNAL_FILE, BotClocks, BotRuntime
@@ -319,13 +319,16 @@ class _Harness:
         )
 
 
-def _journal_rows(state_dir: Path) -> list[dict[str, Any]]:
-    path = state_dir / JOURNAL_FILE
+def _journaled_orders(bot: BotRuntime, clock: Callable[[], float]) -> list[JournaledOrder]:
+    """Every order the stopped bot journaled, read back through its Journal (none without one)."""
+    path = bot.state_dir / JOURNAL_FILE
     if not path.exists():
         return []
-    with contextlib.closing(sqlite3.connect(path)) as db:
-        db.row_factory = sqlite3.Row
-        return [dict(row) for row in db.execute("SELECT * FROM intents ORDER BY sequence")]
+    journal = Journal.open(path, bot_identity(bot.manifest), clock)
+    try:
+        return journal.orders()
+    finally:
+        journal.close()
 
 
 async def _wait_ready(bot: BotRuntime, task: asyncio.Task[int]) -> bool:
@@ -477,7 +480,7 @@ async def _drive(
     facts = _facts(scenario, bot.manifest, harness, warp, (started, ended))
     observation = RunObservation(
         recording.events,
-        _journal_rows(bot.state_dir),
+        _journaled_orders(bot, warp.clock),
         recording.venue,
         recording.status,
         facts,

@@ -406,6 +406,16 @@ class Journal:
             and order.state in (OrderState.SUBMITTING, OrderState.CANCELING)
         ]
 
+    def orders(self) -> list[JournaledOrder]:
+        """Every order the journal ever recorded, terminal ones included, by sequence.
+
+        Rows are never deleted, so this is the bot's whole order history, read
+        from the database (not the in-memory live set): for audits and
+        harnesses, never the order path.
+        """
+        rows = self._db.execute(f"SELECT {_COLUMNS} FROM intents ORDER BY sequence")
+        return [_row_to_order(row) for row in rows]
+
     def counts_by_state(self) -> dict[str, int]:
         """How many orders sit in each state."""
         rows = self._db.execute("SELECT state, COUNT(*) FROM intents GROUP BY state").fetchall()

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.orders import journaled
 from tradewarden.api.bot_status import BotStatus
 from tradewarden.api.tradingbot import TradingMode
 from tradewarden.bot.chaos.invariants import (
@@ -27,8 +28,11 @@ from tradewarden.bot.chaos.invariants import (
     retries_within_budget,
 )
 from tradewarden.bot.chaos.scenario import ExpectEvent, ExpectMode, ExpectStatus, ExpectVenue
+from tradewarden.bot.model.order_state import OrderState
+from tradewarden.bot.model.orders import JournaledOrder, OrderIntent, OrderType, Side
 
 P = "twabc-"
+SYMBOL = "BTC/USDT:USDT"
 FACTS = Facts(
     symbol_id="BTCUSDT",
     bot_prefix=P,
@@ -86,20 +90,15 @@ def stop(qty: str = "0.003", side: str = "SELL", status: str = "NEW") -> dict[st
 
 def row(
     coid: str, state_: str, qty: str = "0.003", filled: str = "0", created: float = 0.0
-) -> dict[str, Any]:
-    return {
-        "client_order_id": coid,
-        "state": state_,
-        "quantity": qty,
-        "filled": filled,
-        "created_at": created,
-    }
+) -> JournaledOrder:
+    intent = OrderIntent(SYMBOL, Side.BUY, OrderType.LIMIT, Decimal(qty), Decimal("50000"))
+    return journaled(intent, coid, state=OrderState(state_), filled=filled, created_at=created)
 
 
 def obs(
     *,
     events: Sequence[Mapping[str, Any]] = (),
-    journal: Sequence[Mapping[str, Any]] = (),
+    journal: Sequence[JournaledOrder] = (),
     venue: Sequence[tuple[float, Mapping[str, Any]]] = ((0.0, state()),),
     status: Sequence[tuple[float, Mapping[str, Any]]] = (),
     facts: Facts = FACTS,

@@ -270,6 +270,31 @@ def test_non_terminal_incomplete_and_counts(journal: Journal, clock: FakeClock) 
     }
 
 
+def test_orders_lists_every_order_ever_recorded_as_a_reopened_journal_reads_it(
+    path: Path, clock: FakeClock
+) -> None:
+    journal = Journal.open(path, BOT, clock)
+    filled = journal.record_intent(limit()).client_order_id
+    journal.transition(filled, S.FILLED, filled=Decimal("0.003"), exchange_order_id="7")
+    clock.advance(1)
+    resting = journal.record_intent(limit(Side.SELL, "0.004", "31000")).client_order_id
+    journal.transition(resting, S.OPEN)
+    journal.note_error(resting, "timeout")
+
+    orders = journal.orders()
+    # Terminal orders too (the live set holds only the resting one), oldest first.
+    assert [o.client_order_id for o in orders] == [filled, resting]
+    assert [o.client_order_id for o in journal.non_terminal()] == [resting]
+    assert orders == [journal.get(filled), journal.get(resting)]
+    journal.close()
+
+    reopened = Journal.open(path, BOT, clock)
+    try:
+        assert reopened.orders() == orders
+    finally:
+        reopened.close()
+
+
 def test_attempts_are_counted_and_the_last_error_kept(
     journal: Journal, path: Path, clock: FakeClock
 ) -> None:
