@@ -612,9 +612,9 @@ class Engine:
                 return
 
     def _takes(self, order: Order) -> bool:
-        """Whether a limit order's price reaches the best level of the other side."""
-        best = self._market_price(order.symbol, order.side)
-        return (best - order.price) * order.side.sign <= 0
+        """Whether a limit order's price reaches the best level left on the other side."""
+        best = next(self._walk(self.specs[order.symbol], order.side), None)
+        return best is not None and (best.price - order.price) * order.side.sign <= 0
 
     def _opening_qty(self, symbol: str, side: Side, qty: Decimal) -> Decimal:
         """The part of an order that opens or adds exposure rather than closing it."""

@@ -414,6 +414,9 @@ def test_limit_time_in_force_against_the_book() -> None:
     gtc = engine.place_order(limit(Side.BUY, "0.2", "50000.3"))
     assert (gtc.status, gtc.executed_qty) == (OrderStatus.PARTIALLY_FILLED, D("0.12"))
     assert engine.book(BTC, 1)[1][0].price == D("50000.4")
+    # The levels taken are gone: a post-only bid at 50000.3 no longer takes, so it rests.
+    post_only = engine.place_order(limit(Side.BUY, "0.01", "50000.3", time_in_force="GTX"))
+    assert post_only.status is OrderStatus.NEW
 
 
 def test_a_resting_order_fills_in_steps_as_the_price_moves_through_by_default() -> None:
