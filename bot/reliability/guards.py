@@ -40,7 +40,7 @@ from tradewarden.bot.reliability.report import ReconcileReport
 
 
 def guard_source(name: str) -> str:
-    """The ``BotRuntime.restrict`` source of a guard, e.g. ``guard.apiHealth``."""
+    """The ``PostureController.restrict`` source of a guard, e.g. ``guard.apiHealth``."""
     return f"guard.{name}"
 
 
@@ -247,7 +247,7 @@ class GuardBoard:
         return trips
 
     def demands(self, now: float) -> dict[str, Restriction]:
-        """The restrictions in force, keyed as ``BotRuntime`` keys them."""
+        """The restrictions in force, keyed as the ``PostureController`` keys them."""
         return {restriction_key(t.restriction()): t.restriction() for t in self.active(now)}
 
     def confidence(self) -> float:

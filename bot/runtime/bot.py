@@ -1,4 +1,11 @@
-"""One bot process: recovery first, then market data, strategy and execution.
+"""One bot process: the composition root and its life, recovery first, then trading.
+
+:class:`BotRuntime` builds the parts and wires them to each other: the venue
+adapters, the router, worker and reconciler, the posture controller (every
+demand on the trading mode, the guards, enforcement: :mod:`.posture_controller`),
+the admission gate (:mod:`.admission_gate`), the fill tracker behind the
+slippage guard (:mod:`.fills`), the market feed, the strategy and the
+companions. The decisions live in those parts; this module runs them in order.
 
 The order of start-up is the safety argument: the journal is opened, markets
 are loaded, every non-terminal intent is settled against the venue, and only
@@ -13,7 +20,7 @@ import contextlib
 import random
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -24,33 +31,27 @@ import ccxt.async_support as ccxt_async
 from tradewarden.api.error_text import error_text
 from tradewarden.api.identity import bot_identity, bot_prefix
 from tradewarden.api.tradingbot import EmergencyStop, TradingBot, TradingMode
-from tradewarden.bot.execution.admission import Exposure, refusal, working_orders
+from tradewarden.bot.execution.admission import working_orders
 from tradewarden.bot.execution.journal import Journal, JournalError, LostJournal
 from tradewarden.bot.execution.lost_journal import lost_journal
 from tradewarden.bot.execution.router import OrderPathHooks, OrderRouter, RouterContext
 from tradewarden.bot.execution.sweep import sweep
 from tradewarden.bot.market.feed import FeedHooks, MarketFeed
 from tradewarden.bot.market.reconnect import ReconnectPolicy
-from tradewarden.bot.model.orders import Cancel, JournaledOrder, OrderIntent, Place
-from tradewarden.bot.model.outcomes import RefusalKind
 from tradewarden.bot.observability.events import Event, EventLog
 from tradewarden.bot.observability.metrics import BotMetrics
-from tradewarden.bot.posture import Posture, Restriction, decide_posture
+from tradewarden.bot.posture import Posture, Restriction
 from tradewarden.bot.preflight.checks import PreflightReport
 from tradewarden.bot.preflight.runner import run_preflight
-from tradewarden.bot.reliability.api_health import (
-    DEFAULT_ORDER_LIMITS,
-    DEFAULT_WEIGHT_LIMIT,
-    order_counts,
-    request_failed,
-    used_weight,
-)
-from tradewarden.bot.reliability.enforcement import enforce
-from tradewarden.bot.reliability.guards import GuardBoard, Trip, expected_fill, restriction_key
+from tradewarden.bot.reliability.api_health import DEFAULT_ORDER_LIMITS, DEFAULT_WEIGHT_LIMIT
+from tradewarden.bot.reliability.guards import GuardBoard
 from tradewarden.bot.reliability.protection import ProtectionSettings
 from tradewarden.bot.reliability.reconciler import Reconciler, ReconcilerSettings
 from tradewarden.bot.reliability.report import ReconcileReport
 from tradewarden.bot.retry import Retry, RetryPolicy
+from tradewarden.bot.runtime.admission_gate import AdmissionGate, Veto
+from tradewarden.bot.runtime.fills import FillTracker
+from tradewarden.bot.runtime.posture_controller import PostureController
 from tradewarden.bot.runtime.worker import (
     ExecutionWorker,
     ReconcileAll,
@@ -92,9 +93,6 @@ class MarketState:
     updated_at: dict[str, float] = field(default_factory=dict)
 
 
-OrderGate = Callable[[OrderIntent], str | None]
-
-
 class Companion(Protocol):
     """A task that runs beside the bot for its whole life (e.g. the control loop)."""
 
@@ -134,12 +132,16 @@ class BotRuntime:
         self.clocks = clocks or BotClocks()
         self.events = events or EventLog(self.clocks.clock)
         self.metrics = metrics or BotMetrics()
+        # Every demand on the trading mode, the guards they come from, and their enforcement.
+        self.control = PostureController(
+            self.spec, events=self.events, metrics=self.metrics, clock=self.clocks.clock
+        )
         # A dry run's adapters refuse every create and cancel (see VenueAdapter).
-        self.venue = VenueAdapter(exchange, self._observe_request, read_only=dry_run)
+        self.venue = VenueAdapter(exchange, self.control.request, read_only=dry_run)
         # A second client of the account for emergency batch cancels: its throttle is
         # never drawn down by the bot's own orders (see OrderRouter.cancel_many).
         self.lane = (
-            None if lane is None else VenueAdapter(lane, self._observe_request, read_only=dry_run)
+            None if lane is None else VenueAdapter(lane, self.control.request, read_only=dry_run)
         )
         self.state_dir = state_dir
         self.dry_run = dry_run
@@ -152,26 +154,28 @@ class BotRuntime:
         self.preflight_warn_only = preflight_warn_only
         self.preflight: PreflightReport | None = None
         self.positions: dict[str, Decimal] = {}
-        self._paused = self.spec.paused
-        self._emergency_stop = self.spec.emergency_stop
-        self._restrictions: dict[str, Restriction] = {}
-        self.posture: Posture = decide_posture(self._paused, self._emergency_stop)
         # Extra vetoes consulted before every order (e.g. Lease fencing); a reason refuses.
-        self.order_gates: list[OrderGate] = []
+        self.order_gates: list[Veto] = []
         self.companions = tuple(companions)
         self.last_reconcile: ReconcileReport | None = None
-        self.guards = GuardBoard(self.spec.guards)
-        self._guard_demands: dict[str, Restriction] = {}
-        # Enforcement commands offered lately, and when (see _enforce).
-        self._enforced: dict[Cancel | Place, float] = {}
-        # Orders sent and not yet settled, with the mark when they went out (slippage guard).
-        self._sent_at_mark: dict[str, Decimal | None] = {}
+        # Orders sent and not yet settled, for the slippage guard.
+        self.fills = FillTracker(self.market.marks)
         self.recovered = False
         self.last_errors: deque[dict[str, Any]] = deque(maxlen=10)
         self.events.listeners.append(self._remember_errors)
         self.journal: Journal | None = None
         self.worker: ExecutionWorker | None = None
         self.reconciler: Reconciler | None = None
+
+    @property
+    def posture(self) -> Posture:
+        """The trading posture in force (see :class:`PostureController`)."""
+        return self.control.posture
+
+    @property
+    def guards(self) -> GuardBoard:
+        """Every guard of the degradation matrix."""
+        return self.control.guards
 
     @property
     def ready(self) -> bool:
@@ -233,15 +237,25 @@ class BotRuntime:
             rng=self.clocks.rng,
             dry_run=self.dry_run,
             absent_grace=execution.absent_grace_seconds,
-            hooks=OrderPathHooks(sent=self._order_sent, reconcile_failed=self._reconcile_failed),
+            hooks=OrderPathHooks(
+                sent=self.fills.sent, reconcile_failed=self.control.reconcile_failed
+            ),
         )
         router = OrderRouter(self.venue, context, lane=self.lane)
+        gate = AdmissionGate(
+            vetoes=self.order_gates,
+            working=journal.non_terminal,
+            posture=self.control,
+            marks=self.market.marks,
+            positions=self.positions,
+            risk=self.spec.risk,
+        )
         self.worker = ExecutionWorker(
             router,
             context,
-            self._reconciler(router, context),
+            self._reconciler(router, context, gate),
             settings=WorkerSettings.from_spec(execution),
-            gate=self._admit,
+            gate=gate,
         )
         self.events.emit(
             Event.BOT_START,
@@ -250,7 +264,7 @@ class BotRuntime:
             dry_run=self.dry_run,
             mode=self.posture.mode,
         )
-        self._show_mode()
+        self.control.show_mode()
         if not await self._until_stopped(stop, self._preflight()):
             return EXIT_OK
         if not await self._until_stopped(stop, self._recover(router, journal)):
@@ -307,7 +321,7 @@ class BotRuntime:
         out_of_time = asyncio.ensure_future(self.clocks.sleep(WIND_DOWN_SECONDS))
         try:
             for _ in range(WIND_DOWN_PASSES):
-                self._enforce()
+                self.control.enforce()
                 self.worker.offer(ReconcileAll())
                 drained = asyncio.ensure_future(self.worker.drained())
                 await asyncio.wait(
@@ -336,7 +350,9 @@ class BotRuntime:
         reconciler = self.reconciler
         return reconciler is None or all(watch.protected for watch in reconciler.watch.values())
 
-    def _reconciler(self, router: OrderRouter, context: RouterContext) -> Reconciler:
+    def _reconciler(
+        self, router: OrderRouter, context: RouterContext, gate: AdmissionGate
+    ) -> Reconciler:
         """The reconciler the worker runs after every order and on the reconcile timer."""
         settings = ReconcilerSettings(
             symbols=(self.spec.symbol,),
@@ -356,9 +372,9 @@ class BotRuntime:
             router,
             context,
             settings,
-            gate=self._admit,
+            gate=gate,
             on_position=self._record_position,
-            on_report=self.observe_reconcile,
+            on_report=self._reconciled,
         )
         return self.reconciler
 
@@ -414,6 +430,9 @@ class BotRuntime:
             if not self.dry_run:
                 raise LostJournal(lost)
         self.recovered = True
+        # From now on the posture's demands on working orders are enforced.
+        assert self.worker is not None
+        self.control.enforce_with(self.worker, journal.non_terminal, self.positions)
         self.events.emit(Event.RECOVERY_DONE, counts=journal.counts_by_state())
 
     async def _lost_journal(self, journal: Journal) -> str | None:
@@ -492,7 +511,9 @@ class BotRuntime:
             self.spec.symbol,
             stream=stream,
             rest=rest.fetch_mark_price,
-            hooks=FeedHooks(on_mark=self._record_mark, on_exhausted=self.websocket_exhausted),
+            hooks=FeedHooks(
+                on_mark=self._record_mark, on_exhausted=self.control.websocket_exhausted
+            ),
             policy=ReconnectPolicy(guards.websocket, self.clocks.rng),
             events=self.events,
             metrics=self.metrics,
@@ -537,7 +558,7 @@ class BotRuntime:
     async def _guard_timer(self) -> None:
         while True:
             await self.clocks.sleep(GUARD_TICK_SECONDS)
-            self.check_guards()
+            self.control.tick(self.market.updated_at)
 
     def _market_view(self) -> MarketView:
         assert self.journal is not None
@@ -562,208 +583,33 @@ class BotRuntime:
         *,
         flatten: bool = False,
     ) -> None:
-        """Set one source's demand on the trading mode (``None`` withdraws it).
-
-        With ``symbol`` the demand binds that symbol only (a per-symbol pause); with
-        ``flatten`` (a TradingHalt's Flatten) positions are closed while halted.
-        """
-        restriction = Restriction(source, mode or TradingMode.ACTIVE, reason, symbol, flatten)
-        if mode is None:
-            self._restrictions.pop(restriction_key(restriction), None)
-        else:
-            self._restrictions[restriction_key(restriction)] = restriction
-        self._repose()
+        """Set one source's demand on the trading mode (see :meth:`PostureController.restrict`)."""
+        self.control.restrict(source, mode, reason, symbol, flatten=flatten)
 
     def restrictions(self) -> tuple[Restriction, ...]:
         """Every demand on the trading mode in force (guards, control loop, operator)."""
-        return tuple(self._restrictions.values())
+        return self.control.restrictions()
 
     def update_controls(self, paused: bool, emergency_stop: EmergencyStop | None) -> None:
         """Apply ``spec.paused`` / ``spec.emergencyStop`` as they change on the live resource."""
-        self._paused, self._emergency_stop = paused, emergency_stop
-        self._repose()
-
-    def observe_reconcile(self, report: ReconcileReport) -> None:
-        """Take in what a reconcile pass found: broker reads, drift, belief debt, kill switch."""
-        self.last_reconcile = report
-        kill_switch = self.guards.kill_switch
-        engaged = kill_switch.engaged
-        self.guards.reconcile(self.clocks.clock(), report)
-        if engaged and not kill_switch.engaged:
-            self.events.emit(
-                Event.KILL_SWITCH,
-                engaged=False,
-                reason=f"{kill_switch.clean_to_recover} clean reconciles in a row",
-            )
-        self._sync_guards()
-
-    def check_guards(self) -> None:
-        """Expire cooldowns, check mark staleness, and enforce the posture on working orders."""
-        self.guards.marks(self.clocks.clock(), self.market.updated_at)
-        self._sync_guards()
-        self._enforce()
-
-    def websocket_exhausted(self) -> None:
-        """The market feed gave up reconnecting: trips the WebSocket guard now."""
-        self.guards.websocket_exhausted(self.clocks.clock())
-        self._sync_guards()
+        self.control.update_controls(paused, emergency_stop)
 
     def reset_kill_switch(self, reason: str, by: str = "") -> bool:
         """A person's release of the kill switch (the clear-abort path); True if it was engaged."""
-        released = self.guards.reset_kill_switch()
         if self.reconciler is not None:
             # The person vouches for what the venue holds now: it is the new baseline.
             self.reconciler.rebaseline()
-        if released:
-            self.events.emit(Event.KILL_SWITCH, engaged=False, reason=reason, by=by)
-        self._sync_guards()
-        return released
+        return self.control.reset_kill_switch(reason, by)
 
-    def _sync_guards(self) -> None:
-        """Turn the guard board's demands into restrictions, announcing every change."""
-        guards = self.guards
-        trips = {
-            restriction_key(trip.restriction()): trip for trip in guards.active(self.clocks.clock())
-        }
-        demands = {key: trip.restriction() for key, trip in trips.items()}
-        for key, trip in trips.items():
-            if key not in self._guard_demands:
-                self._announce_trip(trip)
-        for key, old in self._guard_demands.items():
-            if key not in demands:
-                self.events.emit(
-                    Event.GUARD_CLEAR, guard=old.source, symbol=old.symbol, reason=old.reason
-                )
-        metrics = self.metrics
-        now = self.clocks.clock()
-        metrics.belief_confidence.set(guards.confidence())
-        metrics.mismatch_streak.set(guards.belief.streak)
-        metrics.kill_switch_engaged.set(1 if guards.kill_switch.engaged else 0)
-        metrics.api_error_rate.set(guards.api.error_rate(now))
-        metrics.rate_limit_usage.set(guards.api.usage(now))
-        if demands == self._guard_demands:
-            return
-        for key in self._guard_demands:
-            self._restrictions.pop(key, None)
-        self._restrictions.update(demands)
-        self._guard_demands = demands
-        self._repose()
-
-    def _announce_trip(self, trip: Trip) -> None:
-        self.metrics.guard_trips.labels(guard=trip.name).inc()
-        self.events.emit(
-            Event.GUARD_TRIP,
-            guard=trip.name,
-            mode=trip.mode,
-            reason=trip.reason,
-            symbol=trip.symbol,
-            until=trip.until,
-        )
-        if trip.name == "killSwitch":
-            self.events.emit(Event.KILL_SWITCH, engaged=True, reason=trip.reason)
-
-    def _repose(self) -> None:
-        posture = decide_posture(
-            self._paused, self._emergency_stop, tuple(self._restrictions.values())
-        )
-        if posture != self.posture:
-            self.posture = posture
-            self._show_mode()
-            self._enforce()
-
-    def _enforce(self) -> None:
-        """Cancel what the posture no longer allows (and flatten on request), urgently.
-
-        The worker drops a command that repeats one waiting or running; one that
-        ran and did not settle the order (a cancel given up on) is offered again
-        only after a reconcile interval, so a venue refusing cancels is not hammered.
-        """
-        worker, journal = self.worker, self.journal
-        if worker is None or journal is None or not self.recovered:
-            return
-        now = self.clocks.clock()
-        retry_after = self.spec.execution.reconcile_interval_seconds
-        self._enforced = {c: at for c, at in self._enforced.items() if now - at < retry_after}
-        for command in enforce(self.posture, journal.non_terminal(), self.positions):
-            if command in self._enforced and not worker.holds(command):
-                continue
-            if worker.offer(command, urgent=True):
-                self._enforced.setdefault(command, now)
-
-    def _admit(self, intent: OrderIntent) -> str | None:
-        assert self.journal is not None
-        for gate in self.order_gates:
-            if (veto := gate(intent)) is not None:
-                return veto
-        mark = self.market.marks.get(intent.symbol)
-        if mark is None:
-            return f"{RefusalKind.NO_MARK}: no mark price yet"
-        exposure = Exposure(
-            self.positions.get(intent.symbol, Decimal(0)),
-            working_orders(self.journal.non_terminal()),
-        )
-        posture = self.posture
-        return refusal(
-            intent,
-            posture.mode_for(intent.symbol),
-            exposure,
-            self.spec.risk,
-            mark,
-            flattening=posture.flatten,
-        )
+    def _reconciled(self, report: ReconcileReport) -> None:
+        self.last_reconcile = report
+        self.control.reconciled(report)
 
     def _record_position(self, symbol: str, position: Decimal) -> None:
         self.positions[symbol] = position
         self.metrics.position.labels(symbol=symbol).set(float(position))
-        self.guards.broker_read(self.clocks.clock(), ok=True)
-        self._judge_fills()
-        self._sync_guards()
-
-    def _observe_request(
-        self, error: BaseException | None, headers: Mapping[str, str] | None
-    ) -> None:
-        self.guards.api_request(
-            self.clocks.clock(), request_failed(error), used_weight(headers), order_counts(headers)
-        )
-        self._sync_guards()
-
-    def _order_sent(self, order: JournaledOrder) -> None:
-        """An order's first send: remember the mark it went out at (slippage guard)."""
-        self._sent_at_mark[order.client_order_id] = self.market.marks.get(order.intent.symbol)
-
-    def _reconcile_failed(self) -> None:
-        """A reconcile attempt of the worker failed: one more broker read failed."""
-        self.guards.broker_read(self.clocks.clock(), ok=False)
-
-    def _judge_fills(self) -> None:
-        """Compare settled orders' average fill with the price each was expected to fill at."""
-        if self.journal is None:
-            return
-        for coid, mark in list(self._sent_at_mark.items()):
-            order = self.journal.find(coid)
-            if order is not None and not order.state.is_terminal:
-                continue
-            del self._sent_at_mark[coid]
-            if order is None or order.filled == 0 or order.average_price is None:
-                continue
-            expected = expected_fill(order.intent, mark)
-            if expected is not None:
-                intent = order.intent
-                self.guards.fill(
-                    self.clocks.clock(), intent.symbol, intent.side, order.average_price, expected
-                )
-
-    def _show_mode(self) -> None:
-        for mode in TradingMode:
-            self.metrics.trading_mode.labels(mode=mode.value).set(
-                1 if mode is self.posture.mode else 0
-            )
-        self.events.emit(
-            Event.MODE_CHANGE,
-            mode=self.posture.mode,
-            reason=self.posture.summary,
-            symbols={symbol: held.mode for symbol, held in self.posture.symbols},
-        )
+        journal = self.journal
+        self.control.position_read(self.fills.settled(journal.find) if journal else ())
 
     def refresh_gauges(self) -> None:
         """Bring journal-derived gauges up to date (called on scrape)."""
