@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -40,6 +40,14 @@ def mark_of(ticker: Any) -> Decimal:
             if price.is_finite() and price > 0:
                 return price
     raise BadTicker(f"ticker without a usable price: {ticker!r:.200}")
+
+
+@dataclass
+class MarketState:
+    """Latest mark price per symbol, and when it was written (bot clock, seconds)."""
+
+    marks: dict[str, Decimal] = field(default_factory=dict)
+    updated_at: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,7 @@ from tradewarden.bot.execution.journal import Journal, JournalError, LostJournal
 from tradewarden.bot.execution.lost_journal import lost_journal
 from tradewarden.bot.execution.router import OrderPathHooks, OrderRouter, RouterContext
 from tradewarden.bot.execution.sweep import sweep
-from tradewarden.bot.market.feed import FeedHooks, MarketFeed
+from tradewarden.bot.market.feed import FeedHooks, MarketFeed, MarketState
 from tradewarden.bot.market.reconnect import ReconnectPolicy
 from tradewarden.bot.observability.events import Event, EventLog
 from tradewarden.bot.observability.metrics import BotMetrics
@@ -83,14 +83,6 @@ WIND_DOWN_SECONDS = 15.0
 JOURNAL_FILE = "journal.sqlite"
 PREFLIGHT_SOURCE = "preflight"
 STOPPING_SOURCE = "stopping"
-
-
-@dataclass
-class MarketState:
-    """Latest mark price per symbol, and when it was written (bot clock, seconds)."""
-
-    marks: dict[str, Decimal] = field(default_factory=dict)
-    updated_at: dict[str, float] = field(default_factory=dict)
 
 
 class Companion(Protocol):

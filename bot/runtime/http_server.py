@@ -4,15 +4,26 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Protocol
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from tradewarden.bot.runtime.bot import BotRuntime
-from tradewarden.bot.runtime.status import render_status
+from tradewarden.bot.observability.metrics import BotMetrics
+from tradewarden.bot.runtime.status import StatusSource, render_status
 
 
-def create_app(bot: BotRuntime) -> web.Application:
+class ServedBot(StatusSource, Protocol):
+    """What the endpoints read of the bot: ``/status``'s source and the metrics."""
+
+    @property
+    def metrics(self) -> BotMetrics: ...
+
+    def refresh_gauges(self) -> None:
+        """Bring journal-derived gauges up to date."""
+
+
+def create_app(bot: ServedBot) -> web.Application:
     """The bot's HTTP app; handlers only read state."""
 
     async def healthz(_: web.Request) -> web.Response:
@@ -43,7 +54,7 @@ def create_app(bot: BotRuntime) -> web.Application:
 
 
 @asynccontextmanager
-async def serving(bot: BotRuntime, host: str, port: int) -> AsyncIterator[int]:
+async def serving(bot: ServedBot, host: str, port: int) -> AsyncIterator[int]:
     """Serve the bot's endpoints; yields the bound port (``port=0`` picks one)."""
     runner = web.AppRunner(create_app(bot), access_log=None)
     await runner.setup()

@@ -1,7 +1,15 @@
 """The bot's ``/status`` document (:class:`tradewarden.api.bot_status.BotStatus`), built from
-its state. Pure rendering; the HTTP server serves it as JSON."""
+its state. Pure rendering; the HTTP server serves it as JSON.
+
+It reads the bot through :class:`StatusSource`, what ``/status`` shows and nothing
+more; the runtime satisfies it without this module importing the runtime.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from typing import Any, Protocol
 
 from tradewarden.api.bot_status import (
     BeliefStatus,
@@ -13,13 +21,90 @@ from tradewarden.api.bot_status import (
     ProtectionStatus,
 )
 from tradewarden.api.identity import bot_identity
-from tradewarden.bot.control.companion import SOURCE_DEAD_MAN, render_control
+from tradewarden.api.tradingbot import TradingBot, TradingBotSpec
+from tradewarden.bot.control.companion import SOURCE_DEAD_MAN, Clocks, render_control
+from tradewarden.bot.execution.journal import Journal
+from tradewarden.bot.market.feed import MarketState
 from tradewarden.bot.model.guards import DEAD_MAN, GUARD_NAMES
-from tradewarden.bot.preflight.checks import preflight_status
-from tradewarden.bot.runtime.bot import BotRuntime
+from tradewarden.bot.posture import Posture, Restriction
+from tradewarden.bot.preflight.checks import PreflightReport, preflight_status
+from tradewarden.bot.reliability.guards import GuardBoard
+from tradewarden.bot.reliability.reconciler import SymbolWatch
 
 
-def render_status(bot: BotRuntime) -> BotStatus:
+class Queue(Protocol):
+    """The execution worker, as /status sees it."""
+
+    def pending(self) -> int:
+        """Commands waiting in the queue."""
+
+
+class Watches(Protocol):
+    """The reconciler, as /status sees it."""
+
+    @property
+    def watch(self) -> Mapping[str, SymbolWatch]:
+        """What the reconciler remembers per symbol."""
+
+
+class StatusSource(Protocol):
+    """What ``/status`` reads of the running bot, and nothing more."""
+
+    @property
+    def manifest(self) -> TradingBot: ...
+
+    @property
+    def spec(self) -> TradingBotSpec: ...
+
+    @property
+    def clocks(self) -> Clocks: ...
+
+    @property
+    def dry_run(self) -> bool: ...
+
+    @property
+    def ready(self) -> bool: ...
+
+    @property
+    def recovered(self) -> bool: ...
+
+    @property
+    def posture(self) -> Posture: ...
+
+    @property
+    def guards(self) -> GuardBoard: ...
+
+    @property
+    def market(self) -> MarketState: ...
+
+    @property
+    def positions(self) -> Mapping[str, Decimal]: ...
+
+    @property
+    def journal(self) -> Journal | None: ...
+
+    @property
+    def worker(self) -> Queue | None: ...
+
+    @property
+    def reconciler(self) -> Watches | None: ...
+
+    @property
+    def last_errors(self) -> Sequence[dict[str, Any]]: ...
+
+    @property
+    def preflight(self) -> PreflightReport | None: ...
+
+    @property
+    def preflight_warn_only(self) -> bool: ...
+
+    @property
+    def companions(self) -> Sequence[object]: ...
+
+    def restrictions(self) -> tuple[Restriction, ...]: ...
+
+
+def render_status(bot: StatusSource) -> BotStatus:
     """What ``/status`` shows: mode and why, positions, orders, journal health."""
     journal = bot.journal
     working = journal.non_terminal() if journal else []
@@ -60,7 +145,7 @@ def render_status(bot: BotRuntime) -> BotStatus:
     )
 
 
-def render_guards(bot: BotRuntime) -> list[GuardStatus]:
+def render_guards(bot: StatusSource) -> list[GuardStatus]:
     """One entry per guard, or one per symbol it holds; untripped guards show as such."""
     trips = bot.guards.active(bot.clocks.clock())
     entries: list[GuardStatus] = []
@@ -85,7 +170,7 @@ def render_guards(bot: BotRuntime) -> list[GuardStatus]:
     return entries
 
 
-def render_kill_switch(bot: BotRuntime) -> KillSwitchStatus:
+def render_kill_switch(bot: StatusSource) -> KillSwitchStatus:
     """Whether the kill switch holds the bot, why, and the clean evidence seen since."""
     switch = bot.guards.kill_switch
     return KillSwitchStatus(
@@ -93,7 +178,7 @@ def render_kill_switch(bot: BotRuntime) -> KillSwitchStatus:
     )
 
 
-def render_belief(bot: BotRuntime) -> BeliefStatus:
+def render_belief(bot: StatusSource) -> BeliefStatus:
     """Confidence in the local picture, the mismatch streak and the debt per symbol."""
     belief = bot.guards.belief
     return BeliefStatus(
@@ -103,7 +188,7 @@ def render_belief(bot: BotRuntime) -> BeliefStatus:
     )
 
 
-def render_drift(bot: BotRuntime) -> DriftStatus:
+def render_drift(bot: StatusSource) -> DriftStatus:
     """Bot-owned orders at the venue the journal does not know, and whether drift is on."""
     watches = bot.reconciler.watch.values() if bot.reconciler else ()
     return DriftStatus(
@@ -113,7 +198,7 @@ def render_drift(bot: BotRuntime) -> DriftStatus:
     )
 
 
-def render_protection(bot: BotRuntime) -> ProtectionStatus:
+def render_protection(bot: StatusSource) -> ProtectionStatus:
     """Whether every position carries its stop, since when not, and the repairs so far."""
     watches = bot.reconciler.watch.values() if bot.reconciler else ()
     since = [w.protection.unprotected_since for w in watches if not w.protected]
