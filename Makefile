@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed-stamp
 # operator/ onto tradewarden.*, so it reads the same folders through symlinks.
 TYPECHECK_ROOT := $(VENV)/typecheck
 
-.PHONY: demo test lint typecheck pytest bench soak crds e2e-kind clean
+.PHONY: demo test lint typecheck pytest bench soak ccxt-live crds e2e-kind clean
 
 $(STAMP): pyproject.toml operator/toolchain.py
 	test -x $(BIN)/python || $(PYTHON) -P -m venv $(VENV)
@@ -38,6 +38,11 @@ bench: $(STAMP)
 
 soak: $(STAMP)
 	$(BIN)/pytest -m soak --timeout=1800
+
+# ccxt's own live test runner (in the ccxt package) against a simulator with a populated
+# account, public and private methods; prints a summary, fails on a failure of the simulator's.
+ccxt-live: $(STAMP)
+	$(BIN)/python tests/support/ccxt_live.py $(ARGS)
 
 crds: $(STAMP)
 	$(BIN)/tradewarden crds --write

@@ -113,6 +113,16 @@ def ticker_24hr(ctx: VenueContext, call: Call) -> Reply:
     return rows[0] if call.params.optional("symbol") else rows
 
 
+def ticker_price(ctx: VenueContext, call: Call) -> Reply:
+    """GET /fapi/v1/ticker/price and /fapi/v2/ticker/price (ccxt's fetch_last_prices): one
+    object with a symbol, a list without; the mark doubles as the last price."""
+    rows = [
+        {"symbol": s, "price": views.fmt(ctx.engine.mark(s)), "time": call.server_ms}
+        for s in _symbols(ctx, call.params)
+    ]
+    return rows[0] if call.params.optional("symbol") else rows
+
+
 def premium_index(ctx: VenueContext, call: Call) -> Reply:
     """GET /fapi/v1/premiumIndex (ccxt's fetch_mark_price)."""
     funding = (ctx.settings.funding_rate, ctx.engine.next_funding_ms)
@@ -169,6 +179,21 @@ def symbol_config(ctx: VenueContext, call: Call) -> Reply:
         }
         for s in _symbols(ctx, call.params)
     ]
+
+
+def account_config(ctx: VenueContext, _call: Call) -> Reply:
+    """GET /fapi/v1/accountConfig (ccxt's fetch_trading_fees): the regular fee tier 0, whose
+    rates /fapi/v1/commissionRate gives, and the position mode."""
+    return {
+        "feeTier": 0,
+        "canTrade": True,
+        "canDeposit": True,
+        "canWithdraw": True,
+        "dualSidePosition": ctx.engine.hedge_mode,
+        "updateTime": 0,
+        "multiAssetsMargin": False,
+        "tradeGroupId": -1,
+    }
 
 
 def get_position_mode(ctx: VenueContext, _call: Call) -> Reply:
@@ -557,12 +582,15 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/fapi/v1/exchangeInfo"): Route(exchange_info, _flat(1), signed=False),
     ("GET", "/fapi/v1/time"): Route(server_time, _flat(1), signed=False),
     ("GET", "/fapi/v1/ticker/24hr"): Route(ticker_24hr, _by_symbol(1, 40), signed=False),
+    ("GET", "/fapi/v1/ticker/price"): Route(ticker_price, _by_symbol(1, 2), signed=False),
+    ("GET", "/fapi/v2/ticker/price"): Route(ticker_price, _by_symbol(1, 2), signed=False),
     ("GET", "/fapi/v1/premiumIndex"): Route(premium_index, _by_symbol(1, 10), signed=False),
     ("GET", "/fapi/v1/depth"): Route(depth, _depth_weight, signed=False),
     ("POST", "/fapi/v1/leverage"): Route(set_leverage, _flat(1), signed=True),
     ("GET", "/fapi/v1/leverageBracket"): Route(leverage_bracket, _flat(1), signed=True),
     ("POST", "/fapi/v1/marginType"): Route(set_margin_type, _flat(1), signed=True),
     ("GET", "/fapi/v1/symbolConfig"): Route(symbol_config, _flat(5), signed=True),
+    ("GET", "/fapi/v1/accountConfig"): Route(account_config, _flat(5), signed=True),
     ("GET", "/fapi/v1/positionSide/dual"): Route(get_position_mode, _flat(30), signed=True),
     ("POST", "/fapi/v1/positionSide/dual"): Route(set_position_mode, _flat(1), signed=True),
     ("GET", "/fapi/v3/positionRisk"): Route(position_risk, _flat(5), signed=True),

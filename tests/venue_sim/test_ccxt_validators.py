@@ -7,16 +7,20 @@ that a real Binance reply would pass but ours does not fails here.
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 import pytest
 from ccxt.test.exchange.base.test_balance import test_balance as check_balance
+from ccxt.test.exchange.base.test_last_price import test_last_price as check_last_price
+from ccxt.test.exchange.base.test_margin_mode import test_margin_mode as check_margin_mode
 from ccxt.test.exchange.base.test_market import test_market as check_market
 from ccxt.test.exchange.base.test_order import test_order as check_order
 from ccxt.test.exchange.base.test_order_book import test_order_book as check_order_book
 from ccxt.test.exchange.base.test_position import test_position as check_position
 from ccxt.test.exchange.base.test_ticker import test_ticker as check_ticker
 from ccxt.test.exchange.base.test_trade import test_trade as check_trade
+from ccxt.test.exchange.base.test_trading_fee import test_trading_fee as check_trading_fee
 
 from tests.venue_sim.symbols import BTC
 from tradewarden.bot.venue_sim.server import RunningVenueSim
@@ -85,3 +89,24 @@ async def test_my_trades(populated: Any) -> None:
         check_trade(
             populated, NO_SKIPS, "fetchMyTrades", trade, BTC, populated.milliseconds(), False
         )
+
+
+# ccxt's live runner calls these with the wrong arguments or asserts what no reply can pass
+# (tests/support/ccxt_live.py, NOT_THE_SIMULATORS_FAULT); their checks run here.
+_leverage_tiers_test = importlib.import_module("ccxt.test.exchange.async.test_fetch_leverage_tiers")
+
+
+async def test_leverage_tiers_margin_modes_fees_and_last_prices(populated: Any) -> None:
+    await _leverage_tiers_test.test_fetch_leverage_tiers(populated, NO_SKIPS, BTC)
+    modes = await populated.fetch_margin_modes([BTC])
+    assert [m["marginMode"] for m in modes.values()] == ["cross"]
+    for mode in modes.values():
+        check_margin_mode(populated, NO_SKIPS, "fetchMarginModes", mode)
+    fees = await populated.fetch_trading_fees()
+    assert fees.keys() == populated.markets.keys()
+    for symbol, fee in fees.items():
+        check_trading_fee(populated, NO_SKIPS, "fetchTradingFees", symbol, fee)
+    prices = await populated.fetch_last_prices([BTC])
+    assert [p["price"] for p in prices.values()] == [50100]
+    for price in prices.values():
+        check_last_price(populated, NO_SKIPS, "fetchLastPrices", price, BTC)

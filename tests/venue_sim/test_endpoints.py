@@ -74,3 +74,19 @@ async def test_trading_fee_trades_and_ohlcv(exchange: Any, venue_sim: RunningVen
     assert sum(c[5] for c in candles) == pytest.approx(0.003)
     with pytest.raises(ccxt.BadRequest, match="-1120"):
         await exchange.fapiPublicGetKlines({"symbol": "BTCUSDT", "interval": "7m"})
+
+
+async def test_price_ticker_and_account_config(exchange: Any) -> None:
+    """GET /fapi/v{1,2}/ticker/price: one object with a symbol, every symbol without; GET
+    /fapi/v1/accountConfig: fee tier 0 and the position mode, as Binance answers them."""
+    one = await exchange.fapiPublicV2GetTickerPrice({"symbol": "BTCUSDT"})
+    assert (one["symbol"], one["price"]) == ("BTCUSDT", "50000")
+    assert isinstance(one["time"], int)
+    every = await exchange.fapiPublicGetTickerPrice()
+    assert [row["symbol"] for row in every] == list(exchange.markets_by_id)
+    config = await exchange.fapiPrivateGetAccountConfig()
+    assert (config["feeTier"], config["dualSidePosition"], config["multiAssetsMargin"]) == (
+        0,
+        False,
+        False,
+    )
