@@ -40,6 +40,11 @@ _BY_VENUE_CODE: dict[int, ErrorClass] = {
     -4116: ErrorClass.DUPLICATE_ID,
 }
 
+# The venue's filters refused the order's price, quantity or notional (Binance USD-M:
+# precision, tick size, step size, minimum notional). Resending the same order gets
+# the same answer: only a change (the mark, the venue's filters, the spec) can help.
+FILTER_CODES = frozenset({-1111, -4014, -4023, -4164})
+
 # First match wins, so subclasses come before their bases.
 _BY_EXCEPTION: tuple[tuple[type[BaseException], ErrorClass], ...] = (
     (ccxt.DDoSProtection, ErrorClass.RATE_LIMITED),
@@ -61,8 +66,8 @@ _BY_EXCEPTION: tuple[tuple[type[BaseException], ErrorClass], ...] = (
 )
 
 
-def venue_code(error: BaseException) -> int | None:
-    """The Binance-style ``code`` embedded in a ccxt error message, if any."""
+def venue_code(error: BaseException | str) -> int | None:
+    """The Binance-style ``code`` embedded in a ccxt error (or its message), if any."""
     match = _VENUE_CODE.search(str(error))
     return int(match.group(1)) if match else None
 

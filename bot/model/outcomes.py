@@ -54,4 +54,5 @@ class RefusalKind(StrEnum):
     MAX_POSITION = "max-position"
     NO_MARK = "no-mark"
     LEASE = "lease"
+    VENUE_FILTER = "venue-filter"
     OTHER = "other"

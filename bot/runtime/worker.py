@@ -20,6 +20,12 @@ retry budget; after ``max_cancel_replace`` cancel commands in a row left one
 order working, the strategy's further cancels of it are dropped (ORDER_GIVEUP,
 operation=cancel) until a cool-down passes. Cancels the posture demands are
 urgent and not bounded here: the bot paces those itself.
+
+Rejection loops are bounded too: once the venue's filters refuse an order
+(precision, tick, step, minimum notional: ``FILTER_CODES``), further orders of
+that symbol, side and kind are refused before sending (INTENT_REFUSED
+``venue-filter``, naming the venue's error) until a hold passes; the strategy
+would propose the same order every tick and get the same answer.
 """
 
 from __future__ import annotations
@@ -32,11 +38,12 @@ from dataclasses import dataclass, field
 from tradewarden.api.error_text import error_text
 from tradewarden.api.tradingbot import ExecutionSpec
 from tradewarden.bot.execution.admission import refusal_kind
-from tradewarden.bot.execution.classification import classify
+from tradewarden.bot.execution.classification import FILTER_CODES, classify, venue_code
 from tradewarden.bot.execution.journal import Journal
 from tradewarden.bot.execution.router import OrderRouter, RouterContext
-from tradewarden.bot.model.orders import Cancel, JournaledOrder, OrderIntent, Place
-from tradewarden.bot.model.outcomes import ErrorClass, Operation
+from tradewarden.bot.model.order_state import OrderState
+from tradewarden.bot.model.orders import Cancel, JournaledOrder, OrderIntent, Place, Side
+from tradewarden.bot.model.outcomes import ErrorClass, Operation, RefusalKind
 from tradewarden.bot.observability.events import Event
 from tradewarden.bot.reliability.reconciler import PassInterrupted, Reconciler
 from tradewarden.bot.retry import Retry, RetryPolicy
@@ -177,6 +184,40 @@ class CancelAttempts:
         return failed
 
 
+@dataclass
+class FilterHolds:
+    """Orders the venue's filters refused, held back by symbol, side and kind. Pure bookkeeping.
+
+    A hold starts when a send is refused with a filter code and ends ``hold``
+    seconds later; the next order of that kind is then sent again, and a second
+    refusal holds it again: one refused send per kind and hold, never one per tick.
+    """
+
+    hold: float
+    _held: dict[tuple[str, Side, bool], tuple[float, str]] = field(default_factory=dict)
+
+    @staticmethod
+    def _key(intent: OrderIntent) -> tuple[str, Side, bool]:
+        return intent.symbol, intent.side, intent.reduce_only
+
+    def record(self, order: JournaledOrder, now: float) -> None:
+        """Hold the order's kind if the venue's filters refused it."""
+        error = order.last_error or ""
+        if order.state is OrderState.REJECTED and venue_code(error) in FILTER_CODES:
+            self._held[self._key(order.intent)] = (now + self.hold, error)
+
+    def refusal(self, intent: OrderIntent, now: float) -> str | None:
+        """Why ``intent`` is held back at ``now``, or ``None`` if it may be sent."""
+        until, error = self._held.get(self._key(intent), (0.0, ""))
+        if now >= until:
+            self._held.pop(self._key(intent), None)
+            return None
+        return (
+            f"{RefusalKind.VENUE_FILTER}: the venue refused the last such order "
+            f"({error}); held for {until - now:.0f}s"
+        )
+
+
 class TightLoopTimeout(RuntimeError):
     """Reconciliation kept failing past the tight-loop timeout."""
 
@@ -196,6 +237,8 @@ class WorkerSettings:
     # maxElapsedSeconds).
     max_cancel_replace: int = _EXECUTION_DEFAULTS.max_cancel_replace
     cancel_giveup_seconds: float = _EXECUTION_DEFAULTS.max_elapsed_seconds
+    # How long orders of a kind the venue's filters refused are held back (FilterHolds).
+    filter_hold_seconds: float = _EXECUTION_DEFAULTS.max_elapsed_seconds
 
     @classmethod
     def from_spec(cls, execution: ExecutionSpec) -> WorkerSettings:
@@ -204,6 +247,7 @@ class WorkerSettings:
             tight_loop_timeout=execution.tight_loop_timeout_seconds,
             max_cancel_replace=execution.max_cancel_replace,
             cancel_giveup_seconds=execution.max_elapsed_seconds,
+            filter_hold_seconds=execution.max_elapsed_seconds,
         )
 
 
@@ -228,6 +272,7 @@ class ExecutionWorker:
         self._cancels = CancelAttempts(
             max(1, settings.max_cancel_replace), settings.cancel_giveup_seconds
         )
+        self._filter_holds = FilterHolds(settings.filter_hold_seconds)
         self._wakeup = asyncio.Event()
         # Set while run() waits with nothing queued: every command offered so far has run.
         self._idle = asyncio.Event()
@@ -402,14 +447,16 @@ class ExecutionWorker:
 
     async def _place(self, intent: OrderIntent) -> JournaledOrder | None:
         ctx = self._ctx
-        refusal = self._gate(intent)
+        refusal = self._gate(intent) or self._filter_holds.refusal(intent, ctx.clock())
         if refusal is not None:
             ctx.metrics.intents_refused.labels(reason=refusal_kind(refusal)).inc()
             ctx.events.emit(Event.INTENT_REFUSED, symbol=intent.symbol, reason=refusal)
             return None
         if ctx.holds_back(intent):
             return None
-        return await self._router.place(intent)
+        order = await self._router.place(intent)
+        self._filter_holds.record(order, ctx.clock())
+        return order
 
     async def _reconcile_tight(self, correlation_id: str | None) -> None:
         """Run reconcile passes until one completes (it settles every live order), or time out.

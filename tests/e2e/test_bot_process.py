@@ -81,6 +81,7 @@ ALERT_COUNTER_LABELS = {
             "max-position",
             "no-mark",
             "lease",
+            "venue-filter",
             "other",
         },
     ),

@@ -21,7 +21,7 @@ import pytest
 from tests.integration.conftest import sim_client
 from tradewarden.api.identity import bot_prefix
 from tradewarden.bot.model.order_state import OrderState
-from tradewarden.bot.model.orders import Cancel, OrderIntent, OrderType, Purpose, Side
+from tradewarden.bot.model.orders import Cancel, OrderIntent, OrderType, Place, Purpose, Side
 from tradewarden.bot.reliability.protection import ProtectionSettings
 from tradewarden.bot.reliability.reconciler import PassInterrupted, Reconciler, ReconcilerSettings
 from tradewarden.bot.reliability.report import ReconcileReport
@@ -479,3 +479,41 @@ async def test_a_clock_skew_on_the_reads_is_fixed_by_a_resync_not_retried_to_the
     assert path.venue.exchange.options["timeDifference"] > 25_000
     assert [r.read_failed for r in harness.reports] == [True, False]
     assert harness.reports[-1].clean
+
+
+async def test_an_order_the_venue_filters_refuse_is_not_resent_every_tick(
+    harness: Harness,
+) -> None:
+    # The strategy proposes the same order every tick; the venue refuses it every time:
+    # 0.001 BTC at 49000 is 49 USDT, under BTCUSDT's 100 USDT minimum notional (-4164).
+    path, hold = harness.path, 30.0
+    worker = ExecutionWorker(
+        path.router,
+        path.router._ctx,
+        harness.reconciler,
+        settings=WorkerSettings(tight_loop_timeout=30, filter_hold_seconds=hold),
+        gate=lambda intent: None,
+    )
+    too_small = OrderIntent(SYMBOL, Side.BUY, OrderType.LIMIT, Decimal("0.001"), Decimal("49000"))
+
+    async def creates() -> int:
+        return int((await path.sim.state())["requests"].get("POST /fapi/v1/order", 0))
+
+    for _ in range(5):
+        await worker.execute(Place(too_small))
+
+    assert await creates() == 1
+    [error] = [e for e in path.events if e["event"] == "ORDER_ERROR"]
+    assert error["venue_code"] == -4164
+    refused = [e["reason"] for e in path.events if e["event"] == "INTENT_REFUSED"]
+    assert len(refused) == 4
+    assert refused[0].startswith("venue-filter: ") and "-4164" in refused[0]
+    assert harness.metric("tradewarden_intents_refused_total", {"reason": "venue-filter"}) == 4
+    # The other side is not held.
+    sell = OrderIntent(SYMBOL, Side.SELL, OrderType.LIMIT, Decimal("0.003"), Decimal("51000"))
+    await worker.execute(Place(sell))
+    assert await creates() == 2
+    # Once the hold passes the order is tried again: the venue may have changed.
+    path.time.advance(hold)
+    await worker.execute(Place(too_small))
+    assert await creates() == 3
