@@ -17,6 +17,7 @@ from tradewarden.api.tradingbot import (
     TradingMode,
 )
 from tradewarden.bot.chaos.proxy import ProxyFault, Raise, When
+from tradewarden.bot.chaos.runner import DEFAULT_SPEED
 from tradewarden.bot.chaos.scenario import (
     ClearWireFaults,
     Controls,
@@ -28,6 +29,8 @@ from tradewarden.bot.chaos.scenario import (
     MovePrice,
     OnceEntriesRest,
     OnceProtected,
+    OnceWireFaultActs,
+    PriceWalk,
     ProxyFaults,
     RogueCancelStops,
     RogueOrder,
@@ -49,6 +52,13 @@ GAP_THROUGH_STOP = -3.0  # percent: jumps past a stop 2 % under the entry
 MARKET_DATA_PATHS = (TICKER, "/fapi/v1/premiumIndex")
 # Every market fill (a triggered stop's too) slips this far: beyond the slippage guard's default.
 SLIPS_BEYOND_TOLERANCE_BPS = SlippageGuard().max_slippage_bps + 10
+# Venue faults count wall milliseconds; 15 bot seconds at the runner's default speed.
+READ_LAG_MS = int(15 * 1000 / DEFAULT_SPEED)
+CANCEL_HELD_MS = int(4 * 1000 / DEFAULT_SPEED)  # 4 bot seconds
+# Binance USD-M's wording of its filter refusals (HTTP 400), as the simulator words them.
+TICK_MSG = "Price not increased by tick size."
+PRECISION_MSG = "Precision is over the maximum defined for this asset."
+NOTIONAL_MSG = "Order's notional must be no smaller than 100 (unless you choose reduce only)."
 
 
 def _wire(
@@ -577,6 +587,102 @@ HARDER_VENUE: tuple[Scenario, ...] = (
             ExpectEvent("ORDER_SUBMIT", at_least=0, at_most=0, where=(("attempt", "2"),)),
             ExpectEvent("ORDER_STATE", where=(("state", "FILLED"),)),
             ExpectVenue(position_seen=True),
+        ),
+    ),
+    Scenario(
+        name="venue_read_lag",
+        covers="extra: accepted order invisible to lookups beyond the retry budget",
+        summary="The venue's reads lag its writes by 15 bot seconds (every order younger than "
+        "that is missing from lookups, -2013, and from the open lists), longer than the "
+        "router's 10 s retry budget, and the first create's reply is lost. Within "
+        "absentGraceSeconds the bot neither resends nor calls the unseen order gone or a "
+        "stray: it leaves the outcome unknown and adopts the order once the reads catch up.",
+        setup=(
+            WireFaults(
+                (
+                    _wire({"accept_then_drop": True}, method="POST", path=ORDER, times=1),
+                    _wire({"hide_new_orders_ms": READ_LAG_MS}, method="GET"),
+                )
+            ),
+        ),
+        duration=24,
+        spec={"execution": {"absentGraceSeconds": 30.0}},
+        expect=(
+            ExpectEvent("ORDER_GIVEUP", where=(("reason", "retry budget spent, outcome unknown"),)),
+            ExpectEvent("ORDER_SUBMIT", at_least=0, at_most=0, where=(("attempt", "2"),)),
+            ExpectEvent("ORDER_STATE", where=(("source", "snapshot"),)),
+            ExpectEvent("RECONCILE_MISMATCH", at_least=0, at_most=0, where=(("verdict", "stray"),)),
+        ),
+    ),
+    Scenario(
+        name="venue_partial_fill_during_cancel",
+        covers="extra: partial fill while a cancel is in flight",
+        summary="A planned pause cancels the entries, and the venue holds each cancel for 4 bot "
+        "seconds; meanwhile the price dips and half of a buy fills (resting orders fill in "
+        "halves). The cancel then takes the rest: the journal records the order cancelled with "
+        "the half it filled, and that half position gets its stop.",
+        sim={"partial_fill_ratio": 0.5},
+        steps=(
+            Step(
+                2,
+                WireFaults(
+                    tuple(
+                        _wire({"delay_ms": CANCEL_HELD_MS}, method="DELETE", path=path)
+                        for path in (ORDER, BATCH_ORDERS)
+                    )
+                ),
+            ),
+            Step(3, Controls(paused=True), jitter=1),
+            # One mark through the buy while its cancel is held: half of it fills.
+            Step(4, OnceWireFaultActs((PriceWalk(paused=True), MovePrice(FILL_ONE_BUY)))),
+            Step(9, PriceWalk(paused=False)),
+        ),
+        duration=16,
+        expect=(
+            ExpectMode(TradingMode.REDUCE_ONLY, "paused"),
+            ExpectEvent("ORDER_RESPONSE", where=(("operation", "cancel"), ("state", "CANCELED"))),
+            ExpectVenue(position_seen=True),
+        ),
+    ),
+    Scenario(
+        name="venue_filter_rejections",
+        covers="extra: precision and filter rejections (-4014, -1111, -4164)",
+        summary="The venue's filters refuse the first creates, two of each: tick size -4014, "
+        "precision -1111, minimum notional -4164 (as if its filters changed after the bot "
+        "loaded them). Each refused order is rejected at once, never retried or resent; the bot "
+        "holds that side back for maxElapsedSeconds instead of proposing it again every tick "
+        "(INTENT_REFUSED venue-filter, quoting the venue), then trades once the venue accepts.",
+        setup=(
+            WireFaults(
+                (
+                    _wire(_error(400, -4014, TICK_MSG), method="POST", path=ORDER, times=2),
+                    _wire(
+                        _error(400, -1111, PRECISION_MSG),
+                        method="POST",
+                        path=ORDER,
+                        after=2,
+                        times=2,
+                    ),
+                    _wire(
+                        _error(400, -4164, NOTIONAL_MSG),
+                        method="POST",
+                        path=ORDER,
+                        after=4,
+                        times=2,
+                    ),
+                )
+            ),
+        ),
+        duration=22,
+        spec={"execution": {"maxElapsedSeconds": 4.0}},
+        expect=(
+            ExpectEvent("ORDER_ERROR", at_least=6, at_most=6, where=(("error_class", "rejected"),)),
+            ExpectEvent("ORDER_ERROR", where=(("venue_code", "-4014"),)),
+            ExpectEvent("ORDER_ERROR", where=(("venue_code", "-1111"),)),
+            ExpectEvent("ORDER_ERROR", where=(("venue_code", "-4164"),)),
+            ExpectEvent("ORDER_SUBMIT", at_least=0, at_most=0, where=(("attempt", "2"),)),
+            ExpectEvent("INTENT_REFUSED", where=(("reason", "venue-filter"),)),
+            SETTLED,
         ),
     ),
 )

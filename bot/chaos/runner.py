@@ -43,6 +43,8 @@ from tradewarden.bot.chaos.scenario import (
     MovePrice,
     OnceEntriesRest,
     OnceProtected,
+    OnceWireFaultActs,
+    PriceWalk,
     ProxyFaults,
     RogueCancelStops,
     RogueOrder,
@@ -234,6 +236,8 @@ class _Harness:
         elif isinstance(action, MovePrice):
             mark = await self._mark()
             await self.sim.set_price(SYMBOL_ID, mark * (1 + Decimal(str(action.pct)) / 100))
+        elif isinstance(action, PriceWalk):
+            await self.sim.pause_walk(action.paused)
         elif isinstance(action, Controls):
             assert self.bot is not None
             self.bot.update_controls(action.paused, action.emergency_stop)
@@ -247,10 +251,24 @@ class _Harness:
             if not await self._stop_stands():
                 self.notes.append(f"{action.describe()}: no stop within {PROTECTED_TIMEOUT:g}s")
             await self._apply(action.action)
+        elif isinstance(action, OnceWireFaultActs):
+            if not await self._wire_fault_acted():
+                self.notes.append(f"{action.describe()}: none within {PROTECTED_TIMEOUT:g}s")
+            for each in action.actions:
+                await self._apply(each)
         elif isinstance(action, OnceEntriesRest):
             if not await self._entry_rests_near_mark(Decimal(str(action.within_pct))):
                 self.notes.append(f"{action.describe()}: no such buy within {PROTECTED_TIMEOUT:g}s")
             await self._apply(action.action)
+
+    async def _wire_fault_acted(self) -> bool:
+        """Wait until a fault of the venue's current plan has disturbed a request."""
+        deadline = self.warp.clock() + PROTECTED_TIMEOUT
+        while self.warp.clock() < deadline:
+            if any(fault["applied"] for fault in await self.sim.faults()):
+                return True
+            await self.warp.sleep(PROTECTED_POLL)
+        return False
 
     async def _entry_rests_near_mark(self, within_pct: Decimal) -> bool:
         """Wait until one of the bot's buys rests within ``within_pct`` under the mark."""

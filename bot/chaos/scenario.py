@@ -76,6 +76,22 @@ class MovePrice:
 
 
 @dataclass(frozen=True)
+class PriceWalk:
+    """Stop or restart the simulator's random walk: only :class:`MovePrice` moves the mark then.
+
+    Each mark at or through a resting order's price fills another share of it
+    (``partial_fill_ratio``), so a paused walk keeps a dip's partial fill partial.
+    Market streams push on mark changes: keep a pause shorter than the staleness limit.
+    """
+
+    paused: bool
+
+    def describe(self) -> str:
+        """One line for listings."""
+        return "price walk " + ("paused" if self.paused else "resumed")
+
+
+@dataclass(frozen=True)
 class Controls:
     """Apply ``spec.paused`` / ``spec.emergencyStop`` as the live resource would."""
 
@@ -165,18 +181,35 @@ class OnceEntriesRest:
         return f"once a buy rests within {self.within_pct:g}% of the mark: {self.action.describe()}"
 
 
+@dataclass(frozen=True)
+class OnceWireFaultActs:
+    """Apply ``action`` once the current wire fault plan has acted on a request.
+
+    With a delay fault, the action lands while the delayed request (a cancel,
+    say) is held at the venue, before the venue processes it.
+    """
+
+    actions: tuple[MovePrice | PriceWalk, ...]
+
+    def describe(self) -> str:
+        """One line for listings."""
+        return "once a wire fault acts: " + ", ".join(a.describe() for a in self.actions)
+
+
 StepAction = (
     WireFaults
     | ClearWireFaults
     | ProxyFaults
     | DropStreams
     | MovePrice
+    | PriceWalk
     | Controls
     | RogueOrder
     | RogueCancelStops
     | SpendWeight
     | OnceProtected
     | OnceEntriesRest
+    | OnceWireFaultActs
 )
 
 
