@@ -30,6 +30,7 @@ from tradewarden.bot.chaos.scenario import (
     OnceEntriesRest,
     OnceProtected,
     OnceWireFaultActs,
+    OrderStorm,
     PriceWalk,
     ProxyFaults,
     RogueCancelStops,
@@ -48,6 +49,7 @@ TICKER = "/fapi/v1/ticker/24hr"
 ACCOUNT = "/fapi/v3/account"
 BATCH_ORDERS = "/fapi/v1/batchOrders"
 FILL_ONE_BUY = -0.25  # percent: crosses the first buy level only
+GRID_REPRICE = 0.15  # percent: fills nothing, but the grid places a level on either side
 GAP_THROUGH_STOP = -3.0  # percent: jumps past a stop 2 % under the entry
 MARKET_DATA_PATHS = (TICKER, "/fapi/v1/premiumIndex")
 # Every market fill (a triggered stop's too) slips this far: beyond the slippage guard's default.
@@ -683,6 +685,28 @@ HARDER_VENUE: tuple[Scenario, ...] = (
             ExpectEvent("ORDER_SUBMIT", at_least=0, at_most=0, where=(("attempt", "2"),)),
             ExpectEvent("INTENT_REFUSED", where=(("reason", "venue-filter"),)),
             SETTLED,
+        ),
+    ),
+    Scenario(
+        name="venue_order_rate_storm",
+        covers="extra: order-rate storm (-1015, X-MBX-ORDER-COUNT headers)",
+        summary="Another client of the account spends its ORDERS budget (40 a minute here) "
+        "until the venue answers -1015; the price moves so the grid re-prices and its creates "
+        "are refused with -1015 (HTTP 429) and the order-count headers at the limit. The bot "
+        "backs off without resending a refused order twice, and the API-health guard reads "
+        "the headers and goes reduce-only. Twice, in case a minute window turns over.",
+        sim={"order_limit_1m": 40},
+        steps=(
+            Step(2, OrderStorm()),
+            Step(2, MovePrice(GRID_REPRICE)),
+            Step(9, OrderStorm()),
+            Step(9, MovePrice(-GRID_REPRICE)),
+        ),
+        duration=16,
+        expect=(
+            ExpectEvent("ORDER_ERROR", where=(("venue_code", "-1015"),)),
+            ExpectEvent("GUARD_TRIP", where=(("guard", "apiHealth"),)),
+            ExpectMode(TradingMode.REDUCE_ONLY, "apiHealth"),
         ),
     ),
 )

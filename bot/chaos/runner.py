@@ -44,6 +44,7 @@ from tradewarden.bot.chaos.scenario import (
     OnceEntriesRest,
     OnceProtected,
     OnceWireFaultActs,
+    OrderStorm,
     PriceWalk,
     ProxyFaults,
     RogueCancelStops,
@@ -72,6 +73,9 @@ READY_TIMEOUT = 15.0  # wall seconds
 PROTECTED_TIMEOUT = 15.0  # bot seconds an OnceProtected step waits for a stop
 PROTECTED_POLL = 0.2  # bot seconds
 STOP_TIMEOUT = 30.0  # wall seconds
+STORM_MAX_ORDERS = 2000  # an OrderStorm gives up (and notes it) after this many orders
+STORM_PRICE_SHARE = Decimal("0.97")  # 3 % under the mark: within PERCENT_PRICE, never filled
+STORM_NOTIONAL = 50.0  # USDT per storm order, over the minimum notional of every listed perpetual
 
 # A fast, nearly flat price walk: marks change (so the streams push) about every
 # 0.1 s, yet drift far less than the grid spacing, so only MovePrice steps fill orders.
@@ -247,6 +251,8 @@ class _Harness:
             await self.rogue.cancel_all_orders(SYMBOL, {"trigger": True})
         elif isinstance(action, SpendWeight):
             await self._spend_weight(action.share)
+        elif isinstance(action, OrderStorm):
+            await self._order_storm(action.symbol)
         elif isinstance(action, OnceProtected):
             if not await self._stop_stands():
                 self.notes.append(f"{action.describe()}: no stop within {PROTECTED_TIMEOUT:g}s")
@@ -310,6 +316,23 @@ class _Harness:
         while used < share * limit and used + TICKER_ALL_WEIGHT <= limit:
             await self.rogue.fapiPublicGetTicker24hr()
             used = used_weight(self.rogue.last_response_headers) or limit
+
+    async def _order_storm(self, symbol: str) -> None:
+        """Place orders far under ``symbol``'s mark until the venue refuses one with -1015."""
+        await self.rogue.load_markets()
+        market = self.rogue.market(symbol)
+        state = await self.sim.state()
+        price = float(Decimal(state["marks"][market["id"]]) * STORM_PRICE_SHARE)
+        price = float(self.rogue.price_to_precision(symbol, price))
+        amount = float(self.rogue.amount_to_precision(symbol, STORM_NOTIONAL / price))
+        for _ in range(STORM_MAX_ORDERS):
+            try:
+                await self.rogue.create_order(symbol, "limit", "buy", amount, price)
+            except ccxt_async.DDoSProtection as refused:
+                if "-1015" in str(refused):
+                    return
+                raise
+        self.notes.append(f"order storm: no -1015 after {STORM_MAX_ORDERS} orders")
 
     async def _mark(self) -> Decimal:
         state = await self.sim.state()

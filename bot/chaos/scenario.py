@@ -150,6 +150,22 @@ class SpendWeight:
 
 
 @dataclass(frozen=True)
+class OrderStorm:
+    """Another client of the bot's account places orders until the venue answers -1015.
+
+    Binance counts ORDERS per account: once the storm has spent the window's
+    budget, the bot's own creates are refused too. The storm's orders rest far
+    under the mark of ``symbol`` (not the bot's), where nothing fills them.
+    """
+
+    symbol: str = "ETH/USDT:USDT"
+
+    def describe(self) -> str:
+        """One line for listings."""
+        return f"rogue: place {self.symbol} orders until the venue answers -1015"
+
+
+@dataclass(frozen=True)
 class OnceProtected:
     """Apply ``action`` once a position's protective stop stands at the venue.
 
@@ -207,6 +223,7 @@ StepAction = (
     | RogueOrder
     | RogueCancelStops
     | SpendWeight
+    | OrderStorm
     | OnceProtected
     | OnceEntriesRest
     | OnceWireFaultActs
