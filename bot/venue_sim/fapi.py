@@ -35,6 +35,9 @@ INCOME_TYPES = (
     "STRATEGY_UMFUTURES_TRANSFER", "FEE_RETURN", "BFUSD_REWARD", "SPECIAL_FUNDING_FEE",
 )  # fmt: skip
 _MINUTE_MS = 60_000
+OPEN_INTEREST_PERIODS = ("5m", "15m", "30m", "1h", "2h", "4h", "6h", "12h", "1d")
+DEFAULT_OPEN_INTEREST = 30
+MAX_OPEN_INTEREST = 500
 KLINE_INTERVALS_MS = {
     "1m": _MINUTE_MS,
     "3m": 3 * _MINUTE_MS,
@@ -410,6 +413,26 @@ def klines(ctx: VenueContext, call: Call) -> Reply:
     )
 
 
+def open_interest_hist(ctx: VenueContext, call: Call) -> Reply:
+    """GET /futures/data/openInterestHist (ccxt's fetch_open_interest_history)."""
+    params = call.params
+    symbol = ctx.engine.spec(params.symbol()).symbol
+    period = params.required("period")
+    if period not in OPEN_INTEREST_PERIODS:
+        raise errors.invalid_param("period")
+    limit = params.integer("limit") or DEFAULT_OPEN_INTEREST
+    if not 0 < limit <= MAX_OPEN_INTEREST:
+        raise errors.invalid_param("limit")
+    return views.open_interest_hist(
+        symbol,
+        ctx.engine.ticks(symbol),
+        ctx.engine.fills(symbol),
+        KLINE_INTERVALS_MS[period],
+        window=(params.integer("startTime"), params.integer("endTime"), call.server_ms),
+        limit=limit,
+    )
+
+
 def public_trades(ctx: VenueContext, call: Call) -> Reply:
     """GET /fapi/v1/trades (ccxt's fetch_trades): the latest executions of the symbol."""
     symbol = ctx.engine.spec(call.params.symbol()).symbol
@@ -604,6 +627,7 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/fapi/v1/fundingRate"): Route(funding_rate, _flat(1), signed=False),
     ("GET", "/fapi/v1/klines"): Route(klines, _klines_weight, signed=False),
     ("GET", "/fapi/v1/trades"): Route(public_trades, _flat(5), signed=False),
+    ("GET", "/futures/data/openInterestHist"): Route(open_interest_hist, _flat(0), signed=False),
     ("GET", "/fapi/v1/aggTrades"): Route(agg_trades, _flat(20), signed=False),
     ("GET", "/fapi/v1/order"): Route(get_order, _flat(1), signed=True),
     ("DELETE", "/fapi/v1/order"): Route(cancel_order, _flat(1), signed=True),

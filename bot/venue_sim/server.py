@@ -187,6 +187,7 @@ def create_app(settings: SimSettings, clock: Callable[[], float] = time.time) ->
     app = web.Application(middlewares=[_json_errors])
     app[CONTEXT_KEY] = VenueContext.create(settings, clock)
     app.router.add_route("*", "/fapi/{tail:.*}", _dispatch)
+    app.router.add_route("*", "/futures/data/{tail:.*}", _dispatch)  # market statistics
     admin.add_routes(app)
     streams.add_routes(app, clock)
     userdata.add_routes(app, app[CONTEXT_KEY].user_data)

@@ -446,6 +446,51 @@ def agg_trade(f: Fill) -> Json:
     }
 
 
+OPEN_INTEREST_DAYS_MS = 30 * 24 * 3600 * 1000  # Binance keeps open-interest statistics 30 days
+
+
+def open_interest_hist(
+    symbol: str,
+    ticks: Sequence[tuple[int, Decimal]],
+    fills: Sequence[Fill],
+    period_ms: int,
+    *,
+    window: tuple[int | None, int | None, int],
+    limit: int,
+) -> list[Json]:
+    """GET /futures/data/openInterestHist: the open interest sampled at the end of each period
+    since the venue's first mark and within Binance's 30 days, oldest first (no row for a
+    period still running).
+
+    The account is the only holder of positions (its counterparty is the simulated book), so
+    the open interest is the size of its net position then, valued at the mark then.
+    ``window`` is ``(startTime, endTime, now)``; without a start the latest ``limit`` rows.
+    """
+    start, end, now = window
+    earliest = max(ticks[0][0], now - OPEN_INTEREST_DAYS_MS, start or 0)
+    first = -(-earliest // period_ms) * period_ms  # the first sample at or after it
+    last = min(end if end is not None else now, now) // period_ms * period_ms
+    samples = list(range(first, last + 1, period_ms))
+    samples = samples[:limit] if start is not None else samples[-limit:]
+    rows: list[Json] = []
+    for at in samples:
+        size = abs(
+            sum(
+                (f.qty if f.side.value == "BUY" else -f.qty for f in fills if f.time_ms <= at), ZERO
+            )
+        )
+        mark = [p for t, p in ticks if t <= at][-1]
+        rows.append(
+            {
+                "symbol": symbol,
+                "sumOpenInterest": f"{size:.8f}",
+                "sumOpenInterestValue": f"{size * mark:.8f}",
+                "timestamp": str(at),
+            }
+        )
+    return rows
+
+
 def klines(
     ticks: Sequence[tuple[int, Decimal]],
     fills: Sequence[Fill],

@@ -56,28 +56,40 @@ SKIP_TESTS = {
         "skipMethods": {"fetchPositions": _POSITION_SKIPS, "watchPositions": _POSITION_SKIPS}
     }
 }
-# Methods the runner fails on the simulator where the simulator is not at fault, and why; the
-# README lists them too. Any other failure is the simulator's.
-NOT_THE_SIMULATORS_FAULT = {
-    "fetchStatus": "Binance serves it on the wallet API (GET /sapi/v1/system/status, "
-    "api.binance.com), not on USD-M futures (fapi.binance.com)",
-    "fetchDeposits": "wallet API (/sapi/v1/capital/deposit/hisrec), not USD-M futures",
-    "fetchWithdrawals": "wallet API (/sapi/v1/capital/withdraw/history), not USD-M futures",
-    "fetchTransfers": "wallet API (/sapi/v1/asset/transfer), not USD-M futures",
-    "fetchBorrowInterest": "margin API (/sapi/v1/margin/interestHistory), not USD-M futures",
-    "fetchLeverageTiers": "the runner passes [[symbol]] where the test takes a symbol "
-    "(TypeError in ccxt's market_symbols before any request); ccxt's test with the symbol "
-    "passes in tests/venue_sim/test_ccxt_validators.py",
-    "fetchMarginModes": "ccxt's test asserts that the reply is a dictionary and then that the "
-    "same object is an array, which no reply passes; each margin mode passes ccxt's "
-    "test_margin_mode in tests/venue_sim/test_ccxt_validators.py",
-    "createOrder": "(--fundedTests) ccxt's test reads the base currency's balance "
-    "(balance['BTC']), which a USDT-margined account does not list (Binance lists unused "
-    "margin assets with updateTime 0 and ccxt drops those rows, ccxt issue 27997); past that, "
-    "in Python it cannot run at all: the async variant awaits synchronous helpers and the "
-    "amount helper rounds with ROUND_UP, which ccxt's Python decimal_to_precision refuses. "
-    "Created orders are checked with ccxt's order validator in "
-    "tests/venue_sim/test_ccxt_validators.py",
+# Methods the runner fails on the simulator where the simulator is not at fault: the text the
+# failure must contain, and why it is not the simulator's (the README lists them too). Any
+# other failure, of these methods too, is the simulator's.
+NOT_THE_SIMULATORS_FAULT: dict[str, tuple[str, str]] = {
+    "fetchStatus": (
+        "/sapi/v1/system/status",
+        "Binance serves it on the wallet API (api.binance.com), not on USD-M futures "
+        "(fapi.binance.com)",
+    ),
+    "fetchDeposits": ("/sapi/v1/capital/deposit/hisrec", "wallet API, not USD-M futures"),
+    "fetchWithdrawals": ("/sapi/v1/capital/withdraw/history", "wallet API, not USD-M futures"),
+    "fetchTransfers": ("/sapi/v1/asset/transfer", "wallet API, not USD-M futures"),
+    "fetchBorrowInterest": ("/sapi/v1/margin/interestHistory", "margin API, not USD-M futures"),
+    "fetchLeverageTiers": (
+        'TypeError: can only concatenate str (not "list") to str',
+        "the runner passes [[symbol]] where the test takes a symbol (a TypeError inside ccxt "
+        "before any request); ccxt's test called with the symbol passes in "
+        "tests/venue_sim/test_ccxt_validators.py",
+    ),
+    "fetchMarginModes": (
+        "AssertionError: response is expected to be an array",
+        "ccxt's test asserts that the reply is a dictionary and then that the same object is "
+        "an array, which no reply passes; each margin mode passes ccxt's test_margin_mode in "
+        "tests/venue_sim/test_ccxt_validators.py",
+    ),
+    "createOrder": (
+        "KeyError: 'BTC'",
+        "(--fundedTests) ccxt's test reads the base currency's balance, which a USDT-margined "
+        "account does not list (Binance lists unused margin assets with updateTime 0 and ccxt "
+        "drops those rows, ccxt issue 27997); past that, in Python it cannot run at all: the "
+        "async variant awaits synchronous helpers and the amount helper rounds with ROUND_UP, "
+        "which ccxt's Python decimal_to_precision refuses. Created orders pass ccxt's order "
+        "validator in tests/venue_sim/test_ccxt_validators.py",
+    ),
 }
 
 
@@ -174,8 +186,13 @@ class RunnerReport:
                 method = _method_of(rest)
                 if method in ("PUBLIC_TESTS", "PRIVATE_TESTS"):
                     continue  # the phase's list of the methods reported above
-                # The message's first lines follow (the exception, its traceback).
-                report.failed[method] = "\n".join([rest, *lines[index + 1 : index + 4]])
+                # The exception and its traceback follow, up to the runner's next line.
+                block = [rest]
+                for following in lines[index + 1 :]:
+                    if following.startswith("["):
+                        break
+                    block.append(following)
+                report.failed[method] = "\n".join(block)
             elif warning := _WARNING.match(line):
                 rest = warning.group("rest")
                 report.warnings[_method_of(rest)] = rest
@@ -185,7 +202,7 @@ class RunnerReport:
     @property
     def simulator_failures(self) -> dict[str, str]:
         """Failed methods not explained by :data:`NOT_THE_SIMULATORS_FAULT`."""
-        return {m: t for m, t in self.failed.items() if m not in NOT_THE_SIMULATORS_FAULT}
+        return {m: t for m, t in self.failed.items() if _known_reason(m, t) is None}
 
     def summary(self) -> str:
         """One line of counts and one line per failed or warned method."""
@@ -199,12 +216,18 @@ class RunnerReport:
             f"  passed: {', '.join(self.passed)}",
         ]
         for method, text in self.failed.items():
-            reason = NOT_THE_SIMULATORS_FAULT.get(method)
+            reason = _known_reason(method, text)
             verdict = f"not the simulator's fault: {reason}" if reason else text.splitlines()[0]
             lines.append(f"  FAILED {method}: {verdict}")
         lines += [f"  WARNING {method}: {text[:300]}" for method, text in self.warnings.items()]
         lines += [f"  {kind}: {', '.join(methods)}" for kind, methods in sorted(not_run.items())]
         return "\n".join(lines)
+
+
+def _known_reason(method: str, failure: str) -> str | None:
+    """Why ``method``'s failure is not the simulator's, or None when it may be."""
+    fragment, reason = NOT_THE_SIMULATORS_FAULT.get(method, ("", ""))
+    return reason if fragment and fragment in failure else None
 
 
 def _method_of(rest: str) -> str:
