@@ -145,6 +145,28 @@ class RiskSpec(_Model):
     )
 
 
+class UserDataStreamSpec(_Model):
+    """The venue's private stream of order and account updates (Binance's user-data stream)."""
+
+    enabled: bool = Field(
+        default=True,
+        description=(
+            "Reconcile as soon as the venue streams a fill, an order that ended or a stop "
+            "that fired, instead of at the next periodic reconcile. The stream only wakes "
+            "the reconcile; what the venue holds is still read over REST."
+        ),
+    )
+    keepalive_seconds: float = Field(
+        default=1200.0,
+        ge=1,
+        le=3000,
+        description=(
+            "Interval of the listenKey keepalive (Binance's key lapses 60 minutes after the "
+            "last one). A keepalive the venue refuses renews the key and reconnects."
+        ),
+    )
+
+
 class ExecutionSpec(_Model):
     """Retry, backoff and reconcile settings of the order path."""
 
@@ -182,6 +204,10 @@ class ExecutionSpec(_Model):
         default=60.0,
         gt=0,
         description="An intent without a terminal outcome after this long is incomplete.",
+    )
+    user_data_stream: UserDataStreamSpec = Field(
+        default_factory=UserDataStreamSpec,
+        description="Wake the reconcile on the venue's private stream of order updates.",
     )
 
 

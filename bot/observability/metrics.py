@@ -138,6 +138,16 @@ class BotMetrics:
             "Market-data WebSocket reconnect attempts.",
             registry=r,
         )
+        self.user_stream_reconnects = Counter(
+            "tradewarden_user_stream_reconnects",
+            "User-data stream reconnect attempts (dropped socket, refused dial, stale listenKey).",
+            registry=r,
+        )
+        self.user_stream_wakes = Counter(
+            "tradewarden_user_stream_wakes",
+            "Reconciles the user-data stream woke (a fill, an order ended, the socket opened).",
+            registry=r,
+        )
         self.protection_missing = Gauge(
             "tradewarden_protection_missing",
             "1 while a position lacks its protective stop beyond the repair window.",

@@ -38,6 +38,7 @@ from tradewarden.bot.execution.router import OrderPathHooks, OrderRouter, Router
 from tradewarden.bot.execution.sweep import sweep
 from tradewarden.bot.market.feed import FeedHooks, MarketFeed, MarketState
 from tradewarden.bot.market.reconnect import ReconnectPolicy
+from tradewarden.bot.market.user_stream import UserStream, UserStreamHooks, open_user_stream
 from tradewarden.bot.observability.events import Event, EventLog
 from tradewarden.bot.observability.metrics import BotMetrics
 from tradewarden.bot.posture import Posture, Restriction
@@ -142,6 +143,7 @@ class BotRuntime:
         # False, or a venue ccxt.pro cannot stream, leaves market data on REST polling.
         self.market_streams = market_streams
         self._market_stream: ccxt_async.Exchange | None = None
+        self.user_stream: UserStream | None = None
         self.market_feed: MarketFeed | None = None
         self.preflight_warn_only = preflight_warn_only
         self.preflight: PreflightReport | None = None
@@ -210,6 +212,8 @@ class BotRuntime:
             if self.lane is not None:
                 await self.lane.close()
             await self._close_market_stream()
+            if self.user_stream is not None:
+                await self.user_stream.close(SHUTDOWN_GRACE_SECONDS)
             self.events.emit(Event.BOT_STOP)
 
     async def _run(self, journal: Journal, stop: asyncio.Event) -> int:
@@ -268,6 +272,7 @@ class BotRuntime:
             asyncio.create_task(self._market_data(), name="market-data"),
             strategy_task,
             asyncio.create_task(self._reconcile_timer(), name="reconcile-timer"),
+            asyncio.create_task(self._user_data(), name="user-data"),
             asyncio.create_task(self._guard_timer(), name="guards"),
         ]
         stop_task = asyncio.create_task(stop.wait(), name="stop")
@@ -525,6 +530,23 @@ class BotRuntime:
         if stream is not None:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stream.close(), SHUTDOWN_GRACE_SECONDS)
+
+    async def _user_data(self) -> None:
+        """Wake the reconcile on the venue's private order stream (``userDataStream``)."""
+        assert self.worker is not None
+        worker = self.worker
+        self.user_stream = open_user_stream(
+            self.spec,
+            self.venue.exchange,
+            UserStreamHooks(
+                lambda _reason: worker.offer(ReconcileAll()), self.control.websocket_exhausted
+            ),
+            events=self.events,
+            metrics=self.metrics,
+            clocks=(self.clocks.clock, self.clocks.sleep, self.clocks.rng),
+        )
+        if self.user_stream is not None:
+            await self.user_stream.run()
 
     def _record_mark(self, symbol: str, mark: Decimal) -> None:
         self.market.marks[symbol] = mark

@@ -170,6 +170,31 @@ def streams_for(spec: ExchangeSpec) -> ccxt_async.Exchange | None:
     )
 
 
+def user_stream_for(
+    spec: ExchangeSpec, api_key: str | None, api_secret: str | None, keepalive_seconds: float
+) -> ccxt_async.Exchange | None:
+    """A ccxt.pro client of the account's private order stream, or None if there is none.
+
+    None when ccxt.pro cannot watch orders on ``spec.id`` or there are no credentials.
+    ``keepalive_seconds`` paces ccxt's listenKey keepalive. The caller must close it.
+    """
+    exchange_class = getattr(ccxt_pro, spec.id, None)
+    if exchange_class is None or not api_key or not api_secret:
+        return None
+    if not exchange_class().has.get("watchOrders"):
+        return None
+    client = build_stream_exchange(
+        spec.id,
+        api_key=api_key,
+        api_secret=api_secret,
+        url_override=spec.url_override,
+        sandbox=spec.sandbox and spec.url_override is None,
+        timeout_ms=spec.request_timeout_ms,
+    )
+    client.options["listenKeyRefreshRate"] = int(keepalive_seconds * 1000)
+    return client
+
+
 def has_streams(exchange_id: str) -> bool:
     """Whether ccxt.pro can stream mark prices or tickers for ``exchange_id``."""
     exchange_class = getattr(ccxt_pro, exchange_id, None)
