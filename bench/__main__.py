@@ -13,6 +13,7 @@ from typing import TextIO
 
 import drift_delay
 import estop_latency
+import fill_protection
 import fleet
 import fleet_halt
 import memory
@@ -44,6 +45,12 @@ async def main(sink: TextIO) -> None:
     async with simulator_process(seed=3) as base_url:
         rate = await sim_throughput.measure(base_url)
     report("venue_sim_create_order_throughput", rate, "req/s", "measured")
+
+    fills = await fill_protection.measure()
+    report("fill_to_protection_stream_p50_ms", fills["stream_p50_s"] * 1e3, "ms", None)
+    report("fill_to_protection_stream_p99_ms", fills["stream_p99_s"] * 1e3, "ms", "< 500")
+    report("fill_to_protection_no_stream_p50_ms", fills["no_stream_p50_s"] * 1e3, "ms", None)
+    report("fill_to_protection_no_stream_p99_ms", fills["no_stream_p99_s"] * 1e3, "ms", None)
 
     p50, p99 = posture_cost.measure()
     report("posture_risk_check_p50", p50 * 1e6, "us/intent", None)

@@ -598,6 +598,8 @@ def sim_state(
                 "reduceOnly": a.reduce_only,
                 "algoStatus": a.status.value,
                 "actualOrderId": a.actual_order_id,
+                "createTime": a.create_time_ms,
+                "updateTime": a.update_time_ms,
             }
             for a in algo_orders
         ],
