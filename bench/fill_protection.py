@@ -112,7 +112,19 @@ async def _until(
         if found not in (None, False):
             return found, state
         if time.monotonic() > deadline:
-            raise TimeoutError(f"fill-protection bench: no {what} within {ROUND_TIMEOUT_S:.0f}s")
+            seen = {
+                "position": str(_position(state)),
+                "stops": [(a["side"], a["quantity"]) for a in _open_stops(state)],
+                "resting": [
+                    (o["side"], o["price"], o["status"])
+                    for o in state["orders"]
+                    if o["status"] in ("NEW", "PARTIALLY_FILLED")
+                ],
+                "mark": state["marks"][VENUE_SYMBOL],
+            }
+            raise TimeoutError(
+                f"fill-protection bench: no {what} within {ROUND_TIMEOUT_S:.0f}s; venue: {seen}"
+            )
         await asyncio.sleep(POLL_S)
 
 
