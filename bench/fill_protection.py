@@ -38,6 +38,7 @@ VENUE_SYMBOL = "BTCUSDT"
 FILLS = 50
 POLL_S = 0.02
 QUIET_S = 0.5
+MAX_MARKS = 10
 RECONCILE_INTERVAL_S = 2.0  # the example manifest's
 ROUND_TIMEOUT_S = 60.0
 
@@ -129,14 +130,22 @@ async def _until(
 
 
 async def _cross(venue: _Venue, order: dict[str, Any], mark: Decimal) -> int:
-    """Move the mark through ``order``'s price and back; the venue time of its fill (ms)."""
-    await venue.set_price(Decimal(order["price"]))
-    await venue.set_price(mark)
-    state = await venue.state()
-    times = [f["time"] for f in state["fills"] if f["orderId"] == order["orderId"]]
-    if not times:
+    """Hold the mark at ``order``'s price until it fills, then restore it.
+
+    The venue fills a resting order in steps, one per mark at its price (half the
+    order by default); the time returned (venue ms) is that of its last fill, when the
+    whole new position exists.
+    """
+    for _ in range(MAX_MARKS):
+        await venue.set_price(Decimal(order["price"]))
+        state = await venue.state()
+        mine = [o for o in state["orders"] if o["orderId"] == order["orderId"]]
+        if mine and mine[0]["status"] == "FILLED":
+            break
+    else:
         raise RuntimeError("fill-protection bench: the crossed order did not fill")
-    return int(max(times))
+    await venue.set_price(mark)
+    return int(max(f["time"] for f in state["fills"] if f["orderId"] == order["orderId"]))
 
 
 async def _settled(venue: _Venue, rng: random.Random) -> tuple[dict[str, Any], dict[str, Any]]:

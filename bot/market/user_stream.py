@@ -33,9 +33,10 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from tradewarden.api.error_text import error_text
 from tradewarden.api.tradingbot import TradingBotSpec
 from tradewarden.bot.market.reconnect import ReconnectPolicy
-from tradewarden.bot.observability.events import Event, EventLog, error_text
+from tradewarden.bot.observability.events import Event, EventLog
 from tradewarden.bot.observability.metrics import BotMetrics
 from tradewarden.bot.venue.ccxt_client import user_stream_for
 

@@ -175,7 +175,7 @@ class AccountEvents:
             events.append(self._trade_event(by_id[fill.order_id], fill, now))
             self._realized[fill.symbol] = self._realized.get(fill.symbol, ZERO) + fill.realized_pnl
         events.extend(self._order_endings(by_id, now))
-        account = self._account_event(now)
+        account = self._account_event(now, traded=bool(new_fills))
         if account is not None:
             events.append(account)
         events.extend(algo_last)
@@ -225,6 +225,7 @@ class AccountEvents:
                 "T": fill.time_ms,
                 "t": fill.trade_id,
                 "m": fill.maker,
+                "n": money(fill.commission),
                 "rp": money(fill.realized_pnl),
             }
         )
@@ -311,8 +312,9 @@ class AccountEvents:
 
     # ----------------------------------------------------------------- account
 
-    def _account_event(self, now: int) -> Json | None:
-        """ACCOUNT_UPDATE (reason ORDER) when a position or the wallet moved."""
+    def _account_event(self, now: int, traded: bool) -> Json | None:
+        """ACCOUNT_UPDATE when a fill moved a position or the wallet (reason ORDER), or
+        the wallet moved without a fill (funding, reason FUNDING_FEE)."""
         snapshot = self.engine.snapshot()
         current = {p.symbol: p for p in snapshot.positions}
         changed: list[Json] = []
@@ -344,14 +346,15 @@ class AccountEvents:
         wallet = snapshot.wallet_balance
         if not changed and wallet == self._wallet:
             return None
-        self._wallet = wallet
+        previous, self._wallet = self._wallet, wallet
         balance = {"a": "USDT", "wb": money(wallet), "cw": money(wallet), "bc": "0"}
-        return {
-            "e": "ACCOUNT_UPDATE",
-            "E": now,
-            "T": snapshot.time_ms,
-            "a": {"m": "ORDER", "B": [balance], "P": changed},
-        }
+        if not traded:
+            # Funding on a cross position: the balance alone, its change in bc.
+            balance["bc"] = money(wallet - (previous or ZERO))
+            data: Json = {"m": "FUNDING_FEE", "B": [balance]}
+        else:
+            data = {"m": "ORDER", "B": [balance], "P": changed}
+        return {"e": "ACCOUNT_UPDATE", "E": now, "T": snapshot.time_ms, "a": data}
 
 
 def _seen(order: Order) -> _OrderSeen:

@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from tests.integration.conftest import sim_client
+from tests.support.manifests import sim_manifest
 from tradewarden.api.tradingbot import TradingBot
 from tradewarden.bot.model.order_state import OrderState
 from tradewarden.bot.model.orders import Side
@@ -28,10 +29,11 @@ from tradewarden.bot.runtime.bot import BotRuntime
 from tradewarden.bot.venue_sim.server import RunningVenueSim, running_venue_sim
 from tradewarden.bot.venue_sim.settings import SimSettings
 
-from .test_guards_sim import Recorder, eventually, manifest_dict
+from .test_guards_sim import Recorder, eventually
 
 VENUE_SYMBOL = "BTCUSDT"
 RECONCILE_INTERVAL_S = 60.0
+MAX_MARKS = 10
 PROTECTED_WITHIN_S = 8.0  # on a loaded 2-core machine; typically well under a second
 
 
@@ -46,9 +48,8 @@ class RunningBot:
 async def running(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[RunningBot]:
     stream_on: bool = getattr(request, "param", True)
     async with running_venue_sim(SimSettings(price_tick_s=0, seed=11)) as sim:
-        document = manifest_dict()
+        document = sim_manifest(sim)
         spec = document["spec"]
-        spec["exchange"]["urlOverride"] = sim.base_url
         spec["strategy"]["params"] = {"levels": 1, "spacingPct": "0.2", "orderQuantity": "0.003"}
         spec["execution"] = {
             "reconcileIntervalSeconds": RECONCILE_INTERVAL_S,
@@ -112,19 +113,22 @@ async def _position_and_stops(sim: RunningVenueSim) -> tuple[Decimal, Decimal]:
     return position, stops
 
 
-async def _fill_the_resting_buy(run: RunningBot) -> tuple[Decimal, float]:
+async def _fill_the_resting_buy(run: RunningBot) -> Decimal:
     """Dip the mark through the bot's resting buy and back; the venue's new position."""
     await eventually(lambda: _grid_settled(run.bot))
     buy = _resting(run.bot, Side.BUY)
     assert buy is not None and buy.intent.price is not None
     before, _ = await _position_and_stops(run.sim)
     mark = Decimal((await run.sim.state())["marks"][VENUE_SYMBOL])
-    await run.sim.set_price(VENUE_SYMBOL, buy.intent.price)
-    filled_at = asyncio.get_running_loop().time()
+    # The venue fills a resting order in steps, one per mark at its price.
+    for _ in range(MAX_MARKS):
+        await run.sim.set_price(VENUE_SYMBOL, buy.intent.price)
+        position, _ = await _position_and_stops(run.sim)
+        if position == before + buy.intent.quantity:
+            break
     await run.sim.set_price(VENUE_SYMBOL, mark)
-    position, _ = await _position_and_stops(run.sim)
     assert position == before + buy.intent.quantity
-    return position, filled_at
+    return position
 
 
 async def _protected_within(run: RunningBot, position: Decimal, seconds: float) -> bool:
@@ -148,7 +152,7 @@ async def test_a_fill_is_protected_at_once_only_with_the_stream(running: Running
     stream_on = running.bot.spec.execution.user_data_stream.enabled
     if stream_on:
         await _stream_connected(running, 1)
-    position, _ = await _fill_the_resting_buy(running)
+    position = await _fill_the_resting_buy(running)
     assert await _protected_within(running, position, PROTECTED_WITHIN_S) is stream_on
     woken = [r for r in running.recorder.named("USER_STREAM_UPDATE") if r["reason"] == "fill"]
     assert bool(woken) is stream_on
@@ -165,12 +169,12 @@ async def test_a_dropped_stream_and_a_stale_listen_key_are_recovered(running: Ru
     await _stream_connected(running, 2)
     reconnects = running.recorder.named("USER_STREAM_RECONNECT")
     assert [r["attempt"] for r in reconnects] == [1, 2]
-    position, _ = await _fill_the_resting_buy(running)
+    position = await _fill_the_resting_buy(running)
     assert await _protected_within(running, position, PROTECTED_WITHIN_S)
     # The venue lets the key lapse; the socket stays open and silent. The bot's
     # renewal (or a keepalive that meets -1125) takes a new key on a new socket.
     await running.sim.disrupt_user_data(drop=False, expire_key=True)
     await _stream_connected(running, 3)
     assert (await running.sim.user_data())["listenKeyActive"]
-    position, _ = await _fill_the_resting_buy(running)
+    position = await _fill_the_resting_buy(running)
     assert await _protected_within(running, position, PROTECTED_WITHIN_S)
