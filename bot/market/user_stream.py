@@ -6,8 +6,9 @@ The stream only *wakes* the reconcile (``on_change``); what the venue holds is s
 over REST, so the journal and the protective stop follow the venue's answers, never the
 stream's payloads. What the stream cannot see is covered the same way:
 
-- every time its socket opens (first connect, reconnect, a fresh listenKey) the bot
-  reconciles once, since whatever happened while it was down was never pushed;
+- every time its socket opens again (a reconnect, a fresh listenKey) the bot
+  reconciles once, since whatever happened while it was down was never pushed (the
+  first opening follows the bot's recovery, which has just reconciled);
 - a dropped socket or a listenKey the venue no longer knows (ccxt's keepalive meets
   -1125 and fails the watch) is a failure, retried on the market feed's policy
   (``spec.guards.websocket``): backoff with jitter, the budget restored after a
@@ -94,6 +95,7 @@ class UserStream:
         self._clock = clock
         self._sleep = sleep
         self.live = False
+        self._opened_before = False
         self.wakes = 0
         # ccxt calls on_connected for every socket it opens (its documented user hook):
         # the private socket's opening is when a gap may have ended.
@@ -142,11 +144,16 @@ class UserStream:
                     break
 
     def _opened(self) -> None:
-        """The private socket is open: count it connected and cover the gap before it."""
+        """The private socket is open: count it connected, and after an outage cover its gap.
+
+        The first opening follows the bot's recovery, which has just reconciled.
+        """
         self.live = True
         self.policy.connected(self._clock())
         self._events.emit(Event.USER_STREAM_CONNECTED, symbol=self.symbol)
-        self._wake("stream connected", None)
+        if self._opened_before:
+            self._wake("stream reconnected", None)
+        self._opened_before = True
 
     def _wake(self, reason: str, order: Mapping[str, Any] | None) -> None:
         self.wakes += 1

@@ -192,6 +192,13 @@ def user_stream_for(
         timeout_ms=spec.request_timeout_ms,
     )
     client.options["listenKeyRefreshRate"] = int(keepalive_seconds * 1000)
+    # watch_orders would also fetch a REST snapshot of positions in the background (a
+    # signed read the bot does not use and whose failure nobody awaits); the bot reads
+    # positions through its own reconcile.
+    client.options["watchPositions"] = {
+        **client.options.get("watchPositions", {}),
+        "fetchPositionsSnapshot": False,
+    }
     return client
 
 
