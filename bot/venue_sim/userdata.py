@@ -325,6 +325,7 @@ class AccountEvents:
             if self._positions.get(symbol, (ZERO, ZERO)) == (amount, entry):
                 continue
             unrealized = snapshot.unrealized_pnl(position) if position else ZERO
+            isolated = self.engine.margin_type(symbol) == "ISOLATED"
             changed.append(
                 {
                     "s": symbol,
@@ -333,8 +334,10 @@ class AccountEvents:
                     "bep": fmt(entry),
                     "cr": money(self._realized.get(symbol, ZERO)),
                     "up": money(unrealized),
-                    "mt": "cross",
-                    "iw": "0",
+                    "mt": "isolated" if isolated else "cross",
+                    "iw": money(snapshot.position_initial_margin(position))
+                    if isolated and position
+                    else "0",
                     "ps": "BOTH",
                     "ma": "USDT",
                 }
