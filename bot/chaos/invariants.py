@@ -59,10 +59,23 @@ class Facts:
     divergence: tuple[tuple[float, float], ...] = ()  # absolute bot times
     clock_origin: float = 0.0  # wall time where bot time and wall time coincide
     speed: float = 1.0  # bot seconds per wall second
+    stalls: tuple[tuple[float, float], ...] = ()  # (wall start, wall length) counted 1:1
 
     def bot_time(self, wall_ms: float) -> float:
         """Convert a venue timestamp (wall ms) to bot time."""
-        return self.clock_origin + (wall_ms / 1000 - self.clock_origin) * self.speed
+        return warped(wall_ms / 1000, self.clock_origin, self.speed, self.stalls)
+
+
+def warped(
+    wall: float, origin: float, speed: float, stalls: Sequence[tuple[float, float]]
+) -> float:
+    """Bot time at wall time ``wall``: ``speed`` bot seconds per wall second from ``origin``,
+    except inside ``stalls`` (wall start, wall length), which count one to one.
+
+    Monotonic in ``wall`` and continuous, whatever the stalls.
+    """
+    stalled = sum(max(0.0, min(length, wall - start)) for start, length in stalls)
+    return origin + (wall - origin - stalled) * speed + stalled
 
 
 @dataclass(frozen=True)

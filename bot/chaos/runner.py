@@ -15,7 +15,7 @@ import asyncio
 import random
 import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -34,6 +34,7 @@ from tradewarden.bot.chaos.invariants import (
     StatusSample,
     evaluate,
     venue_position,
+    warped,
 )
 from tradewarden.bot.chaos.proxy import FaultyExchange, ProxyPlan
 from tradewarden.bot.chaos.scenario import (
@@ -76,6 +77,8 @@ STOP_TIMEOUT = 30.0  # wall seconds
 STORM_MAX_ORDERS = 2000  # an OrderStorm gives up (and notes it) after this many orders
 STORM_PRICE_SHARE = Decimal("0.97")  # 3 % under the mark: within PERCENT_PRICE, never filled
 STORM_NOTIONAL = 50.0  # USDT per storm order, over the minimum notional of every listed perpetual
+HEARTBEAT = 0.01  # wall seconds between the stall watcher's looks at the wall clock
+STALL_AFTER = 0.05  # wall seconds the event loop may not run before the stretch is a stall
 
 # A fast, nearly flat price walk: marks change (so the streams push) about every
 # 0.1 s, yet drift far less than the grid spacing, so only MovePrice steps fill orders.
@@ -126,22 +129,56 @@ BASE_SPEC: Mapping[str, Any] = {
 
 @dataclass
 class WarpClock:
-    """Bot time that runs ``speed`` times faster than the wall clock."""
+    """Bot time that runs ``speed`` times faster than the wall clock, but not through stalls.
+
+    While :meth:`watch_stalls` runs, a stretch in which the event loop could not run
+    (the process was descheduled on a loaded machine, or something blocked the loop)
+    beyond ``STALL_AFTER`` counts one bot second per wall second: the warp speeds up the
+    bot's time, not the machine's stalls, which would otherwise cost the bot ``speed``
+    times what they cost it in production.
+    """
 
     speed: float
     origin: float = field(default_factory=time.time)
+    wall: Callable[[], float] = time.time
+    wall_sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    stalls: list[tuple[float, float]] = field(default_factory=list)  # (wall start, length)
+    _beat: float | None = None  # wall time of the last heartbeat while watching
 
     def clock(self) -> float:
         """Bot time now; equal to the wall clock at ``origin``."""
-        return self.origin + (time.time() - self.origin) * self.speed
+        now = self.wall()
+        stalls = self.stalls
+        if self._beat is not None and now - self._beat > STALL_AFTER:
+            # A stall still going on (the heartbeat has not run yet) counts already.
+            stalls = [*stalls, (self._beat + STALL_AFTER, now - self._beat - STALL_AFTER)]
+        return warped(now, self.origin, self.speed, stalls)
+
+    def beat(self) -> None:
+        """Look at the wall clock: a stretch since the last look beyond STALL_AFTER was a stall."""
+        now = self.wall()
+        if self._beat is not None and now - self._beat > STALL_AFTER:
+            self.stalls.append((self._beat + STALL_AFTER, now - self._beat - STALL_AFTER))
+        self._beat = now
+
+    async def watch_stalls(self) -> None:
+        """Look every HEARTBEAT, recording every stall of this event loop (until cancelled)."""
+        try:
+            while True:
+                self.beat()
+                await self.wall_sleep(HEARTBEAT)
+        finally:
+            self._beat = None
 
     async def sleep(self, seconds: float) -> None:
-        """Sleep ``seconds`` of bot time."""
-        await asyncio.sleep(max(0.0, seconds) / self.speed)
+        """Sleep ``seconds`` of bot time (a stall on the way makes it longer on the wall)."""
+        await self.until(self.clock() + max(0.0, seconds))
 
     async def until(self, at: float) -> None:
-        """Sleep until bot time ``at``."""
-        await self.sleep(at - self.clock())
+        """Sleep until bot time ``at`` (yields once even when it has passed)."""
+        await self.wall_sleep(max(0.0, at - self.clock()) / self.speed)
+        while (left := at - self.clock()) > 0:
+            await self.wall_sleep(left / self.speed)
 
 
 def _merged(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
@@ -406,6 +443,7 @@ def _facts(
         divergence=tuple((started + a, started + b) for a, b in scenario.divergence),
         clock_origin=warp.origin,
         speed=warp.speed,
+        stalls=tuple(warp.stalls),
     )
 
 
@@ -458,6 +496,7 @@ async def run_scenario(
             recording = _Recording()
             log = EventLog(warp.clock)
             log.listeners.append(recording.events.append)
+            watching = asyncio.create_task(warp.watch_stalls())
             try:
                 for action in scenario.setup:
                     await harness.apply(action)
@@ -473,6 +512,8 @@ async def run_scenario(
                     scenario, seed, warp=warp, bot=bot, harness=harness, recording=recording
                 )
             finally:
+                watching.cancel()
+                await asyncio.gather(watching, return_exceptions=True)
                 await rogue.close()
 
 
