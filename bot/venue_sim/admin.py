@@ -134,6 +134,11 @@ async def delete_faults(request: web.Request) -> web.Response:
     return web.json_response([])
 
 
+async def get_streams(request: web.Request) -> web.Response:
+    """GET /_sim/streams: open market stream connections, their subscriptions, the refusal plan."""
+    return web.json_response(request.app[streams.HUB_KEY].describe())
+
+
 async def post_streams(request: web.Request) -> web.Response:
     """POST /_sim/streams: drop every market stream and refuse new ones for a while."""
     hub = request.app[streams.HUB_KEY]
@@ -179,6 +184,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/_sim/faults", post_faults)
     app.router.add_get("/_sim/faults", get_faults)
     app.router.add_delete("/_sim/faults", delete_faults)
+    app.router.add_get("/_sim/streams", get_streams)
     app.router.add_post("/_sim/streams", post_streams)
     app.router.add_post("/_sim/userdata", post_user_data)
     app.router.add_get("/_sim/userdata", get_user_data)

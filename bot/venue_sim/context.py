@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
+from tradewarden.bot.venue_sim.book_feed import BookFeed
 from tradewarden.bot.venue_sim.engine import Engine
 from tradewarden.bot.venue_sim.faults import FaultBook
 from tradewarden.bot.venue_sim.models import Snapshot
@@ -29,6 +30,8 @@ class VenueContext:
     user_data: UserData
     limiter: WeightLimiter
     order_limiter: OrderLimiter
+    # The numbered book that REST depth and the depth streams share.
+    books: BookFeed
     faults: FaultBook = field(default_factory=FaultBook)
     requests: Counter[str] = field(default_factory=Counter)
     # Tests freeze the random walk when they compare the venue with a stopped bot.
@@ -49,6 +52,7 @@ class VenueContext:
                 settings.weight_limit_1m, settings.ban_after_429s, settings.ban_duration_s
             ),
             order_limiter=OrderLimiter(settings.order_limit_10s, settings.order_limit_1m),
+            books=BookFeed(engine, engine.now_ms),
         )
 
 

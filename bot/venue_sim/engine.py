@@ -171,6 +171,18 @@ class Engine:
             self._levels(spec, Side.BUY, levels),  # asks: what a buy takes
         )
 
+    def book_key(self, symbol: str) -> tuple[Decimal, Decimal, Decimal]:
+        """What :meth:`book` is a function of: the mark and what takers consumed on each side.
+
+        Equal keys mean equal books, so a reader can skip rebuilding an unchanged book.
+        """
+        spec = self.spec(symbol)
+        return (
+            self._marks[spec.symbol],
+            self._taken.get((spec.symbol, Side.BUY), ZERO),
+            self._taken.get((spec.symbol, Side.SELL), ZERO),
+        )
+
     def income(self) -> list[Income]:
         """Every wallet movement (realized PnL, commission, funding), oldest first."""
         return list(self._income)

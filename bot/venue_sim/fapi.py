@@ -142,8 +142,8 @@ def depth(ctx: VenueContext, call: Call) -> Reply:
     limit = call.params.integer("limit") or DEFAULT_DEPTH
     if limit not in DEPTH_LIMITS:
         raise errors.invalid_param("limit")
-    bids, asks = ctx.engine.book(spec.symbol, limit)
-    return views.depth(bids, asks, call.server_ms)
+    book = ctx.books.current(spec.symbol)
+    return views.depth(book.bids[:limit], book.asks[:limit], book.update_id, call.server_ms)
 
 
 # ----------------------------------------------------------------- account

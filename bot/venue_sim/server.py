@@ -247,6 +247,11 @@ class RunningVenueSim:
         hub: dict[str, Any] = await self._call("POST", "/_sim/streams", payload)
         return hub
 
+    async def streams(self) -> dict[str, Any]:
+        """GET /_sim/streams: open market stream connections and what they subscribed."""
+        hub: dict[str, Any] = await self._call("GET", "/_sim/streams")
+        return hub
+
     async def disrupt_user_data(
         self,
         *,

@@ -388,10 +388,15 @@ def funding_rate(f: FundingRate) -> Json:
     }
 
 
-def depth(bids: Sequence[BookLevel], asks: Sequence[BookLevel], now_ms: int) -> Json:
-    """GET /fapi/v1/depth: the book takers meet, best level first on each side."""
+def depth(
+    bids: Sequence[BookLevel], asks: Sequence[BookLevel], update_id: int, now_ms: int
+) -> Json:
+    """GET /fapi/v1/depth: the book takers meet, best level first on each side.
+
+    ``update_id`` numbers the book; the diff depth stream continues from it.
+    """
     return {
-        "lastUpdateId": now_ms,
+        "lastUpdateId": update_id,
         "E": now_ms,
         "T": now_ms,
         "bids": [[fmt(level.price), fmt(level.qty)] for level in bids],
