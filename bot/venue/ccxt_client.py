@@ -72,7 +72,8 @@ def _local_api_urls(default_urls: dict[str, str], base_url: str) -> dict[str, st
 def local_ws_url(base_url: str) -> str:
     """The futures stream root on the simulator, shaped like ccxt's ``wss://fstream.../ws``.
 
-    ccxt turns it into ``<root without /ws>/market/ws/<n>`` for mark prices and tickers.
+    ccxt turns it into ``<root without /ws>/public/ws/<n>`` for book data and trades and
+    ``/market/ws/<n>`` for mark prices, tickers and klines (``/private/ws`` for user data).
     """
     return "ws" + base_url.removeprefix("http") + "/ws"
 
