@@ -8,7 +8,9 @@ left to find is disagreement *between* the venue's snapshots and the journal:
 - an order open at the venue that the journal had already closed when the
   venue was read (one the journal closes *after* the read, because a lookup
   found it filled since, was simply read a moment before it closed);
-- an order the journal holds open that the venue's open lists leave out;
+- an order the journal holds open that the venue's open lists leave out,
+  unless its lookup missed it too within the absence grace: Binance's reads
+  lag its writes, so an order it accepted moments ago is simply not shown yet;
 - a position that the journal's fills cannot explain. The journal sums every
   fill it adopted; the venue position should differ from that sum by a fixed
   offset (whatever the account held before the journal began), so a change of
@@ -54,6 +56,7 @@ def compare(
     net_filled: Decimal,
     offset: Decimal | None,
     live_when_read: frozenset[str] = frozenset(),
+    unseen: frozenset[str] = frozenset(),
 ) -> Comparison:
     """Compare one venue view with the journal.
 
@@ -62,7 +65,8 @@ def compare(
     journal order (None when the journal never issued it). ``offset``: the
     position the account held apart from the journal's fills, None until known.
     ``live_when_read``: the venue ids the journal held non-terminal when the
-    venue's lists were read.
+    venue's lists were read. ``unseen``: the venue ids of live orders the venue's
+    reads do not show yet, within the absence grace (not a mismatch).
     """
     mismatches: list[str] = []
     unknown: list[str] = []
@@ -76,7 +80,7 @@ def compare(
     listed_orders = {o.venue_client_id for o in view.open_orders}
     listed_stops = {s.venue_client_id for s in view.open_stops}
     for order in live:
-        if order.state not in _SHOWN_OPEN:
+        if order.state not in _SHOWN_OPEN or order.venue_client_id in unseen:
             continue
         is_stop = order.intent.order_type is OrderType.STOP_MARKET
         if order.venue_client_id not in (listed_stops if is_stop else listed_orders):

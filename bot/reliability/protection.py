@@ -17,10 +17,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
+from tradewarden.bot.model.order_state import OrderState
 from tradewarden.bot.model.orders import JournaledOrder, Side
 from tradewarden.bot.model.venue import VenuePosition, VenueStop
 
 HUNDRED = Decimal(100)
+# A stop the venue accepted (its create reply said so), not one whose create is unsettled.
+_CONFIRMED = (OrderState.OPEN, OrderState.PARTIALLY_FILLED)
 
 
 @dataclass(frozen=True)
@@ -102,6 +105,16 @@ def _covers(stop: VenueStop, plan: StopPlan) -> bool:
     return stop.close_position or (stop.reduce_only and stop.amount == plan.quantity)
 
 
+def _journal_covers(order: JournaledOrder, plan: StopPlan) -> bool:
+    intent = order.intent
+    return (
+        order.state in _CONFIRMED
+        and intent.side is plan.side
+        and intent.reduce_only
+        and intent.quantity == plan.quantity
+    )
+
+
 def decide_protection(
     settings: ProtectionSettings,
     state: ProtectionState,
@@ -111,6 +124,7 @@ def decide_protection(
     own_stops: Sequence[JournaledOrder],
     strays: frozenset[str],
     now: float,
+    unseen: frozenset[str] = frozenset(),
 ) -> tuple[ProtectionState, ProtectionDecision]:
     """Decide whether the position is protected and what to repair.
 
@@ -119,6 +133,10 @@ def decide_protection(
     bot-owned orders the journal does not know (they are cancelled as strays,
     so they never count as protection). A stop of someone else (no bot
     prefix) that covers the position is accepted: a person may set one.
+    ``unseen``: venue ids of the bot's stops the venue's reads do not show yet
+    within the absence grace (reads lag writes). One the venue accepted that
+    covers the position counts as standing: replacing it would only put a
+    second stop next to it, and the next one would lag the same way.
     """
     own_by_venue_id = {order.venue_client_id: order for order in own_stops}
     if plan is None or not settings.required or plan.quantity <= 0:
@@ -129,6 +147,15 @@ def decide_protection(
         )
     covering = [s for s in venue_stops if s.venue_client_id not in strays and _covers(s, plan)]
     keep = covering[0].venue_client_id if covering else None
+    if keep is None:
+        keep = next(
+            (
+                venue_id
+                for venue_id, order in own_by_venue_id.items()
+                if venue_id in unseen and _journal_covers(order, plan)
+            ),
+            None,
+        )
     # The bot's other stops are wrong (side or size) or surplus; with a correct
     # stop in place they go now, otherwise right after the replacement is placed.
     surplus = tuple(

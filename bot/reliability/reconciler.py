@@ -144,12 +144,13 @@ class Reconciler:
     async def _pass(self, symbol: str, give_way: asyncio.Event | None) -> ReconcileReport:
         ctx, watch = self._ctx, self.watch[symbol]
         started = ctx.clock()
-        open_stops, position, comparison = await self._read_and_compare(symbol, give_way)
-        if comparison.contradictory:
+        read = await self._read_and_compare(symbol, give_way)
+        if read[2].contradictory:
             # A fill can land between the reads. Every snapshot goes stale with
             # it (the open-orders list still shows the filled order), so the
             # whole read is taken once more before calling them contradictory.
-            open_stops, position, comparison = await self._read_and_compare(symbol, give_way)
+            read = await self._read_and_compare(symbol, give_way)
+        open_stops, position, comparison, unseen = read
         self._on_position(symbol, position.size)
         if watch.offset is None:
             watch.offset = position.size - ctx.journal.net_filled(symbol)
@@ -181,7 +182,7 @@ class Reconciler:
             )
 
         watch.protected = await self._protect(
-            symbol, position, open_stops, frozenset(comparison.unknown_owned)
+            symbol, position, open_stops, frozenset(comparison.unknown_owned), unseen
         )
         return ReconcileReport(
             symbol=symbol,
@@ -198,31 +199,44 @@ class Reconciler:
 
     async def _read_and_compare(
         self, symbol: str, give_way: asyncio.Event | None
-    ) -> tuple[Sequence[VenueStop], VenuePosition, Comparison]:
+    ) -> tuple[Sequence[VenueStop], VenuePosition, Comparison, frozenset[str]]:
+        """The venue's stops and position, the comparison, and the live orders not seen yet."""
         venue = self._venue
         live_when_read = frozenset(o.venue_client_id for o in self._live(symbol))
         open_orders = await _read(venue.fetch_open_orders(symbol), give_way)
         open_stops = await _read(venue.fetch_open_stops(symbol), give_way)
         # Settling adopts what the venue says order by order: it is not dropped halfway.
-        await self._settle(symbol, {o.venue_client_id: o for o in open_orders})
+        unseen = await self._settle(symbol, {o.venue_client_id: o for o in open_orders})
         position = await _read(venue.fetch_position_detail(symbol), give_way)
         view = VenueView(open_orders, open_stops, position.size)
-        return open_stops, position, self._compare(symbol, view, live_when_read)
+        comparison = self._compare(symbol, view, live_when_read, unseen)
+        return open_stops, position, comparison, unseen
 
-    async def _settle(self, symbol: str, snapshot: Mapping[str, VenueOrder] | None) -> None:
-        await sweep(
-            self._ctx.journal,
+    async def _settle(
+        self, symbol: str, snapshot: Mapping[str, VenueOrder] | None
+    ) -> frozenset[str]:
+        """Settle the live orders; the venue ids of those its reads miss within the grace."""
+        journal = self._ctx.journal
+        missed = await sweep(
+            journal,
             self._router,
             clock=self._ctx.clock,
             absent_grace_seconds=self._settings.absent_grace_seconds,
             symbol=symbol,
             snapshot=snapshot,
         )
+        return frozenset(journal.get(coid).venue_client_id for coid in missed)
 
     def _live(self, symbol: str) -> list[JournaledOrder]:
         return [o for o in self._ctx.journal.non_terminal() if o.intent.symbol == symbol]
 
-    def _compare(self, symbol: str, view: VenueView, live_when_read: frozenset[str]) -> Comparison:
+    def _compare(
+        self,
+        symbol: str,
+        view: VenueView,
+        live_when_read: frozenset[str],
+        unseen: frozenset[str],
+    ) -> Comparison:
         journal = self._ctx.journal
         ids = [o.venue_client_id for o in view.open_orders]
         ids += [s.venue_client_id for s in view.open_stops]
@@ -234,6 +248,7 @@ class Reconciler:
             net_filled=journal.net_filled(symbol),
             offset=self.watch[symbol].offset,
             live_when_read=live_when_read,
+            unseen=unseen,
         )
 
     async def _protect(
@@ -242,6 +257,7 @@ class Reconciler:
         position: VenuePosition,
         stops: Sequence[VenueStop],
         strays: frozenset[str],
+        unseen: frozenset[str],
     ) -> bool:
         """Check the stop, repair it if due; True when the position is protected."""
         ctx, watch, settings = self._ctx, self.watch[symbol], self._settings.protection
@@ -255,6 +271,7 @@ class Reconciler:
             own_stops=own,
             strays=strays,
             now=ctx.clock(),
+            unseen=unseen,
         )
         protected, missing = decision.protected, decision.missing
         if decision.place is not None:

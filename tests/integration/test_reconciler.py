@@ -517,3 +517,24 @@ async def test_an_order_the_venue_filters_refuse_is_not_resent_every_tick(
     path.time.advance(hold)
     await worker.execute(Place(too_small))
     assert await creates() == 3
+
+
+async def test_a_stop_the_reads_do_not_show_yet_is_neither_missing_nor_placed_twice(
+    order_path: OrderPath,
+) -> None:
+    # Binance's reads lag its writes: every order younger than the lag is missing from
+    # lookups (-2013) and from the open lists. Within the absence grace the stop the
+    # venue accepted stands: no mismatch, no second stop (no cooldown holds one back).
+    harness = harness_for(order_path, cooldown_seconds=0)
+    await buy_market(order_path, "0.004")
+    await order_path.sim.set_faults(
+        [{"match": {"method": "GET"}, "action": {"hide_new_orders_ms": 600_000}}]
+    )
+    first = await harness.run()
+    assert not first.unprotected
+
+    again = await harness.run()
+    assert again.mismatches == ()
+    assert not again.unprotected
+    assert len(await harness.algo_orders()) == 1
+    assert [r["outcome"] for r in harness.repairs()] == ["placed"]

@@ -82,3 +82,15 @@ def test_an_order_closed_after_the_venue_was_read_is_no_mismatch() -> None:
 
     assert read_while_live.mismatches == ()
     assert read_after_close.mismatches == ("tw-c: open at the venue, journal says FILLED",)
+
+
+def test_an_order_the_reads_do_not_show_yet_is_no_mismatch() -> None:
+    # Accepted moments ago; the venue's open list and its lookup both miss it within
+    # the absence grace (Binance's reads lag its writes): not yet shown, not missing.
+    view = VenueView([], [], D(0))
+    lagging = compare(view, [OPEN_A], {}, net_filled=D(0), offset=D(0), unseen=frozenset({"tw-a"}))
+    assert lagging.mismatches == ()
+    missing = compare(view, [OPEN_A], {}, net_filled=D(0), offset=D(0))
+    assert missing.mismatches == (
+        "tw-a: OPEN in the journal, missing from the venue's open orders",
+    )

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 import pytest
 
 from tests.support.orders import journaled
+from tradewarden.bot.model.order_state import OrderState
 from tradewarden.bot.model.orders import JournaledOrder, OrderIntent, OrderType, Purpose, Side
 from tradewarden.bot.model.venue import VenuePosition, VenueStop
 from tradewarden.bot.reliability.protection import (
@@ -237,3 +240,28 @@ def test_flat_position_cancels_the_bots_stops() -> None:
         now=5,
     )
     assert (decision.protected, decision.cancel) == (True, ("s1",))
+
+
+def test_a_stop_the_venue_accepted_but_its_reads_do_not_show_yet_stands() -> None:
+    # Binance's reads lag its writes: the stop's create reply said NEW seconds ago,
+    # the open-stops list leaves it out. Placing another would only stack a second
+    # stop beside it (which would lag the same way), pass after pass.
+    decide = partial(
+        decide_protection,
+        SETTINGS,
+        ProtectionState(),
+        plan=LONG_PLAN,
+        venue_stops=[],
+        strays=frozenset(),
+        now=5,
+    )
+    _, decision = decide(own_stops=[own("s1")], unseen=frozenset({"s1"}))
+    assert (decision.protected, decision.place, decision.cancel) == (True, None, ())
+    # One whose create is unsettled may not exist at all; a wrong-size one does not cover.
+    submitting = replace(own("s2"), state=OrderState.SUBMITTING)
+    for mine in (submitting, own("s3", quantity="0.002")):
+        _, decision = decide(own_stops=[mine], unseen=frozenset({mine.venue_client_id}))
+        assert (decision.protected, decision.place) == (False, LONG_PLAN)
+    # Seen by the reads and still missing from the list: replaced, as before.
+    _, decision = decide(own_stops=[own("s1")])
+    assert (decision.protected, decision.place) == (False, LONG_PLAN)
