@@ -38,6 +38,7 @@ from tradewarden.bot.chaos.scenario import (
     Scenario,
     SpendWeight,
     Step,
+    UserDataFault,
     WireFaults,
 )
 from tradewarden.bot.venue_sim.faults import FaultSpec
@@ -712,6 +713,27 @@ HARDER_VENUE: tuple[Scenario, ...] = (
             ExpectEvent("ORDER_ERROR", where=(("venue_code", "-1015"),)),
             ExpectEvent("GUARD_TRIP", where=(("guard", "apiHealth"),)),
             ExpectMode(TradingMode.REDUCE_ONLY, "apiHealth"),
+        ),
+    ),
+    Scenario(
+        name="venue_stale_listen_key",
+        covers="extra: stale listenKey on the private user-data stream",
+        summary="The venue lets the user-data listenKey lapse: the socket stays open and "
+        "silent, so a fill right after is never pushed. The periodic reconcile still finds "
+        "it and protects the position; the bot's listenKey renewal takes a new key on a new "
+        "socket and reconciles once for the gap, without the WebSocket guard tripping.",
+        # The stream renews its key every keepaliveSeconds of the wall clock: 10 bot seconds.
+        spec={"execution": {"userDataStream": {"keepaliveSeconds": 1}}},
+        steps=(
+            Step(2, UserDataFault(expire_key=True), jitter=1),
+            Step(4, MovePrice(FILL_ONE_BUY)),
+        ),
+        duration=20,
+        expect=(
+            ExpectEvent("USER_STREAM_CONNECTED", at_least=2),
+            ExpectEvent("USER_STREAM_UPDATE", where=(("reason", "stream reconnected"),)),
+            ExpectEvent("USER_STREAM_EXHAUSTED", at_least=0, at_most=0),
+            ExpectVenue(position_seen=True),
         ),
     ),
 )

@@ -53,6 +53,7 @@ from tradewarden.bot.chaos.scenario import (
     Scenario,
     SpendWeight,
     StepAction,
+    UserDataFault,
     WireFaults,
 )
 from tradewarden.bot.execution.journal import Journal
@@ -274,6 +275,8 @@ class _Harness:
             self.plan.replace(action.faults)
         elif isinstance(action, DropStreams):
             await self.sim.disrupt_streams(refuse_seconds=action.refuse_seconds / self.speed)
+        elif isinstance(action, UserDataFault):
+            await self.sim.disrupt_user_data(drop=action.drop, expire_key=action.expire_key)
         elif isinstance(action, MovePrice):
             mark = await self._mark()
             await self.sim.set_price(SYMBOL_ID, mark * (1 + Decimal(str(action.pct)) / 100))

@@ -65,6 +65,23 @@ class DropStreams:
 
 
 @dataclass(frozen=True)
+class UserDataFault:
+    """Disturb the private user-data stream: drop its sockets, lapse its listenKey now.
+
+    A lapsed key leaves the socket open and silent, as Binance's does after
+    ``listenKeyExpired``: nothing more is pushed on it until the bot takes a new key.
+    """
+
+    drop: bool = False
+    expire_key: bool = False
+
+    def describe(self) -> str:
+        """One line for listings."""
+        what = [label for label, on in (("drop", self.drop), ("lapse key", self.expire_key)) if on]
+        return "user data: " + (", ".join(what) or "nothing")
+
+
+@dataclass(frozen=True)
 class MovePrice:
     """Move the simulator's mark by ``pct`` percent (runs the venue's matching)."""
 
@@ -217,6 +234,7 @@ StepAction = (
     | ClearWireFaults
     | ProxyFaults
     | DropStreams
+    | UserDataFault
     | MovePrice
     | PriceWalk
     | Controls
