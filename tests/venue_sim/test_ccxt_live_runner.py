@@ -8,9 +8,17 @@ ccxt's response validators. A reply Binance would pass but the simulator's does 
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
-from tests.support.ccxt_live import RunnerReport, populate, run_runner, sim_client
+from tests.support.ccxt_live import (
+    RunnerReport,
+    populate,
+    run_runner,
+    sim_client,
+    trade_meanwhile,
+)
 from tradewarden.bot.venue_sim.server import RunningVenueSim
 
 # The runner's tests for what the bot calls: markets, ticker, book, balance, open orders,
@@ -70,6 +78,33 @@ async def test_the_whole_runner_fails_only_where_the_simulator_is_not_at_fault(
     assert {"fetchLastPrices", "fetchTradingFees", "fetchOpenInterestHistory"} <= set(
         report.passed
     ), report.summary()
+
+
+@pytest.mark.timeout(90)
+async def test_the_runner_passes_the_streams_the_bot_watches(venue_sim: RunningVenueSim) -> None:
+    """watch_ticker (market data) and watch_orders (the user-data stream), with the account
+    trading meanwhile, as make ccxt-live ARGS=--ws runs them."""
+    settings = venue_sim.settings
+    client = sim_client(venue_sim.base_url, settings.api_key, settings.api_secret)
+    try:
+        await populate(client)
+        trading = asyncio.create_task(trade_meanwhile(client))
+        try:
+            report = await run_runner(
+                venue_sim.base_url,
+                settings.api_key,
+                settings.api_secret,
+                methods=("watchTicker", "watchOrders"),
+                flags=("--private", "--ws"),
+                timeout_s=60,
+            )
+        finally:
+            trading.cancel()
+            await asyncio.gather(trading, return_exceptions=True)
+    finally:
+        await client.close()
+    assert report.failed == {}, report.summary()
+    assert set(report.passed) == {"loadMarkets", "watchTicker", "watchOrders"}, report.summary()
 
 
 def test_the_report_reads_the_runners_lines() -> None:
