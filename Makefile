@@ -40,9 +40,11 @@ soak: $(STAMP)
 	$(BIN)/pytest -m soak --timeout=1800
 
 # ccxt's own live test runner (in the ccxt package) against a simulator with a populated
-# account, public and private methods; prints a summary, fails on a failure of the simulator's.
+# account, public and private methods, REST then streams; prints a summary of each and fails
+# on a failure of the simulator's.
 ccxt-live: $(STAMP)
-	$(BIN)/python tests/support/ccxt_live.py $(ARGS)
+	$(BIN)/python tests/support/ccxt_live.py
+	$(BIN)/python tests/support/ccxt_live.py --ws
 
 crds: $(STAMP)
 	$(BIN)/tradewarden crds --write

@@ -46,6 +46,7 @@ RUN_TIMEOUT_S = 600.0
 # and reports what was still running as timed out. So does RunnerReport.
 WS_TIMEOUT_S = 120.0
 TIMED_OUT = "[RUNTEST_TIMED_OUT]"
+EXIT_GRACE_S = 30.0
 
 # ccxt's own skip-tests.json entry for binanceusdm skips nothing; two fields of a position are
 # skipped here, with ccxt's convention (the value says why), so the rest is still checked.
@@ -300,6 +301,8 @@ async def run_runner(
 
         try:
             await asyncio.wait_for(collect(), timeout_s)
+            # Its output is closed; the runner is exiting (closing its clients first).
+            await asyncio.wait_for(process.wait(), EXIT_GRACE_S)
         except TimeoutError:
             chunks.append(f"\n{TIMED_OUT} after {timeout_s:.0f} s\n".encode())
         finally:
