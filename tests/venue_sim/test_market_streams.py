@@ -16,8 +16,11 @@ from typing import Any
 import aiohttp
 import pytest
 
+from tests.support.clock import FakeClock
 from tests.support.sim import quiet
 from tradewarden.bot.venue.ccxt_client import build_stream_exchange
+from tradewarden.bot.venue_sim import views
+from tradewarden.bot.venue_sim.book_feed import as_side
 from tradewarden.bot.venue_sim.context import VenueContext
 from tradewarden.bot.venue_sim.server import RunningVenueSim
 from tradewarden.bot.venue_sim.stream_names import Kind, Tier, parse
@@ -265,3 +268,74 @@ def test_a_stream_of_the_other_tier_or_an_unlisted_symbol_is_accepted_and_silent
     (frame_out,) = conn.poll(0.0)
     assert frame_out["stream"] == "btcusdt@markPrice"
     assert Decimal(frame_out["data"]["p"]) == ctx.engine.mark("BTCUSDT")
+
+
+def _apply(book: dict[str, str], changes: list[list[str]]) -> None:
+    for price, qty in changes:
+        if Decimal(qty) == 0:
+            book.pop(price, None)
+        else:
+            book[price] = qty
+
+
+def test_depth_diffs_rebuild_any_snapshot_taken_between_them() -> None:
+    """A level that changes and changes back between two events still reaches a client that
+    synced on the snapshot taken in between."""
+    clock = FakeClock()
+    ctx = VenueContext.create(quiet(), clock)
+    conn = Connection(ctx, Tier.PUBLIC)
+    answer(conn, '{"method": "SUBSCRIBE", "params": ["btcusdt@depth@100ms"], "id": 1}')
+    assert conn.poll(0.0) == []  # no change yet
+    ctx.engine.set_mark("BTCUSDT", Decimal("50010"))
+    snapshot = ctx.books.current("BTCUSDT")  # what GET /fapi/v1/depth shows now
+    ctx.engine.set_mark("BTCUSDT", Decimal("50000"))
+    ctx.engine.set_mark("BTCUSDT", Decimal("50020"))
+    (event,) = conn.poll(1.0)
+    assert event["U"] <= snapshot.update_id <= event["u"]
+    bids, asks = as_side(snapshot.bids), as_side(snapshot.asks)
+    _apply(bids, event["b"])
+    _apply(asks, event["a"])
+    now = ctx.books.current("BTCUSDT")
+    assert now.update_id == event["u"]
+    assert (bids, asks) == (as_side(now.bids), as_side(now.asks))
+
+    ctx.engine.set_mark("BTCUSDT", Decimal("50030"))
+    (following,) = conn.poll(2.0)
+    assert following["pu"] == event["u"]
+    assert following["U"] == event["u"] + 1
+
+
+def test_partial_depth_and_book_ticker_show_the_rest_book() -> None:
+    ctx = VenueContext.create(quiet(), FakeClock())
+    conn = Connection(ctx, Tier.PUBLIC)
+    frame = '{"method": "SUBSCRIBE", "params": ["btcusdt@depth5", "btcusdt@bookTicker"], "id": 1}'
+    answer(conn, frame)
+    depth, ticker = conn.poll(0.0)
+    book = ctx.books.current("BTCUSDT")
+    assert depth["u"] == ticker["u"] == book.update_id
+    assert depth["b"] == [[views.fmt(level.price), views.fmt(level.qty)] for level in book.bids[:5]]
+    assert depth["a"] == [[views.fmt(level.price), views.fmt(level.qty)] for level in book.asks[:5]]
+    assert (ticker["b"], ticker["a"]) == (depth["b"][0][0], depth["a"][0][0])
+    assert conn.poll(0.05) == []  # depth5 waits out its 250 ms; the top is unchanged
+
+
+def test_a_kline_closes_once_when_the_next_interval_opens() -> None:
+    clock = FakeClock(1_700_000_000.0)  # 20 s into a minute
+    ctx = VenueContext.create(quiet(), clock)
+    conn = Connection(ctx, Tier.MARKET)
+    answer(conn, '{"method": "SUBSCRIBE", "params": ["btcusdt@kline_1m"], "id": 1}')
+    (opened,) = conn.poll(0.0)
+    assert (opened["k"]["t"], opened["k"]["x"]) == (1_700_000_000_000 - 20_000, False)
+    clock.advance(30)
+    ctx.engine.set_mark("BTCUSDT", Decimal("50100"))
+    (moved,) = conn.poll(1.0)
+    assert (moved["k"]["c"], moved["k"]["h"], moved["k"]["x"]) == ("50100", "50100", False)
+    clock.advance(60)
+    closed, following = conn.poll(2.0)
+    assert (closed["k"]["t"], closed["k"]["x"], closed["k"]["c"]) == (
+        opened["k"]["t"],
+        True,
+        "50100",
+    )
+    assert (following["k"]["t"], following["k"]["x"]) == (closed["k"]["T"] + 1, False)
+    assert conn.poll(3.0) == []
