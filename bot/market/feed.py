@@ -18,6 +18,7 @@ from typing import Any
 
 from tradewarden.api.error_text import error_text
 from tradewarden.bot.market.reconnect import ReconnectPolicy
+from tradewarden.bot.market.stream_failures import StreamEvents, StreamFailures, forget_dial_backoff
 from tradewarden.bot.observability.events import Event, EventLog
 from tradewarden.bot.observability.metrics import BotMetrics
 
@@ -81,8 +82,16 @@ class MarketFeed:
         self._rest = rest
         self._hooks = hooks
         self.policy = policy
+        self._failures = StreamFailures(
+            symbol,
+            policy,
+            StreamEvents(Event.WS_DISCONNECTED, Event.WS_EXHAUSTED, Event.WS_RECONNECT),
+            events,
+            metrics.ws_reconnects,
+            hooks.on_exhausted,
+            clock,
+        )
         self._events = events
-        self._metrics = metrics
         self._clock = clock
         self._sleep = sleep
         self._poll_seconds = poll_seconds
@@ -121,30 +130,10 @@ class MarketFeed:
 
     async def _recover(self, error: Exception) -> None:
         """Note the failure, poll REST through the backoff, then let the stream try again."""
-        reason = error_text(error)
-        if self.live:
-            self.live = False
-            self._events.emit(Event.WS_DISCONNECTED, symbol=self.symbol, error=reason)
-        backoff = self.policy.failed(self._clock())
-        if backoff.exhausted_now:
-            self._events.emit(
-                Event.WS_EXHAUSTED, symbol=self.symbol, attempts=backoff.attempt - 1, error=reason
-            )
-            self._hooks.on_exhausted()
-        self._events.emit(
-            Event.WS_RECONNECT,
-            symbol=self.symbol,
-            attempt=backoff.attempt,
-            delay=round(backoff.delay, 3),
-            error=reason,
-        )
-        self._metrics.ws_reconnects.inc()
-        await self._poll_for(backoff.delay)
-        # ccxt keeps its own wall-clock dial backoff per URL; the policy already paced
-        # this attempt, and waiting twice would stretch the schedule past the guard's.
-        dial_backoff = getattr(self._stream, "ws_dial_backoff", None)
-        if isinstance(dial_backoff, dict):
-            dial_backoff.clear()
+        delay = self._failures.failed(error, was_live=self.live)
+        self.live = False
+        await self._poll_for(delay)
+        forget_dial_backoff(self._stream)
 
     async def _poll_for(self, seconds: float) -> None:
         """Poll the REST mark every ``poll_seconds`` for ``seconds`` (at least once)."""

@@ -34,9 +34,9 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from tradewarden.api.error_text import error_text
 from tradewarden.api.tradingbot import TradingBotSpec
 from tradewarden.bot.market.reconnect import ReconnectPolicy
+from tradewarden.bot.market.stream_failures import StreamEvents, StreamFailures, forget_dial_backoff
 from tradewarden.bot.observability.events import Event, EventLog
 from tradewarden.bot.observability.metrics import BotMetrics
 from tradewarden.bot.venue.ccxt_client import user_stream_for
@@ -90,6 +90,19 @@ class UserStream:
         self._stream = stream
         self._hooks = hooks
         self.policy = policy
+        self._failures = StreamFailures(
+            symbol,
+            policy,
+            StreamEvents(
+                Event.USER_STREAM_DISCONNECTED,
+                Event.USER_STREAM_EXHAUSTED,
+                Event.USER_STREAM_RECONNECT,
+            ),
+            events,
+            metrics.user_stream_reconnects,
+            hooks.on_exhausted,
+            clock,
+        )
         self._events = events
         self._metrics = metrics
         self._clock = clock
@@ -167,32 +180,10 @@ class UserStream:
 
     async def _recover(self, error: Exception) -> None:
         """Note the failure and wait out the policy's backoff; the next watch reconnects."""
-        reason = error_text(error)
-        if self.live:
-            self.live = False
-            self._events.emit(Event.USER_STREAM_DISCONNECTED, symbol=self.symbol, error=reason)
-        backoff = self.policy.failed(self._clock())
-        if backoff.exhausted_now:
-            self._events.emit(
-                Event.USER_STREAM_EXHAUSTED,
-                symbol=self.symbol,
-                attempts=backoff.attempt - 1,
-                error=reason,
-            )
-            self._hooks.on_exhausted()
-        self._events.emit(
-            Event.USER_STREAM_RECONNECT,
-            symbol=self.symbol,
-            attempt=backoff.attempt,
-            delay=round(backoff.delay, 3),
-            error=reason,
-        )
-        self._metrics.user_stream_reconnects.inc()
-        await self._sleep(backoff.delay)
-        # ccxt keeps its own wall-clock dial backoff per URL; the policy already paced it.
-        dial_backoff = getattr(self._stream, "ws_dial_backoff", None)
-        if isinstance(dial_backoff, dict):
-            dial_backoff.clear()
+        delay = self._failures.failed(error, was_live=self.live)
+        self.live = False
+        await self._sleep(delay)
+        forget_dial_backoff(self._stream)
 
 
 def open_user_stream(
