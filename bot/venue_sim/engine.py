@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import heapq
 import itertools
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -111,6 +112,9 @@ class Engine:
         self._by_client_id: dict[tuple[str, str], Order] = {}
         self._algos: dict[int, AlgoOrder] = {}
         self._fills: list[Fill] = []
+        # The other participants' trades (the random walk's prints), public only.
+        self._prints: list[Fill] = []
+        self._next_trade_id = 1
         self._income: list[Income] = []
         # What takers have consumed of each side of the book since the mark last moved.
         self._taken: dict[tuple[str, Side], Decimal] = {}
@@ -162,6 +166,17 @@ class Engine:
     def fills(self, symbol: str | None = None) -> list[Fill]:
         """Executions, oldest first, optionally for one symbol."""
         return [f for f in self._fills if symbol is None or f.symbol == symbol]
+
+    def public_trades(self, symbol: str) -> list[Fill]:
+        """The symbol's market tape, oldest first: the account's fills and the other
+        participants' trades (:meth:`market_trade`), numbered by one trade id sequence."""
+        return list(
+            heapq.merge(
+                self.fills(symbol),
+                [p for p in self._prints if p.symbol == symbol],
+                key=lambda f: f.trade_id,
+            )
+        )
 
     def book(self, symbol: str, levels: int) -> tuple[list[BookLevel], list[BookLevel]]:
         """The first ``levels`` bids and asks, best first, less what takers have consumed."""
@@ -316,6 +331,26 @@ class Engine:
         self._leverage[spec.symbol] = leverage
         self._record()
         return leverage
+
+    def market_trade(self, symbol: str, taker: Side, qty: Decimal) -> Fill:
+        """Another participant takes ``qty`` at the mark on ``taker``'s side: a trade on the
+        public tape and in the 24hr figures, none of the account's."""
+        spec = self.spec(symbol)
+        trade = Fill(
+            trade_id=self._take_trade_id(),
+            order_id=0,
+            client_order_id="",
+            symbol=spec.symbol,
+            side=taker,
+            qty=qty,
+            price=self._marks[spec.symbol],
+            realized_pnl=ZERO,
+            maker=False,
+            time_ms=self.now_ms(),
+        )
+        self._prints.append(trade)
+        self._count_trade(trade)
+        return trade
 
     def set_mark(self, symbol: str, price: Decimal) -> Decimal:
         """Move the mark price and run the matching; returns the mark snapped to the tick."""
@@ -809,7 +844,7 @@ class Engine:
         nothing_left = not self._reducible_qty(order.symbol, order.side)
         if order.reduce_only and order.is_open and nothing_left:
             self._close(order, OrderStatus.EXPIRED)
-        trade_id = len(self._fills) + 1
+        trade_id = self._take_trade_id()
         settings = self._settings
         rate = settings.maker_commission_rate if maker else settings.taker_commission_rate
         commission = (qty * price * rate).quantize(MONEY_QUANTUM)
@@ -817,29 +852,37 @@ class Engine:
             self._book(order.symbol, IncomeType.REALIZED_PNL, realized, now, trade_id)
         if commission:
             self._book(order.symbol, IncomeType.COMMISSION, -commission, now, trade_id)
-        self._fills.append(
-            Fill(
-                trade_id=trade_id,
-                order_id=order.order_id,
-                client_order_id=order.client_order_id,
-                symbol=order.symbol,
-                side=order.side,
-                qty=qty,
-                price=price,
-                realized_pnl=realized,
-                maker=maker,
-                time_ms=now,
-                commission=commission,
-            )
+        fill = Fill(
+            trade_id=trade_id,
+            order_id=order.order_id,
+            client_order_id=order.client_order_id,
+            symbol=order.symbol,
+            side=order.side,
+            qty=qty,
+            price=price,
+            realized_pnl=realized,
+            maker=maker,
+            time_ms=now,
+            commission=commission,
         )
-        stats = self._stats[order.symbol]
-        stats.volume += qty
-        stats.quote_volume += qty * price
+        self._fills.append(fill)
+        self._count_trade(fill)
+
+    def _take_trade_id(self) -> int:
+        trade_id = self._next_trade_id
+        self._next_trade_id += 1
+        return trade_id
+
+    def _count_trade(self, trade: Fill) -> None:
+        """Add a trade on the tape to the 24hr ticker's figures."""
+        stats = self._stats[trade.symbol]
+        stats.volume += trade.qty
+        stats.quote_volume += trade.qty * trade.price
         stats.count += 1
-        stats.last_qty = qty
-        stats.last_trade_id = trade_id
+        stats.last_qty = trade.qty
+        stats.last_trade_id = trade.trade_id
         if stats.first_trade_id < 0:
-            stats.first_trade_id = trade_id
+            stats.first_trade_id = trade.trade_id
 
     def _apply_to_position(
         self, symbol: str, side: Side, qty: Decimal, price: Decimal, now: int

@@ -403,10 +403,9 @@ def klines(ctx: VenueContext, call: Call) -> Reply:
     limit = params.integer("limit") or DEFAULT_KLINES
     if not 0 < limit <= MAX_KLINES:
         raise errors.invalid_param("limit")
-    fills = ctx.engine.fills(symbol)
     return views.klines(
         ctx.engine.ticks(symbol),
-        fills,
+        ctx.engine.public_trades(symbol),
         KLINE_INTERVALS_MS[interval],
         (params.integer("startTime"), params.integer("endTime"), call.server_ms),
         limit,
@@ -434,17 +433,17 @@ def open_interest_hist(ctx: VenueContext, call: Call) -> Reply:
 
 
 def public_trades(ctx: VenueContext, call: Call) -> Reply:
-    """GET /fapi/v1/trades (ccxt's fetch_trades): the latest executions of the symbol."""
+    """GET /fapi/v1/trades (ccxt's fetch_trades): the latest trades on the symbol's tape."""
     symbol = ctx.engine.spec(call.params.symbol()).symbol
     limit = min(call.params.integer("limit") or DEFAULT_TRADES, MAX_TRADES)
-    return [views.public_trade(f) for f in ctx.engine.fills(symbol)[-limit:]]
+    return [views.public_trade(f) for f in ctx.engine.public_trades(symbol)[-limit:]]
 
 
 def agg_trades(ctx: VenueContext, call: Call) -> Reply:
     """GET /fapi/v1/aggTrades (ccxt's fetch_trades): each execution as its own aggregate."""
     symbol = ctx.engine.spec(call.params.symbol()).symbol
     limit = min(call.params.integer("limit") or DEFAULT_TRADES, MAX_TRADES)
-    return [views.agg_trade(f) for f in ctx.engine.fills(symbol)[-limit:]]
+    return [views.agg_trade(f) for f in ctx.engine.public_trades(symbol)[-limit:]]
 
 
 def _klines_weight(params: Params) -> int:

@@ -19,6 +19,8 @@ from tradewarden.bot.venue_sim import admin, errors, signing, streams, userdata
 from tradewarden.bot.venue_sim.context import CONTEXT_KEY, Call, VenueContext
 from tradewarden.bot.venue_sim.fapi import ROUTES, Route
 from tradewarden.bot.venue_sim.faults import Disturbance, ErrorReply
+from tradewarden.bot.venue_sim.markets import SymbolSpec
+from tradewarden.bot.venue_sim.models import Side
 from tradewarden.bot.venue_sim.params import Params
 from tradewarden.bot.venue_sim.prices import PriceWalk
 from tradewarden.bot.venue_sim.settings import SimSettings
@@ -29,6 +31,8 @@ USED_WEIGHT_HEADER = "X-MBX-USED-WEIGHT-1M"
 ORDER_COUNT_HEADER = "X-MBX-ORDER-COUNT-"  # + 10S / 1M, on the replies of order requests
 # Held and delayed requests are released on shutdown, so this only bounds a stuck handler.
 SHUTDOWN_TIMEOUT_S = 2.0
+# Each step of the random walk prints one trade of about this many USDT on the public tape.
+PRINT_NOTIONAL = Decimal(500)
 
 
 def _parse_params(raw_query: str, raw_body: str) -> Params:
@@ -160,6 +164,11 @@ async def _json_errors(
     return response
 
 
+def _print_qty(spec: SymbolSpec, mark: Decimal) -> Decimal:
+    """The size of another participant's trade: about :data:`PRINT_NOTIONAL` at the mark."""
+    return max(spec.round_qty(PRINT_NOTIONAL / mark), spec.step_size)
+
+
 async def _walk_prices(ctx: VenueContext) -> None:
     walk = PriceWalk(ctx.settings.seed, ctx.settings.volatility_bps)
     while True:
@@ -167,7 +176,11 @@ async def _walk_prices(ctx: VenueContext) -> None:
         if ctx.walk_paused:
             continue
         for symbol, price in walk.step(ctx.engine.marks()).items():
-            ctx.engine.set_mark(symbol, price)
+            before = ctx.engine.mark(symbol)
+            after = ctx.engine.set_mark(symbol, price)
+            if after != before:  # the move is someone's trade, taking the side it moved to
+                taker = Side.BUY if after > before else Side.SELL
+                ctx.engine.market_trade(symbol, taker, _print_qty(ctx.engine.spec(symbol), after))
 
 
 async def _price_process(app: web.Application) -> AsyncIterator[None]:

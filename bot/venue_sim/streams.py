@@ -216,7 +216,7 @@ def _kline_event(
     ctx: VenueContext, symbol: str, interval: str, row: list[Any], closed: bool
 ) -> Json:
     open_ms, close_ms = row[0], row[6]
-    ids = [f.trade_id for f in ctx.engine.fills(symbol) if open_ms <= f.time_ms <= close_ms]
+    ids = [f.trade_id for f in ctx.engine.public_trades(symbol) if open_ms <= f.time_ms <= close_ms]
     return {
         "e": "kline",
         "E": ctx.engine.now_ms(),
@@ -394,15 +394,17 @@ class _BookTickerFeed(_Feed):
 
 
 class _TradeFeed(_Feed):
-    """``<symbol>@trade`` / ``<symbol>@aggTrade``: each execution after the subscription."""
+    """``<symbol>@trade`` / ``<symbol>@aggTrade``: each trade on the tape after the subscription."""
 
     def __init__(self, ctx: VenueContext, stream: StreamName) -> None:
         super().__init__(ctx, stream)
-        fills = ctx.engine.fills(self.symbol)
+        fills = ctx.engine.public_trades(self.symbol)
         self._last_id = fills[-1].trade_id if fills else 0
 
     def produce(self) -> list[Payload]:
-        fresh = [f for f in self.ctx.engine.fills(self.symbol) if f.trade_id > self._last_id]
+        fresh = [
+            f for f in self.ctx.engine.public_trades(self.symbol) if f.trade_id > self._last_id
+        ]
         if fresh:
             self._last_id = fresh[-1].trade_id
         return [_trade_event(self.ctx, self.stream.kind, f) for f in fresh]
@@ -420,7 +422,7 @@ class _KlineFeed(_Feed):
         symbol, interval = self.symbol, self.stream.interval
         rows = views.klines(
             self.ctx.engine.ticks(symbol),
-            self.ctx.engine.fills(symbol),
+            self.ctx.engine.public_trades(symbol),
             KLINE_INTERVALS_MS[interval],
             (None, None, self.ctx.engine.now_ms()),
             2,

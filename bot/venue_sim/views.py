@@ -425,7 +425,7 @@ def user_trade(f: Fill) -> Json:
 
 
 def public_trade(f: Fill) -> Json:
-    """One row of GET /fapi/v1/trades; the account's fills are the simulated market's trades."""
+    """One row of GET /fapi/v1/trades: an account fill or another participant's trade."""
     return {
         "id": f.trade_id,
         "price": fmt(f.price),

@@ -427,3 +427,18 @@ def test_a_resting_order_fills_in_steps_as_the_price_moves_through_by_default() 
     assert engine.fills()[-1].maker
     engine.set_mark(BTC, D("48980"))
     assert (order.status, order.avg_price) == (OrderStatus.FILLED, D("49000"))
+
+
+def test_another_participants_trade_is_on_the_tape_not_in_the_account() -> None:
+    engine, _ = make_engine()
+    engine.place_order(market(Side.BUY, "0.01"))
+    printed = engine.market_trade(BTC, Side.SELL, D("0.02"))
+    engine.place_order(market(Side.SELL, "0.01"))
+    tape = engine.public_trades(BTC)
+    assert [t.trade_id for t in tape] == [1, 2, 3]
+    assert tape[1] == printed
+    assert (printed.price, printed.side, printed.maker) == (engine.mark(BTC), Side.SELL, False)
+    assert [f.trade_id for f in engine.fills(BTC)] == [1, 3]
+    stats = engine.ticker_stats(BTC)
+    assert (stats.count, stats.volume, stats.last_trade_id) == (3, D("0.04"), 3)
+    assert position(engine)[0] == 0

@@ -15,9 +15,10 @@ from typing import Any
 
 import aiohttp
 import pytest
+from ccxt.test.exchange.base.test_trade import test_trade as check_trade
 
 from tests.support.clock import FakeClock
-from tests.support.sim import quiet
+from tests.support.sim import quiet, walking
 from tradewarden.bot.venue.ccxt_client import build_stream_exchange
 from tradewarden.bot.venue_sim import views
 from tradewarden.bot.venue_sim.book_feed import as_side
@@ -103,6 +104,26 @@ async def test_watch_trades_delivers_the_executions_rest_lists(
     rest = await client.fetch_trades(SYMBOL)
     assert seen == [key(t) for t in rest]
     assert [t[4] for t in seen] == ["buy", "sell"]
+
+
+@pytest.mark.parametrize("sim_settings", [walking()])
+async def test_the_market_trades_when_the_price_walks(
+    venue_sim: RunningVenueSim, client: Any
+) -> None:
+    """Other participants trade as the price walks: ccxt's own trade checks pass on what the
+    trade stream delivers, and each trade is on the REST tape and in the 24hr volume."""
+    trades = await asyncio.wait_for(client.watch_trades(SYMBOL), WAIT_S)
+    rest = {t["id"]: t for t in await client.fetch_trades(SYMBOL, limit=1000)}
+    for trade in trades:
+        check_trade(client, {}, "watchTrades", trade, SYMBOL, client.milliseconds(), True)
+        assert trade["id"] in rest
+        assert (trade["price"], trade["amount"], trade["side"]) == (
+            rest[trade["id"]]["price"],
+            rest[trade["id"]]["amount"],
+            rest[trade["id"]]["side"],
+        )
+    assert (await client.fetch_ticker(SYMBOL))["baseVolume"] > 0
+    assert (await venue_sim.state())["fills"] == []  # none of them the account's
 
 
 async def test_watch_ohlcv_is_the_rest_candle(venue_sim: RunningVenueSim, client: Any) -> None:
