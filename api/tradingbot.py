@@ -194,11 +194,16 @@ class ExecutionSpec(_Model):
     max_cancel_replace: int = Field(
         default=3, ge=0, le=20, description="Cancel/replace attempts before giving up."
     )
+    # Binance's reads can miss an accepted order for 22-62 s (measured by others): an
+    # order judged absent sooner may be resent or replaced while it still works.
     absent_grace_seconds: float = Field(
-        default=5.0,
+        default=65.0,
         ge=0,
         le=300,
-        description="A sent order absent at the venue is abandoned only after this long.",
+        description=(
+            "A sent order absent at the venue is abandoned only after this long (Binance's"
+            " reads can lag an accepted order by up to about a minute)."
+        ),
     )
     incomplete_after_seconds: float = Field(
         default=60.0,
