@@ -652,8 +652,14 @@ async def test_two_bots_on_one_account_and_symbol_only_one_trades(
     )
 
     async def fenced() -> bool:
+        # The second bot wants to send an entry or a protective stop (the first bot's
+        # fills move the account's position under it, so its guards may restrict it
+        # to stops at once): either way the Lease refuses it before the venue sees it.
         refused = pod_events(sandbox, namespace, "second", "INTENT_REFUSED")
-        return any(e["reason"].startswith("lease:") for e in refused)
+        repairs = pod_events(sandbox, namespace, "second", "STOP_REPAIR")
+        return any(e["reason"].startswith("lease:") for e in refused) or any(
+            e["outcome"] == "refused" and "refused: lease:" in e["reason"] for e in repairs
+        )
 
     await eventually(fenced, "the second bot to want to trade and be refused by the Lease")
     second = sandbox.parts.order_prefix(namespace, "second")
