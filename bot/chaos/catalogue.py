@@ -343,19 +343,27 @@ CATALOGUE: tuple[Scenario, ...] = (
     ),
     Scenario(
         name="matrix_api_health_errors",
-        covers="matrix: API health trip (error rate)",
-        summary="A burst of 503s on reads lifts the error rate over 0.2: entries are cancelled "
-        "at once (cancels still work), the bot goes reduce-only for the pause, then recovers.",
+        covers="matrix: API health trip (error rate, or the circuit)",
+        summary="Every read gets 503 for 14 s while writes still work: the error rate trips API "
+        "health, or, when the reads back off so far that too few calls fall in its window, the "
+        "circuit does at the fifth failure in a row; entries are cancelled at once, the bot is "
+        "reduce-only for the pause, and the probe after the outage brings it back.",
         steps=(
+            # The reconcile's failing reads back off 1, 2, 4, 4 s: the fifth failure in a row
+            # (the circuit) comes 11 s into the outage at the latest, whatever the load.
             Step(
                 2,
-                # The bot's failing reads back off 1, 2, 4 s: six of them span ~15 s.
-                WireFaults((_wire(_error(503, -1001, "Internal error"), method="GET", times=6),)),
+                WireFaults((_wire(_error(503, -1001, "Internal error"), method="GET"),)),
                 jitter=1,
             ),
+            Step(16, ClearWireFaults()),
         ),
-        duration=32,
-        expect=(ExpectMode(TradingMode.REDUCE_ONLY, "apiHealth", recovers=True),),
+        # Recovery: the last failure (by 16) + the 8 s pause, then the next read probes.
+        duration=34,
+        expect=(
+            ExpectEvent("GUARD_TRIP", where=(("guard", "apiHealth"),)),
+            ExpectMode(TradingMode.REDUCE_ONLY, "apiHealth", recovers=True),
+        ),
     ),
     Scenario(
         name="matrix_api_health_rate_limit_usage",
