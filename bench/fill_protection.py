@@ -32,6 +32,7 @@ import yaml
 from sim_process import API_KEY, API_SECRET, simulator_process
 
 from tradewarden.bot.runtime.command import tradewarden_command
+from tradewarden.bot.venue_sim.admin_client import SimAdmin
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "tradingbot-sim.yaml"
 VENUE_SYMBOL = "BTCUSDT"
@@ -52,28 +53,6 @@ def _manifest(base_url: str, stream: bool) -> dict[str, Any]:
     assert spec["execution"]["reconcileIntervalSeconds"] == RECONCILE_INTERVAL_S
     spec["execution"]["userDataStream"] = {"enabled": stream}
     return document
-
-
-class _Venue:
-    """The simulator's /_sim endpoints, from another process."""
-
-    def __init__(self, session: aiohttp.ClientSession, base_url: str) -> None:
-        self._session = session
-        self._base = base_url
-
-    async def _call(self, method: str, path: str, payload: object = None) -> Any:
-        async with self._session.request(method, self._base + path, json=payload) as reply:
-            body = await reply.json(content_type=None)
-            if reply.status != 200:
-                raise RuntimeError(f"{method} {path} -> {reply.status}: {body}")
-            return body
-
-    async def state(self) -> dict[str, Any]:
-        state: dict[str, Any] = await self._call("GET", "/_sim/state")
-        return state
-
-    async def set_price(self, price: Decimal) -> None:
-        await self._call("POST", "/_sim/price", {"symbol": VENUE_SYMBOL, "price": str(price)})
 
 
 def _position(state: dict[str, Any]) -> Decimal:
@@ -104,7 +83,7 @@ def _resting(state: dict[str, Any], side: str) -> dict[str, Any] | None:
 
 
 async def _until(
-    venue: _Venue, condition: Callable[[dict[str, Any]], Any], what: str
+    venue: SimAdmin, condition: Callable[[dict[str, Any]], Any], what: str
 ) -> tuple[Any, dict[str, Any]]:
     deadline = time.monotonic() + ROUND_TIMEOUT_S
     while True:
@@ -129,7 +108,7 @@ async def _until(
         await asyncio.sleep(POLL_S)
 
 
-async def _cross(venue: _Venue, order: dict[str, Any], mark: Decimal) -> int:
+async def _cross(venue: SimAdmin, order: dict[str, Any], mark: Decimal) -> int:
     """Hold the mark at ``order``'s price until it fills, then restore it.
 
     The venue fills a resting order in steps, one per mark at its price (half the
@@ -137,18 +116,18 @@ async def _cross(venue: _Venue, order: dict[str, Any], mark: Decimal) -> int:
     whole new position exists.
     """
     for _ in range(MAX_MARKS):
-        await venue.set_price(Decimal(order["price"]))
+        await venue.set_price(VENUE_SYMBOL, order["price"])
         state = await venue.state()
         mine = [o for o in state["orders"] if o["orderId"] == order["orderId"]]
         if mine and mine[0]["status"] == "FILLED":
             break
     else:
         raise RuntimeError("fill-protection bench: the crossed order did not fill")
-    await venue.set_price(mark)
+    await venue.set_price(VENUE_SYMBOL, mark)
     return int(max(f["time"] for f in state["fills"] if f["orderId"] == order["orderId"]))
 
 
-async def _settled(venue: _Venue, rng: random.Random) -> tuple[dict[str, Any], dict[str, Any]]:
+async def _settled(venue: SimAdmin, rng: random.Random) -> tuple[dict[str, Any], dict[str, Any]]:
     """A flat grid, both levels resting, the bot quiet; then a random share of an interval.
 
     Quiet: the venue heard no request for ``QUIET_S``, so the bot's own reconcile of
@@ -178,7 +157,7 @@ async def _settled(venue: _Venue, rng: random.Random) -> tuple[dict[str, Any], d
     return buy, state
 
 
-async def _round(venue: _Venue, rng: random.Random) -> float:
+async def _round(venue: SimAdmin, rng: random.Random) -> float:
     """One buy fill measured (seconds to its stop), then the position closed again."""
     buy, state = await _settled(venue, rng)
     mark = Decimal(state["marks"][VENUE_SYMBOL])
@@ -234,7 +213,7 @@ async def _side(stream: bool, fills: int, seed: int) -> list[float]:
         aiohttp.ClientSession() as session,
         _bot_process(base_url, stream),
     ):
-        venue = _Venue(session, base_url)
+        venue = SimAdmin(base_url, session)
         rng = random.Random(seed)
         await _round(venue, rng)  # warm-up: start-up and the first connections are not measured
         return [await _round(venue, rng) for _ in range(fills)]
