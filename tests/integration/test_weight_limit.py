@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
@@ -24,6 +25,12 @@ from .conftest import sim_client
 from .test_guards_sim import WAIT_SECONDS, eventually, manifest
 
 EXCHANGE_INFO = "/fapi/v1/exchangeInfo"
+
+
+def minute_start_clock() -> Callable[[], float]:
+    """Real time, set back to half a second into a minute: no minute window turns for 59 s."""
+    offset = time.time() % 60 - 0.5
+    return lambda: time.time() - offset
 
 
 @pytest.mark.parametrize("published", [400, 6000])
@@ -77,8 +84,13 @@ async def test_the_bot_reads_the_order_limits_and_judges_the_order_count(tmp_pat
     settings = SimSettings(
         price_tick_s=0, order_limit_10s=200, order_limit_1m=90, initial_balance=Decimal(10**6)
     )
-    async with running_venue_sim(settings) as sim:
-        bot = BotRuntime(manifest(sim), sim_client(sim, timeout_ms=2000), tmp_path)
+    # The venue's order counts are fixed minute windows, as Binance's are: its clock
+    # stands just past a minute's turn, so the 80 orders and the bot's reply share one
+    # window. Both clients sign with the venue's clock (ccxt measures the offset).
+    async with running_venue_sim(settings, clock=minute_start_clock()) as sim:
+        client = sim_client(sim, timeout_ms=2000)
+        await client.load_time_difference()
+        bot = BotRuntime(manifest(sim), client, tmp_path)
         stop = asyncio.Event()
         task = asyncio.create_task(bot.run(stop))
         try:
@@ -87,16 +99,12 @@ async def test_the_bot_reads_the_order_limits_and_judges_the_order_count(tmp_pat
                 "x-mbx-order-count-10s": 200,
                 "x-mbx-order-count-1m": 90,
             }
-            # The venue's order counts are fixed minute windows, as Binance's are: start
-            # the story early in one, so the 80 orders and the bot's reply share it.
-            left_in_minute = 60 - time.time() % 60
-            if left_in_minute < 20:
-                await asyncio.sleep(left_in_minute + 0.1)
             # Another client of the account spends most of the minute's order budget ...
             other = sim_client(sim, timeout_ms=2000)
             other.enableRateLimit = False
             bid = {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "timeInForce": "GTC"}
             try:
+                await other.load_time_difference()
                 for _ in range(80):
                     await other.fapiPrivatePostOrder({**bid, "quantity": "0.003", "price": "48000"})
             finally:
