@@ -192,7 +192,9 @@ CATALOGUE: tuple[Scenario, ...] = (
             ),
             Step(3, MovePrice(1.0), jitter=2),
         ),
-        duration=10,
+        # The buys leave the band after the sells fill and the stop is placed: on a loaded
+        # machine that chain alone can take most of 10 bot seconds (requests cost bot time).
+        duration=20,
         expect=(
             ExpectEvent("ORDER_ERROR", where=(("operation", "cancel"),)),
             ExpectVenue(position_seen=True),
