@@ -10,7 +10,8 @@ How Binance serves it (and ccxt.pro 4.5's ``binanceusdm`` uses it):
   pushes ``ORDER_TRADE_UPDATE`` for every change of a regular order, ``ALGO_UPDATE`` for
   conditional orders, ``ACCOUNT_UPDATE`` when a fill moves a balance or position
   (``m: "ORDER"``), and ``listenKeyExpired`` when the key behind the socket lapses or is
-  closed; the socket then stays open and silent until a new key is used.
+  closed (its ``E`` a string, as USD-M sends it); the socket then stays open and
+  silent until a new key is used.
 
 :class:`AccountEvents` turns engine state changes into those payloads (pure, read from
 the engine after each mutation); :class:`UserData` keeps the keys and the sockets, and
@@ -466,7 +467,9 @@ class UserData:
             self._expire(key)
 
     def _expire(self, key: str) -> None:
-        event = {"e": "listenKeyExpired", "E": self._engine.now_ms(), "listenKey": key}
+        # USD-M sends this event's time as a string ("E": "1736996475556"), unlike every
+        # other event's integer E.
+        event = {"e": "listenKeyExpired", "E": str(self._engine.now_ms()), "listenKey": key}
         for socket in self._sockets.values():
             if socket.key == key:
                 socket.push(event)
