@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from tradewarden.bot.venue_sim import errors, views
 from tradewarden.bot.venue_sim.context import Call, VenueContext
 from tradewarden.bot.venue_sim.engine import OrderRequest
-from tradewarden.bot.venue_sim.models import OrderType
+from tradewarden.bot.venue_sim.models import OrderType, max_notional
 from tradewarden.bot.venue_sim.params import Params
 
 Reply = object  # anything json.dumps accepts
@@ -156,7 +156,11 @@ def set_leverage(ctx: VenueContext, call: Call) -> Reply:
     if leverage is None:
         raise errors.mandatory_missing("leverage")
     applied = ctx.engine.set_leverage(symbol, leverage)
-    return {"leverage": applied, "maxNotionalValue": "1000000", "symbol": symbol}
+    return {
+        "leverage": applied,
+        "maxNotionalValue": views.fmt(max_notional(applied)),
+        "symbol": symbol,
+    }
 
 
 def set_margin_type(ctx: VenueContext, call: Call) -> Reply:
@@ -178,7 +182,7 @@ def symbol_config(ctx: VenueContext, call: Call) -> Reply:
             "marginType": ctx.engine.margin_type(s),
             "isAutoAddMargin": "false",
             "leverage": leverage[s],
-            "maxNotionalValue": "1000000",
+            "maxNotionalValue": views.fmt(max_notional(leverage[s])),
         }
         for s in _symbols(ctx, call.params)
     ]

@@ -8,8 +8,75 @@ from decimal import Decimal
 from enum import StrEnum
 
 ZERO = Decimal(0)
-# Binance's first maintenance bracket for the majors; only reported, never enforced.
-MAINT_MARGIN_RATE = Decimal("0.004")
+
+
+@dataclass(frozen=True, slots=True)
+class Bracket:
+    """One notional tier of GET /fapi/v1/leverageBracket.
+
+    A position whose notional lies in ``[floor, cap)`` keeps ``notional * mmr - cum`` as
+    maintenance margin and may use at most ``initial_leverage``.
+    """
+
+    number: int
+    initial_leverage: int
+    floor: Decimal
+    cap: Decimal
+    mmr: Decimal  # maintenance margin rate
+    cum: Decimal  # maintenance amount
+
+    def holds(self, notional: Decimal) -> bool:
+        """Whether ``notional`` (unsigned) falls in this tier; the last tier has no top."""
+        return self.floor <= notional and (notional < self.cap or self is LEVERAGE_BRACKETS[-1])
+
+
+def _tiers(*rows: tuple[int, str, str]) -> tuple[Bracket, ...]:
+    """Tiers from (initial leverage, cap, rate), each floored at the previous cap.
+
+    The maintenance amount follows Binance's formula: ``cum_n = floor_n * (mmr_n -
+    mmr_(n-1)) + cum_(n-1)``, which keeps the maintenance margin continuous across tiers.
+    """
+    tiers: list[Bracket] = []
+    floor, rate, cum = ZERO, ZERO, ZERO
+    for number, (leverage, cap, mmr) in enumerate(rows, start=1):
+        cum += floor * (Decimal(mmr) - rate)
+        tiers.append(Bracket(number, leverage, floor, Decimal(cap), Decimal(mmr), cum))
+        floor, rate = Decimal(cap), Decimal(mmr)
+    return tuple(tiers)
+
+
+# Binance's BTCUSDT tiers (its liquidation-price FAQ: 264,000 USDT is in the 1 % tier,
+# 500,000 USDT has a maintenance amount of 1,300), served for every symbol. Maintenance
+# margin is reported, never enforced: the simulator does not liquidate.
+LEVERAGE_BRACKETS = _tiers(
+    (125, "50000", "0.004"),
+    (100, "250000", "0.005"),
+    (50, "3000000", "0.01"),
+    (20, "20000000", "0.025"),
+    (10, "40000000", "0.05"),
+    (5, "100000000", "0.1"),
+    (4, "120000000", "0.125"),
+    (3, "200000000", "0.15"),
+    (2, "300000000", "0.25"),
+    (1, "500000000", "0.5"),
+)
+
+
+def bracket_for(notional: Decimal) -> Bracket:
+    """The tier that holds ``abs(notional)``."""
+    size = abs(notional)
+    return next(b for b in LEVERAGE_BRACKETS if b.holds(size))
+
+
+def maint_margin(notional: Decimal) -> Decimal:
+    """Maintenance margin of a position of this notional: its tier's rate less its amount."""
+    bracket = bracket_for(notional)
+    return abs(notional) * bracket.mmr - bracket.cum
+
+
+def max_notional(leverage: int) -> Decimal:
+    """The largest position ``leverage`` allows: the cap of the last tier that permits it."""
+    return max((b.cap for b in LEVERAGE_BRACKETS if b.initial_leverage >= leverage), default=ZERO)
 
 
 class Side(StrEnum):
@@ -271,14 +338,22 @@ class Snapshot:
             return ZERO
         return order.remaining * order.price / self.leverage[order.symbol]
 
-    def liquidation_price(self, position: Position) -> Decimal:
-        """Binance's one-way liquidation price for USDⓈ-M (maintenance amount 0, first bracket).
+    def maint_margin(self, position: Position) -> Decimal:
+        """Maintenance margin at the mark, from the tier the position's notional is in."""
+        return maint_margin(self.notional(position))
 
-        ``LP = (WB - TMM + UPNL - side * size * entry) / (size * MMR - side * size)``.
+    def liquidation_price(self, position: Position) -> Decimal:
+        """Binance's one-way liquidation price for USDⓈ-M.
+
+        ``LP = (WB - TMM + UPNL + cum - side * size * entry) / (size * MMR - side * size)``.
         Cross margin: WB is the cross wallet (the wallet less isolated wallets), TMM
         and UPNL the maintenance margin and unrealized PnL of the other cross
         positions. Isolated margin: WB is the position's isolated wallet, TMM = UPNL
-        = 0. Zero when the formula has no positive solution (no price liquidates it).
+        = 0. MMR and cum are those of the tier the position's notional *at the
+        liquidation price* falls in (Binance recomputes with that tier when it
+        differs from the current one); the maintenance margin is continuous and
+        monotonic across tiers, so exactly one tier's solution lies in its own tier.
+        Zero when no positive price liquidates the position.
         """
         size = abs(position.amount)
         side = Decimal(1) if position.amount > 0 else Decimal(-1)
@@ -293,16 +368,16 @@ class Snapshot:
                 (self.position_initial_margin(p) for p in isolated), ZERO
             )
             wallet = sum(
-                (
-                    self.unrealized_pnl(p) - abs(self.notional(p)) * MAINT_MARGIN_RATE
-                    for p in cross_others
-                ),
+                (self.unrealized_pnl(p) - self.maint_margin(p) for p in cross_others),
                 cross_wallet,
             )
-        price = (wallet - side * size * position.entry_price) / (
-            size * MAINT_MARGIN_RATE - side * size
-        )
-        return max(price, ZERO)
+        for bracket in LEVERAGE_BRACKETS:
+            price = (wallet + bracket.cum - side * size * position.entry_price) / (
+                size * bracket.mmr - side * size
+            )
+            if price >= 0 and bracket.holds(size * price):
+                return price
+        return ZERO
 
     def totals(self) -> AccountTotals:
         """Aggregate the account the way the balance checks and the account endpoint see it."""
@@ -315,9 +390,7 @@ class Snapshot:
             open_order_initial_margin=sum(
                 (self.order_initial_margin(o) for o in self.open_orders), ZERO
             ),
-            maint_margin=sum(
-                (abs(self.notional(p)) * MAINT_MARGIN_RATE for p in self.positions), ZERO
-            ),
+            maint_margin=sum((self.maint_margin(p) for p in self.positions), ZERO),
         )
 
 

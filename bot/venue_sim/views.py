@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from tradewarden.bot.venue_sim.markets import SymbolSpec
 from tradewarden.bot.venue_sim.models import (
-    MAINT_MARGIN_RATE,
+    LEVERAGE_BRACKETS,
     ZERO,
     AlgoOrder,
     BookLevel,
@@ -261,7 +261,7 @@ def _position_row(snapshot: Snapshot, p: Position) -> Json:
         "marginAsset": "USDT",
         "isolatedWallet": money(isolated),
         "initialMargin": money(margin + order_margin),
-        "maintMargin": money(abs(notional) * MAINT_MARGIN_RATE),
+        "maintMargin": money(snapshot.maint_margin(p)),
         "positionInitialMargin": money(margin),
         "openOrderInitialMargin": money(order_margin),
         "adl": 0,
@@ -317,7 +317,7 @@ def account(snapshot: Snapshot) -> Json:
                 "notional": money(snapshot.notional(p)),
                 "isolatedWallet": money(_isolated_wallet(snapshot, p)),
                 "initialMargin": money(snapshot.position_initial_margin(p)),
-                "maintMargin": money(abs(snapshot.notional(p)) * MAINT_MARGIN_RATE),
+                "maintMargin": money(snapshot.maint_margin(p)),
                 "updateTime": p.update_time_ms,
             }
             for p in snapshot.positions
@@ -543,24 +543,23 @@ def klines(
 
 
 def leverage_bracket(symbols: Iterable[str]) -> list[Json]:
-    """GET /fapi/v1/leverageBracket: one bracket per symbol, 125x up to the cap."""
-    return [
+    """GET /fapi/v1/leverageBracket: every symbol's notional tiers.
+
+    ``notionalCoef`` is left out: Binance shows it only for an account whose brackets
+    were adjusted from the symbol's default.
+    """
+    brackets: list[Json] = [
         {
-            "symbol": symbol,
-            "notionalCoef": 1.0,
-            "brackets": [
-                {
-                    "bracket": 1,
-                    "initialLeverage": 125,
-                    "notionalCap": 1_000_000,
-                    "notionalFloor": 0,
-                    "maintMarginRatio": 0.004,
-                    "cum": 0.0,
-                }
-            ],
+            "bracket": b.number,
+            "initialLeverage": b.initial_leverage,
+            "notionalCap": int(b.cap),
+            "notionalFloor": int(b.floor),
+            "maintMarginRatio": float(b.mmr),
+            "cum": float(b.cum),
         }
-        for symbol in symbols
+        for b in LEVERAGE_BRACKETS
     ]
+    return [{"symbol": symbol, "brackets": brackets} for symbol in symbols]
 
 
 def sim_state(

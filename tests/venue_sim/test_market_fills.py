@@ -162,11 +162,13 @@ async def test_margin_type_is_cross_by_default_and_changes_as_binance_allows(
         await exchange.fapiPrivatePostMarginType({"symbol": "BTCUSDT", "marginType": "CROSS"})
 
 
-def liquidation(wallet: float, amount: float, entry: float) -> float:
-    """Binance's one-way formula with no other position and maintenance amount 0."""
+def liquidation(
+    wallet: float, amount: float, entry: float, mmr: float = 0.004, cum: float = 0.0
+) -> float:
+    """Binance's one-way formula with no other position, for one notional tier."""
     side = 1 if amount > 0 else -1
     size = abs(amount)
-    return (wallet - side * size * entry) / (size * 0.004 - side * size)
+    return (wallet + cum - side * size * entry) / (size * mmr - side * size)
 
 
 async def test_positions_carry_binance_liquidation_price(
@@ -176,7 +178,9 @@ async def test_positions_carry_binance_liquidation_price(
     await exchange.create_order(BTC, "market", "buy", 1.5)  # 75,000 USDT on a 10,000 wallet
     [position] = await exchange.fetch_positions([BTC])
     wallet = float((await venue_sim.state())["balances"]["USDT"]["walletBalance"])
-    expected = liquidation(wallet, 1.5, position["entryPrice"])
+    # About 65,000 USDT at the liquidation price: the second tier (0.5 %, amount 50).
+    expected = liquidation(wallet, 1.5, position["entryPrice"], 0.005, 50)
+    assert 50_000 < 1.5 * expected < 250_000
     assert position["liquidationPrice"] == pytest.approx(expected, abs=1e-6)
     assert 43_000 < position["liquidationPrice"] < 44_000  # a 13 % fall takes the wallet
     # A short the wallet covers at any price it can reach still shows the level that takes it.
@@ -188,3 +192,34 @@ async def test_positions_carry_binance_liquidation_price(
     expected = liquidation(isolated_wallet, -0.1, short["entryPrice"])
     assert short["liquidationPrice"] == pytest.approx(expected, abs=1e-6)
     assert short["entryPrice"] < short["liquidationPrice"] < short["entryPrice"] * 1.05
+
+
+async def test_maintenance_and_liquidation_follow_the_notional_tiers(
+    exchange: Any, venue_sim: RunningVenueSim
+) -> None:
+    # GET /fapi/v1/leverageBracket lists Binance's BTCUSDT tiers; positionRisk's
+    # maintMargin takes the rate and maintenance amount of the tier the notional is in,
+    # and the liquidation price those of the tier its own notional falls in (Binance's
+    # liquidation-price FAQ: recompute with that tier when it differs).
+    tiers = (await exchange.fetch_leverage_tiers([BTC]))[BTC]
+    assert [
+        (t["maxNotional"], t["maintenanceMarginRate"], t["maxLeverage"]) for t in tiers[:3]
+    ] == [
+        (50_000, 0.004, 125),
+        (250_000, 0.005, 100),
+        (3_000_000, 0.01, 50),
+    ]
+    assert [t["info"]["cum"] for t in tiers[:3]] == [0.0, 50.0, 1300.0]
+    reply = await exchange.set_leverage(20, BTC)
+    assert reply["maxNotionalValue"] == "20000000"  # tier 4 is the last to allow 20x
+
+    await exchange.create_order(BTC, "market", "buy", 1.1)  # 55,000 USDT: the second tier
+    [position] = await exchange.fetch_positions([BTC])
+    notional = abs(position["notional"])
+    assert 50_000 < notional < 250_000
+    assert position["maintenanceMargin"] == pytest.approx(notional * 0.005 - 50, abs=1e-6)
+    wallet = float((await venue_sim.state())["balances"]["USDT"]["walletBalance"])
+    # At the liquidation price the position is worth under 50,000: the first tier's rate.
+    expected = liquidation(wallet, 1.1, position["entryPrice"])
+    assert 1.1 * expected < 50_000
+    assert position["liquidationPrice"] == pytest.approx(expected, abs=1e-6)
