@@ -300,7 +300,9 @@ CATALOGUE: tuple[Scenario, ...] = (
         "10 s recvWindow), so re-syncing the clock cannot help: the bot fails safe (stops "
         "adding exposure) instead of retrying forever.",
         steps=(Step(2, WireFaults((_wire({"lag_ms": 15000}),)), jitter=1),),
-        duration=10,
+        # Broker reads must fail maxConsecutiveFailures passes in a row, at the reconcile's
+        # 1-2-4 s backoff; on a loaded machine each failing pass also costs bot seconds.
+        duration=20,
         expect=(ExpectMode(TradingMode.REDUCE_ONLY, "brokerReads"),),
     ),
     Scenario(
@@ -311,10 +313,12 @@ CATALOGUE: tuple[Scenario, ...] = (
         "clean reconciles are seen.",
         steps=(
             Step(2, RogueOrder("buy", "0.01")),
-            Step(12, RogueOrder("sell", "0.01", reduce_only=True)),
+            # Five mismatched reconciles (kill debt 5) fit in 10 bot seconds on a quiet
+            # machine; a loaded one stretches each pass, so the divergence lasts 20.
+            Step(22, RogueOrder("sell", "0.01", reduce_only=True)),
         ),
-        duration=18,
-        divergence=((2, 12),),
+        duration=28,
+        divergence=((2, 22),),
         expect=(
             ExpectMode(TradingMode.HALTED, "killSwitch"),
             ExpectStatus("killSwitch.engaged", "eq", True),

@@ -320,8 +320,23 @@ def retries_within_budget(obs: RunObservation) -> InvariantResult:
     return HELD
 
 
+def _refused_cancels(events: Sequence[Record]) -> dict[str, list[float]]:
+    """Bot times at which the venue refused a cancel, by the order's lineage."""
+    refused: dict[str, list[float]] = defaultdict(list)
+    for record in events:
+        if record.get("event") == Event.ORDER_ERROR and record.get("operation") == "cancel":
+            refused[str(record.get("correlation_id"))].append(float(record["ts"]))
+    return refused
+
+
 def no_new_exposure_when_restricted(obs: RunObservation) -> InvariantResult:
-    """While ReduceOnly/Halted: no entry sent, no entry left working, no entry filled."""
+    """While ReduceOnly/Halted: no entry sent, no entry left working, no entry filled.
+
+    An entry still working after the grace is the bot's fault unless the venue
+    refused the bot's cancel of it in the restrictive mode (a venue that refuses
+    every signed call, say): the bot tried, and nothing else could take it down.
+    A fill while restricted fails either way.
+    """
     facts = obs.facts
     periods = restricted_periods(obs.events, facts.ended_at)
     for record in obs.events:
@@ -333,13 +348,22 @@ def no_new_exposure_when_restricted(obs: RunObservation) -> InvariantResult:
         ):
             return _fail(f"entry {record.get('correlation_id')} sent at t={record['ts']:.1f}")
     grace = facts.restricted_grace
+    refused = _refused_cancels(obs.events)
     entries: dict[str, Record] = {}
     for sample in obs.venue:
         for order in _bot_orders(sample.data, facts):
             if order["reduceOnly"]:
                 continue
             entries[order["clientOrderId"]] = order
-            if order["status"] in _OPEN_AT_VENUE and _within(periods, sample.at, grace):
+            tried = any(
+                at <= sample.at and _within(periods, at)
+                for at in refused.get(lineage(order["clientOrderId"]), ())
+            )
+            if (
+                order["status"] in _OPEN_AT_VENUE
+                and _within(periods, sample.at, grace)
+                and not tried
+            ):
                 return _fail(
                     f"entry {order['clientOrderId']} still working at t={sample.at:.1f} "
                     f"in a restrictive mode"

@@ -380,6 +380,31 @@ CASES: list[tuple[str, Check, RunObservation, bool]] = [
         False,
     ),
     (
+        "entry whose cancel the venue refused",
+        no_new_exposure_when_restricted,
+        obs(
+            events=[
+                ev("MODE_CHANGE", 10, mode="Halted"),
+                ev("ORDER_ERROR", 12, correlation_id=f"{P}1", operation="cancel"),
+            ],
+            venue=[(11, state([order(f"{P}1")])), (30, state([order(f"{P}1")]))],
+        ),
+        True,
+    ),
+    (
+        "refused cancel of another order excuses nothing",
+        no_new_exposure_when_restricted,
+        obs(
+            events=[
+                ev("MODE_CHANGE", 10, mode="Halted"),
+                ev("ORDER_ERROR", 12, correlation_id=f"{P}2", operation="cancel"),
+                ev("ORDER_ERROR", 5, correlation_id=f"{P}1", operation="cancel"),
+            ],
+            venue=[(11, state([order(f"{P}1")])), (30, state([order(f"{P}1")]))],
+        ),
+        False,
+    ),
+    (
         "entry cancelled within the grace",
         no_new_exposure_when_restricted,
         obs(
