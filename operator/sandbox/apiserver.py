@@ -65,6 +65,7 @@ from tradewarden.operator.sandbox.gc import FOREGROUND, ORPHAN, GarbageCollector
 from tradewarden.operator.sandbox.kubeconfig import write_kubeconfig
 from tradewarden.operator.sandbox.patches import (
     APPLY_PATCH,
+    PATCH_REJECTED,
     STRATEGIC_PATCH,
     PatchError,
     apply_patch,
@@ -78,6 +79,7 @@ from tradewarden.operator.sandbox.tls import ServingCertificate, make_serving_ce
 from tradewarden.operator.sandbox.validation import (
     SchemaValidator,
     crd_schema_errors,
+    name_errors,
     prune,
     unknown_fields,
 )
@@ -147,7 +149,7 @@ def _invalid(rtype: ResourceType, name: str, errors: list[Any]) -> ApiError:
         "Invalid",
         f'{qualified} "{name}" is invalid: {summary}',
         {
-            "name": name,
+            **({"name": name} if name else {}),
             "group": rtype.group,
             "kind": rtype.kind,
             "causes": [
@@ -215,17 +217,38 @@ def _log_since(params: Any, now: datetime) -> str | None:
     return None
 
 
-def _dry_run(params: Any) -> bool:
-    """``dryRun=All`` (the only value kube-apiserver accepts); anything else is refused 400."""
+# The options kind kube-apiserver validates a write's query parameters as, by method.
+_OPTIONS_KIND = {
+    "POST": "CreateOptions",
+    "PUT": "UpdateOptions",
+    "PATCH": "PatchOptions",
+    "DELETE": "DeleteOptions",
+}
+
+
+def _options_invalid(method: str, field: str, reason: str, message: str) -> ApiError:
+    """422 about a query parameter, as kube-apiserver words an invalid CreateOptions & co."""
+    kind = _OPTIONS_KIND.get(method, "CreateOptions")
+    return ApiError(
+        422,
+        "Invalid",
+        f'{kind}.meta.k8s.io "" is invalid: {field}: {message}',
+        {
+            "group": "meta.k8s.io",
+            "kind": kind,
+            "causes": [{"reason": reason, "message": message, "field": field}],
+        },
+    )
+
+
+def _dry_run(method: str, params: Any) -> bool:
+    """``dryRun=All`` (the only value kube-apiserver accepts); anything else is refused 422."""
     value = params.get("dryRun")
     if value is None:
         return False
     if value != "All":
-        raise ApiError(
-            400,
-            "BadRequest",
-            f'dryRun: Unsupported value: []string{{"{value}"}}: supported values: "All"',
-        )
+        message = f'Unsupported value: {json.dumps([value])}: supported values: "All"'
+        raise _options_invalid(method, "dryRun", "FieldValueNotSupported", message)
     return True
 
 
@@ -529,7 +552,9 @@ class SandboxApi:
             warnings = [f'unknown field "{u}"' for u in unknown]
             obj = prune(rtype.schema, obj)
         obj = validator.default(obj)
-        errors = validator.validate(obj, old)
+        # A new object's name; on update the name cannot change.
+        metadata_errors = name_errors(obj.get("metadata") or {}) if old is None else []
+        errors = validator.validate(obj, old, metadata_errors)
         if errors:
             raise _invalid(rtype, name, errors)
         return obj, warnings
@@ -572,11 +597,18 @@ class SandboxApi:
         if not isinstance(body, dict):
             raise ApiError(400, "BadRequest", "the request body must be a JSON object")
         meta = body.get("metadata", {})
-        name = meta.get("name") or meta.get("generateName", "")
         if rtype.namespaced:
             namespace = namespace or meta.get("namespace") or "default"
             if self.store.find(self._type("", "v1", "namespaces"), "", namespace) is None:
                 raise not_found(self._type("", "v1", "namespaces"), namespace)
+        if not meta.get("name") and meta.get("generateName"):
+            # Named before it is validated, as kube-apiserver does (the name is checked too).
+            generated = self.store.generate_name(rtype, namespace, str(meta["generateName"]))
+            body = {**body, "metadata": {**meta, "name": generated}}
+        if rtype.status_subresource and rtype.schema is not None:
+            # A create sets no status where /status is its own subresource; it is not checked.
+            body = {key: value for key, value in body.items() if key != "status"}
+        name = body.get("metadata", {}).get("name") or ""
         admitted, warnings = self._admit(rtype, name, body, None, field_validation)
         _WARNINGS.get([]).extend(warnings)
         if record:
@@ -607,6 +639,11 @@ class SandboxApi:
                 "resourceVersion": body.get("metadata", {}).get("resourceVersion")
                 or current["metadata"]["resourceVersion"],
             }
+        elif target.rtype.status_subresource and target.rtype.schema is not None:
+            # The main resource's update keeps the stored status; what it sent is not checked.
+            candidate = {key: value for key, value in body.items() if key != "status"}
+            if "status" in current:
+                candidate["status"] = current["status"]
         else:
             candidate = body
         admitted, warnings = self._admit(
@@ -749,8 +786,12 @@ class SandboxApi:
         except ApiError as error:
             return _json(error.as_status(), error.status)
         except PatchError as error:
-            reason = {409: "Conflict", 415: "UnsupportedMediaType"}.get(error.status, "Invalid")
-            return _json(ApiError(error.status, reason, str(error)).as_status(), error.status)
+            if error.status == 422:
+                refused = ApiError(422, "Invalid", PATCH_REJECTED, details={})
+            else:
+                reason = {415: "UnsupportedMediaType"}.get(error.status, "BadRequest")
+                refused = ApiError(error.status, reason, str(error))
+            return _json(refused.as_status(), error.status)
         except SelectorError as error:
             return _json(ApiError(400, "BadRequest", str(error)).as_status(), 400)
 
@@ -785,7 +826,7 @@ class SandboxApi:
                 return _json(self._token_request(target, body), 201)
             return _json(self._review(target, body, user), 201)
         field_validation = params.get("fieldValidation", "")
-        dry_run = _dry_run(params)
+        dry_run = _dry_run(method, params) if method != "GET" else False
         if method == "GET" and target.name is None:
             selection = Selection.parse(params.get("labelSelector"), params.get("fieldSelector"))
             accept = request.headers.get("Accept", "")
@@ -851,11 +892,11 @@ class SandboxApi:
             if not isinstance(patch, dict):
                 raise ApiError(400, "BadRequest", "the applied configuration must be an object")
             if not request.params.get("fieldManager"):
-                raise ApiError(
-                    422,
-                    "Invalid",
-                    "PATCH requests with apply patch type require fieldManager: "
-                    "fieldManager: Required value: is required for apply patch",
+                raise _options_invalid(
+                    "PATCH",
+                    "fieldManager",
+                    "FieldValueRequired",
+                    "Required value: is required for apply patch",
                 )
             force = request.params.get("force") == "true"
             try:

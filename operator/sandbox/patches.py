@@ -16,8 +16,19 @@ STRATEGIC_PATCH = "application/strategic-merge-patch+json"
 APPLY_PATCH = "application/apply-patch+yaml"
 
 
+# What kube-apiserver answers (422 Invalid, empty details) for any JSON patch that does
+# not apply: a failed test, a missing path, an unknown operation. It names no cause.
+PATCH_REJECTED = "the server rejected our request due to an error in our request"
+# Go's wording when a JSON patch body is not a list, by the JSON type it found.
+_GO_JSON_TYPES = {dict: "object", str: "string", bool: "bool", int: "number", float: "number"}
+
+
 class PatchError(ValueError):
-    """A patch that cannot be applied; ``status`` is the HTTP answer (422, 409 or 415)."""
+    """A patch that cannot be applied; ``status`` is the HTTP answer (422, 400 or 415).
+
+    The message of a 422 says why, for tracebacks and tests; clients get
+    :data:`PATCH_REJECTED`, as kube-apiserver words it.
+    """
 
     def __init__(self, message: str, status: int = 422) -> None:
         super().__init__(message)
@@ -112,8 +123,15 @@ def json_patch(target: Any, operations: Any) -> Any:
     A failing ``test`` operation raises :class:`PatchError` with status 422,
     which is what kopf's resourceVersion precondition relies on.
     """
+    if operations is None:
+        operations = []  # Go decodes null into an empty list of operations
     if not isinstance(operations, list):
-        raise PatchError("a JSON patch must be a list of operations", 400)
+        found = _GO_JSON_TYPES.get(type(operations), "object")
+        raise PatchError(
+            f"error decoding patch: json: cannot unmarshal {found} into Go value of type "
+            "[]handlers.jsonPatchOp",
+            400,
+        )
     doc = copy.deepcopy(target)
     for operation in operations:
         op = operation.get("op")
@@ -133,12 +151,9 @@ def json_patch(target: Any, operations: Any) -> Any:
             doc = _add(doc, parts, value)
         elif op == "test":
             if _get(doc, parts) != operation.get("value"):
-                raise PatchError(
-                    f"the server rejected our request due to an error in our request: "
-                    f"test operation failed at {operation.get('path')}"
-                )
+                raise PatchError(f"test operation failed at {operation.get('path')}")
         else:
-            raise PatchError(f"unknown JSON patch operation {op!r}", 400)
+            raise PatchError(f"unknown JSON patch operation {op!r}")
     return doc
 
 

@@ -29,6 +29,7 @@ from tradewarden.operator.sandbox.resources import Obj, ResourceType
 
 EVENT_LOG_LENGTH = 100_000
 _SUFFIX_ALPHABET = string.ascii_lowercase + string.digits
+_GENERATED_PREFIX_MAX = 58  # 63 minus the five random characters
 _SYSTEM_META = ("uid", "creationTimestamp", "deletionTimestamp", "generation", "resourceVersion")
 
 
@@ -40,7 +41,7 @@ class ApiError(Exception):
         self.status = status
         self.reason = reason
         self.message = message
-        self.details = details or {}
+        self.details = details
 
     def as_status(self) -> Obj:
         """The ``Status`` body a real server sends."""
@@ -51,7 +52,9 @@ class ApiError(Exception):
             "status": "Failure",
             "message": self.message,
             "reason": self.reason,
-            "details": self.details,
+            # Go's omitempty: a Status without details has no details key at all
+            # (an empty one, as a refused JSON patch has, is still sent).
+            **({"details": self.details} if self.details is not None else {}),
             "code": self.status,
         }
 
@@ -190,6 +193,16 @@ class Store:
 
     # ---- writing -------------------------------------------------------------------------
 
+    def generate_name(self, rtype: ResourceType, namespace: str | None, prefix: str) -> str:
+        """A free name: the prefix (cut to 58 characters) and five random ones, as
+        kube-apiserver's name generator makes it before it validates the object."""
+        bucket = self._bucket(rtype)
+        while True:
+            suffix = "".join(secrets.choice(_SUFFIX_ALPHABET) for _ in range(5))
+            candidate = prefix[:_GENERATED_PREFIX_MAX] + suffix
+            if ((namespace or "") if rtype.namespaced else "", candidate) not in bucket:
+                return candidate
+
     def create(
         self, rtype: ResourceType, namespace: str | None, body: Obj, *, dry_run: bool = False
     ) -> Obj:
@@ -197,13 +210,7 @@ class Store:
         obj = copy.deepcopy(body)
         meta = obj.setdefault("metadata", {})
         if not meta.get("name") and meta.get("generateName"):
-            bucket = self._bucket(rtype)
-            while True:
-                suffix = "".join(secrets.choice(_SUFFIX_ALPHABET) for _ in range(5))
-                candidate = meta["generateName"] + suffix
-                if ((namespace or "") if rtype.namespaced else "", candidate) not in bucket:
-                    meta["name"] = candidate
-                    break
+            meta["name"] = self.generate_name(rtype, namespace, meta["generateName"])
         name = meta.get("name")
         if not name:
             raise ApiError(

@@ -1,9 +1,10 @@
 """Validation of custom resources against their CRD, as the API server does it.
 
-For one CRD version's ``openAPIV3Schema``: apply ``default`` values, find (and
-prune or report) fields the schema does not declare, check the schema with
-``jsonschema``, then evaluate ``x-kubernetes-validations`` CEL rules with the
-``cel`` package (common-expression-language). Rules that mention ``oldSelf``
+For one CRD version's ``openAPIV3Schema``: find (and prune or report) fields
+the schema does not declare, drop the nulls of fields that are not nullable
+and have no default, apply ``default`` values (in place of such a null too),
+check the schema with ``jsonschema``, then evaluate ``x-kubernetes-validations``
+CEL rules with the ``cel`` package (common-expression-language). Rules that mention ``oldSelf``
 are transition rules: they run only on update and only where the old object
 has a value at the same place, as in Kubernetes.
 
@@ -14,9 +15,10 @@ server would name (``spec.exchange.account``), so kubectl prints it.
 from __future__ import annotations
 
 import copy
+import datetime
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -71,20 +73,85 @@ def _to_json_schema(schema: Any) -> Any:
     return result
 
 
+def _non_nullable_null(schema: Obj | None, value: Any) -> bool:
+    return value is None and schema is not None and not schema.get("nullable")
+
+
 def apply_defaults(schema: Obj, value: Any) -> Any:
-    """Fill in schema ``default`` values where a field is absent (returns a new value)."""
+    """Fill in schema ``default`` values where a field is absent or a null it may not hold.
+
+    Returns a new value. As kube-apiserver's structural defaulting: a null where the
+    schema is not ``nullable`` counts as absent when there is a default to put there.
+    """
     if isinstance(value, dict) and "properties" in schema:
         result = dict(value)
         for key, sub in schema["properties"].items():
-            if key not in result and "default" in sub:
+            if "default" in sub and (key not in result or _non_nullable_null(sub, result[key])):
                 result[key] = copy.deepcopy(sub["default"])
             if key in result and result[key] is not None:
                 result[key] = apply_defaults(sub, result[key])
         return result
     if isinstance(value, dict) and isinstance(schema.get("additionalProperties"), dict):
-        return {k: apply_defaults(schema["additionalProperties"], v) for k, v in value.items()}
+        return {
+            k: apply_defaults(schema["additionalProperties"], _defaulted_null(schema, v))
+            for k, v in value.items()
+        }
     if isinstance(value, list) and isinstance(schema.get("items"), dict):
-        return [apply_defaults(schema["items"], item) for item in value]
+        items = schema["items"]
+        return [apply_defaults(items, _defaulted_null(items, item)) for item in value]
+    return value
+
+
+def _defaulted_null(schema: Obj, value: Any) -> Any:
+    """A map value's or list item's null replaced by the default, where it may not be null."""
+    if _non_nullable_null(schema, value) and "default" in schema:
+        return copy.deepcopy(schema["default"])
+    return value
+
+
+def prune_nulls(schema: Obj, value: Any) -> Any:
+    """The value without the nulls of fields that are not nullable and have no default.
+
+    kube-apiserver drops them when it decodes a custom resource
+    (``PruneNonNullableNullsWithoutDefaults``): ``paused: null`` is as if unset,
+    ``symbol: null`` then a missing required field. A null list item stays (and is
+    then refused by its type); a null under a nullable field stays.
+    """
+    if isinstance(value, dict):
+        result = {}
+        for key, item in value.items():
+            sub = _property_schema(schema, key)
+            if _non_nullable_null(sub, item) and "default" not in (sub or {}):
+                continue
+            result[key] = prune_nulls(sub, item) if sub is not None else item
+        return result
+    if isinstance(value, list) and isinstance(schema.get("items"), dict):
+        return [prune_nulls(schema["items"], item) for item in value]
+    return value
+
+
+def _property_schema(schema: Obj, key: str) -> Obj | None:
+    properties = schema.get("properties") or {}
+    if key in properties:
+        sub: Obj = properties[key]
+        return sub
+    additional = schema.get("additionalProperties")
+    return additional if isinstance(additional, dict) else None
+
+
+def go_numbers(value: Any) -> Any:
+    """Whole floats as integers, as kube-apiserver stores them.
+
+    It decodes a JSON number into a float64 and Go's encoder writes a whole one
+    below 1e21 without a fraction: ``1000.0`` is stored (and read back) as ``1000``,
+    so it is an ``integer`` for the schema too.
+    """
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e21:
+        return int(value)
+    if isinstance(value, dict):
+        return {key: go_numbers(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [go_numbers(item) for item in value]
     return value
 
 
@@ -151,6 +218,64 @@ _NOT_CHECKED = FieldError(
 )
 
 
+# apimachinery's IsDNS1123Subdomain, the name rule of every custom resource.
+_DNS1123_SUBDOMAIN_MAX = 253
+_DNS1123_LABEL = "[a-z0-9]([-a-z0-9]*[a-z0-9])?"
+_DNS1123_SUBDOMAIN = re.compile(f"^{_DNS1123_LABEL}(\\.{_DNS1123_LABEL})*$")
+_DNS1123_SUBDOMAIN_TEXT = (
+    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, "
+    "'-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', "
+    f"regex used for validation is '{_DNS1123_LABEL}(\\.{_DNS1123_LABEL})*')"
+)
+
+
+def _subdomain_messages(value: str, prefix: bool) -> list[str]:
+    if prefix and len(value) > 1 and value.endswith("-"):
+        value = value[:-1] + "a"  # a generateName may end in a dash (maskTrailingDash)
+    messages = []
+    if len(value) > _DNS1123_SUBDOMAIN_MAX:
+        messages.append(f"must be no more than {_DNS1123_SUBDOMAIN_MAX} characters")
+    if _DNS1123_SUBDOMAIN.match(value) is None:
+        messages.append(_DNS1123_SUBDOMAIN_TEXT)
+    return messages
+
+
+def name_errors(metadata: Obj) -> list[FieldError]:
+    """What kube-apiserver finds in a new custom resource's name (ValidateObjectMetaAccessor).
+
+    The name (generated already, when only generateName was given) must be a DNS
+    subdomain, as must the generateName with a trailing dash; no name at all is
+    a required value (which blocks the CEL rules).
+    """
+    errors = []
+    generate_name = metadata.get("generateName") or ""
+    for message in _subdomain_messages(generate_name, prefix=True) if generate_name else []:
+        shown = json.dumps(generate_name)
+        errors.append(
+            FieldError(
+                "metadata.generateName", "FieldValueInvalid", f"Invalid value: {shown}: {message}"
+            )
+        )
+    name = metadata.get("name") or ""
+    if not name:
+        errors.append(
+            FieldError(
+                "metadata.name",
+                "FieldValueRequired",
+                "Required value: name or generateName is required",
+            )
+        )
+    for message in _subdomain_messages(name, prefix=False) if name else []:
+        errors.append(
+            FieldError(
+                "metadata.name",
+                "FieldValueInvalid",
+                f"Invalid value: {json.dumps(name)}: {message}",
+            )
+        )
+    return errors
+
+
 def json_type(value: object) -> str:
     """The OpenAPI type name of a JSON value, as Kubernetes messages name it."""
     if value is None:
@@ -170,7 +295,49 @@ def _schema_errors(error: jsonschema.ValidationError) -> list[FieldError]:
     """The causes kube-apiserver lists for one failed keyword, in its order."""
     if error.validator == "anyOf":
         return _any_of_errors(error)
-    return [_schema_error(error)]
+    found = [_schema_error(error)]
+    wanted = _as_list(error.validator_value)
+    if error.validator == "type" and "integer" in wanted and isinstance(error.instance, float):
+        # Its number check: a fraction does not fit an int64 either.
+        found.append(_integer_range_error(_path(tuple(error.absolute_path))))
+    return found
+
+
+def _integer_range_error(path: str) -> FieldError:
+    return FieldError(
+        "<nil>",
+        "FieldValueInvalid",
+        f'Invalid value: "": Checked value must be of type integer (default format) in {path}',
+    )
+
+
+# The Go type names (and formats) kube-openapi's type check gives a decoded JSON value.
+def _go_format(value: object) -> str:
+    if isinstance(value, bool):
+        return ""
+    if isinstance(value, int):
+        return "int64"
+    return "float64" if isinstance(value, float) else ""
+
+
+def _type_error(error: jsonschema.ValidationError, path: str) -> FieldError:
+    """kube-openapi's type check: the schema's type (``nullable`` is no type of its own),
+    or its format for a value of another type under a format (``date-time: "int64"``)."""
+    wanted = [str(t) for t in _as_list(error.validator_value) if t != "null"]
+    fmt = error.schema.get("format") if isinstance(error.schema, dict) else None
+    if fmt and not isinstance(error.instance, str | list):
+        actual = _go_format(error.instance)
+        return FieldError(
+            path,
+            "FieldValueTypeInvalid",
+            f'Invalid value: "{actual}": {path} in body must be of type {fmt}: "{actual}"',
+        )
+    actual = json_type(error.instance)
+    return FieldError(
+        path,
+        "FieldValueTypeInvalid",
+        f'Invalid value: "{actual}": {path} in body must be of type {",".join(wanted)}: "{actual}"',
+    )
 
 
 def _any_of_errors(error: jsonschema.ValidationError) -> list[FieldError]:
@@ -207,14 +374,7 @@ def _any_of_errors(error: jsonschema.ValidationError) -> list[FieldError]:
             )
         )
         if first == "integer":
-            found.append(
-                FieldError(
-                    "<nil>",
-                    "FieldValueInvalid",
-                    'Invalid value: "": Checked value must be of type integer (default format) '
-                    f"in {path}",
-                )
-            )
+            found.append(_integer_range_error(path))
     return found
 
 
@@ -240,13 +400,7 @@ def _schema_error(error: jsonschema.ValidationError) -> FieldError:
             f"{error.validator_value}: {shown}",
         )
     if error.validator == "type":
-        actual = json_type(error.instance)
-        return FieldError(
-            path,
-            "FieldValueTypeInvalid",
-            f'Invalid value: "{actual}": {path} in body must be of type '
-            f'{error.validator_value}: "{actual}"',
-        )
+        return _type_error(error, path)
     text = _KEYWORD_TEXT.get(str(error.validator))
     if text is not None:
         detail = f"{path} in body {text.format(error.validator_value)}"
@@ -255,14 +409,40 @@ def _schema_error(error: jsonschema.ValidationError) -> FieldError:
     return FieldError(path, "FieldValueInvalid", f"Invalid value: {shown}: {detail}")
 
 
-# strfmt's date-time (RFC 3339), the one format our CRDs declare.
-_DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})?$")
+# strfmt's date-time (kube-openapi's IsDateTime): lower-cased and cut at each "t", the
+# first part a full date (Go's 2006-01-02: real days only), the second a time with a
+# zone; hours, minutes and seconds compared as strings, as strfmt does.
+_FULL_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_TIME_OF_DAY = re.compile(
+    r"^([0-9]{2}):([0-9]{2}):([0-9]{2})(.[0-9]+)?(z|([+-][0-9]{2}:[0-9]{2}))$"
+)
 _FORMATS = jsonschema.FormatChecker(formats=())
 
 
 @_FORMATS.checks("date-time")
 def _is_date_time(value: object) -> bool:
-    return not isinstance(value, str) or _DATE_TIME.match(value) is not None
+    if not isinstance(value, str):
+        return True  # the type check words a value that is no string
+    if len(value) < 4:
+        return False
+    parts = value.lower().split("t")
+    if len(parts) < 2 or not _is_full_date(parts[0]):
+        return False
+    time_of_day = _TIME_OF_DAY.match(parts[1])
+    if time_of_day is None:
+        return False
+    hours, minutes, seconds = time_of_day.group(1, 2, 3)
+    return hours <= "23" and minutes <= "59" and seconds <= "59"
+
+
+def _is_full_date(text: str) -> bool:
+    if _FULL_DATE.match(text) is None:
+        return False
+    try:
+        datetime.date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _shown(value: object) -> str:
@@ -279,6 +459,27 @@ def _as_list(value: object) -> list[object]:
 @lru_cache(maxsize=512)
 def _program(rule: str) -> cel.Program:
     return cel.compile(rule)
+
+
+def cel_view(schema: Obj, value: Any) -> Any:
+    """The value as CEL rules see it: a null field of an object with properties is absent.
+
+    kube-apiserver's CEL object (``unstructuredMap.Find``) treats a null-valued
+    nullable field like an unset optional one: ``has(self.selector)`` is false for
+    ``selector: null``. Map values (additionalProperties) and list items keep their nulls.
+    """
+    if isinstance(value, dict) and "properties" in schema:
+        properties = schema["properties"]
+        return {
+            key: cel_view(properties[key], item) if key in properties else item
+            for key, item in value.items()
+            if item is not None
+        }
+    if isinstance(value, dict) and isinstance(schema.get("additionalProperties"), dict):
+        return {key: cel_view(schema["additionalProperties"], v) for key, v in value.items()}
+    if isinstance(value, list) and isinstance(schema.get("items"), dict):
+        return [cel_view(schema["items"], item) for item in value]
+    return value
 
 
 def _is_transition(rule: str) -> bool:
@@ -353,12 +554,15 @@ class SchemaValidator:
         return compiled
 
     def default(self, obj: Obj) -> Obj:
-        """The object with schema defaults filled in."""
-        result: Obj = apply_defaults(self.schema, obj)
+        """The object as kube-apiserver decodes and defaults it: non-nullable nulls
+        without a default dropped, schema defaults filled in, whole numbers integers."""
+        result: Obj = go_numbers(apply_defaults(self.schema, prune_nulls(self.schema, obj)))
         return result
 
-    def validate(self, obj: Obj, old: Obj | None) -> list[FieldError]:
-        """Schema findings, then CEL findings, each sorted by field.
+    def validate(
+        self, obj: Obj, old: Obj | None, metadata_errors: Sequence[FieldError] = ()
+    ) -> list[FieldError]:
+        """Metadata findings (given), schema findings, then CEL findings, each sorted by field.
 
         As kube-apiserver, CEL rules still run after schema errors, unless one of
         them leaves the object unfit for rules (a wrong type, a missing required
@@ -369,6 +573,7 @@ class SchemaValidator:
         costs no validation, a status write checks the status only.
         """
         checked = {k: v for k, v in obj.items() if k not in _ROOT_FIELDS}
+        errors = list(metadata_errors)
         fields: tuple[str, ...] | None = None
         schema = self.schema
         if old is not None and "x-kubernetes-validations" not in schema:
@@ -379,17 +584,20 @@ class SchemaValidator:
                 )
             )
             if not fields:
-                return []
+                return errors
             checked = {k: v for k, v in checked.items() if k in fields}
             schema = _restricted(schema, fields)
         groups = sorted(
             (_schema_errors(e) for e in self._validator(fields).iter_errors(checked)),
             key=lambda group: group[0].field,
         )
-        errors = [error for group in groups for error in group]
+        errors += [error for group in groups for error in group]
         if any(error.reason in _BLOCKING for error in errors):
             return [*errors, _NOT_CHECKED]
-        rules = list(_cel_errors(schema, checked, old, (), old is not None))
+        before = cel_view(self.schema, old) if old is not None else None
+        rules = list(
+            _cel_errors(schema, cel_view(self.schema, checked), before, (), old is not None)
+        )
         return errors + sorted(rules, key=lambda error: error.field)
 
 

@@ -94,6 +94,48 @@ def test_an_expiry_must_be_a_time() -> None:
     assert crd_errors(halt(allBots=True, expiresAt="2026-12-03T22:00:00Z")) == []
 
 
+# What a real kube-apiserver (v1.36) took and refused as a TradingHalt's expiresAt: strfmt's
+# date-time is a real date, "t" (any case), a time of day and a zone.
+EXPIRIES_TAKEN = [
+    "2030-01-01T00:00:00Z",
+    "2030-01-01t00:00:00z",
+    "2030-01-01T00:00:00.123456789+01:00",
+    "2028-02-29T23:59:59-05:00",
+]
+EXPIRIES_REFUSED = [
+    "2030-01-01",
+    "2030-01-01T00:00:00",
+    "2030-01-01 00:00:00Z",
+    "2030-13-01T00:00:00Z",
+    "2030-02-30T00:00:00Z",
+    "2030-01-01T24:00:00Z",
+]
+
+
+@pytest.mark.parametrize("expiry", EXPIRIES_TAKEN)
+def test_an_expiry_kube_apiserver_takes(expiry: str) -> None:
+    assert crd_errors(halt(allBots=True, expiresAt=expiry)) == []
+
+
+@pytest.mark.parametrize("expiry", EXPIRIES_REFUSED)
+def test_an_expiry_kube_apiserver_refuses(expiry: str) -> None:
+    assert crd_errors(halt(allBots=True, expiresAt=expiry))[0] == (
+        f'spec.expiresAt: Invalid value: "{expiry}": spec.expiresAt in body must be of type '
+        f'date-time: "{expiry}"'
+    )
+
+
+@pytest.mark.parametrize(
+    ("expiry", "go_type"), [(5, "int64"), (1.5, "float64"), (True, ""), ({}, "")]
+)
+def test_an_expiry_of_another_type_is_named_by_its_go_type(expiry: object, go_type: str) -> None:
+    # Not '['string', 'null']' (the sandbox printed the nullable type list) nor 'string'.
+    assert crd_errors(halt(allBots=True, expiresAt=expiry))[0] == (
+        f'spec.expiresAt: Invalid value: "{go_type}": spec.expiresAt in body must be of type '
+        f'date-time: "{go_type}"'
+    )
+
+
 @pytest.mark.parametrize("spec", GOOD, ids=[str(i) for i in range(len(GOOD))])
 def test_good_halts_are_accepted_by_model_and_crd(spec: dict[str, Any]) -> None:
     document = halt(**spec)
