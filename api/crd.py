@@ -430,6 +430,16 @@ _HALT_RULES: _Rules = {
     ],
     "spec.selector.matchExpressions[]": _REQUIREMENT_RULES,
     "spec.namespaceSelector.matchExpressions[]": _REQUIREMENT_RULES,
+    # kube-apiserver's schema check lets a list through where a string with a format
+    # belongs (kube-openapi skips both checks for a slice), and a halt whose expiresAt
+    # is a list would be stored, unreadable to every bot: the red button pulled and
+    # obeyed by none. A rule reads the value as a timestamp, which a list is not.
+    "spec.expiresAt": [
+        {
+            "rule": "self > timestamp('1970-01-01T00:00:00Z')",
+            "message": "must be an RFC 3339 time after 1970",
+        }
+    ],
 }
 
 TRADING_HALT = CrdKind(

@@ -229,8 +229,12 @@ class Store:
         else:
             meta.pop("namespace", None)
         key = (meta.get("namespace", ""), name)
-        if key in self._bucket(rtype):
+        existing = self._bucket(rtype).get(key)
+        if existing is not None:
             message = f'{rtype.group_resource} "{name}" already exists'
+            if existing["metadata"].get("deletionTimestamp"):
+                # Its finalizers still hold it (a TradingBot the operator drains).
+                message = f"object is being deleted: {message}"
             raise object_error(409, "AlreadyExists", rtype, name, message)
         obj["apiVersion"] = rtype.api_version
         obj["kind"] = rtype.kind

@@ -64,8 +64,12 @@ def _to_json_schema(schema: Any) -> Any:
         if not key.startswith(_OPENAPI_ONLY) and key not in ("default", "description")
     }
     if key_type := schema.get("type"):
+        if key_type == "string" and schema.get("format"):
+            # kube-openapi skips its type and format checks for a list where a string
+            # with a format belongs: kube-apiserver stores it (a CEL rule can refuse it).
+            result["type"] = [key_type, "array"]
         if schema.get("nullable"):
-            result["type"] = [key_type, "null"]
+            result["type"] = [*_as_list(result.get("type", key_type)), "null"]
         if schema.get("x-kubernetes-int-or-string"):
             result.pop("type", None)
     if schema.get("x-kubernetes-int-or-string"):
@@ -162,15 +166,21 @@ def _unknown(
         return
     if isinstance(value, dict) and "properties" in schema:
         for key, sub_value in value.items():
+            if root and key in _ROOT_FIELDS:
+                continue  # type and object meta are the API server's own
             sub = schema["properties"].get(key)
             if sub is None:
-                if not (root and key in _ROOT_FIELDS):
-                    yield (*parts, key)
+                yield (*parts, key)
             else:
                 yield from _unknown(sub, sub_value, (*parts, key), False)
     elif isinstance(value, dict) and isinstance(schema.get("additionalProperties"), dict):
         for key, sub_value in value.items():
             yield from _unknown(schema["additionalProperties"], sub_value, (*parts, key), False)
+    elif isinstance(value, dict) and not isinstance(schema.get("additionalProperties"), bool):
+        # An object where the schema declares no fields (a scalar, say): every field of it
+        # is unknown, as kube-apiserver's pruning finds ('unknown field "spec.expiresAt.a"').
+        for key in value:
+            yield (*parts, key)
     elif isinstance(value, list) and isinstance(schema.get("items"), dict):
         for index, item in enumerate(value):
             yield from _unknown(schema["items"], item, (*parts, index), False)
@@ -486,27 +496,98 @@ def _is_transition(rule: str) -> bool:
     return "oldSelf" in rule
 
 
+# The Go types a decoded JSON value has, as kube-apiserver's CEL names data it cannot read.
+def _go_type(value: object) -> str:
+    if isinstance(value, list):
+        return "[]interface {}"
+    if isinstance(value, dict):
+        return "map[string]interface {}"
+    if isinstance(value, bool):
+        return "bool"
+    return "int64" if isinstance(value, int) else "float64"
+
+
+def _go_date_time(text: str) -> datetime.datetime | str:
+    """A date-time as CEL gets it (strfmt.ParseDateTime), or Go's reason it is none.
+
+    Only text the format check passed comes here; Go's layouts want an upper-case
+    ``T`` and ``Z`` where the format check took either case.
+    """
+    if len(text) > 10 and text[10] != "T":
+        return f'parsing time "{text}" as "2006-01-02T15:04:05": cannot parse "{text[10:]}" as "T"'
+    if text.endswith("z"):
+        return f'parsing time "{text}": extra text: "z"'
+    try:
+        return datetime.datetime.fromisoformat(text)
+    except ValueError as error:
+        return f'parsing time "{text}": {error}'
+
+
+def _cel_self(schema: Obj, value: Any) -> tuple[Any, str | None]:
+    """``self`` as kube-apiserver's CEL reads it: a date-time a timestamp; or why it cannot.
+
+    A value that is no string where the schema says string (a list the schema check
+    let through under a format) is no CEL value: every rule on it fails to evaluate.
+    Only a node's own ``self`` is converted; rules of a parent see the text.
+    """
+    if schema.get("type") != "string" or schema.get("x-kubernetes-int-or-string"):
+        return value, None
+    if not isinstance(value, str):
+        return value, f"invalid data, expected string, got {_go_type(value)}"
+    if schema.get("format") == "date-time":
+        moment = _go_date_time(value)
+        if isinstance(moment, str):
+            return value, f"Invalid date-time formatted string {value}: {moment}"
+        return moment, None
+    return value, None
+
+
+def _rule_text(rule_spec: Obj) -> str:
+    """How an evaluation error names its rule: by the message when it has one (ruleErrorString)."""
+    return str(rule_spec.get("message") or rule_spec["rule"]).strip()
+
+
+def _evaluation_error(error: Exception, rule_spec: Obj) -> str:
+    """cel-go's wording of a rule that could not be evaluated, as kube-apiserver adds to it."""
+    named = _rule_text(rule_spec)
+    if isinstance(error, KeyError):
+        # A missing key is CEL's "no such key: NAME", as cel-go words it.
+        return f"no such key: {error.args[0]} evaluating rule: {named}"
+    if str(error).lower().startswith("no such overload"):
+        return (
+            "'no such overload': call arguments did not match a supported operator, function "
+            f"or macro signature for rule: {named}"
+        )
+    return f"{error} evaluating rule: {named}"
+
+
 def _cel_errors(
     schema: Obj, value: Any, old: Any, parts: tuple[str | int, ...], has_old: bool
 ) -> Iterator[FieldError]:
     # The value a CEL error names is the schema's type, as kube-apiserver reports it.
     kind = str(schema.get("type") or json_type(value))
+    self_value, unreadable = _cel_self(schema, value)
     for rule_spec in schema.get("x-kubernetes-validations", []):
         rule = rule_spec["rule"]
         if _is_transition(rule) and not has_old:
             continue
-        context: Obj = {"self": value}
-        if has_old:
-            context["oldSelf"] = old
-        try:
-            ok = _program(rule).execute(context)
-        except (ValueError, RuntimeError, TypeError, KeyError) as error:
-            # A missing key is CEL's "no such key: NAME", as cel-go words it.
-            detail = f"no such key: {error.args[0]}" if isinstance(error, KeyError) else error
+        if unreadable is not None:
             yield FieldError(
                 _path(parts),
                 "FieldValueInvalid",
-                f'Invalid value: "{kind}": {detail} evaluating rule: {rule}',
+                f'Invalid value: "{kind}": {unreadable} evaluating rule: {_rule_text(rule_spec)}',
+            )
+            continue
+        context: Obj = {"self": self_value}
+        if has_old:
+            context["oldSelf"] = _cel_self(schema, old)[0]
+        try:
+            ok = _program(rule).execute(context)
+        except (ValueError, RuntimeError, TypeError, KeyError) as error:
+            yield FieldError(
+                _path(parts),
+                "FieldValueInvalid",
+                f'Invalid value: "{kind}": {_evaluation_error(error, rule_spec)}',
             )
             continue
         if ok is not True:

@@ -237,6 +237,13 @@ async def test_refused_requests_carry_kube_apiserver_status_bodies(
     code, status = await post(http, TB, unknown, fieldValidation="Strict")
     assert code == 400
     assert "details" not in status
+    # Fields of an object where a string belongs are unknown fields too.
+    code, status = await post(http, TH, halt(expiresAt={"a": 1}), fieldValidation="Strict")
+    assert (code, status["message"]) == (
+        400,
+        'TradingHalt in version "v1alpha1" cannot be handled as a TradingHalt: strict decoding '
+        'error: unknown field "spec.expiresAt.a"',
+    )
     # Bad query options are an invalid CreateOptions / PatchOptions, 422.
     code, status = await post(http, TB, bot_manifest("gamma"), dryRun="Bogus")
     assert (code, status["message"]) == (
@@ -275,3 +282,20 @@ async def test_an_update_of_the_main_resource_does_not_check_the_status_it_sent(
         stored = await answer.json()
     assert stored["spec"]["reason"] == "still halted"
     assert "status" not in stored
+
+
+async def test_a_name_still_held_by_a_deleted_object_is_being_deleted(
+    http: aiohttp.ClientSession,
+) -> None:
+    # The operator's finalizer holds a deleted TradingBot while it drains.
+    bot = bot_manifest("held")
+    bot["metadata"]["finalizers"] = ["tradewarden.io/drain"]
+    assert (await post(http, TB, bot))[0] == 201
+    async with http.delete(f"{TB}/held") as answer:
+        assert answer.status == 200
+    code, status = await post(http, TB, bot_manifest("held"))
+    assert (code, status["reason"], status["message"]) == (
+        409,
+        "AlreadyExists",
+        'object is being deleted: tradingbots.tradewarden.io "held" already exists',
+    )

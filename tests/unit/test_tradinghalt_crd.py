@@ -95,10 +95,9 @@ def test_an_expiry_must_be_a_time() -> None:
 
 
 # What a real kube-apiserver (v1.36) took and refused as a TradingHalt's expiresAt: strfmt's
-# date-time is a real date, "t" (any case), a time of day and a zone.
+# date-time is a real date, "T", a time of day and a zone.
 EXPIRIES_TAKEN = [
     "2030-01-01T00:00:00Z",
-    "2030-01-01t00:00:00z",
     "2030-01-01T00:00:00.123456789+01:00",
     "2028-02-29T23:59:59-05:00",
 ]
@@ -123,6 +122,53 @@ def test_an_expiry_kube_apiserver_refuses(expiry: str) -> None:
         f'spec.expiresAt: Invalid value: "{expiry}": spec.expiresAt in body must be of type '
         f'date-time: "{expiry}"'
     )
+
+
+RULE = "must be an RFC 3339 time after 1970"
+
+
+def test_a_list_for_an_expiry_is_refused_by_the_crd_rule_not_the_schema() -> None:
+    # kube-openapi skips a list where a string with a format belongs: without the rule a
+    # real kube-apiserver stored 'expiresAt: ["tomorrow"]', a halt no bot can read.
+    unread = "invalid data, expected string, got []interface {}"
+    for expiry in (["tomorrow"], []):
+        assert crd_errors(halt(allBots=True, expiresAt=expiry)) == [
+            f'spec.expiresAt: Invalid value: "string": {unread} evaluating rule: {RULE}'
+        ]
+    without_rule = copy.deepcopy(SCHEMA)
+    del without_rule["properties"]["spec"]["properties"]["expiresAt"]["x-kubernetes-validations"]
+    validator = SchemaValidator(without_rule)
+    document = validator.default(halt(allBots=True, expiresAt=["tomorrow"]))
+    assert validator.validate(document, None) == []
+
+
+@pytest.mark.parametrize(
+    ("expiry", "reason"),
+    [
+        (
+            "2030-01-01t00:00:00Z",
+            'parsing time "2030-01-01t00:00:00Z" as "2006-01-02T15:04:05": cannot parse '
+            '"t00:00:00Z" as "T"',
+        ),
+        ("2030-01-01T00:00:00.5z", 'parsing time "2030-01-01T00:00:00.5z": extra text: "z"'),
+    ],
+)
+def test_an_expiry_the_format_takes_but_cel_cannot_read_is_refused(
+    expiry: str, reason: str
+) -> None:
+    # strfmt's check takes any case; the timestamp CEL reads is parsed by Go's layouts.
+    assert crd_errors(halt(allBots=True, expiresAt=expiry)) == [
+        f'spec.expiresAt: Invalid value: "string": Invalid date-time formatted string {expiry}: '
+        f"{reason} evaluating rule: {RULE}"
+    ]
+
+
+def test_an_expiry_before_1970_fails_the_rule_and_a_comma_fraction_passes() -> None:
+    assert crd_errors(halt(allBots=True, expiresAt="1960-01-01T00:00:00Z")) == [
+        f'spec.expiresAt: Invalid value: "1960-01-01T00:00:00Z": {RULE}'
+    ]
+    assert crd_errors(halt(allBots=True, expiresAt="2030-01-01T00:00:00,5Z")) == []
+    assert model_error(halt(allBots=True, expiresAt="2030-01-01T00:00:00,5Z")) is None
 
 
 @pytest.mark.parametrize(
