@@ -716,13 +716,17 @@ HARDER_VENUE: tuple[Scenario, ...] = (
         "backs off without resending a refused order twice, and the API-health guard reads "
         "the headers and goes reduce-only. Twice, in case a minute window turns over.",
         sim={"order_limit_1m": 40},
+        # The storm waits for the grid to rest: a loaded machine can take 5-8 bot seconds
+        # to place it, and a storm before that left no re-pricing to refuse. The second
+        # comes late enough (the first can end 13 s in) that its move does not undo the
+        # first before the bot saw it.
         steps=(
-            Step(2, OrderStorm()),
+            Step(2, OnceEntriesRest(OrderStorm())),
             Step(2, MovePrice(GRID_REPRICE)),
-            Step(9, OrderStorm()),
-            Step(9, MovePrice(-GRID_REPRICE)),
+            Step(18, OrderStorm()),
+            Step(18, MovePrice(-GRID_REPRICE)),
         ),
-        duration=16,
+        duration=28,
         expect=(
             ExpectEvent("ORDER_ERROR", where=(("venue_code", "-1015"),)),
             ExpectEvent("GUARD_TRIP", where=(("guard", "apiHealth"),)),

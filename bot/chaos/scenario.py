@@ -203,10 +203,12 @@ class OnceEntriesRest:
 
     A gap leaves the bot's entries priced off the old mark, which the venue refuses
     (PERCENT_PRICE) or which rest out of reach; a small dip fills one only after the
-    bot has re-priced them, so the step waits for that instead of for a time.
+    bot has re-priced them, so the step waits for that instead of for a time. An
+    order storm waits for the grid too: spent before the bot's first orders, it
+    would refuse those instead of the re-pricing the story is about.
     """
 
-    action: MovePrice
+    action: MovePrice | OrderStorm
     within_pct: float = 0.25
 
     def describe(self) -> str:
