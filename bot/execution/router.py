@@ -21,7 +21,7 @@
   the client order id as correlation id: ORDER_SUBMIT is always followed by
   ORDER_RESPONSE or ORDER_ERROR.
 - Events are for people and log pipelines; a fact the bot decides on (an order's
-  first send, a failed reconcile attempt) reaches it through :class:`OrderPathHooks`.
+  first send) reaches it through :class:`OrderPathHooks`.
 """
 
 from __future__ import annotations
@@ -57,24 +57,18 @@ def _ignore_order(order: JournaledOrder) -> None:
     """No one listens for sends."""
 
 
-def _ignore() -> None:
-    """No one listens for failed reconcile attempts."""
-
-
 @dataclass(frozen=True)
 class OrderPathHooks:
     """Facts of the order path the bot decides on, delivered as calls, never as log records.
 
     ``sent`` runs once per order, just before its first send (a resend under the
-    same or a rotated id is the same order); ``reconcile_failed`` once per failed
-    reconcile attempt of the worker. Both run synchronously at that moment and
-    must not raise. The events logged at the same moments (ORDER_SUBMIT,
-    RECONCILE_MISMATCH ``reconcile-failed``) are for people and log pipelines:
-    renaming or dropping their fields changes no decision.
+    same or a rotated id is the same order), synchronously, and must not raise.
+    The event logged at the same moment (ORDER_SUBMIT) is for people and log
+    pipelines: renaming or dropping its fields changes no decision. (A failed
+    reconcile pass reaches the bot as the reconciler's report, not through here.)
     """
 
     sent: Callable[[JournaledOrder], None] = _ignore_order
-    reconcile_failed: Callable[[], None] = _ignore
 
 
 @dataclass

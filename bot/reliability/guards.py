@@ -168,7 +168,12 @@ class GuardBoard:
         )
 
     def broker_read(self, now: float, ok: bool) -> None:
-        """A position/open-orders/account read succeeded or failed."""
+        """A position/open-orders/account read succeeded or failed.
+
+        ``brokerReads.maxConsecutiveFailures`` failures with no success between
+        them trip the guard. Each failure must be fed exactly once: one failed
+        reconcile pass is one failed broker read (:meth:`reconcile` feeds it).
+        """
         if ok:
             self._read_failures = 0
             return
@@ -197,7 +202,12 @@ class GuardBoard:
         )
 
     def reconcile(self, now: float, report: ReconcileReport) -> None:
-        """Take in one reconcile pass: broker reads, drift, belief debt, kill switch."""
+        """Take in one reconcile pass: broker reads, drift, belief debt, kill switch.
+
+        The pass's report is the broker-read guard's only account of it: a
+        ``read_failed`` report is one failed broker read, a completed pass one
+        that went through.
+        """
         self.broker_read(now, not report.read_failed)
         if report.strays_confirmed:
             self._trip(

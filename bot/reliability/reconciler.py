@@ -125,8 +125,10 @@ class Reconciler:
         """One pass over every symbol.
 
         A read failure is reported (``read_failed``) and then raised, so the
-        caller's retry and tight-loop timeout apply. Once ``give_way`` is set
-        during the reads, the pass raises :class:`PassInterrupted`.
+        caller's retry and tight-loop timeout apply. The report is the bot's
+        one account of the failed pass (one failed broker read): the caller
+        counts nothing more. Once ``give_way`` is set during the reads, the
+        pass raises :class:`PassInterrupted`.
         """
         reports = []
         for symbol in self._settings.symbols:

@@ -233,9 +233,7 @@ class BotRuntime:
             rng=self.clocks.rng,
             dry_run=self.dry_run,
             absent_grace=execution.absent_grace_seconds,
-            hooks=OrderPathHooks(
-                sent=self.fills.sent, reconcile_failed=self.control.reconcile_failed
-            ),
+            hooks=OrderPathHooks(sent=self.fills.sent),
         )
         router = OrderRouter(self.venue, context, lane=self.lane)
         gate = AdmissionGate(

@@ -128,13 +128,12 @@ class PostureController:
             self.guards.fill(now, fill.symbol, fill.side, fill.average, fill.expected)
         self._sync_guards()
 
-    def reconcile_failed(self) -> None:
-        """A reconcile attempt of the worker failed: one more broker read failed."""
-        self.guards.broker_read(self._clock(), ok=False)
-        self._sync_guards()
-
     def reconciled(self, report: ReconcileReport) -> None:
-        """Take in what a reconcile pass found: broker reads, drift, belief debt, kill switch."""
+        """Take in what a reconcile pass found: broker reads, drift, belief debt, kill switch.
+
+        The report is the only account of a pass: one whose reads failed
+        (``read_failed``) is one failed broker read, however it is retried.
+        """
         kill_switch = self.guards.kill_switch
         engaged = kill_switch.engaged
         self.guards.reconcile(self._clock(), report)

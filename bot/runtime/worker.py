@@ -487,7 +487,6 @@ class ExecutionWorker:
                     raise TightLoopTimeout(
                         f"reconcile failing for {elapsed:.0f}s: {error!r}"
                     ) from error
-                ctx.hooks.reconcile_failed()
                 ctx.events.emit(
                     Event.RECONCILE_MISMATCH,
                     correlation_id,

@@ -22,6 +22,7 @@ from tests.integration.conftest import sim_client
 from tests.support.clock import FakeClock
 from tests.support.manifests import sim_manifest
 from tradewarden.api.tradingbot import EmergencyAction, EmergencyStop, TradingBot, TradingMode
+from tradewarden.bot.chaos.runner import WarpClock, pace_in_bot_time
 from tradewarden.bot.execution.journal import Journal
 from tradewarden.bot.execution.router import OrderRouter, RouterContext
 from tradewarden.bot.model.order_state import OrderState
@@ -36,6 +37,7 @@ from .conftest import SYMBOL
 
 VENUE_SYMBOL = "BTCUSDT"
 WAIT_SECONDS = 30.0
+BOT_SPEED = 10.0  # bot seconds per wall second on a warped clock
 
 
 def manifest(sim: RunningVenueSim) -> TradingBot:
@@ -193,6 +195,73 @@ async def test_persistent_clock_skew_fails_safe(
     assert [o for o in (await sim.state())["orders"] if o["symbol"] == VENUE_SYMBOL] == []
     assert bot.posture.mode is TradingMode.REDUCE_ONLY
     assert [r["guard"] for r in recorder.named("GUARD_TRIP")] == ["apiHealth"]
+
+
+async def test_broker_reads_trip_after_the_configured_failed_passes(tmp_path: Path) -> None:
+    """``maxConsecutiveFailures: 3`` means three failed reconcile passes, not two.
+
+    Once the bot trades, the venue answers every position read with 503, so
+    each reconcile pass fails and the worker retries it (1, 2, 4 s). The bot's
+    posture is taken as each failed pass is logged: it is still Active after
+    the first and second, and reduce-only for brokerReads after the third. A
+    failed pass used to count twice (the reconciler's report and the worker's
+    failed attempt), which tripped the guard after the second. The API health
+    guard's error rate is set out of reach so that only the guard under test
+    can change the posture.
+    """
+    async with running_venue_sim(SimSettings(price_tick_s=0, seed=3)) as sim:
+        document = sim_manifest(sim)
+        document["spec"]["guards"] = {
+            "apiHealth": {"errorRate": 1.0},
+            "brokerReads": {"maxConsecutiveFailures": 3, "pauseSeconds": 600},
+        }
+        warp = WarpClock(BOT_SPEED)
+        exchange = sim_client(sim, timeout_ms=2000)
+        pace_in_bot_time(exchange, BOT_SPEED)
+        bot = BotRuntime(
+            TradingBot.model_validate(document),
+            exchange,
+            tmp_path,
+            clocks=BotClocks(warp.clock, warp.sleep),
+        )
+        recorder = Recorder(bot.events)
+        failed_passes: list[tuple[TradingMode, tuple[str, ...]]] = []
+        third_failed = asyncio.Event()
+
+        def on_event(record: dict[str, Any]) -> None:
+            if record.get("verdict") == "reconcile-failed":
+                failed_passes.append((bot.posture.mode, bot.posture.reasons))
+                if len(failed_passes) == 3:
+                    third_failed.set()
+
+        stop = asyncio.Event()
+        task = asyncio.create_task(bot.run(stop))
+        try:
+            await eventually(lambda: bot.ready)
+            assert bot.posture.mode is TradingMode.ACTIVE
+            bot.events.listeners.append(on_event)
+            await sim.set_faults(
+                [
+                    {
+                        "match": {"method": "GET", "path": "/fapi/v3/positionRisk"},
+                        "action": {"error": {"status": 503}},
+                    }
+                ]
+            )
+            async with asyncio.timeout(WAIT_SECONDS):
+                await third_failed.wait()
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, WAIT_SECONDS)
+
+    reason = "guard.brokerReads: 3 broker reads failed in a row"
+    assert failed_passes[:3] == [
+        (TradingMode.ACTIVE, ()),
+        (TradingMode.ACTIVE, ()),
+        (TradingMode.REDUCE_ONLY, (reason,)),
+    ]
+    assert [r["guard"] for r in recorder.named("GUARD_TRIP")] == ["brokerReads"]
+    assert metric(bot, "tradewarden_guard_trips_total", {"guard": "brokerReads"}) == 1
 
 
 @pytest.fixture

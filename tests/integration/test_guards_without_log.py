@@ -1,7 +1,7 @@
 """The slippage and broker-read guards do not listen to the event log (issue 13 item 3).
 
 The order path tells the bot what it decides on through explicit calls (an
-order's first send, a failed reconcile attempt, the reconciler's report); the
+order's first send, the reconciler's report of each pass); the
 events logged at the same moments are for people and log pipelines. So a bot
 whose event log records nothing, as if every event's name and fields had been
 renamed, still trips both guards against the venue simulator.
@@ -92,11 +92,10 @@ async def test_slippage_trips_with_a_silent_event_log(tmp_path: Path) -> None:
 
 
 async def test_broker_reads_trip_with_a_silent_event_log(tmp_path: Path) -> None:
-    """One reconcile pass whose position read fails trips a guard set to two failures.
+    """Two reconcile passes whose position reads fail trip a guard set to two failures.
 
-    The failed pass counts twice, as it always has: the reconciler reports the
-    failed read and the worker its failed attempt (the count the worker's
-    RECONCILE_MISMATCH ``reconcile-failed`` event used to feed).
+    Each failed pass counts once, through the reconciler's report (the worker's
+    RECONCILE_MISMATCH ``reconcile-failed`` event, silenced here, feeds nothing).
     """
     guards = {"brokerReads": {"maxConsecutiveFailures": 2, "pauseSeconds": 600}}
     async with silent_bot(tmp_path, SimSettings(price_tick_s=0, seed=3), guards) as (bot, sim):
@@ -104,7 +103,7 @@ async def test_broker_reads_trip_with_a_silent_event_log(tmp_path: Path) -> None
             [
                 {
                     "match": {"method": "GET", "path": "/fapi/v3/positionRisk"},
-                    "times": 1,
+                    "times": 2,
                     "action": {"error": {"status": 503}},
                 }
             ]

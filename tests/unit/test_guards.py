@@ -371,11 +371,14 @@ def test_drift_trip_holds_while_the_reconciler_still_detects_drift() -> None:
     assert ("drift", None, REDUCE) not in tripped(guards, T0 + 10)
 
 
-def test_read_failures_in_reports_feed_the_broker_guard() -> None:
-    guards = board()
-    for n in range(3):
+def test_each_failed_pass_in_reports_is_one_failed_broker_read() -> None:
+    guards = board()  # maxConsecutiveFailures: 3
+    for n in range(2):
         guards.reconcile(T0 + n, ReconcileReport(BTC, T0 + n, read_failed=True))
-    assert ("brokerReads", None, REDUCE) in tripped(guards, T0 + 3)
+    assert ("brokerReads", None, REDUCE) not in tripped(guards, T0 + 2)
+    guards.reconcile(T0 + 2, ReconcileReport(BTC, T0 + 2, read_failed=True))
+    [trip] = [t for t in guards.active(T0 + 2) if t.name == "brokerReads"]
+    assert trip.reason == "3 broker reads failed in a row"
 
 
 def test_belief_debt_goes_reduce_only_then_kill_switch() -> None:

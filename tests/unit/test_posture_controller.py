@@ -21,6 +21,7 @@ from tradewarden.bot.model.orders import Cancel, JournaledOrder, OrderIntent, Or
 from tradewarden.bot.observability.events import EventLog
 from tradewarden.bot.observability.metrics import BotMetrics
 from tradewarden.bot.reliability.guards import ExpectedFill
+from tradewarden.bot.reliability.report import ReconcileReport
 from tradewarden.bot.runtime.fills import SettledFill
 from tradewarden.bot.runtime.posture_controller import PostureController
 
@@ -100,10 +101,11 @@ def test_every_demand_decides_the_posture_and_each_change_is_shown_once(h: Harne
 
 def test_a_guard_trip_is_a_restriction_announced_when_it_begins_and_when_it_ends() -> None:
     h = Harness(spec(brokerReads={"maxConsecutiveFailures": 2, "pauseSeconds": 60}))
-    h.control.reconcile_failed()
+    failed = ReconcileReport(BTC, h.clock(), read_failed=True)
+    h.control.reconciled(failed)
     assert h.control.posture.mode is TradingMode.ACTIVE
-    h.control.reconcile_failed()
-    h.control.reconcile_failed()  # a third failure extends the trip, announces nothing
+    h.control.reconciled(failed)
+    h.control.reconciled(failed)  # a third failure extends the trip, announces nothing
     assert h.control.posture.mode is TradingMode.REDUCE_ONLY
     assert [r.source for r in h.control.restrictions()] == ["guard.brokerReads"]
 
