@@ -300,9 +300,12 @@ CATALOGUE: tuple[Scenario, ...] = (
         "10 s recvWindow), so re-syncing the clock cannot help: the bot fails safe (stops "
         "adding exposure) instead of retrying forever.",
         steps=(Step(2, WireFaults((_wire({"lag_ms": 15000}),)), jitter=1),),
-        # Broker reads must fail maxConsecutiveFailures passes in a row, at the reconcile's
-        # 1-2-4 s backoff; on a loaded machine each failing pass also costs bot seconds.
-        duration=20,
+        # Three failed passes in a row trip brokerReads: the next timer pass (up to 3 s
+        # after the fault at 2-3 s), then the worker's retries 1 s and 2 s later, by about
+        # 9 s. When apiHealth trips first, the entries' cancels (each failing for its retry
+        # budget under the skew) go before the passes, and on a loaded machine each failing
+        # pass also costs bot seconds: the third can come after 20 s.
+        duration=30,
         expect=(ExpectMode(TradingMode.REDUCE_ONLY, "brokerReads"),),
     ),
     Scenario(
@@ -450,7 +453,9 @@ CATALOGUE: tuple[Scenario, ...] = (
                 jitter=1,
             ),
         ),
-        duration=10,
+        # Three failed passes trip brokerReads: the next timer pass (up to 3 s after the
+        # fault at 2-3 s), then the worker's retries 1 s and 2 s later, so by about 9 s.
+        duration=14,
         expect=(ExpectMode(TradingMode.REDUCE_ONLY, "brokerReads"),),
     ),
     Scenario(
