@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed-stamp
 # operator/ onto tradewarden.*, so it reads the same folders through symlinks.
 TYPECHECK_ROOT := $(VENV)/typecheck
 
-.PHONY: demo test lint typecheck pytest bench soak ccxt-live crds e2e-kind clean
+.PHONY: demo test lint typecheck pytest bench soak chaos-load ccxt-live crds e2e-kind clean
 
 $(STAMP): pyproject.toml operator/toolchain.py
 	test -x $(BIN)/python || $(PYTHON) -P -m venv $(VENV)
@@ -38,6 +38,12 @@ bench: $(STAMP)
 
 soak: $(STAMP)
 	$(BIN)/pytest -m soak --timeout=1800
+
+# The whole chaos catalogue on seeds 1-20 with the machine loaded: two busy loops and four
+# runs at once (load average 7-8 on 2 cores); JSON lines, then a summary with the load.
+CHAOS_SEEDS ?= 1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20
+chaos-load: $(STAMP)
+	$(BIN)/tradewarden chaos --all --seeds $(CHAOS_SEEDS) --jobs 4 --busy-loops 2 --json
 
 # ccxt's own live test runner (in the ccxt package) against a simulator with a populated
 # account, public and private methods, REST then streams; prints a summary of each and fails

@@ -2,7 +2,9 @@
 
 Each run prints ``{"scenario", "seed", "invariants": {name: bool}, "passed"}`` (plus the
 first violation of each failed invariant under ``details``); the exit code is 1 when
-any invariant failed, 2 on a usage error.
+any invariant failed, 2 on a usage error. With ``--jobs`` or ``--busy-loops`` the runs go
+in parallel processes beside busy loops (:mod:`tradewarden.bot.chaos.load`), and a summary
+line with the load average follows them.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import json
 import sys
 
 from tradewarden.bot.chaos.catalogue import CATALOGUE, scenario_named
+from tradewarden.bot.chaos.load import run_loaded
 from tradewarden.bot.chaos.runner import DEFAULT_SPEED, ScenarioResult, run_scenario
 from tradewarden.bot.chaos.scenario import Scenario
 
@@ -32,6 +35,18 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--speed", type=float, default=DEFAULT_SPEED, help="bot seconds per second")
     parser.add_argument("--json", action="store_true", help="JSON output")
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="runs at once, each in its own process (JSON lines, then a summary)",
+    )
+    parser.add_argument(
+        "--busy-loops",
+        type=int,
+        default=0,
+        help="processes that keep a core busy while the runs go (the catalogue under load)",
+    )
 
 
 def _seeds(args: argparse.Namespace) -> list[int]:
@@ -85,5 +100,17 @@ def run(args: argparse.Namespace) -> int:
     except ValueError:
         print(f"tradewarden chaos: --seeds must be integers: {args.seeds!r}", file=sys.stderr)
         return EXIT_USAGE
+    if args.jobs < 1 or args.busy_loops < 0:
+        print(
+            "tradewarden chaos: --jobs must be at least 1 and --busy-loops at least 0",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    if args.jobs > 1 or args.busy_loops:
+        pairs = [(scenario.name, seed) for scenario in scenarios for seed in seeds]
+        report = asyncio.run(
+            run_loaded(pairs, jobs=args.jobs, busy=args.busy_loops, speed=args.speed)
+        )
+        return EXIT_FAILED if report.failed else 0
     passed = asyncio.run(_run_all(scenarios, seeds, args.speed, args.json))
     return 0 if passed else EXIT_FAILED
