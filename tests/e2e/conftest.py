@@ -14,7 +14,7 @@ import json
 import os
 import re
 import sqlite3
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,7 @@ import yaml
 from tests.sandbox.conftest import Kubectl
 from tests.support.manifests import sim_manifest
 from tests.support.sim import walking
+from tests.support.waiting import eventually_async
 from tradewarden.bot.runtime.command import tradewarden_command
 from tradewarden.bot.venue_sim.server import RunningVenueSim, running_venue_sim
 from tradewarden.bot.venue_sim.settings import SimSettings
@@ -198,23 +199,6 @@ PROBE_INTERVAL_S = 0.5
 DRAIN_TIMEOUT_S = 20.0
 
 
-async def eventually(
-    check: Callable[[], Awaitable[Any]],
-    what: str,
-    within: float = 30.0,
-    interval: float = 0.2,
-    context: Callable[[], Any] = lambda: None,
-) -> Any:
-    """Poll the async ``check`` until it returns something truthy; fail after ``within`` s."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while not (result := await check()):
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out after {within:.0f}s waiting for {what}; {context()}")
-        await asyncio.sleep(interval)
-    return result
-
-
 @dataclass(frozen=True)
 class Harness:
     """The running sandbox (``stack.running_sandbox``, as ``tradewarden sandbox`` runs it),
@@ -323,7 +307,7 @@ async def namespace(
         async def no_pods() -> bool:
             return not sandbox.pods(name)
 
-        await eventually(no_pods, f"the pods of {name} to go", within=DRAIN_TIMEOUT_S + 10)
+        await eventually_async(no_pods, f"the pods of {name} to go", within=DRAIN_TIMEOUT_S + 10)
 
 
 def trading_bot(name: str, namespace: str, venue: RunningVenueSim, **spec: Any) -> Obj:

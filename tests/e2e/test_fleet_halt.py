@@ -25,7 +25,6 @@ import yaml
 from tests.e2e.conftest import (
     Harness,
     credentials_secret,
-    eventually,
     trading_bot,
 )
 from tests.e2e.test_sandbox_flows import (
@@ -36,6 +35,7 @@ from tests.e2e.test_sandbox_flows import (
     trades_at_venue,
 )
 from tests.support.sim import walking
+from tests.support.waiting import eventually_async
 from tradewarden.bot.venue_sim.server import RunningVenueSim, running_venue_sim
 from tradewarden.operator.sandbox.stack import working_orders
 
@@ -143,7 +143,7 @@ async def desk(sandbox: Harness) -> AsyncIterator[Desk]:
             async def no_pods() -> bool:
                 return not any(sandbox.pods(ns) for ns, _ in Desk.BOTS.values())
 
-            await eventually(no_pods, "the desk's pods to go", within=40)
+            await eventually_async(no_pods, "the desk's pods to go", within=40)
 
 
 async def halt_status(sandbox: Harness, name: str) -> Obj:
@@ -174,7 +174,7 @@ async def test_halt_by_label_across_namespaces_flattens_exactly_the_matched_bots
     )
     await apply(sandbox, red)
     for name in ("red-a", "red-b"):
-        await eventually(lambda n=name: desk.flat_and_quiet(n), f"{name} flat at its venue")
+        await eventually_async(lambda n=name: desk.flat_and_quiet(n), f"{name} flat at its venue")
     # `kubectl wait` on the condition, as a desk runs it.
     await kubectl_ok(
         sandbox,
@@ -194,7 +194,7 @@ async def test_halt_by_label_across_namespaces_flattens_exactly_the_matched_bots
         assert desk.condition(name, "Ready")["reason"] == "TradingHalt"
     # The blue bot is not matched: it keeps trading.
     assert desk.condition("blue-a", "TradingHalt").get("status") == "False"
-    await eventually(lambda: desk.working("blue-a"), "blue-a still working orders")
+    await eventually_async(lambda: desk.working("blue-a"), "blue-a still working orders")
     events = json.loads(await kubectl_ok(sandbox, "get", "events", "-n", "default", "-o", "json"))[
         "items"
     ]
@@ -226,7 +226,7 @@ async def test_gitops_reapply_leaves_the_halt_in_force(sandbox: Harness, desk: D
             found = pod_events(sandbox, desk.BOTS[name][0], name, "CONTROL_UPDATE")
             return found[before:]
 
-        (update,) = await eventually(updated, f"{name} to see the re-applied manifest")
+        (update,) = await eventually_async(updated, f"{name} to see the re-applied manifest")
         assert update["mode"] == "Halted", update
         assert await desk.flat_and_quiet(name)
         assert desk.condition(name, "TradingHalt").get("status") == "True"
@@ -238,7 +238,7 @@ async def test_a_halt_holds_with_the_operator_down_and_its_release_resumes(
     async with sandbox.parts.operator.down():
         await apply(sandbox, halt("blue-halt", selector=selector(team="blue")))
         prefix = desk.prefixes["blue-a"]
-        await eventually(
+        await eventually_async(
             lambda: no_working_orders(desk.venues["blue-a"], prefix),
             "blue-a's entry orders cancelled at the venue with the operator down",
         )
@@ -246,8 +246,10 @@ async def test_a_halt_holds_with_the_operator_down_and_its_release_resumes(
         await kubectl_ok(
             sandbox, "patch", "tradinghalt", "blue-halt", "--type=merge", "-p", json.dumps(release)
         )
-        await eventually(lambda: desk.working("blue-a"), "blue-a trading again after the release")
-    await eventually(
+        await eventually_async(
+            lambda: desk.working("blue-a"), "blue-a trading again after the release"
+        )
+    await eventually_async(
         lambda: _state_is(sandbox, "blue-halt", "Released"), "the release in the halt's status"
     )
     # The red bots stay flat: the Flatten still holds them.
@@ -267,8 +269,8 @@ async def test_expiry_resumes_the_bots_nothing_else_holds(sandbox: Harness, desk
     await kubectl_ok(
         sandbox, "patch", "tradinghalt", "red-flatten", "--type=merge", "-p", json.dumps(expire)
     )
-    await eventually(lambda: desk.working("red-a"), "red-a trading again after the expiry")
-    await eventually(
+    await eventually_async(lambda: desk.working("red-a"), "red-a trading again after the expiry")
+    await eventually_async(
         lambda: _state_is(sandbox, "red-flatten", "Expired"), "the expiry in the halt's status"
     )
 
@@ -277,7 +279,7 @@ async def test_expiry_resumes_the_bots_nothing_else_holds(sandbox: Harness, desk
         halted = desk.condition("red-b", "TradingHalt")
         return status.get("tradingMode") == "ReduceOnly" and "b-reduce" in halted.get("message", "")
 
-    await eventually(red_b_reduce_only, "red-b held reduce-only by b-reduce")
+    await eventually_async(red_b_reduce_only, "red-b held reduce-only by b-reduce")
     assert yaml.safe_load(await kubectl_ok(sandbox, "get", "th", "red-flatten", "-o", "yaml"))[
         "spec"
     ]["reason"]

@@ -26,12 +26,12 @@ from tests.e2e.conftest import (
     Harness,
     Kubectl,
     credentials_secret,
-    eventually,
     fills_of,
     running_harness,
     trading_bot,
 )
 from tests.ship.conftest import NAMESPACES, run_helm, template_args
+from tests.support.waiting import eventually_async
 from tradewarden.bot.runtime.command import tradewarden_command
 from tradewarden.bot.venue.ccxt_client import build_exchange
 from tradewarden.bot.venue_sim.server import RunningVenueSim
@@ -76,7 +76,7 @@ async def wait_phase(
     async def reached() -> bool:
         return phase(sandbox, namespace, name) == want
 
-    await eventually(
+    await eventually_async(
         reached,
         f"{name} at {want}",
         within=within,
@@ -109,7 +109,7 @@ async def trades_at_venue(
         state = await venue.state()
         return prefix if working_orders(state, prefix) and fills_of(state, prefix) else None
 
-    found: str = await eventually(
+    found: str = await eventually_async(
         trading,
         f"{name} Running with orders and fills at the venue",
         within=60,
@@ -159,7 +159,7 @@ async def test_apply_runs_a_bot_that_trades_at_the_venue(
     async def ready() -> bool:
         return conditions_now().get("Ready") == "True"
 
-    await eventually(ready, "alpha Ready=True", within=20, context=conditions_now)
+    await eventually_async(ready, "alpha Ready=True", within=20, context=conditions_now)
     status = sandbox.status(namespace, "alpha")
     assert status["tradingMode"] == "Active"
     conditions = conditions_now()
@@ -182,7 +182,7 @@ async def test_apply_runs_a_bot_that_trades_at_the_venue(
         )  # fmt: skip
         return pods.split() == ["tb-alpha-0", "true"]
 
-    await eventually(pod_ready, "pod tb-alpha-0 Ready (readiness probe every 5 s)", within=15)
+    await eventually_async(pod_ready, "pod tb-alpha-0 Ready (readiness probe every 5 s)", within=15)
 
     # The runbooks read the bot's event lines with kubectl logs.
     logs = await kubectl_ok(sandbox, "logs", "-n", namespace, "tb-alpha-0", "--tail=2000")
@@ -233,7 +233,7 @@ async def test_emergency_stop_patch_halts_the_bot_at_the_venue(
     await kubectl_ok(
         sandbox, "patch", "tb", "stopper", "-n", namespace, "--type=merge", "-p", json.dumps(HALT)
     )
-    await eventually(
+    await eventually_async(
         lambda: no_working_orders(venue, prefix), "the bot's orders to be cancelled at the venue"
     )
     await wait_phase(sandbox, namespace, "stopper", ("Paused", "Halted", "EmergencyStop"))
@@ -267,7 +267,7 @@ async def test_emergency_stop_works_with_the_operator_down(
             own = await sandbox.bot_status(namespace, "lonely") or {}
             return own.get("tradingMode") == "Halted" and await no_working_orders(venue, prefix)
 
-        await eventually(halted_by_itself, "the bot to halt through its own watch")
+        await eventually_async(halted_by_itself, "the bot to halt through its own watch")
         # Nobody wrote the status: the operator is down.
         assert phase(sandbox, namespace, "lonely")[:2] == ("Running", "Active")
     # Back up, the operator catches up with what the bot already did.
@@ -294,8 +294,10 @@ async def test_a_bot_that_loses_the_api_server_goes_reduce_only_by_itself(
     with sandbox.parts.api.outage():
         code, _, err = await sandbox.kubectl("get", "tb", "-n", namespace)
         assert code != 0 and "unavailable" in err
-        await eventually(restricted_by_itself, "the bot to restrict itself without the API server")
-    await eventually(trading_again, "the bot to trade again once the API server is back")
+        await eventually_async(
+            restricted_by_itself, "the bot to restrict itself without the API server"
+        )
+    await eventually_async(trading_again, "the bot to trade again once the API server is back")
     # The operator's status writes failed during the outage; its probe carries on.
     await wait_phase(sandbox, namespace, "lonely", ("Running", "Active", "Running"))
     await kubectl_ok(
@@ -334,7 +336,7 @@ async def test_a_stray_order_at_the_venue_flips_the_bot_to_reduce_only(
         return next((e for e in events if e["reason"] == "DriftDetected"), None)
 
     # The operator's flip Event: the phase lasts only while the bot reports drift.
-    flip = await eventually(drift_flip, "the operator's DriftDetected flip", within=30)
+    flip = await eventually_async(drift_flip, "the operator's DriftDetected flip", within=30)
     assert flip["type"] == "Warning"
     assert flip["involvedObject"]["name"] == "drifter"
     assert "-> ReduceOnly" in flip["message"]
@@ -359,7 +361,7 @@ async def test_a_stray_order_at_the_venue_flips_the_bot_to_reduce_only(
             o["status"] == "CANCELED" for o in state["orders"] if o["clientOrderId"] == stray
         )
 
-    await eventually(stray_cancelled, "the bot to cancel the stray at the venue")
+    await eventually_async(stray_cancelled, "the bot to cancel the stray at the venue")
 
 
 # ---- 5./6. bad credentials abort; only the documented command clears it -----------------------
@@ -409,7 +411,7 @@ async def test_bad_credentials_abort_until_the_documented_clear(
         own = await sandbox.bot_status(namespace, name) or {}
         return (own.get("preflight") or {}).get("passed") is True
 
-    await eventually(preflight_passes_in_a_new_pod, "preflight to pass in the new pod")
+    await eventually_async(preflight_passes_in_a_new_pod, "preflight to pass in the new pod")
     # A spec change is no clear either.
     await kubectl_ok(
         sandbox, "patch", "tb", name, "-n", namespace, "--type=merge",
@@ -419,7 +421,7 @@ async def test_bad_credentials_abort_until_the_documented_clear(
     async def observed_generation_2() -> bool:
         return sandbox.status(namespace, name).get("observedGeneration") == 2
 
-    await eventually(observed_generation_2, "the spec change to be observed")
+    await eventually_async(observed_generation_2, "the spec change to be observed")
 
     async def obeys_the_abort() -> bool:
         own = await sandbox.bot_status(namespace, name) or {}
@@ -427,7 +429,7 @@ async def test_bad_credentials_abort_until_the_documented_clear(
             own.get("tradingMode") == "Halted"
         )
 
-    await eventually(obeys_the_abort, "the healthy bot to obey the operator's abort")
+    await eventually_async(obeys_the_abort, "the healthy bot to obey the operator's abort")
     await wait_phase(sandbox, namespace, name, ("Aborted", "Halted", "PreflightFailed"))
     assert sandbox.status(namespace, name)["abort"] == abort
     assert not working_orders(await venue.state(), prefix)
@@ -503,7 +505,7 @@ async def test_delete_halts_the_bot_before_its_children_go(
         # Read after the venue: the children were still there once the bot was halted.
         return halted and children_present()
 
-    await eventually(halted_with_children, "the bot halted while its children still exist")
+    await eventually_async(halted_with_children, "the bot halted while its children still exist")
 
     async def gone() -> bool:
         return sandbox.parts.find(TB_API, "TradingBot", namespace, "doomed") is None and not any(
@@ -515,7 +517,7 @@ async def test_delete_halts_the_bot_before_its_children_go(
             )
         )  # fmt: skip
 
-    await eventually(gone, "the TradingBot and its children to go")
+    await eventually_async(gone, "the TradingBot and its children to go")
     assert await no_working_orders(venue, prefix)
     # The order itself was observed above; the operator also said so.
     reasons = {e["reason"] for e in await kube_events(sandbox, namespace)}
@@ -563,7 +565,9 @@ async def test_delete_with_deletion_policy_halt_leaves_the_position_with_its_sto
     sandbox: Harness, venue: RunningVenueSim, namespace: str
 ) -> None:
     prefix = await start_trading(sandbox, venue, namespace, "keeper")
-    await eventually(lambda: holding_with_a_stop(venue, prefix), "a position with its stop", 60)
+    await eventually_async(
+        lambda: holding_with_a_stop(venue, prefix), "a position with its stop", 60
+    )
     await venue.pause_walk()  # the stop must not trigger while the test looks
     wide = await kubectl_ok(sandbox, "get", "tb", "keeper", "-n", namespace, "-o", "wide")
     assert wide.splitlines()[0].split()[-1] == "ONDELETE"
@@ -573,7 +577,7 @@ async def test_delete_with_deletion_policy_halt_leaves_the_position_with_its_sto
     async def gone() -> bool:
         return bot_and_children_gone(sandbox, namespace, "keeper")
 
-    await eventually(gone, "the TradingBot and its children to go")
+    await eventually_async(gone, "the TradingBot and its children to go")
     # The bot trades until the drain's Halt reaches it (a resting order may fill on the
     # way): what stays is the position it halted with, as the Drained event names it.
     state = await venue.state()
@@ -592,7 +596,9 @@ async def test_delete_with_deletion_policy_flatten_closes_the_position_and_its_s
     sandbox: Harness, venue: RunningVenueSim, namespace: str
 ) -> None:
     prefix = await start_trading(sandbox, venue, namespace, "closer", deletionPolicy="Flatten")
-    await eventually(lambda: holding_with_a_stop(venue, prefix), "a position with its stop", 60)
+    await eventually_async(
+        lambda: holding_with_a_stop(venue, prefix), "a position with its stop", 60
+    )
     wide = await kubectl_ok(sandbox, "get", "tb", "closer", "-n", namespace, "-o", "wide")
     assert wide.splitlines()[1].split()[-1] == "Flatten"
     await kubectl_ok(sandbox, "delete", "tb", "closer", "-n", namespace, "--wait=false")
@@ -600,7 +606,7 @@ async def test_delete_with_deletion_policy_flatten_closes_the_position_and_its_s
     async def gone() -> bool:
         return bot_and_children_gone(sandbox, namespace, "closer")
 
-    await eventually(gone, "the TradingBot and its children to go", within=60)
+    await eventually_async(gone, "the TradingBot and its children to go", within=60)
     state = await venue.state()
     assert venue_position(state) == 0
     assert not open_stops(state, prefix)
@@ -629,7 +635,7 @@ async def test_a_bot_deleted_and_recreated_under_the_same_name_runs(
             )
         )  # fmt: skip
 
-    await eventually(gone, "the TradingBot, its StatefulSet and its pod to go")
+    await eventually_async(gone, "the TradingBot, its StatefulSet and its pod to go")
     # The same manifest again: a new bot (new uid), which must not inherit the old journal.
     await start_trading(sandbox, venue, namespace, "phoenix")
     new = sandbox.parts.find(TB_API, "TradingBot", namespace, "phoenix")
@@ -663,7 +669,7 @@ async def test_two_bots_on_one_account_and_symbol_only_one_trades(
             e["outcome"] == "refused" and "refused: lease:" in e["reason"] for e in repairs
         )
 
-    await eventually(fenced, "the second bot to want to trade and be refused by the Lease")
+    await eventually_async(fenced, "the second bot to want to trade and be refused by the Lease")
     second = sandbox.parts.order_prefix(namespace, "second")
     assert second is not None and second != first
     state = await venue.state()
@@ -674,7 +680,7 @@ async def test_two_bots_on_one_account_and_symbol_only_one_trades(
         orders = (await venue.state())["orders"]
         return len([o for o in orders if o["clientOrderId"].startswith(first)]) > placed
 
-    await eventually(first_keeps_trading, "the Lease holder to place another order")
+    await eventually_async(first_keeps_trading, "the Lease holder to place another order")
     state = await venue.state()
     assert not [o for o in state["orders"] if o["clientOrderId"].startswith(second)]
     own = await sandbox.bot_status(namespace, "second") or {}
@@ -788,7 +794,7 @@ async def test_the_dev_chart_runs_in_the_sandbox_and_stops_by_the_plugin(
             )  # fmt: skip
             _, err = await asyncio.wait_for(process.communicate(), 30)
             assert process.returncode == 0, err.decode()
-            await eventually(
+            await eventually_async(
                 lambda: no_working_orders(venue, prefix), "the chart bot's orders to be cancelled"
             )
             await wait_phase(sandbox, CHART_NAMESPACE, name, ("Paused", "Halted", "EmergencyStop"))
@@ -802,4 +808,6 @@ async def test_the_dev_chart_runs_in_the_sandbox_and_stops_by_the_plugin(
             async def no_pods() -> bool:
                 return not sandbox.pods(CHART_NAMESPACE)
 
-            await eventually(no_pods, "the chart bot's pod to go", within=DRAIN_TIMEOUT_S + 10)
+            await eventually_async(
+                no_pods, "the chart bot's pod to go", within=DRAIN_TIMEOUT_S + 10
+            )

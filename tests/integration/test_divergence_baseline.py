@@ -16,6 +16,7 @@ from pathlib import Path
 import ccxt.async_support as ccxt_async
 import pytest
 
+from tests.support.waiting import eventually
 from tradewarden.api.tradingbot import TradingBot, TradingMode
 from tradewarden.bot.chaos.runner import WarpClock, pace_in_bot_time
 from tradewarden.bot.runtime.bot import BotClocks, BotRuntime
@@ -23,7 +24,7 @@ from tradewarden.bot.venue_sim.server import RunningVenueSim, running_venue_sim
 from tradewarden.bot.venue_sim.settings import SimSettings
 
 from .conftest import SYMBOL, sim_client
-from .test_guards_sim import WAIT_SECONDS, eventually, manifest
+from .test_guards_sim import WAIT_SECONDS, manifest
 
 SPEED = 10.0  # bot seconds per wall second
 RECONCILE_EVERY = 1.0  # bot seconds
@@ -46,7 +47,7 @@ class RunningBot:
         """Wait until ``count`` more reconcile passes have reported."""
         seen: set[float] = set()
         last = self.bot.last_reconcile
-        await eventually(lambda: self._observed(seen, last) >= count)
+        await eventually(lambda: self._observed(seen, last) >= count, f"{count} reconcile passes")
 
     def _observed(self, seen: set[float], before: object) -> int:
         report = self.bot.last_reconcile
@@ -75,7 +76,7 @@ async def running(tmp_path: Path) -> AsyncIterator[RunningBot]:
             stop = asyncio.Event()
             task = asyncio.create_task(bot.run(stop))
             try:
-                await eventually(lambda: bot.ready)
+                await eventually(lambda: bot.ready, "the bot to be ready")
                 yield RunningBot(bot, sim, foreign)
             finally:
                 stop.set()
@@ -102,7 +103,7 @@ async def test_a_position_that_appears_later_engages_the_kill_switch_until_a_res
     await running.reconciles(2)
 
     await running.buy_elsewhere()
-    await eventually(lambda: bot.guards.kill_switch.engaged)
+    await eventually(lambda: bot.guards.kill_switch.engaged, "the kill switch")
     assert bot.posture.mode is TradingMode.HALTED
     # Persistent divergence gives no clean evidence: the switch holds.
     await running.reconciles(4)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ import pytest
 from tests.integration.conftest import sim_client
 from tests.support.clock import FakeClock
 from tests.support.manifests import sim_manifest
+from tests.support.waiting import eventually
 from tradewarden.api.tradingbot import EmergencyAction, EmergencyStop, TradingBot, TradingMode
 from tradewarden.bot.chaos.runner import WarpClock, pace_in_bot_time
 from tradewarden.bot.execution.journal import Journal
@@ -54,17 +55,6 @@ class Recorder:
 
     def named(self, name: str) -> list[dict[str, Any]]:
         return [r for r in self.records if r["event"] == name]
-
-
-async def eventually(condition: Callable[[], bool]) -> None:
-    """Wait for a running bot to reach a state.
-
-    The journal settles after the last event about it, so there is no event
-    to wait on: the bot's own loop is given turns until the condition holds.
-    """
-    async with asyncio.timeout(WAIT_SECONDS):
-        while not condition():  # noqa: ASYNC110 - no event follows the journal's last write
-            await asyncio.sleep(0.05)
 
 
 def metric(bot: BotRuntime, name: str, labels: dict[str, str] | None = None) -> float:
@@ -237,7 +227,7 @@ async def test_broker_reads_trip_after_the_configured_failed_passes(tmp_path: Pa
         stop = asyncio.Event()
         task = asyncio.create_task(bot.run(stop))
         try:
-            await eventually(lambda: bot.ready)
+            await eventually(lambda: bot.ready, "the bot to be ready")
             assert bot.posture.mode is TradingMode.ACTIVE
             bot.events.listeners.append(on_event)
             await sim.set_faults(
@@ -305,10 +295,10 @@ async def test_emergency_halt_cancels_every_non_protective_order(
 ) -> None:
     bot, sim = trading_bot
     recorder = Recorder(bot.events)
-    await eventually(lambda: len(working_entries(bot)) >= 2)
+    await eventually(lambda: len(working_entries(bot)) >= 2, "two working entries")
 
     bot.update_controls(False, EmergencyStop(action=EmergencyAction.HALT, reason="oncall: test"))
-    await eventually(lambda: not working_entries(bot))
+    await eventually(lambda: not working_entries(bot), "no working entries")
 
     assert await open_at_venue(sim) == []
     assert await position_at_venue(sim) == Decimal("0.006")
@@ -321,10 +311,13 @@ async def test_emergency_flatten_closes_positions_with_reduce_only_market_orders
     trading_bot: tuple[BotRuntime, RunningVenueSim],
 ) -> None:
     bot, sim = trading_bot
-    await eventually(lambda: len(working_entries(bot)) >= 2)
+    await eventually(lambda: len(working_entries(bot)) >= 2, "two working entries")
 
     bot.update_controls(False, EmergencyStop(action=EmergencyAction.FLATTEN, reason="oncall"))
-    await eventually(lambda: bot.positions.get(SYMBOL) == 0 and not working_entries(bot))
+    await eventually(
+        lambda: bot.positions.get(SYMBOL) == 0 and not working_entries(bot),
+        "flat, no working entries",
+    )
 
     assert await position_at_venue(sim) == 0
     assert await open_at_venue(sim) == []

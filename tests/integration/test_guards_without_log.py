@@ -10,7 +10,7 @@ renamed, still trips both guards against the venue simulator.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from decimal import Decimal
 from pathlib import Path
@@ -18,6 +18,7 @@ from typing import Any
 
 from tests.integration.conftest import SYMBOL, sim_client
 from tests.support.manifests import sim_manifest
+from tests.support.waiting import eventually
 from tradewarden.api.tradingbot import TradingBot, TradingMode
 from tradewarden.bot.model.orders import OrderIntent, OrderType, Place, Side
 from tradewarden.bot.observability.events import Event, EventLog
@@ -41,13 +42,6 @@ def manifest(sim: RunningVenueSim, guards: dict[str, Any]) -> TradingBot:
     return TradingBot.model_validate(document)
 
 
-async def eventually(condition: Callable[[], bool]) -> None:
-    """Give the running bot turns until ``condition`` holds (its log says nothing to wait on)."""
-    async with asyncio.timeout(WAIT_SECONDS):
-        while not condition():  # noqa: ASYNC110 - the event log is silenced on purpose
-            await asyncio.sleep(0.05)
-
-
 @asynccontextmanager
 async def silent_bot(
     tmp_path: Path, settings: SimSettings, guards: dict[str, Any]
@@ -64,7 +58,7 @@ async def silent_bot(
         stop = asyncio.Event()
         task = asyncio.create_task(bot.run(stop))
         try:
-            await eventually(lambda: bot.ready)
+            await eventually(lambda: bot.ready, "the bot to be ready")
             yield bot, sim
         finally:
             stop.set()
@@ -84,7 +78,7 @@ async def test_slippage_trips_with_a_silent_event_log(tmp_path: Path) -> None:
         assert bot.worker is not None
         buy = OrderIntent(SYMBOL, Side.BUY, OrderType.MARKET, Decimal("0.003"))
         assert bot.worker.offer(Place(buy))
-        await eventually(lambda: trips(bot, "slippage") == 1)
+        await eventually(lambda: trips(bot, "slippage") == 1, "a slippage trip")
         assert bot.posture.mode_for(SYMBOL) is TradingMode.REDUCE_ONLY
         [(symbol, held)] = bot.posture.symbols
         assert symbol == SYMBOL
@@ -108,6 +102,6 @@ async def test_broker_reads_trip_with_a_silent_event_log(tmp_path: Path) -> None
                 }
             ]
         )
-        await eventually(lambda: trips(bot, "brokerReads") == 1)
+        await eventually(lambda: trips(bot, "brokerReads") == 1, "a brokerReads trip")
         assert bot.posture.mode is TradingMode.REDUCE_ONLY
         assert bot.posture.reasons == ("guard.brokerReads: 2 broker reads failed in a row",)

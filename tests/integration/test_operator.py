@@ -8,7 +8,7 @@ import json
 import os
 import socket
 import subprocess
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +20,7 @@ from aiohttp import web
 
 from tests.support.manifests import EXAMPLE, example_manifest, sim_manifest
 from tests.support.sim import walking
+from tests.support.waiting import eventually
 from tradewarden.api.crd import KINDS, custom_resource_definition
 from tradewarden.bot.runtime.command import tradewarden_command
 from tradewarden.bot.venue_sim.server import RunningVenueSim, running_venue_sim
@@ -63,22 +64,6 @@ class Kubectl:
     returncode: int
     stdout: str
     stderr: str
-
-
-async def eventually(
-    check: Callable[[], Any],
-    what: str,
-    within: float = 20.0,
-    context: Callable[[], Any] = lambda: None,
-) -> Any:
-    """Poll the sandbox's store until ``check`` returns something truthy."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while not (result := check()):
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}; {context()}")
-        await asyncio.sleep(0.1)
-    return result
 
 
 async def events_with(cluster: Cluster, reasons: set[str]) -> list[dict[str, Any]]:

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.waiting import eventually
 from tradewarden.api.tradingbot import ExchangeSpec
 from tradewarden.bot.runtime import bot as bot_module
 from tradewarden.bot.runtime.bot import BotRuntime
@@ -21,7 +22,7 @@ from tradewarden.bot.venue_sim.server import running_venue_sim
 from tradewarden.bot.venue_sim.settings import SimSettings
 
 from .conftest import sim_client
-from .test_guards_sim import WAIT_SECONDS, Recorder, eventually, manifest
+from .test_guards_sim import WAIT_SECONDS, Recorder, manifest
 
 
 async def test_a_stream_close_that_never_completes_does_not_hold_the_market_data_task(
@@ -54,7 +55,7 @@ async def test_a_stream_close_that_never_completes_does_not_hold_the_market_data
             return bot.ready and bool(recorder.named("WS_CONNECTED"))
 
         try:
-            await eventually(live)
+            await eventually(live, "the bot ready with its stream connected")
             stop.set()
             # The close is abandoned after the grace; the rest of the shutdown is not timed here.
             exit_code = await asyncio.wait_for(task, WAIT_SECONDS)

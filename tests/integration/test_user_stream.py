@@ -22,6 +22,7 @@ import pytest
 
 from tests.integration.conftest import sim_client
 from tests.support.manifests import sim_manifest
+from tests.support.waiting import eventually
 from tradewarden.api.tradingbot import TradingBot
 from tradewarden.bot.model.order_state import OrderState
 from tradewarden.bot.model.orders import Side
@@ -29,7 +30,7 @@ from tradewarden.bot.runtime.bot import BotRuntime
 from tradewarden.bot.venue_sim.server import RunningVenueSim, running_venue_sim
 from tradewarden.bot.venue_sim.settings import SimSettings
 
-from .test_guards_sim import Recorder, eventually
+from .test_guards_sim import Recorder
 
 VENUE_SYMBOL = "BTCUSDT"
 RECONCILE_INTERVAL_S = 60.0
@@ -115,7 +116,7 @@ async def _position_and_stops(sim: RunningVenueSim) -> tuple[Decimal, Decimal]:
 
 async def _fill_the_resting_buy(run: RunningBot) -> Decimal:
     """Dip the mark through the bot's resting buy and back; the venue's new position."""
-    await eventually(lambda: _grid_settled(run.bot))
+    await eventually(lambda: _grid_settled(run.bot), "the grid to settle")
     buy = _resting(run.bot, Side.BUY)
     assert buy is not None and buy.intent.price is not None
     before, _ = await _position_and_stops(run.sim)
@@ -143,7 +144,10 @@ async def _protected_within(run: RunningBot, position: Decimal, seconds: float) 
 
 
 async def _stream_connected(run: RunningBot, times: int) -> None:
-    await eventually(lambda: len(run.recorder.named("USER_STREAM_CONNECTED")) >= times)
+    await eventually(
+        lambda: len(run.recorder.named("USER_STREAM_CONNECTED")) >= times,
+        f"{times} user stream connections",
+    )
 
 
 @pytest.mark.parametrize("running", [True, False], ids=["stream", "no-stream"], indirect=True)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.waiting import eventually
 from tradewarden.bot.reliability.api_health import DEFAULT_WEIGHT_LIMIT, used_weight
 from tradewarden.bot.runtime.bot import BotRuntime
 from tradewarden.bot.venue.adapter import VenueAdapter
@@ -22,7 +23,7 @@ from tradewarden.bot.venue_sim.server import running_venue_sim
 from tradewarden.bot.venue_sim.settings import SimSettings
 
 from .conftest import sim_client
-from .test_guards_sim import WAIT_SECONDS, eventually, manifest
+from .test_guards_sim import WAIT_SECONDS, manifest
 
 EXCHANGE_INFO = "/fapi/v1/exchangeInfo"
 
@@ -68,7 +69,7 @@ async def test_the_bot_judges_usage_against_the_budget_it_read(
         stop = asyncio.Event()
         task = asyncio.create_task(bot.run(stop))
         try:
-            await eventually(lambda: bot.recovered)
+            await eventually(lambda: bot.recovered, "the bot to recover")
             assert bot.guards.api.weight_limit == expected
             # One observed request; nothing else runs before its header is read back.
             await bot.venue.fetch_position(bot.spec.symbol)
@@ -94,7 +95,7 @@ async def test_the_bot_reads_the_order_limits_and_judges_the_order_count(tmp_pat
         stop = asyncio.Event()
         task = asyncio.create_task(bot.run(stop))
         try:
-            await eventually(lambda: bot.recovered)
+            await eventually(lambda: bot.recovered, "the bot to recover")
             assert bot.guards.api.order_limits == {
                 "x-mbx-order-count-10s": 200,
                 "x-mbx-order-count-1m": 90,
@@ -111,7 +112,9 @@ async def test_the_bot_reads_the_order_limits_and_judges_the_order_count(tmp_pat
                 await other.close()
             # ... and the bot's next order reply shows it: a fill makes the bot place its stop.
             await sim.set_price("BTCUSDT", "49700")
-            await eventually(lambda: bot.guards.api.usage(bot.clocks.clock()) >= 0.9)
+            await eventually(
+                lambda: bot.guards.api.usage(bot.clocks.clock()) >= 0.9, "90% weight usage"
+            )
         finally:
             stop.set()
             await asyncio.wait_for(task, WAIT_SECONDS)

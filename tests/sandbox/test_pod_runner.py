@@ -6,13 +6,12 @@ binds the rewritten port and answers ``/fapi/v1/time``, the readiness path.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import os
 import re
 import signal
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ import aiohttp
 import pytest
 
 from tests.sandbox.conftest import Kubectl
+from tests.support.waiting import eventually
 from tradewarden.operator.sandbox.apiserver import SandboxApi
 from tradewarden.operator.sandbox.pod_spec import (
     MissingSource,
@@ -248,19 +248,6 @@ def test_pod_status_rendering(view: ContainerView, phase: str, state: str, ready
 
 
 # ---- against the API server ----------------------------------------------------------------
-
-
-async def eventually(check: Callable[[], Any], what: str, seconds: float = 30.0) -> Any:
-    """Poll ``check`` until it returns something truthy; fail after ``seconds``."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + seconds
-    while True:
-        result = check()
-        if result:
-            return result
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
 
 
 def _alive(pid: int) -> bool:
