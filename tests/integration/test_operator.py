@@ -20,7 +20,7 @@ from aiohttp import web
 
 from tests.support.manifests import EXAMPLE, example_manifest, sim_manifest
 from tests.support.sim import walking
-from tests.support.waiting import eventually
+from tests.support.waiting import eventually, eventually_async
 from tradewarden.api.crd import KINDS, custom_resource_definition
 from tradewarden.bot.runtime.command import tradewarden_command
 from tradewarden.bot.venue_sim.server import RunningVenueSim, running_venue_sim
@@ -344,14 +344,11 @@ async def test_an_emergency_stop_flips_phase_and_mode(
     assert (ready["status"], ready["reason"]) == ("False", "EmergencyStop")
 
 
-async def orders_to_drain(sim: RunningVenueSim, within: float = 30.0) -> list[dict[str, Any]]:
+async def orders_to_drain(sim: RunningVenueSim) -> list[dict[str, Any]]:
     """Wait until the bot has plain orders working at the venue (fills come and go)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while not (orders := await working_orders(sim)):
-        if loop.time() > deadline:
-            raise AssertionError("the bot never had a plain order working at the venue")
-        await asyncio.sleep(0.1)
+    orders: list[dict[str, Any]] = await eventually_async(
+        lambda: working_orders(sim), "the bot to have a plain order working at the venue"
+    )
     return orders
 
 
