@@ -320,6 +320,9 @@ class CrdKind:
     printer_columns: tuple[Schema, ...]
     # Category names (``all``: listed by ``kubectl get all``).
     categories: tuple[str, ...] = ()
+    # What the object's name must be beyond a DNS subdomain (kube-apiserver takes a
+    # schema for metadata.name, and nothing else, on the root metadata).
+    name_schema: Schema | None = None
 
     @property
     def crd_name(self) -> str:
@@ -332,6 +335,15 @@ class CrdKind:
         return f"{self.crd_name}.yaml"
 
 
+# A TradingBot's name is in its children's names and labels, which kube-apiserver checks
+# harder than the TradingBot's own (a DNS subdomain of up to 253 characters). Its Service
+# tb-NAME must be a DNS-1035 label (no dots, at most 63 characters), and its StatefulSet's
+# pod carries the label controller-revision-hash: tb-NAME-<hash of up to 10 characters>
+# (at most 63). A longer name or a dot left the bot on a real server without a Service or
+# without a pod, its reconcile failing every 5 seconds.
+BOT_NAME_MAX_LENGTH = 63 - len("tb-") - len("-") - 10
+BOT_NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+
 TRADING_BOT = CrdKind(
     kind=KIND,
     plural=PLURAL,
@@ -343,6 +355,12 @@ TRADING_BOT = CrdKind(
     spec=TradingBotSpec,
     status=TradingBotStatus,
     rules=_RULES,
+    name_schema={
+        "type": "string",
+        "description": "The bot's name: its children are named tb-NAME.",
+        "maxLength": BOT_NAME_MAX_LENGTH,
+        "pattern": BOT_NAME_PATTERN,
+    },
     printer_columns=(
         {"name": "Exchange", "type": "string", "jsonPath": ".spec.exchange.id"},
         {"name": "Symbol", "type": "string", "jsonPath": ".spec.symbol"},
@@ -491,8 +509,13 @@ def openapi_schema(kind: CrdKind = TRADING_BOT) -> Schema:
                 "type": "string",
                 "description": "Kind is the REST resource this object represents.",
             },
-            # Nothing but the type: kube-apiserver refuses any other key on root metadata.
-            "metadata": {"type": "object"},
+            # The type, and at most a schema for the name: kube-apiserver refuses any
+            # other key on root metadata.
+            "metadata": (
+                {"type": "object", "properties": {"name": kind.name_schema}}
+                if kind.name_schema is not None
+                else {"type": "object"}
+            ),
             "spec": spec,
             "status": status,
         },
@@ -555,7 +578,10 @@ def validation_schema(schema: Mapping[str, Any] | None = None) -> Schema:
     rules are not part of it (evaluate them separately).
     """
     source = openapi_schema() if schema is None else schema
-    return _closed(source)
+    closed = _closed(source)
+    # The root metadata is an ObjectMeta: its schema here only narrows the name.
+    closed.get("properties", {}).get("metadata", {}).pop("additionalProperties", None)
+    return closed
 
 
 def _closed(node: Mapping[str, Any]) -> Schema:

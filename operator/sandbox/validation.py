@@ -210,16 +210,24 @@ _KEYWORD_TEXT = {
     "exclusiveMinimum": "should be greater than {}",
     "exclusiveMaximum": "should be less than {}",
     "minLength": "should be at least {} chars long",
-    "maxLength": "should be at most {} chars long",
     "minItems": "should have at least {} items",
-    "maxItems": "should have at most {} items",
     "minProperties": "should have at least {} properties",
-    "maxProperties": "should have at most {} properties",
     "multipleOf": "should be a multiple of {}",
     "uniqueItems": "shouldn't contain duplicates",
 }
 # Errors after which kube-apiserver does not evaluate CEL rules (hasBlockingErr).
-_BLOCKING = frozenset({"FieldValueNotSupported", "FieldValueRequired", "FieldValueTypeInvalid"})
+_BLOCKING = frozenset(
+    {
+        "FieldValueNotSupported",
+        "FieldValueRequired",
+        "FieldValueTooLong",
+        "FieldValueTooMany",
+        "FieldValueTypeInvalid",
+    }
+)
+# kube-openapi checks a string's maxLength, minLength and pattern in this order and
+# stops at the first that fails.
+_STRING_CHECKS = ("maxLength", "minLength", "pattern")
 _NOT_CHECKED = FieldError(
     "<nil>",
     "FieldValueInvalid",
@@ -411,6 +419,20 @@ def _schema_error(error: jsonschema.ValidationError) -> FieldError:
         )
     if error.validator == "type":
         return _type_error(error, path)
+    if error.validator == "maxLength":
+        # field.TooLong: no value shown, the limit in bytes.
+        return FieldError(
+            path,
+            "FieldValueTooLong",
+            f"Too long: may not be more than {error.validator_value} bytes",
+        )
+    if error.validator in ("maxItems", "maxProperties"):
+        size = len(error.instance) if isinstance(error.instance, list | dict) else -1
+        return FieldError(
+            path,
+            "FieldValueTooMany",
+            f"Too many: {size}: must have at most {error.validator_value} items",
+        )
     text = _KEYWORD_TEXT.get(str(error.validator))
     if text is not None:
         detail = f"{path} in body {text.format(error.validator_value)}"
@@ -654,6 +676,10 @@ class SchemaValidator:
         costs no validation, a status write checks the status only.
         """
         checked = {k: v for k, v in obj.items() if k not in _ROOT_FIELDS}
+        name = (obj.get("metadata") or {}).get("name")
+        if old is None and name and _name_schema(self.schema):
+            # A new object's name against the CRD's schema for it (a name cannot change).
+            checked["metadata"] = {"name": name}
         errors = list(metadata_errors)
         fields: tuple[str, ...] | None = None
         schema = self.schema
@@ -669,7 +695,7 @@ class SchemaValidator:
             checked = {k: v for k, v in checked.items() if k in fields}
             schema = _restricted(schema, fields)
         groups = sorted(
-            (_schema_errors(e) for e in self._validator(fields).iter_errors(checked)),
+            (_schema_errors(e) for e in _first_string_errors(self._validator(fields), checked)),
             key=lambda group: group[0].field,
         )
         errors += [error for group in groups for error in group]
@@ -680,6 +706,28 @@ class SchemaValidator:
             _cel_errors(schema, cel_view(self.schema, checked), before, (), old is not None)
         )
         return errors + sorted(rules, key=lambda error: error.field)
+
+
+def _name_schema(schema: Obj) -> bool:
+    """Whether the CRD says more about an object's name than kube-apiserver's own rules."""
+    metadata = (schema.get("properties") or {}).get("metadata") or {}
+    return "name" in (metadata.get("properties") or {})
+
+
+def _first_string_errors(
+    validator: jsonschema.Draft4Validator, value: Obj
+) -> Iterator[jsonschema.ValidationError]:
+    """The schema errors, but of a string's length and pattern checks only the first."""
+    seen: set[tuple[str | int, ...]] = set()
+    errors = list(validator.iter_errors(value))
+    order = {name: index for index, name in enumerate(_STRING_CHECKS)}
+    for error in sorted(errors, key=lambda e: order.get(str(e.validator), -1)):
+        if error.validator in order:
+            where = tuple(error.absolute_path)
+            if where in seen:
+                continue
+            seen.add(where)
+        yield error
 
 
 def _restricted(schema: Obj, fields: tuple[str, ...] | None) -> Obj:
@@ -696,22 +744,20 @@ def _restricted(schema: Obj, fields: tuple[str, ...] | None) -> Obj:
 
 def _compile(schema: Obj, fields: tuple[str, ...] | None) -> jsonschema.Draft4Validator:
     translated = _to_json_schema(_restricted(schema, fields))
-    for name in _ROOT_FIELDS:
+    for name in _ROOT_FIELDS - {"metadata"}:
         translated.get("properties", {}).pop(name, None)
+    if not _name_schema(schema):
+        translated.get("properties", {}).pop("metadata", None)
     translated["required"] = [n for n in translated.get("required", []) if n not in _ROOT_FIELDS]
     return jsonschema.Draft4Validator(translated, format_checker=_FORMATS)
 
 
 def _metadata_allowed(schema: Obj) -> bool:
-    """Whether a root ``metadata`` schema says no more than kube-apiserver lets it say."""
+    """Whether a root ``metadata`` schema says no more than kube-apiserver lets it say:
+    its type, and schemas for name and generateName (which it checks the object by)."""
     if set(schema) - {"type", "properties"} or schema.get("type", "object") != "object":
         return False
-    for key, sub in (schema.get("properties") or {}).items():
-        if key not in ("name", "generateName") or set(sub) - {"type"}:
-            return False
-        if sub.get("type", "string") != "string":
-            return False
-    return True
+    return set(schema.get("properties") or {}) <= {"name", "generateName"}
 
 
 def _node_errors(schema: Obj, path: str, uncorrelatable: str | None) -> Iterator[FieldError]:

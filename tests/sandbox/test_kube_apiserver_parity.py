@@ -66,17 +66,17 @@ async def post(
 async def test_a_custom_resource_name_must_be_a_dns_subdomain(
     http: aiohttp.ClientSession,
 ) -> None:
-    # The sandbox stored a TradingBot named "Bad"; kube-apiserver refuses it.
-    code, status = await post(http, TB, bot_manifest("Bad"))
+    # The sandbox stored a TradingHalt named "Bad"; kube-apiserver refuses it.
+    code, status = await post(http, TH, halt("Bad"))
     assert code == 422
     assert status["message"] == (
-        f'TradingBot.tradewarden.io "Bad" is invalid: metadata.name: Invalid value: "Bad": '
+        f'TradingHalt.tradewarden.io "Bad" is invalid: metadata.name: Invalid value: "Bad": '
         f"{SUBDOMAIN}"
     )
     assert status["details"] == {
         "name": "Bad",
         "group": "tradewarden.io",
-        "kind": "TradingBot",
+        "kind": "TradingHalt",
         "causes": [
             {
                 "reason": "FieldValueInvalid",
@@ -116,6 +116,70 @@ async def test_a_custom_resource_name_must_be_a_dns_subdomain(
     assert code == 201
     assert created["metadata"]["name"].startswith("desk-")
     assert (await post(http, TH, halt("a.b")))[0] == 201
+
+
+async def test_a_bot_name_must_fit_the_names_of_its_children(
+    http: aiohttp.ClientSession,
+) -> None:
+    # On a real server a TradingBot of 50-60 characters got no pod (the StatefulSet's
+    # controller-revision-hash label outgrew 63), of 61 or with a dot no Service.
+    assert (await post(http, TB, bot_manifest("c" * 49)))[0] == 201
+    code, status = await post(http, TB, bot_manifest("d" * 50))
+    assert code == 422
+    assert status["details"]["causes"] == [
+        {
+            "reason": "FieldValueTooLong",
+            "message": "Too long: may not be more than 49 bytes",
+            "field": "metadata.name",
+        },
+        NOT_CHECKED,
+    ]
+    code, status = await post(http, TB, bot_manifest("g.i"))
+    assert (code, status["message"]) == (
+        422,
+        'TradingBot.tradewarden.io "g.i" is invalid: metadata.name: Invalid value: "g.i": '
+        "metadata.name in body should match '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$'",
+    )
+    # Kube-apiserver's own rule first; of the schema's string checks only the first failing.
+    name = "Bad.x" + "z" * 60
+    code, status = await post(http, TB, bot_manifest(name))
+    assert [(c["reason"], c["message"]) for c in status["details"]["causes"]] == [
+        ("FieldValueInvalid", f'Invalid value: "{name}": {SUBDOMAIN}'),
+        ("FieldValueTooLong", "Too long: may not be more than 49 bytes"),
+        (NOT_CHECKED["reason"], NOT_CHECKED["message"]),
+    ]
+
+
+async def test_too_long_and_too_many_are_field_errors_that_block_the_rules(
+    http: aiohttp.ClientSession,
+) -> None:
+    bot = bot_manifest("acct")
+    bot["spec"]["exchange"]["account"] = "A" * 64  # and no match of its pattern: not listed
+    code, status = await post(http, TB, bot)
+    assert (code, status["details"]["causes"]) == (
+        422,
+        [
+            {
+                "reason": "FieldValueTooLong",
+                "message": "Too long: may not be more than 63 bytes",
+                "field": "spec.exchange.account",
+            },
+            NOT_CHECKED,
+        ],
+    )
+    many = halt(
+        namespaces=[f"n{i}" for i in range(257)],
+        selector={"matchExpressions": [{"key": "k", "operator": "In", "values": ["v"] * 101}]},
+    )
+    code, status = await post(http, TH, many)
+    assert code == 422
+    # kube-apiserver lists sibling fields in Go's map order, which varies: compare as a set.
+    causes = status["details"]["causes"]
+    assert causes[-1] == NOT_CHECKED
+    assert sorted((c["field"], c["message"]) for c in causes[:-1]) == [
+        ("spec.namespaces", "Too many: 257: must have at most 256 items"),
+        ("spec.selector.matchExpressions[0].values", "Too many: 101: must have at most 100 items"),
+    ]
 
 
 async def test_a_null_where_the_schema_allows_none_is_dropped_or_defaulted(
