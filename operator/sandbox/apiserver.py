@@ -74,11 +74,19 @@ from tradewarden.operator.sandbox.protobuf import ProtobufError, decode_object
 from tradewarden.operator.sandbox.rbac import Attributes, Policy, User
 from tradewarden.operator.sandbox.resources import RBAC, Obj, Registry, ResourceType
 from tradewarden.operator.sandbox.selectors import Selection, SelectorError
-from tradewarden.operator.sandbox.storage import ApiError, Store, WatchEvent, not_found, now_iso
+from tradewarden.operator.sandbox.storage import (
+    ApiError,
+    Store,
+    WatchEvent,
+    details,
+    not_found,
+    now_iso,
+)
 from tradewarden.operator.sandbox.tls import ServingCertificate, make_serving_certificate
 from tradewarden.operator.sandbox.validation import (
     SchemaValidator,
     crd_schema_errors,
+    label_errors,
     name_errors,
     prune,
     unknown_fields,
@@ -149,9 +157,7 @@ def _invalid(rtype: ResourceType, name: str, errors: list[Any]) -> ApiError:
         "Invalid",
         f'{qualified} "{name}" is invalid: {summary}',
         {
-            **({"name": name} if name else {}),
-            "group": rtype.group,
-            "kind": rtype.kind,
+            **details(name, rtype.group, rtype.kind),
             "causes": [
                 {"reason": e.reason, "message": e.message, "field": e.field} for e in errors
             ],
@@ -164,9 +170,7 @@ def _forbidden(attrs: Attributes, message: str) -> ApiError:
         403,
         "Forbidden",
         message,
-        {"name": attrs.name, "group": attrs.api_group, "kind": attrs.resource}
-        if attrs.resource_request
-        else {},
+        details(attrs.name, attrs.api_group, attrs.resource) if attrs.resource_request else {},
     )
 
 
@@ -177,9 +181,7 @@ def _apply_conflict(target: _Target, conflict: managed_fields.ApplyConflict) -> 
         "Conflict",
         str(conflict),
         {
-            "name": target.name,
-            "group": target.rtype.group,
-            "kind": target.rtype.plural,
+            **details(target.name or "", target.rtype.group, target.rtype.plural),
             "causes": [
                 {
                     "reason": "FieldManagerConflict",
@@ -501,7 +503,14 @@ class SandboxApi:
         return cached[1]
 
     def _admit(
-        self, rtype: ResourceType, name: str, obj: Obj, old: Obj | None, field_validation: str
+        self,
+        rtype: ResourceType,
+        name: str,
+        obj: Obj,
+        old: Obj | None,
+        field_validation: str,
+        *,
+        subresource: str | None = None,
     ) -> tuple[Obj, list[str]]:
         """Prune or reject unknown fields, default, validate; returns (object, warnings)."""
         warnings: list[str] = []
@@ -536,7 +545,10 @@ class SandboxApi:
                     for t in ("NamesAccepted", "Established")
                 ],
             }
+        labels = label_errors(obj.get("metadata") or {})
         if rtype.schema is None:
+            if labels:
+                raise _invalid(rtype, name, labels)
             return obj, warnings
         validator = self._validator(rtype.schema)
         unknown = unknown_fields(rtype.schema, obj)
@@ -553,8 +565,9 @@ class SandboxApi:
             obj = prune(rtype.schema, obj)
         obj = validator.default(obj)
         # A new object's name; on update the name cannot change.
-        metadata_errors = name_errors(obj.get("metadata") or {}) if old is None else []
-        errors = validator.validate(obj, old, metadata_errors)
+        metadata = obj.get("metadata") or {}
+        metadata_errors = [*(name_errors(metadata) if old is None else []), *labels]
+        errors = validator.validate(obj, old, metadata_errors, status_only=subresource == "status")
         if errors:
             raise _invalid(rtype, name, errors)
         return obj, warnings
@@ -647,7 +660,12 @@ class SandboxApi:
         else:
             candidate = body
         admitted, warnings = self._admit(
-            target.rtype, target.name, candidate, current, field_validation
+            target.rtype,
+            target.name,
+            candidate,
+            current,
+            field_validation,
+            subresource=target.subresource,
         )
         _WARNINGS.get([]).extend(warnings)
         meta = admitted.setdefault("metadata", {})
@@ -694,7 +712,8 @@ class SandboxApi:
         if refs == old_refs:
             return
         user, namespace = attrs.user, attrs.namespace
-        if not self._can(replace(attrs, verb="delete")):
+        # Changing them takes the delete permission on the object; a create sets them freely.
+        if old is not None and not self._can(replace(attrs, verb="delete")):
             raise _forbidden(
                 attrs,
                 rbac.forbidden_object(

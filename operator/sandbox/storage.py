@@ -59,13 +59,21 @@ class ApiError(Exception):
         }
 
 
+def details(name: str, group: str, kind: str) -> Obj:
+    """A Status's details about one object: Go's omitempty drops an empty name or group
+    (the core group is ""): ``{"name": "tb-x", "kind": "serviceaccounts"}``."""
+    return {
+        **({"name": name} if name else {}),
+        **({"group": group} if group else {}),
+        "kind": kind,
+    }
+
+
 def object_error(
     status: int, reason: str, rtype: ResourceType, name: str, message: str
 ) -> ApiError:
     """An error about one named object, with the details a real server attaches."""
-    return ApiError(
-        status, reason, message, {"name": name, "group": rtype.group, "kind": rtype.plural}
-    )
+    return ApiError(status, reason, message, details(name, rtype.group, rtype.plural))
 
 
 def not_found(rtype: ResourceType, name: str) -> ApiError:

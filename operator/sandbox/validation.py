@@ -294,6 +294,94 @@ def name_errors(metadata: Obj) -> list[FieldError]:
     return errors
 
 
+# apimachinery's label key (a qualified name) and label value rules.
+_LABEL_KEY = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]"
+_LABEL_KEY_TEXT = (
+    "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with "
+    "an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for "
+    f"validation is '{_LABEL_KEY}')"
+)
+_LABEL_VALUE_TEXT = (
+    "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' "
+    "or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or "
+    f"'my_value',  or '12345', regex used for validation is '({_LABEL_KEY})?')"
+)
+_LABEL_MAX = 63
+
+
+def _label_key_messages(key: str) -> list[str]:
+    parts = key.split("/")
+    if len(parts) > 2:
+        return [
+            f"a valid label key {_LABEL_KEY_TEXT} with an optional DNS subdomain prefix and "
+            "'/' (e.g. 'example.com/MyName')"
+        ]
+    messages = []
+    if len(parts) == 2:
+        prefix = parts[0]
+        if not prefix:
+            messages.append("prefix part must be non-empty")
+        else:
+            messages += [
+                "prefix part " + m.replace("characters", "bytes")
+                for m in _subdomain_messages(prefix, prefix=False)
+            ]
+    name = parts[-1]
+    if not name:
+        messages.append("name part must be non-empty")
+    elif len(name) > _LABEL_MAX:
+        messages.append(f"name part must be no more than {_LABEL_MAX} bytes")
+    if re.fullmatch(_LABEL_KEY, name) is None:
+        messages.append(f"name part {_LABEL_KEY_TEXT}")
+    return messages
+
+
+def _label_value_messages(value: str) -> list[str]:
+    messages = []
+    if len(value) > _LABEL_MAX:
+        messages.append(f"must be no more than {_LABEL_MAX} bytes")
+    if re.fullmatch(f"({_LABEL_KEY})?", value) is None:
+        messages.append(_LABEL_VALUE_TEXT)
+    return messages
+
+
+def label_errors(metadata: Obj) -> list[FieldError]:
+    """What kube-apiserver finds in any object's labels and annotation keys (every write).
+
+    A label key is a qualified name (an optional DNS subdomain prefix and '/', then up to
+    63 alphanumerics, '-', '_' or '.'); a label value up to 63 of them or empty; an
+    annotation key a qualified name in lower case.
+    """
+    errors = []
+    for key, value in (metadata.get("labels") or {}).items():
+        for message in _label_key_messages(str(key)):
+            errors.append(
+                FieldError(
+                    "metadata.labels",
+                    "FieldValueInvalid",
+                    f"Invalid value: {json.dumps(key)}: {message}",
+                )
+            )
+        for message in _label_value_messages(str(value if value is not None else "")):
+            errors.append(
+                FieldError(
+                    "metadata.labels",
+                    "FieldValueInvalid",
+                    f"Invalid value: {json.dumps(value)}: {message}",
+                )
+            )
+    for key in metadata.get("annotations") or {}:
+        for message in _label_key_messages(str(key).lower()):
+            errors.append(
+                FieldError(
+                    "metadata.annotations",
+                    "FieldValueInvalid",
+                    f"Invalid value: {json.dumps(key)}: {message}",
+                )
+            )
+    return errors
+
+
 def json_type(value: object) -> str:
     """The OpenAPI type name of a JSON value, as Kubernetes messages name it."""
     if value is None:
@@ -656,6 +744,18 @@ class SchemaValidator:
             self._compiled[fields] = compiled
         return compiled
 
+    def _status_errors(self, status: Any) -> Iterator[jsonschema.ValidationError]:
+        compiled = self._compiled.get(("<status>",))
+        if compiled is None:
+            status_schema = (self.schema.get("properties") or {}).get("status") or {}
+            compiled = jsonschema.Draft4Validator(
+                _to_json_schema(status_schema), format_checker=_FORMATS
+            )
+            self._compiled[("<status>",)] = compiled
+        if status is None:
+            return iter(())
+        return _first_string_errors(compiled, status)
+
     def default(self, obj: Obj) -> Obj:
         """The object as kube-apiserver decodes and defaults it: non-nullable nulls
         without a default dropped, schema defaults filled in, whole numbers integers."""
@@ -663,7 +763,12 @@ class SchemaValidator:
         return result
 
     def validate(
-        self, obj: Obj, old: Obj | None, metadata_errors: Sequence[FieldError] = ()
+        self,
+        obj: Obj,
+        old: Obj | None,
+        metadata_errors: Sequence[FieldError] = (),
+        *,
+        status_only: bool = False,
     ) -> list[FieldError]:
         """Metadata findings (given), schema findings, then CEL findings, each sorted by field.
 
@@ -674,6 +779,10 @@ class SchemaValidator:
         On update, top-level fields the update leaves as they were are not checked
         again (Kubernetes' validation ratcheting): a finalizer or annotation patch
         costs no validation, a status write checks the status only.
+
+        ``status_only`` (a write through /status): kube-apiserver checks the status
+        against its own schema, so "in body" paths are relative to it and an error
+        about no one field names ``status``.
         """
         checked = {k: v for k, v in obj.items() if k not in _ROOT_FIELDS}
         name = (obj.get("metadata") or {}).get("name")
@@ -694,11 +803,15 @@ class SchemaValidator:
                 return errors
             checked = {k: v for k, v in checked.items() if k in fields}
             schema = _restricted(schema, fields)
-        groups = sorted(
-            (_schema_errors(e) for e in _first_string_errors(self._validator(fields), checked)),
-            key=lambda group: group[0].field,
-        )
-        errors += [error for group in groups for error in group]
+        if status_only:
+            found = self._status_errors(checked.get("status"))
+        else:
+            found = _first_string_errors(self._validator(fields), checked)
+        groups = [_schema_errors(e) for e in sorted(found, key=_walk_order)]
+        errors += [
+            _under_status(error) if status_only else error for group in groups for error in group
+        ]
+        errors += _list_type_errors(schema, checked, ())
         if any(error.reason in _BLOCKING for error in errors):
             return [*errors, _NOT_CHECKED]
         before = cel_view(self.schema, old) if old is not None else None
@@ -706,6 +819,65 @@ class SchemaValidator:
             _cel_errors(schema, cel_view(self.schema, checked), before, (), old is not None)
         )
         return errors + sorted(rules, key=lambda error: error.field)
+
+
+def _walk_order(error: jsonschema.ValidationError) -> tuple[tuple[int, str | int], ...]:
+    """kube-openapi's order: an object's fields one by one, each with all it holds, then the
+    object's missing required fields in the order the schema lists them. (It takes the
+    fields in Go's map order, which varies; here they go by name.)"""
+    where = tuple((0, part) for part in error.absolute_path)
+    if error.validator == "required":
+        missing = str(error.message).split("'")[1]
+        listed = [str(name) for name in _as_list(error.validator_value)]
+        return (*where, (1, listed.index(missing) if missing in listed else len(listed)))
+    return where
+
+
+def _under_status(error: FieldError) -> FieldError:
+    """A finding of the status schema alone, placed under ``status`` as kube-apiserver does."""
+    if error.field in ("<nil>", "<root>"):
+        where = "status"
+    elif error.field.startswith("["):
+        where = f"status{error.field}"
+    else:
+        where = f"status.{error.field}"
+    return FieldError(where, error.reason, error.message)
+
+
+def _list_type_errors(schema: Obj, value: Any, parts: tuple[str | int, ...]) -> list[FieldError]:
+    """Duplicates in lists of x-kubernetes-list-type map (by their keys) or set, worded as
+    kube-apiserver's ValidateListSetsAndMaps: ``status.conditions[1]: Duplicate value:
+    {"type":"Ready"}``. They do not keep the CEL rules from running."""
+    found: list[FieldError] = []
+    if isinstance(value, dict):
+        properties = schema.get("properties") or {}
+        additional = schema.get("additionalProperties")
+        for key, item in value.items():
+            sub = properties.get(key) if key in properties else additional
+            if isinstance(sub, dict):
+                found += _list_type_errors(sub, item, (*parts, key))
+    elif isinstance(value, list) and isinstance(schema.get("items"), dict):
+        kind = schema.get("x-kubernetes-list-type")
+        keys = schema.get("x-kubernetes-list-map-keys") or []
+        seen: list[Any] = []
+        for index, item in enumerate(value):
+            if kind == "map" and isinstance(item, dict):
+                identity: Any = {key: item.get(key) for key in keys if key in item}
+            elif kind == "set":
+                identity = item
+            else:
+                identity = None
+            if identity is not None and identity in seen:
+                shown = json.dumps(identity, separators=(",", ":"), sort_keys=True)
+                found.append(
+                    FieldError(
+                        _path((*parts, index)), "FieldValueDuplicate", f"Duplicate value: {shown}"
+                    )
+                )
+            elif identity is not None:
+                seen.append(identity)
+            found += _list_type_errors(schema["items"], item, (*parts, index))
+    return found
 
 
 def _name_schema(schema: Obj) -> bool:

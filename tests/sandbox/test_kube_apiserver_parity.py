@@ -363,3 +363,96 @@ async def test_a_name_still_held_by_a_deleted_object_is_being_deleted(
         "AlreadyExists",
         'object is being deleted: tradingbots.tradewarden.io "held" already exists',
     )
+
+
+async def test_details_of_a_core_object_name_no_group(http: aiohttp.ClientSession) -> None:
+    async with http.get("/api/v1/namespaces/default/configmaps/nope") as answer:
+        assert answer.status == 404
+        assert (await answer.json())["details"] == {"name": "nope", "kind": "configmaps"}
+
+
+async def status_patch(
+    http: aiohttp.ClientSession, path: str, status: dict[str, Any]
+) -> tuple[int, Any]:
+    merge = {"Content-Type": "application/merge-patch+json"}
+    async with http.patch(path, data=json.dumps({"status": status}), headers=merge) as answer:
+        return answer.status, await answer.json()
+
+
+async def test_a_status_write_is_checked_against_the_status_schema_alone(
+    http: aiohttp.ClientSession,
+) -> None:
+    assert (await post(http, TB, bot_manifest("alpha")))[0] == 201
+    status = f"{TB}/alpha/status"
+    # Paths in "in body" are the status schema's own; a finding of no one field is 'status'.
+    code, answer = await status_patch(http, status, {"phase": "Running", "observedGeneration": 1.5})
+    assert code == 422
+    assert [(c["field"], c["message"]) for c in answer["details"]["causes"]] == [
+        (
+            "status.observedGeneration",
+            'Invalid value: "number": observedGeneration in body must be of type integer: "number"',
+        ),
+        (
+            "status",
+            'Invalid value: "": Checked value must be of type integer (default format) in '
+            "observedGeneration",
+        ),
+        (NOT_CHECKED["field"], NOT_CHECKED["message"]),
+    ]
+    # An object's fields first, then its missing required ones in the schema's order.
+    code, answer = await status_patch(
+        http, status, {"conditions": [{"type": "Ready", "status": "Maybe"}]}
+    )
+    assert code == 422
+    assert [(c["field"], c["reason"]) for c in answer["details"]["causes"]] == [
+        ("status.conditions[0].status", "FieldValueNotSupported"),
+        ("status.conditions[0].reason", "FieldValueRequired"),
+        ("status.conditions[0].lastTransitionTime", "FieldValueRequired"),
+        (NOT_CHECKED["field"], NOT_CHECKED["reason"]),
+    ]
+
+
+async def test_a_list_map_takes_each_key_once(http: aiohttp.ClientSession) -> None:
+    # The sandbox stored two FleetConfirmed conditions; kube-apiserver refuses the second.
+    assert (await post(http, TH, halt()))[0] == 201
+    condition = {
+        "type": "FleetConfirmed",
+        "reason": "X",
+        "lastTransitionTime": "2026-12-04T00:00:00Z",
+    }
+    conditions = [{**condition, "status": "True"}, {**condition, "status": "False"}]
+    code, answer = await status_patch(http, f"{TH}/h/status", {"conditions": conditions})
+    assert (code, answer["message"]) == (
+        422,
+        'TradingHalt.tradewarden.io "h" is invalid: status.conditions[1]: Duplicate value: '
+        '{"type":"FleetConfirmed"}',
+    )
+
+
+async def test_labels_and_annotation_keys_are_checked_on_every_write(
+    http: aiohttp.ClientSession,
+) -> None:
+    assert (await post(http, TB, bot_manifest("alpha")))[0] == 201
+    merge = {"Content-Type": "application/merge-patch+json"}
+    label = {"metadata": {"labels": {"Bad Label": "x"}}}
+    async with http.patch(f"{TB}/alpha", data=json.dumps(label), headers=merge) as answer:
+        assert answer.status == 422
+        assert (await answer.json())["message"] == (
+            'TradingBot.tradewarden.io "alpha" is invalid: metadata.labels: Invalid value: '
+            "\"Bad Label\": name part must consist of alphanumeric characters, '-', '_' or '.', "
+            "and must start and end with an alphanumeric character (e.g. 'MyName',  or "
+            "'my.name',  or '123-abc', regex used for validation is "
+            "'([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')"
+        )
+    # A core object too; a label value is at most 63 bytes.
+    config = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "tb-x", "labels": {"tradewarden.io/bot": "b" * 64}},
+    }
+    code, status = await post(http, "/api/v1/namespaces/default/configmaps", config)
+    assert (code, status["message"]) == (
+        422,
+        f'ConfigMap "tb-x" is invalid: metadata.labels: Invalid value: "{"b" * 64}": must be no '
+        "more than 63 bytes",
+    )

@@ -232,6 +232,43 @@ async def test_block_owner_deletion_needs_update_on_the_owner_s_finalizers(
     assert code == 0, err
 
 
+async def test_an_owner_reference_is_set_freely_on_create_and_changed_only_with_delete(
+    api: SandboxApi, kubectl: Kubectl
+) -> None:
+    # As kube-apiserver v1.36's OwnerReferencesPermissionEnforcement: the delete check is
+    # for a change of ownerReferences, never for a create (the sandbox refused the create).
+    bot = api.create(bot_manifest("alpha"))
+    token = await _token(kubectl, "maker")
+    rules = [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["create", "get", "patch"]}]
+    for document in (_role("maker", rules), _binding("maker", "maker", "maker")):
+        code, _, err = await kubectl("apply", "-f", "-", stdin=document)
+        assert code == 0, err
+    owner = {
+        "apiVersion": "tradewarden.io/v1alpha1", "kind": "TradingBot", "name": "alpha",
+        "uid": bot["metadata"]["uid"],
+    }  # fmt: skip
+    child = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "child", "namespace": "default", "ownerReferences": [owner]},
+    }
+    code, _, err = await kubectl("--token", token, "create", "-f", "-", stdin=yaml.safe_dump(child))
+    assert code == 0, err
+    adopt = {"metadata": {"ownerReferences": [{**owner, "name": "other", "uid": "0a0a"}]}}
+    code, _, err = await kubectl(
+        "--token", token, "patch", "configmap", "child", "--type=merge", "-p", json.dumps(adopt)
+    )
+    assert code != 0
+    assert (
+        'configmaps "child" is forbidden: cannot set an ownerRef on a resource you can\'t '
+        "delete: , <nil>"
+    ) in err
+    code, _, err = await kubectl(
+        "--token", token, "patch", "configmap", "child", "--type=merge", "-p", '{"data":{"a":"b"}}'
+    )
+    assert code == 0, err
+
+
 async def test_creates_in_a_missing_namespace_are_not_found(kubectl: Kubectl) -> None:
     config = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}}
     code, _, err = await kubectl("-n", "nowhere", "apply", "-f", "-", stdin=yaml.safe_dump(config))

@@ -217,20 +217,43 @@ def _check_operator_rules(rules: list[dict[str, Any]], *, cluster_scoped: bool =
         ("coordination.k8s.io", "leases", ("get", "update", "create", "delete")),
         ("", "namespaces", ("get",)),
     ]
+    # delete: the operator sends none, but changing a child's ownerReferences takes it
+    # (OwnerReferencesPermissionEnforcement).
     children = [
-        ("", resource, ("get", "list", "watch", "create", "patch", "delete"))
+        ("", resource, ("create", "patch", "delete"))
         for resource in ("serviceaccounts", "configmaps", "services")
     ] + [
-        ("apps", "statefulsets", ("get", "list", "watch", "create", "patch", "delete")),
+        ("apps", "statefulsets", ("create", "patch", "delete")),
         ("rbac.authorization.k8s.io", "roles", ("create", "patch", "delete")),
         ("rbac.authorization.k8s.io", "rolebindings", ("create", "patch", "delete")),
-        ("tradewarden.io", "tradingbots/status", ("get", "patch")),
+        ("tradewarden.io", "tradingbots", ("patch",)),
+        ("tradewarden.io", "tradingbots/status", ("patch",)),
         # Children carry blockOwnerDeletion: true (OwnerReferencesPermissionEnforcement).
         ("tradewarden.io", "tradingbots/finalizers", ("update",)),
-        ("tradewarden.io", "tradinghalts", ("get", "list", "watch")),
-        ("tradewarden.io", "tradinghalts/status", ("get", "patch")),
+        ("tradewarden.io", "tradinghalts", ("list", "watch")),
+        ("tradewarden.io", "tradinghalts/status", ("patch",)),
         ("", "events", ("create",)),
-        ("", "pods", ("get", "list", "watch")),
+        ("", "pods", ("list", "watch")),
+    ]
+    # Least privilege: what a run on a real kube-apiserver (its audit log) never saw the
+    # operator send, and no bot Role grants. The garbage collector deletes the children.
+    never = [
+        ("", resource, ("get", "list", "watch", "update"))
+        for resource in ("serviceaccounts", "configmaps", "services")
+    ] + [
+        ("", "secrets", ("get", "list", "watch", "update", "delete")),
+        ("", "pods", ("get", "delete", "update")),
+        ("apps", "statefulsets", ("get", "list", "watch", "update")),
+        ("rbac.authorization.k8s.io", "roles", ("get", "list", "watch", "update")),
+        ("rbac.authorization.k8s.io", "rolebindings", ("get", "list", "watch", "update")),
+        ("coordination.k8s.io", "leases", ("list", "watch", "patch")),
+        ("tradewarden.io", "tradinghalts", ("get", "patch", "update", "delete", "create")),
+        ("tradewarden.io", "tradinghalts/status", ("get", "update")),
+        ("tradewarden.io", "tradingbots", ("update", "delete", "create")),
+        ("tradewarden.io", "tradingbots/status", ("get", "update")),
+        ("", "events", ("patch", "update", "delete")),
+        ("events.k8s.io", "events", ("create", "patch")),
+        ("apiextensions.k8s.io", "customresourcedefinitions", ("get", "create", "patch")),
     ]
     # kopf observes namespaces and CRDs only when it watches every namespace.
     cluster = [
@@ -243,6 +266,9 @@ def _check_operator_rules(rules: list[dict[str, Any]], *, cluster_scoped: bool =
     for group, resource, verbs in bot_role + children:
         for verb in verbs:
             assert _allowed(rules, group, resource, verb), (group, resource, verb)
+    for group, resource, verbs in never:
+        for verb in verbs:
+            assert not _allowed(rules, group, resource, verb), (group, resource, verb)
     assert not _allowed(rules, "", "secrets", "get"), "the operator never reads Secrets"
 
 
@@ -499,11 +525,12 @@ def test_bots_read_trading_halts_and_nothing_else_cluster_wide(render: Render, e
     (reader,) = [
         r for r in _of_kind(docs, "ClusterRole") if r["metadata"]["name"].endswith("halt-reader")
     ]
+    # The bot lists and watches them (a real kube-apiserver's audit log of a bot run).
     assert reader["rules"] == [
         {
             "apiGroups": ["tradewarden.io"],
             "resources": ["tradinghalts"],
-            "verbs": ["get", "list", "watch"],
+            "verbs": ["list", "watch"],
         }
     ]
     bindings = [

@@ -140,43 +140,48 @@ manages: the rules of its ClusterRole (cluster-wide) or of its Role in each
 watched namespace (namespaced install).
 */}}
 {{- define "tradewarden.operatorRules" -}}
-# The resource it reconciles; patch covers kopf's finalizer and progress annotations.
+# Each verb is one the operator sends (checked against kube-apiserver's audit log of a
+# run: create, spec change, emergency stop, TradingHalt, delete), or one it must hold to
+# grant it in a bot's Role (RBAC escalation prevention).
+# The resource it reconciles: kopf lists and watches it and patches its finalizer and
+# progress annotations; get is the bot Role's grant.
 - apiGroups: ["tradewarden.io"]
   resources: ["tradingbots"]
   verbs: ["get", "list", "watch", "patch"]
 - apiGroups: ["tradewarden.io"]
   resources: ["tradingbots/status"]
-  verbs: ["get", "patch"]
+  verbs: ["patch"]
 # Children carry blockOwnerDeletion: true, which the OwnerReferencesPermissionEnforcement
 # admission plugin (OpenShift's default) allows only to who may update the owner's finalizers.
 - apiGroups: ["tradewarden.io"]
   resources: ["tradingbots/finalizers"]
   verbs: ["update"]
-# Events on every flip, and kopf's handler progress events.
+# Events on every flip, and kopf's handler progress events (both POSTed to the core API).
 - apiGroups: [""]
   resources: ["events"]
-  verbs: ["create", "patch"]
-- apiGroups: ["events.k8s.io"]
-  resources: ["events"]
-  verbs: ["create", "patch"]
-# The bot's children.
+  verbs: ["create"]
+# The bot's children: created, or patched when they exist; nothing reads them back.
+# The garbage collector deletes them with their TradingBot, but delete is held: the
+# OwnerReferencesPermissionEnforcement plugin lets only who may delete an object change
+# its ownerReferences (children a TradingBot of the same name left, or orphaned, are
+# adopted by a patch that points them at the new one).
 - apiGroups: [""]
   resources: ["serviceaccounts", "configmaps", "services"]
-  verbs: ["get", "list", "watch", "create", "patch", "delete"]
+  verbs: ["create", "patch", "delete"]
 - apiGroups: ["apps"]
   resources: ["statefulsets"]
-  verbs: ["get", "list", "watch", "create", "patch", "delete"]
+  verbs: ["create", "patch", "delete"]
 - apiGroups: ["rbac.authorization.k8s.io"]
   resources: ["roles", "rolebindings"]
-  verbs: ["get", "list", "watch", "create", "patch", "delete"]
-# Probe: pod readiness, restarts, crash loops.
+  verbs: ["create", "patch", "delete"]
+# Probe: an index of the bot pods (readiness, restarts, crash loops).
 - apiGroups: [""]
   resources: ["pods"]
-  verbs: ["get", "list", "watch"]
+  verbs: ["list", "watch"]
 # Held so that it may grant the bot Role's lease permissions.
 - apiGroups: ["coordination.k8s.io"]
   resources: ["leases"]
-  verbs: ["get", "list", "watch", "create", "update", "delete"]
+  verbs: ["get", "create", "update", "delete"]
 # Held so that it may grant each bot Role the read of its own Namespace (in a Role,
 # this is the get of that namespace only).
 - apiGroups: [""]
@@ -185,14 +190,14 @@ watched namespace (namespaced install).
 {{- end }}
 
 {{/*
-TradingHalts are cluster-scoped: the operator confirms them in their status and
-reads them for each bot's, in either install scope.
+TradingHalts are cluster-scoped: the operator watches them and confirms them in
+their status, in either install scope.
 */}}
 {{- define "tradewarden.haltRules" -}}
 - apiGroups: ["tradewarden.io"]
   resources: ["tradinghalts"]
-  verbs: ["get", "list", "watch", "patch"]
+  verbs: ["list", "watch"]
 - apiGroups: ["tradewarden.io"]
   resources: ["tradinghalts/status"]
-  verbs: ["get", "patch"]
+  verbs: ["patch"]
 {{- end }}
