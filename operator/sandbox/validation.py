@@ -258,6 +258,11 @@ def _subdomain_messages(value: str, prefix: bool) -> list[str]:
     return messages
 
 
+def _invalid(path: str, value: object, message: str) -> FieldError:
+    """A FieldValueInvalid finding as apimachinery words it: the value as JSON, then why."""
+    return FieldError(path, "FieldValueInvalid", f"Invalid value: {json.dumps(value)}: {message}")
+
+
 def name_errors(metadata: Obj) -> list[FieldError]:
     """What kube-apiserver finds in a new custom resource's name (ValidateObjectMetaAccessor).
 
@@ -268,12 +273,7 @@ def name_errors(metadata: Obj) -> list[FieldError]:
     errors = []
     generate_name = metadata.get("generateName") or ""
     for message in _subdomain_messages(generate_name, prefix=True) if generate_name else []:
-        shown = json.dumps(generate_name)
-        errors.append(
-            FieldError(
-                "metadata.generateName", "FieldValueInvalid", f"Invalid value: {shown}: {message}"
-            )
-        )
+        errors.append(_invalid("metadata.generateName", generate_name, message))
     name = metadata.get("name") or ""
     if not name:
         errors.append(
@@ -284,13 +284,7 @@ def name_errors(metadata: Obj) -> list[FieldError]:
             )
         )
     for message in _subdomain_messages(name, prefix=False) if name else []:
-        errors.append(
-            FieldError(
-                "metadata.name",
-                "FieldValueInvalid",
-                f"Invalid value: {json.dumps(name)}: {message}",
-            )
-        )
+        errors.append(_invalid("metadata.name", name, message))
     return errors
 
 
@@ -355,30 +349,12 @@ def label_errors(metadata: Obj) -> list[FieldError]:
     errors = []
     for key, value in (metadata.get("labels") or {}).items():
         for message in _label_key_messages(str(key)):
-            errors.append(
-                FieldError(
-                    "metadata.labels",
-                    "FieldValueInvalid",
-                    f"Invalid value: {json.dumps(key)}: {message}",
-                )
-            )
+            errors.append(_invalid("metadata.labels", key, message))
         for message in _label_value_messages(str(value if value is not None else "")):
-            errors.append(
-                FieldError(
-                    "metadata.labels",
-                    "FieldValueInvalid",
-                    f"Invalid value: {json.dumps(value)}: {message}",
-                )
-            )
+            errors.append(_invalid("metadata.labels", value, message))
     for key in metadata.get("annotations") or {}:
         for message in _label_key_messages(str(key).lower()):
-            errors.append(
-                FieldError(
-                    "metadata.annotations",
-                    "FieldValueInvalid",
-                    f"Invalid value: {json.dumps(key)}: {message}",
-                )
-            )
+            errors.append(_invalid("metadata.annotations", key, message))
     return errors
 
 
